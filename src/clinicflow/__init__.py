@@ -1,0 +1,1 @@
+"""clinicflow: an open-source clinic and telehealth platform."""

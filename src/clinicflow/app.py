@@ -1,0 +1,177 @@
+"""create_app(): wires settings, routers, middleware and the process's resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clinicflow import i18n
+from clinicflow.config import Settings, get_settings
+from clinicflow.core import observability
+from clinicflow.core.errors import AppError, ErrorCode, error_body
+from clinicflow.deps import LoginRedirect
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import api as identity_api
+from clinicflow.identity import pages as identity_pages
+from clinicflow.notifications import pages as notification_pages
+from clinicflow.runtime import build_runtime
+from clinicflow.web import pages as web_pages
+from clinicflow.web.templating import STATIC_DIR, render
+
+log = structlog.get_logger(__name__)
+
+HTTP_CODES = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    observability.configure_logging(settings)
+    runtime = build_runtime(settings)
+    metrics = observability.Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.close()
+
+    app = FastAPI(
+        title="clinicflow",
+        version="0.1.0",
+        summary="Clinic and telehealth platform: booking, live queues, consultations.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+
+    app.include_router(observability.router)
+    app.include_router(identity_api.router)
+    app.include_router(identity_pages.router)
+    app.include_router(web_pages.router)
+    if settings.is_development:
+        app.include_router(notification_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    _install_error_handlers(app)
+    app.add_middleware(LanguageMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(observability.MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/health", "/metrics", "/dev/outbox.json")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _error_response(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    if _wants_html(request):
+        error = body["error"]
+        response: Response = render(
+            request, "error.html", {"status": status, "error": error}, status_code=status
+        )
+        response.headers.update(headers or {})
+        return response
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        return _error_response(request, exc.status, exc.body(), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {
+                "loc": [str(part) for part in error.get("loc", ())],
+                "message": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
+            for error in exc.errors()
+        ]
+        summary = "; ".join(_describe(problem) for problem in problems)
+        body = error_body(
+            ErrorCode.validation_error,
+            _("The request is not valid: {problems}").format(problems=summary),
+            {"errors": problems},
+        )
+        return _error_response(request, 422, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = HTTP_CODES.get(exc.status_code, ErrorCode.bad_request)
+        message = _("Not found.") if exc.status_code == 404 else str(exc.detail)
+        return _error_response(
+            request, exc.status_code, error_body(code, message), dict(exc.headers or {})
+        )
+
+    @app.exception_handler(LoginRedirect)
+    async def login_redirect(request: Request, exc: LoginRedirect) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("request.failed", path=request.url.path)
+        body = error_body(ErrorCode.internal_error, _("Something went wrong on our side."))
+        return _error_response(request, 500, body)
+
+
+def _describe(problem: dict[str, Any]) -> str:
+    if problem["type"] == "json_invalid":
+        return _("the body is not valid JSON")
+    field = ".".join(problem["loc"][1:]) or problem["loc"][0] if problem["loc"] else "body"
+    return f"{field}: {problem['message']}"
+
+
+class LanguageMiddleware:
+    """Pick the language for this request: the switch's cookie, else the browser's wish."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            request = Request(scope)
+            i18n.set_language(
+                i18n.pick_language(
+                    request.cookies.get(web_pages.LANGUAGE_COOKIE),
+                    accept_language=request.headers.get("accept-language"),
+                )
+            )
+        await self.app(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

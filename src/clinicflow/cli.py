@@ -1,0 +1,168 @@
+"""The `clinicflow` command. Every subcommand reads the same settings as the server."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from clinicflow import demo as demo_data
+from clinicflow import migrate as migrations
+from clinicflow.config import Settings, get_settings
+from clinicflow.core import audit
+from clinicflow.core.errors import AppError
+from clinicflow.identity import schemas
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import Role
+from clinicflow.runtime import Runtime, build_runtime
+
+app = typer.Typer(help="clinicflow: clinic and telehealth platform.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="Inspect the audit trail.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        typer.secho(f"Configuration error: {exc.errors()[0]['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    async def main() -> T:
+        runtime = build_runtime(_settings())
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the web app and API."""
+    _settings()
+    uvicorn.run(
+        "clinicflow.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = _settings()
+    if settings.is_sqlite:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.database_url)
+    typer.echo("Database is up to date.")
+
+
+@app.command()
+def demo(
+    force: Annotated[bool, typer.Option(help="Load even outside development.")] = False,
+) -> None:
+    """Load demo accounts into an empty database and print their logins."""
+    settings = _settings()
+    if not settings.is_development and not force:
+        typer.secho(
+            "Demo data is for development; pass --force to load it anyway.", fg="red", err=True
+        )
+        raise typer.Exit(2)
+    logins_file = settings.var_dir / "demo-logins.txt"
+
+    async def load(runtime: Runtime) -> str | None:
+        async with runtime.transaction() as session:
+            return await demo_data.load(session)
+
+    text = _run(load)
+    if text is not None:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        logins_file.write_text(text)
+        logins_file.chmod(0o600)
+        typer.echo(text)
+    elif logins_file.exists():
+        typer.echo(logins_file.read_text())
+    else:
+        typer.echo("The database already has accounts; demo data was not loaded.")
+
+
+@user_app.command("create")
+def user_create(
+    role: Annotated[Role, typer.Option(help="patient, doctor, receptionist or admin.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    email: Annotated[str | None, typer.Option(help="Login email (staff).")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Password (staff); generated and printed when omitted.")
+    ] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone in E.164 (patients).")] = None,
+) -> None:
+    """Create an account from the command line (the first admin, for example)."""
+    generated = None
+    if role is not Role.patient and password is None:
+        password = generated = secrets.token_urlsafe(12)
+    try:
+        account = schemas.UserCreate(
+            role=role, name=name, email=email, password=password, phone=phone
+        )
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        typer.secho(f"{problem['loc'][0]}: {problem['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+    async def create(runtime: Runtime) -> str:
+        async with runtime.transaction() as session:
+            user = await identity.create_user(
+                session=session,
+                actor=None,
+                role=account.role,
+                name=account.name,
+                email=account.email,
+                password=account.password,
+                phone=account.phone,
+            )
+            return str(user.id)
+
+    try:
+        user_id = _run(create)
+    except AppError as exc:
+        typer.secho(exc.message, fg="red", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Created {role.value} {name} ({user_id}).")
+    if generated:
+        typer.echo(f"Password: {generated}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; name the first row that was altered or removed."""
+
+    async def check(runtime: Runtime) -> audit.VerifyResult:
+        async with runtime.transaction() as session:
+            return await audit.verify(session)
+
+    result = _run(check)
+    if result.ok:
+        typer.echo(f"Audit chain intact: {result.rows_checked} rows verified.")
+        return
+    typer.secho(f"Audit chain broken: {result.problem}.", fg="red", err=True)
+    raise typer.Exit(1)

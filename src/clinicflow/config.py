@@ -1,0 +1,94 @@
+"""Settings: the only module that reads the environment.
+
+Every entry point (server, CLI, tests) builds one `Settings` and hands it down, so a
+value can never differ between the web process and the command that migrated its database.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "clinicflow-development-secret-do-not-use-in-production"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    env: Environment = Field(
+        default=Environment.production,
+        validation_alias=AliasChoices("CLINICFLOW_ENV", "env"),
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/clinicflow.db",
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
+    )
+    secret_key: str = Field(
+        default=DEV_SECRET,
+        validation_alias=AliasChoices("CLINICFLOW_SECRET_KEY", "secret_key"),
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        validation_alias=AliasChoices("CLINICFLOW_PUBLIC_URL", "public_url"),
+    )
+    var_dir: Path = Field(
+        default=Path("./var"), validation_alias=AliasChoices("CLINICFLOW_VAR_DIR", "var_dir")
+    )
+
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    web_session_days: int = 30
+
+    otp_valid_minutes: int = 5
+    otp_max_attempts: int = 5
+    otp_requests_per_phone_per_hour: int = 5
+    otp_min_seconds_between_requests: int = 30
+
+    login_window_seconds: int = 15 * 60
+    login_max_failures_per_account: int = 5
+    login_max_attempts_per_ip: int = 30
+
+    dev_outbox_size: int = 200
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_development(self) -> Settings:
+        # A forged access token is a full account takeover, so production must never run on
+        # the secret that ships in the repository or on one short enough to guess.
+        if self.env is Environment.production and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "CLINICFLOW_SECRET_KEY must be set to a random value of at least 32 characters "
+                "outside development (set CLINICFLOW_ENV=development for a local run)"
+            )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.development
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

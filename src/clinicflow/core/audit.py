@@ -1,0 +1,177 @@
+"""The append-only audit trail, chained by hashes.
+
+Each row stores the hash of the row before it, and a one-row head table stores the last
+sequence number and hash. Editing a row breaks its own hash; deleting one leaves a gap in
+the sequence or a head that no longer matches; so `verify` can name the first row that
+was altered or removed. The head row is also the lock that keeps two writers from
+chaining onto the same predecessor: it is taken with `UPDATE … RETURNING` in the writer's
+own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, event, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import Table
+
+from clinicflow.core import clock
+from clinicflow.db import Base, UUIDPrimaryKey
+
+GENESIS_HASH = "0" * 64
+
+
+class Outcome(StrEnum):
+    success = "success"
+    failure = "failure"
+    denied = "denied"
+
+
+class Actor(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def role(self) -> Any: ...
+
+
+class AuditEntry(UUIDPrimaryKey, Base):
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    occurred_at: Mapped[datetime]
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    resource_type: Mapped[str] = mapped_column(String(40))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(10))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+HEAD_ROW = {"id": 1, "last_seq": 0, "last_hash": GENESIS_HASH}
+
+
+@event.listens_for(AuditHead.__table__, "after_create")
+def _insert_head(target: Table, connection: Connection, **_: Any) -> None:
+    connection.execute(insert(target).values(**HEAD_ROW))
+
+
+def _digest(entry: AuditEntry) -> str:
+    content = {
+        "seq": entry.seq,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "actor_id": str(entry.actor_id) if entry.actor_id else None,
+        "actor_role": entry.actor_role,
+        "action": entry.action,
+        "resource_type": entry.resource_type,
+        "resource_id": entry.resource_id,
+        "ip": entry.ip,
+        "outcome": entry.outcome,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+    }
+    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object | None = None,
+    actor: Actor | None = None,
+    outcome: Outcome = Outcome.success,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    head = (
+        await session.execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(last_seq=AuditHead.last_seq + 1)
+            .returning(AuditHead.last_seq, AuditHead.last_hash)
+        )
+    ).one()
+    entry = AuditEntry(
+        seq=head.last_seq,
+        occurred_at=clock.now(),
+        actor_id=actor.id if actor else None,
+        actor_role=str(actor.role) if actor else None,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id) if resource_id is not None else None,
+        ip=ip,
+        outcome=outcome.value,
+        details=details or {},
+        prev_hash=head.last_hash,
+    )
+    entry.hash = _digest(entry)
+    session.add(entry)
+    await session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash))
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    rows_checked: int
+    bad_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+async def _entries(session: AsyncSession) -> AsyncIterator[AuditEntry]:
+    result = await session.stream_scalars(select(AuditEntry).order_by(AuditEntry.seq))
+    async for entry in result:
+        yield entry
+
+
+async def verify(session: AsyncSession) -> VerifyResult:
+    """Walk the chain in order and report the first row that was altered or removed."""
+    head = await session.get_one(AuditHead, 1)
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    previous: AuditEntry | None = None
+    async for entry in _entries(session):
+        if entry.seq != expected_seq:
+            return VerifyResult(checked, expected_seq, f"row {expected_seq} was removed")
+        if entry.prev_hash != prev_hash:
+            bad = previous.seq if previous else entry.seq
+            return VerifyResult(checked, bad, f"row {bad} was altered (the next row's link breaks)")
+        if _digest(entry) != entry.hash:
+            return VerifyResult(checked, entry.seq, f"row {entry.seq} was altered")
+        checked += 1
+        expected_seq, prev_hash, previous = entry.seq + 1, entry.hash, entry
+    if head.last_seq >= expected_seq:
+        return VerifyResult(checked, expected_seq, f"row {expected_seq} was removed")
+    if head.last_hash != prev_hash:
+        bad = previous.seq if previous else 0
+        return VerifyResult(
+            checked, bad, f"row {bad} was altered (the chain head no longer matches)"
+        )
+    return VerifyResult(checked)

@@ -1,0 +1,114 @@
+"""One error type, one JSON shape.
+
+Services raise `AppError(ErrorCode.x, message, details)` and know nothing of HTTP; the
+code alone decides the status, so the same refusal always looks the same to clients:
+`{"error": {"code": "...", "message": "...", "details": {...}}}`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from clinicflow.db import KeepChanges
+from clinicflow.i18n import gettext as _
+
+
+class ErrorCode(StrEnum):
+    validation_error = "validation_error"
+    bad_request = "bad_request"
+    not_found = "not_found"
+    method_not_allowed = "method_not_allowed"
+    authentication_required = "authentication_required"
+    invalid_token = "invalid_token"
+    token_reused = "token_reused"
+    forbidden = "forbidden"
+    csrf_failed = "csrf_failed"
+    invalid_credentials = "invalid_credentials"
+    account_inactive = "account_inactive"
+    rate_limited = "rate_limited"
+    invalid_code = "invalid_code"
+    code_expired = "code_expired"
+    too_many_attempts = "too_many_attempts"
+    name_required = "name_required"
+    wrong_login_method = "wrong_login_method"
+    email_taken = "email_taken"
+    phone_taken = "phone_taken"
+    cannot_modify_self = "cannot_modify_self"
+    service_unavailable = "service_unavailable"
+    internal_error = "internal_error"
+
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.validation_error: 422,
+    ErrorCode.bad_request: 400,
+    ErrorCode.not_found: 404,
+    ErrorCode.method_not_allowed: 405,
+    ErrorCode.authentication_required: 401,
+    ErrorCode.invalid_token: 401,
+    ErrorCode.token_reused: 401,
+    ErrorCode.forbidden: 403,
+    ErrorCode.csrf_failed: 403,
+    ErrorCode.invalid_credentials: 401,
+    ErrorCode.account_inactive: 403,
+    ErrorCode.rate_limited: 429,
+    ErrorCode.invalid_code: 400,
+    ErrorCode.code_expired: 400,
+    ErrorCode.too_many_attempts: 400,
+    ErrorCode.name_required: 422,
+    ErrorCode.wrong_login_method: 400,
+    ErrorCode.email_taken: 409,
+    ErrorCode.phone_taken: 409,
+    ErrorCode.cannot_modify_self: 409,
+    ErrorCode.service_unavailable: 503,
+    ErrorCode.internal_error: 500,
+}
+
+
+class AppError(Exception):
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.details)
+
+
+class RecordedRefusal(KeepChanges, AppError):
+    """A refusal whose bookkeeping (attempt counters, audit rows) must be committed."""
+
+
+class RateLimited(RecordedRefusal):
+    def __init__(self, retry_after: int) -> None:
+        retry_after = max(1, retry_after)
+        super().__init__(
+            ErrorCode.rate_limited,
+            _("Too many attempts. Try again in a few minutes."),
+            {"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def error_body(
+    code: ErrorCode, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code.value, "message": message, "details": details or {}}}
+
+
+def not_found() -> AppError:
+    """The one answer for "missing" and "not yours", so outsiders cannot tell them apart."""
+    return AppError(ErrorCode.not_found, _("Not found."))

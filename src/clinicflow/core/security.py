@@ -1,0 +1,117 @@
+"""Password hashing, opaque tokens and signed access tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from clinicflow.core import clock
+
+JWT_ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+# Verifying against this when the account does not exist makes a wrong email cost the same
+# time as a wrong password, so timing does not reveal which accounts exist.
+_dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def configure_password_hashing(*, time_cost: int, memory_kib: int) -> None:
+    """Set the argon2 cost for this process; existing hashes are upgraded at their next login."""
+    global _hasher, _dummy_hash
+    if (_hasher.time_cost, _hasher.memory_cost) == (time_cost, memory_kib):
+        return
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _dummy_hash, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """Refresh and session tokens carry 256 random bits, so a fast hash is enough at rest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def keyed_hash(secret: str, *parts: str) -> str:
+    """HMAC for low-entropy secrets (a 6-digit code): useless without the server key."""
+    message = "\x1f".join(parts).encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def new_numeric_code(digits: int = 6) -> str:
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: str
+    expires_at: datetime
+
+
+def encode_access_token(
+    *, secret: str, user_id: uuid.UUID, session_id: uuid.UUID, role: str, minutes: int
+) -> str:
+    issued = clock.now()
+    payload = {
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "role": role,
+        "typ": "access",
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(minutes=minutes)).timestamp()),
+    }
+    return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(token: str, *, secret: str) -> AccessClaims | None:
+    """None for anything that is not a current access token we signed."""
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "sid"], "verify_exp": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    # Expiry is checked against the injectable clock, not the wall clock, so tests can move time.
+    if payload.get("typ") != "access" or payload["exp"] <= clock.now().timestamp():
+        return None
+    try:
+        return AccessClaims(
+            user_id=uuid.UUID(payload["sub"]),
+            session_id=uuid.UUID(payload["sid"]),
+            role=str(payload.get("role", "")),
+            expires_at=datetime.fromtimestamp(payload["exp"], tz=clock.now().tzinfo),
+        )
+    except (ValueError, TypeError):
+        return None

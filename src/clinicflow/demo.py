@@ -1,0 +1,87 @@
+"""Demo data: a small clinic to click around in, loaded through the same services as real use."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import Language, PatientType, Role
+
+STAFF = [
+    (Role.admin, "Grace Admin", "admin@clinic.example.com", {}),
+    (Role.receptionist, "Rehema Desk", "reception@clinic.example.com", {}),
+    (
+        Role.doctor,
+        "Dr. Amani Otieno",
+        "amani@clinic.example.com",
+        {"specialty": "General practice", "timezone": "Africa/Nairobi", "consultation_minutes": 15},
+    ),
+    (
+        Role.doctor,
+        "Dr. Neema Mwakyusa",
+        "neema@clinic.example.com",
+        {
+            "specialty": "Paediatrics",
+            "timezone": "Africa/Dar_es_Salaam",
+            "consultation_minutes": 20,
+        },
+    ),
+    (
+        Role.doctor,
+        "Dr. Joseph Kariuki",
+        "joseph@clinic.example.com",
+        {"specialty": "Dermatology", "timezone": "Africa/Nairobi", "consultation_minutes": 10},
+    ),
+]
+
+PATIENTS = [
+    ("Amina Wanjiru", PatientType.adult, Language.sw, date(1990, 4, 12)),
+    ("Baraka Mutua", PatientType.child, Language.sw, date(2017, 9, 3)),
+    ("Chausiku Njeri", PatientType.pregnant, Language.en, date(1995, 1, 22)),
+    ("Daudi Ochieng", PatientType.elderly, Language.sw, date(1948, 11, 30)),
+    ("Esther Akinyi", PatientType.adult, Language.en, date(1987, 6, 5)),
+    ("Faraji Kiprono", PatientType.disabled, Language.en, date(1979, 2, 17)),
+    ("Gift Wambui", PatientType.adult, Language.en, date(2001, 8, 9)),
+    ("Hassan Abdi", PatientType.elderly, Language.sw, date(1952, 3, 14)),
+    ("Imani Chebet", PatientType.child, Language.en, date(2019, 12, 1)),
+    ("Juma Omondi", PatientType.adult, Language.sw, date(1984, 10, 25)),
+]
+
+
+async def load(session: AsyncSession) -> str | None:
+    """Create the demo clinic and return its logins as text; None if accounts already exist."""
+    if await identity.count_users(session):
+        return None
+    lines = ["Demo logins (staff sign in at /login):"]
+    for role, name, email, profile in STAFF:
+        password = secrets.token_urlsafe(9)
+        await identity.create_user(
+            session=session,
+            actor=None,
+            role=role,
+            name=name,
+            email=email,
+            password=password,
+            profile=profile,
+        )
+        lines.append(f"  {role.value:<13} {email:<32} {password}")
+    lines.append("Patients sign in with their phone at /login/phone; codes appear at /dev/outbox:")
+    for number, (name, patient_type, language, born) in enumerate(PATIENTS, start=1):
+        phone = f"+2547000000{number:02d}"
+        await identity.create_user(
+            session=session,
+            actor=None,
+            role=Role.patient,
+            name=name,
+            phone=phone,
+            profile={
+                "patient_type": patient_type,
+                "preferred_language": language,
+                "date_of_birth": born,
+            },
+        )
+        lines.append(f"  patient       {phone:<32} {name}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,171 @@
+"""Every FastAPI dependency, with its `Annotated` alias, in one place."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.config import Settings
+from clinicflow.core import security
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.ratelimit import RateLimiter
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import access as identity_access
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import Role, User
+from clinicflow.runtime import Runtime
+
+SESSION_COOKIE = "cf_session"
+CSRF_COOKIE = "cf_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_session(request: Request) -> AsyncSession:
+    session: AsyncSession = request.state.db
+    return session
+
+
+def get_settings(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Settings:
+    return runtime.settings
+
+
+def get_limiter(runtime: Annotated[Runtime, Depends(get_runtime)]) -> RateLimiter:
+    return runtime.limiter
+
+
+def get_client(request: Request) -> identity.Client:
+    return identity.Client(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Session = Annotated[AsyncSession, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Limiter = Annotated[RateLimiter, Depends(get_limiter)]
+ClientInfo = Annotated[identity.Client, Depends(get_client)]
+
+
+def csrf_ok(request: Request, submitted: str | None) -> bool:
+    expected = request.cookies.get(CSRF_COOKIE)
+    return bool(expected and submitted and security.constant_time_equal(expected, submitted))
+
+
+async def get_authenticated(
+    request: Request, session: Session, settings: SettingsDep
+) -> identity.Authenticated | None:
+    """The caller's login, from a bearer token or the page's session cookie.
+
+    A cookie rides along on cross-site requests, so an unsafe API call authenticated by
+    cookie must also carry the CSRF token; a bearer token cannot be sent by another site.
+    """
+    header = request.headers.get("authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        found = await identity.authenticate_access_token(
+            session=session, settings=settings, token=token.strip()
+        )
+        if found is None:
+            raise AppError(
+                ErrorCode.invalid_token, _("The access token is invalid or has expired.")
+            )
+        return found
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found = await identity.authenticate_cookie(session=session, cookie=cookie)
+    if (
+        found is not None
+        and request.method not in SAFE_METHODS
+        and request.url.path.startswith("/api/")
+        and not csrf_ok(request, request.headers.get(CSRF_HEADER))
+    ):
+        raise AppError(ErrorCode.csrf_failed, _("Missing or wrong CSRF token."))
+    return found
+
+
+AuthenticatedDep = Annotated[identity.Authenticated | None, Depends(get_authenticated)]
+
+
+def get_optional_user(auth: AuthenticatedDep) -> User | None:
+    return auth.user if auth else None
+
+
+def get_current_user(auth: AuthenticatedDep) -> User:
+    if auth is None:
+        raise AppError(ErrorCode.authentication_required, _("Sign in to continue."))
+    return auth.user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_admin(user: CurrentUser) -> User:
+    identity_access.require_user_manager(user)
+    return user
+
+
+CurrentAdmin = Annotated[User, Depends(get_current_admin)]
+
+
+class LoginRedirect(Exception):
+    """Raised by page dependencies when the browser must sign in first."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who the page is for, copied out of the session so that an error page rendered
+    after a rollback never touches an expired database object."""
+
+    id: uuid.UUID
+    name: str
+    role: Role
+
+
+def _remember_viewer(request: Request, user: User | None) -> None:
+    request.state.viewer = Viewer(user.id, user.name, user.role) if user else None
+
+
+async def get_page_user(request: Request, auth: AuthenticatedDep) -> User:
+    if auth is None:
+        raise LoginRedirect(request.url.path)
+    _remember_viewer(request, auth.user)
+    return auth.user
+
+
+async def get_optional_page_user(request: Request, auth: AuthenticatedDep) -> User | None:
+    user = auth.user if auth else None
+    _remember_viewer(request, user)
+    return user
+
+
+async def verify_csrf_form(request: Request) -> None:
+    """Every page form post must echo the CSRF cookie in its `csrf_token` field."""
+    form = await request.form()
+    submitted = form.get("csrf_token")
+    if not csrf_ok(request, submitted if isinstance(submitted, str) else None):
+        raise AppError(
+            ErrorCode.csrf_failed,
+            _("This form has expired. Go back, reload the page and try again."),
+        )
+
+
+PageUser = Annotated[User, Depends(get_page_user)]
+OptionalPageUser = Annotated[User | None, Depends(get_optional_page_user)]
+CsrfProtected = Depends(verify_csrf_form)

@@ -1,0 +1,1 @@
+"""Identity: users, roles, logins (password and phone code), tokens and profiles."""

@@ -1,0 +1,184 @@
+"""HTTP routes of identity: thin translations between JSON and the service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from clinicflow.deps import (
+    AuthenticatedDep,
+    ClientInfo,
+    CurrentAdmin,
+    CurrentUser,
+    Limiter,
+    Session,
+    SettingsDep,
+)
+from clinicflow.identity import schemas
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import Role
+from clinicflow.routing import TransactionalRoute
+
+router = APIRouter(prefix="/api", route_class=TransactionalRoute)
+
+
+def _tokens(login: identity.Login, minutes: int) -> schemas.TokenPair:
+    # An API login always carries both tokens.
+    assert login.access_token is not None
+    assert login.refresh_token is not None
+    return schemas.TokenPair(
+        access_token=login.access_token,
+        refresh_token=login.refresh_token,
+        expires_in=minutes * 60,
+        user=schemas.UserOut.model_validate(login.user),
+    )
+
+
+@router.post("/auth/login", tags=["auth"])
+async def login(
+    body: schemas.LoginRequest,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    client: ClientInfo,
+) -> schemas.TokenPair:
+    started = await identity.login_with_password(
+        session=session,
+        settings=settings,
+        limiter=limiter,
+        email=body.email,
+        password=body.password,
+        client=client,
+    )
+    return _tokens(started, settings.access_token_minutes)
+
+
+@router.post("/auth/otp/request", tags=["auth"], status_code=status.HTTP_202_ACCEPTED)
+async def request_otp(
+    body: schemas.OtpRequest,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    client: ClientInfo,
+) -> schemas.OtpRequested:
+    sent = await identity.request_otp(
+        session=session, settings=settings, limiter=limiter, phone=body.phone, client=client
+    )
+    return schemas.OtpRequested(
+        sent=True,
+        expires_in_seconds=sent.expires_in_seconds,
+        resend_after_seconds=sent.resend_after_seconds,
+    )
+
+
+@router.post("/auth/otp/verify", tags=["auth"])
+async def verify_otp(
+    body: schemas.OtpVerify,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    client: ClientInfo,
+) -> schemas.TokenPair:
+    started = await identity.verify_otp(
+        session=session,
+        settings=settings,
+        limiter=limiter,
+        phone=body.phone,
+        code=body.code,
+        name=body.name,
+        client=client,
+    )
+    return _tokens(started, settings.access_token_minutes)
+
+
+@router.post("/auth/refresh", tags=["auth"])
+async def refresh(
+    body: schemas.RefreshRequest, session: Session, settings: SettingsDep, client: ClientInfo
+) -> schemas.TokenPair:
+    renewed = await identity.refresh(
+        session=session, settings=settings, refresh_token=body.refresh_token, client=client
+    )
+    return _tokens(renewed, settings.access_token_minutes)
+
+
+@router.post("/auth/logout", tags=["auth"], status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    session: Session, auth: AuthenticatedDep, body: schemas.LogoutRequest | None = None
+) -> None:
+    """Ends the login named by the bearer token, the refresh token in the body, or both."""
+    await identity.logout(
+        session=session,
+        session_id=auth.session_id if auth else None,
+        refresh_token=body.refresh_token if body else None,
+    )
+
+
+@router.get("/me", tags=["users"])
+async def me(user: CurrentUser) -> schemas.UserOut:
+    return schemas.UserOut.model_validate(user)
+
+
+@router.get("/admin/users", tags=["admin"])
+async def list_users(
+    session: Session,
+    admin: CurrentAdmin,
+    role: Role | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> schemas.UserPage:
+    users, total = await identity.list_users(
+        session=session, actor=admin, role=role, query=q, active=active, limit=limit, offset=offset
+    )
+    return schemas.UserPage(
+        items=[schemas.UserOut.model_validate(u) for u in users],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("/admin/users", tags=["admin"], status_code=status.HTTP_201_CREATED)
+async def create_user(
+    body: schemas.UserCreate, session: Session, admin: CurrentAdmin, client: ClientInfo
+) -> schemas.UserOut:
+    profile = body.model_dump(include=set(schemas.ProfileFields.model_fields), exclude_none=True)
+    user = await identity.create_user(
+        session=session,
+        actor=admin,
+        role=body.role,
+        name=body.name,
+        email=body.email,
+        password=body.password,
+        phone=body.phone,
+        profile=profile,
+        client=client,
+    )
+    return schemas.UserOut.model_validate(user)
+
+
+@router.get("/admin/users/{user_id}", tags=["admin"])
+async def get_user(user_id: uuid.UUID, session: Session, admin: CurrentAdmin) -> schemas.UserOut:
+    user = await identity.get_user(session=session, actor=admin, user_id=user_id)
+    return schemas.UserOut.model_validate(user)
+
+
+@router.patch("/admin/users/{user_id}", tags=["admin"])
+async def update_user(
+    user_id: uuid.UUID,
+    body: schemas.UserUpdate,
+    session: Session,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+) -> schemas.UserOut:
+    user = await identity.update_user(
+        session=session,
+        actor=admin,
+        user_id=user_id,
+        changes=body.model_dump(exclude_unset=True),
+        client=client,
+    )
+    return schemas.UserOut.model_validate(user)

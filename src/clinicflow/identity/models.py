@@ -1,0 +1,120 @@
+"""Tables of the identity domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinicflow.db import Base, Timestamps, UUIDPrimaryKey
+
+
+class Role(StrEnum):
+    patient = "patient"
+    doctor = "doctor"
+    receptionist = "receptionist"
+    admin = "admin"
+
+
+class PatientType(StrEnum):
+    adult = "adult"
+    child = "child"
+    elderly = "elderly"
+    pregnant = "pregnant"
+    disabled = "disabled"
+
+
+class Language(StrEnum):
+    en = "en"
+    sw = "sw"
+
+
+def _enum(cls: type[StrEnum]) -> Enum:
+    # Stored as plain strings with a CHECK, so adding a value is a small migration on both
+    # SQLite and PostgreSQL rather than an ALTER TYPE.
+    return Enum(cls, native_enum=False, length=20, create_constraint=True, validate_strings=True)
+
+
+class User(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "users"
+
+    role: Mapped[Role] = mapped_column(_enum(Role), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    patient: Mapped[PatientProfile | None] = relationship(
+        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+    )
+    doctor: Mapped[DoctorProfile | None] = relationship(
+        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class PatientProfile(Base):
+    __tablename__ = "patient_profiles"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    patient_type: Mapped[PatientType] = mapped_column(_enum(PatientType), default=PatientType.adult)
+    preferred_language: Mapped[Language] = mapped_column(_enum(Language), default=Language.en)
+
+    user: Mapped[User] = relationship(back_populates="patient")
+
+
+class DoctorProfile(Base):
+    __tablename__ = "doctor_profiles"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    specialty: Mapped[str] = mapped_column(String(80), default="General practice")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    consultation_minutes: Mapped[int] = mapped_column(Integer, default=15)
+
+    user: Mapped[User] = relationship(back_populates="doctor")
+
+
+class LoginSession(UUIDPrimaryKey, Base):
+    """One login: the web cookie or the chain of refresh tokens it hands out.
+
+    Access tokens name their session, so revoking it (logout, refresh-token reuse,
+    deactivation) ends every token of that login at once.
+    """
+
+    __tablename__ = "login_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    cookie_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class RefreshToken(UUIDPrimaryKey, Base):
+    __tablename__ = "refresh_tokens"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("login_sessions.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class OtpCode(UUIDPrimaryKey, Base):
+    __tablename__ = "otp_codes"
+    __table_args__ = (Index("ix_otp_codes_phone_created_at", "phone", "created_at"),)
+
+    phone: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None]

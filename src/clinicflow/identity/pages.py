@@ -1,0 +1,220 @@
+"""Sign-in pages (staff by password, patients by phone code), sign-out and each role's home."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.config import Settings
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.db import KeepChanges
+from clinicflow.deps import (
+    SESSION_COOKIE,
+    AuthenticatedDep,
+    ClientInfo,
+    CsrfProtected,
+    Limiter,
+    OptionalPageUser,
+    PageUser,
+    Session,
+    SettingsDep,
+)
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import schemas
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import Role
+from clinicflow.routing import TransactionalRoute
+from clinicflow.web.pages import safe_next
+from clinicflow.web.templating import render
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+_phone = TypeAdapter(schemas.Phone)
+
+Text = Annotated[str, Form(max_length=300)]
+OptionalText = Annotated[str | None, Form(max_length=300)]
+
+
+def _signed_in(
+    request: Request, settings: Settings, login: identity.Login, next_path: str | None
+) -> Response:
+    response = RedirectResponse(safe_next(next_path), status_code=303)
+    assert login.cookie  # a web login always carries its cookie
+    response.set_cookie(
+        SESSION_COOKIE,
+        login.cookie,
+        max_age=settings.web_session_days * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def _form_error(
+    request: Request,
+    session: AsyncSession,
+    exc: AppError,
+    template: str,
+    context: dict[str, object],
+) -> HTMLResponse:
+    """Show the refusal on the form; keep the refusal's own records, drop anything else."""
+    if not isinstance(exc, KeepChanges):
+        await session.rollback()
+    response = render(request, template, {**context, "error": exc.message}, status_code=exc.status)
+    response.headers.update(exc.headers)
+    return response
+
+
+@router.get("/login")
+async def staff_login_form(
+    request: Request, user: OptionalPageUser, next: str | None = None
+) -> Response:
+    if user is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "identity/login.html", {"next": next or ""})
+
+
+@router.post("/login", dependencies=[CsrfProtected])
+async def staff_login(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    client: ClientInfo,
+    email: Text,
+    password: Annotated[str, Form(max_length=256)],
+    next: OptionalText = None,
+) -> Response:
+    try:
+        login = await identity.login_with_password(
+            session=session,
+            settings=settings,
+            limiter=limiter,
+            email=email,
+            password=password,
+            client=client,
+            kind=identity.SessionKind.web,
+        )
+    except AppError as exc:
+        return await _form_error(
+            request, session, exc, "identity/login.html", {"next": next or "", "email": email}
+        )
+    return _signed_in(request, settings, login, next)
+
+
+@router.get("/login/phone")
+async def phone_login_form(request: Request) -> Response:
+    return render(request, "identity/phone.html")
+
+
+@router.post("/login/phone", dependencies=[CsrfProtected])
+async def phone_request_code(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    client: ClientInfo,
+    phone: Annotated[str, Form(max_length=32)],
+) -> Response:
+    try:
+        normalized = _phone.validate_python(phone)
+    except ValidationError:
+        return render(
+            request,
+            "identity/phone.html",
+            {
+                "phone": phone,
+                "error": _("Enter your phone in international format, like +254712345678."),
+            },
+            status_code=422,
+        )
+    try:
+        await identity.request_otp(
+            session=session, settings=settings, limiter=limiter, phone=normalized, client=client
+        )
+    except AppError as exc:
+        return await _form_error(request, session, exc, "identity/phone.html", {"phone": phone})
+    return RedirectResponse(f"/login/phone/verify?phone={normalized}", status_code=303)
+
+
+@router.get("/login/phone/verify")
+async def phone_code_form(request: Request, settings: SettingsDep, phone: str = "") -> Response:
+    return render(
+        request,
+        "identity/verify.html",
+        {"phone": phone, "valid_minutes": settings.otp_valid_minutes},
+    )
+
+
+@router.post("/login/phone/verify", dependencies=[CsrfProtected])
+async def phone_verify_code(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    client: ClientInfo,
+    phone: Annotated[str, Form(max_length=32)],
+    code: Annotated[str, Form(max_length=12)],
+    name: OptionalText = None,
+) -> Response:
+    context: dict[str, object] = {
+        "phone": phone,
+        "code": code,
+        "name": name or "",
+        "valid_minutes": settings.otp_valid_minutes,
+    }
+    try:
+        login = await identity.verify_otp(
+            session=session,
+            settings=settings,
+            limiter=limiter,
+            phone=_phone.validate_python(phone),
+            code=code.strip(),
+            name=(name or "").strip() or None,
+            client=client,
+            kind=identity.SessionKind.web,
+        )
+    except ValidationError:
+        return render(
+            request,
+            "identity/verify.html",
+            {
+                **context,
+                "error": _("Enter your phone in international format, like +254712345678."),
+            },
+            status_code=422,
+        )
+    except AppError as exc:
+        context["needs_name"] = exc.code is ErrorCode.name_required
+        return await _form_error(request, session, exc, "identity/verify.html", context)
+    return _signed_in(request, settings, login, "/home")
+
+
+@router.post("/logout", dependencies=[CsrfProtected])
+async def logout(session: Session, auth: AuthenticatedDep) -> Response:
+    if auth is not None:
+        await identity.logout(session=session, session_id=auth.session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/home")
+async def home(request: Request, user: PageUser) -> Response:
+    return render(request, f"home/{user.role.value}.html")
+
+
+@router.get("/admin/users")
+async def admin_users(
+    request: Request, session: Session, user: PageUser, q: str | None = None
+) -> Response:
+    users, total = await identity.list_users(session=session, actor=user, query=q, limit=200)
+    return render(
+        request,
+        "identity/admin_users.html",
+        {"users": users, "total": total, "q": q or "", "roles": list(Role)},
+    )

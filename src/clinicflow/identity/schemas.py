@@ -1,0 +1,151 @@
+"""API shapes of the identity domain (never the tables themselves)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zoneinfo
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from clinicflow.identity.models import Language, PatientType, Role
+
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+
+
+def _e164(value: str) -> str:
+    compact = re.sub(r"[\s\-().]", "", value)
+    if not E164.match(compact):
+        raise ValueError("phone must be in international format, for example +254712345678")
+    return compact
+
+
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {value!r}") from exc
+    return value
+
+
+Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(_e164)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
+ConsultationMinutes = Annotated[int, Field(ge=5, le=240)]
+Specialty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Bio = Annotated[str, StringConstraints(max_length=4000)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(StrictModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+
+
+class OtpRequest(StrictModel):
+    phone: Phone
+
+
+class OtpVerify(StrictModel):
+    phone: Phone
+    code: str = Field(pattern=r"^\d{6}$")
+    name: Name | None = None
+
+
+class RefreshRequest(StrictModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class LogoutRequest(StrictModel):
+    refresh_token: str | None = Field(default=None, max_length=512)
+
+
+class OtpRequested(BaseModel):
+    sent: bool
+    expires_in_seconds: int
+    resend_after_seconds: int
+
+
+class PatientProfileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    date_of_birth: date | None
+    patient_type: PatientType
+    preferred_language: Language
+
+
+class DoctorProfileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    specialty: str
+    bio: str
+    timezone: str
+    consultation_minutes: int
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    role: Role
+    name: str
+    email: str | None
+    phone: str | None
+    is_active: bool
+    created_at: datetime
+    patient: PatientProfileOut | None
+    doctor: DoctorProfileOut | None
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+class ProfileFields(StrictModel):
+    """Profile fields accepted on create and update; each applies only to its role."""
+
+    date_of_birth: date | None = None
+    patient_type: PatientType | None = None
+    preferred_language: Language | None = None
+    specialty: Specialty | None = None
+    bio: Bio | None = None
+    timezone: Timezone | None = None
+    consultation_minutes: ConsultationMinutes | None = None
+
+
+class UserCreate(ProfileFields):
+    role: Role
+    name: Name
+    email: EmailStr | None = None
+    password: Password | None = None
+    phone: Phone | None = None
+
+
+class UserUpdate(ProfileFields):
+    name: Name | None = None
+    role: Role | None = None
+    is_active: bool | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    password: Password | None = None
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    total: int
+    limit: int
+    offset: int
+
+
+PATIENT_FIELDS = ("date_of_birth", "patient_type", "preferred_language")
+DOCTOR_FIELDS = ("specialty", "bio", "timezone", "consultation_minutes")

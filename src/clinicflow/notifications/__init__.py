@@ -1,0 +1,1 @@
+"""Notifications: every message that leaves clinicflow goes through here."""

@@ -1,0 +1,29 @@
+"""Routes whose whole handling is one database transaction.
+
+The transaction is opened before the endpoint runs and committed before the response is
+returned to the server, so a client never receives a success for data that failed to
+commit, and after-commit side effects (messages, events) follow a stored change only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from clinicflow.runtime import Runtime
+
+
+class TransactionalRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle_in_transaction(request: Request) -> Response:
+            runtime: Runtime = request.app.state.runtime
+            async with runtime.transaction() as session:
+                request.state.db = session
+                return await handler(request)
+
+        return handle_in_transaction

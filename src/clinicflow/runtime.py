@@ -1,0 +1,62 @@
+"""The long-lived resources of one process, built once from settings and shared by the
+server, the command line and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from clinicflow import db
+from clinicflow.config import Settings
+from clinicflow.core import security
+from clinicflow.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from clinicflow.notifications import service as notifications
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    limiter: RateLimiter
+    redis: Redis | None = None
+    outbox: notifications.DevOutbox | None = field(default=None)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with db.transaction(self.sessionmaker) as session:
+            yield session
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    if settings.is_sqlite:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    security.configure_password_hashing(
+        time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
+    )
+    engine = db.create_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
+    outbox = None
+    if settings.env.value in ("development", "test"):
+        outbox = notifications.DevOutbox(settings.dev_outbox_size)
+        notifications.configure(outbox)
+    else:
+        notifications.configure(notifications.LogOnlySender())
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=db.create_sessionmaker(engine),
+        limiter=limiter,
+        redis=redis,
+        outbox=outbox,
+    )

@@ -1,0 +1,23 @@
+"""The navigation each role sees; later features add their entries here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clinicflow.i18n import gettext as _
+from clinicflow.identity.models import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+
+
+def navigation_for(role: Role | None) -> list[NavItem]:
+    if role is None:
+        return []
+    items = [NavItem("/home", _("Home"))]
+    if role is Role.admin:
+        items.append(NavItem("/admin/users", _("Users")))
+    return items

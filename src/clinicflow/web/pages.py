@@ -1,0 +1,47 @@
+"""Pages that belong to no single domain: the front door and the language switch."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from clinicflow import i18n
+from clinicflow.deps import CsrfProtected, OptionalPageUser
+from clinicflow.routing import TransactionalRoute
+
+LANGUAGE_COOKIE = "cf_lang"
+ONE_YEAR = 365 * 24 * 3600
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+
+def safe_next(target: str | None, default: str = "/home") -> str:
+    """Only same-site paths, so a crafted link cannot bounce a user to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+@router.get("/")
+async def front_door(user: OptionalPageUser) -> RedirectResponse:
+    return RedirectResponse("/home" if user else "/login", status_code=303)
+
+
+@router.post("/lang", dependencies=[CsrfProtected])
+async def switch_language(
+    request: Request,
+    lang: Annotated[str, Form(max_length=5)],
+    next: Annotated[str | None, Form(max_length=500)] = None,
+) -> RedirectResponse:
+    response = RedirectResponse(safe_next(next, "/"), status_code=303)
+    if lang in i18n.LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            lang,
+            max_age=ONE_YEAR,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response

@@ -1,0 +1,14 @@
+// Page-wide behaviour that needs no framework: a busy state on submitted forms, so a
+// slow connection never invites a second click.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.classList.contains("busy-on-submit")) {
+    form.classList.add("is-busy");
+    form.querySelectorAll("button[type=submit]").forEach((b) => b.setAttribute("aria-busy", "true"));
+  }
+});
+// htmx requests authenticated by the session cookie must carry the CSRF token.
+document.addEventListener("htmx:configRequest", (event) => {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta) event.detail.headers["X-CSRF-Token"] = meta.content;
+});

@@ -1,0 +1,120 @@
+"""Fixtures every test shares: a clean database per test, the app, a client, a clock.
+
+The suite runs on SQLite by default; with TEST_DATABASE_URL (and TEST_REDIS_URL) set it
+runs the same tests on PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from clinicflow import db
+from clinicflow.app import create_app
+from clinicflow.config import Settings
+from clinicflow.core import audit, clock
+from clinicflow.models import metadata
+from clinicflow.runtime import Runtime
+from tests.factories import Accounts
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+def pytest_report_header() -> list[str]:
+    return [
+        f"database: {TEST_DATABASE_URL or 'sqlite (temporary file)'}",
+        f"redis: {TEST_REDIS_URL or 'not used (in-memory)'}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = db.create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+        await connection.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def clean_db(engine: AsyncEngine) -> None:
+    """Every test starts from empty tables and a fresh audit chain."""
+    async with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            await connection.execute(delete(table))
+        await connection.execute(insert(audit.AuditHead).values(**audit.HEAD_ROW))
+    if TEST_REDIS_URL:
+        redis = Redis.from_url(TEST_REDIS_URL)
+        await redis.flushdb()
+        await redis.aclose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        redis_url=TEST_REDIS_URL,
+        var_dir=tmp_path,
+        # Cheap hashing keeps the suite fast; the algorithm and code path are the real ones.
+        password_hash_time_cost=1,
+        password_hash_memory_kib=1024,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, clean_db: None) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    await application.state.runtime.close()
+
+
+@pytest.fixture
+def runtime(app: FastAPI) -> Runtime:
+    result: Runtime = app.state.runtime
+    return result
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[clock.FrozenClock]:
+    frozen = clock.FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    clock.set_source(frozen)
+    yield frozen
+    clock.reset()
+
+
+@pytest.fixture
+def accounts(runtime: Runtime) -> Accounts:
+    return Accounts(runtime)
+
+
+@pytest.fixture
+async def session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    """A session for reading state directly in assertions (never for the code under test)."""
+    async with runtime.sessionmaker() as read_session:
+        yield read_session

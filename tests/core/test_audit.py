@@ -1,0 +1,164 @@
+"""The audit chain: every row links to the one before, so tampering is found and named."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from clinicflow.config import Settings
+from clinicflow.core import audit
+from clinicflow.core.audit import AuditEntry, AuditHead
+from clinicflow.runtime import Runtime
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+async def write_rows(runtime: Runtime, count: int) -> None:
+    for n in range(count):
+        async with runtime.transaction() as session:
+            await audit.record(
+                session,
+                action=f"test.action{n % 3}",
+                resource_type="thing",
+                resource_id=str(n),
+                ip="198.51.100.1",
+                details={"n": n, "note": "ünïcödé"},
+            )
+
+
+async def verify(runtime: Runtime) -> audit.VerifyResult:
+    async with runtime.transaction() as session:
+        return await audit.verify(session)
+
+
+async def tamper(runtime: Runtime, statement: object) -> None:
+    async with runtime.transaction() as session:
+        await session.execute(statement)  # type: ignore[call-overload]
+
+
+async def test_an_untouched_chain_verifies(runtime: Runtime) -> None:
+    await write_rows(runtime, 5)
+    result = await verify(runtime)
+    assert result.ok
+    assert result.rows_checked == 5
+
+
+async def test_an_empty_chain_verifies(runtime: Runtime) -> None:
+    assert (await verify(runtime)).ok
+
+
+async def test_an_altered_row_is_named(runtime: Runtime) -> None:
+    await write_rows(runtime, 5)
+    await tamper(runtime, update(AuditEntry).where(AuditEntry.seq == 3).values(outcome="failure"))
+    result = await verify(runtime)
+    assert (result.ok, result.bad_seq) == (False, 3)
+    assert "row 3 was altered" in (result.problem or "")
+
+
+async def test_an_altered_row_with_a_recomputed_hash_is_still_found(runtime: Runtime) -> None:
+    await write_rows(runtime, 5)
+    async with runtime.transaction() as session:
+        entry = (await session.scalars(select(AuditEntry).where(AuditEntry.seq == 2))).one()
+        entry.details = {"n": 999}
+        entry.hash = audit._digest(entry)
+    result = await verify(runtime)
+    assert (result.ok, result.bad_seq) == (False, 2)
+
+
+async def test_a_deleted_row_is_named(runtime: Runtime) -> None:
+    await write_rows(runtime, 5)
+    await tamper(runtime, delete(AuditEntry).where(AuditEntry.seq == 4))
+    result = await verify(runtime)
+    assert (result.ok, result.bad_seq) == (False, 4)
+    assert "row 4 was removed" in (result.problem or "")
+
+
+async def test_deleting_the_newest_rows_is_found(runtime: Runtime) -> None:
+    await write_rows(runtime, 5)
+    await tamper(runtime, delete(AuditEntry).where(AuditEntry.seq >= 4))
+    result = await verify(runtime)
+    assert (result.ok, result.bad_seq) == (False, 4)
+
+
+async def test_concurrent_writers_keep_one_unbroken_chain(runtime: Runtime) -> None:
+    async def writer(n: int) -> None:
+        async with runtime.transaction() as session:
+            await audit.record(session, action="test.concurrent", resource_type="w", resource_id=n)
+
+    await asyncio.gather(*[writer(n) for n in range(40)])
+    result = await verify(runtime)
+    assert result.ok
+    assert result.rows_checked == 40
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    count=st.integers(min_value=1, max_value=8),
+    data=st.data(),
+)
+async def test_any_single_tampering_is_detected_at_its_row(
+    runtime: Runtime, engine: AsyncEngine, count: int, data: st.DataObject
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(delete(AuditEntry))
+        await connection.execute(update(AuditHead).values(**audit.HEAD_ROW))
+    await write_rows(runtime, count)
+    target = data.draw(st.integers(min_value=1, max_value=count), label="row")
+    kind = data.draw(st.sampled_from(["action", "ip", "details", "delete"]), label="kind")
+    if kind == "delete":
+        statement: object = delete(AuditEntry).where(AuditEntry.seq == target)
+    else:
+        value = {"action": "forged", "ip": "10.0.0.1", "details": {"forged": True}}[kind]
+        statement = update(AuditEntry).where(AuditEntry.seq == target).values({kind: value})
+    await tamper(runtime, statement)
+    result = await verify(runtime)
+    assert not result.ok
+    assert result.bad_seq == target
+
+
+def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CLINICFLOW_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "CLINICFLOW_VAR_DIR": str(settings.var_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "clinicflow", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(settings.var_dir),
+    )
+
+
+async def test_cli_verify_passes_then_names_the_altered_row(
+    runtime: Runtime, settings: Settings
+) -> None:
+    await write_rows(runtime, 4)
+    ok = await asyncio.to_thread(run_cli, settings, "audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "4 rows" in ok.stdout
+
+    await tamper(runtime, update(AuditEntry).where(AuditEntry.seq == 2).values(ip="10.9.9.9"))
+    broken = await asyncio.to_thread(run_cli, settings, "audit", "verify")
+    assert broken.returncode == 1
+    assert "row 2" in broken.stderr
+
+    async with runtime.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 4

@@ -1,0 +1,266 @@
+"""End-to-end fixtures: a real uvicorn server on a fresh database, driven by Debian's Chromium.
+
+Each test gets its own server, database file and browser context, so rate limits, the
+development outbox and cookies never leak from one test into the next. Only the browser
+process itself is shared across the session, because starting Chromium is the slow part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+
+from clinicflow.app import create_app
+from clinicflow.config import Settings
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import Role
+from clinicflow.migrate import upgrade
+from clinicflow.runtime import build_runtime
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+SERVER_START_SECONDS = 15.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests after every other test of the session.
+
+    Between two sync calls Playwright marks its own event loop as the running loop of the
+    main thread, for as long as the session-scoped browser lives. pytest-asyncio cannot
+    start a test's loop while another one looks running, so an async test scheduled after
+    the first browser test would fail. Moving the browser tests last (keeping each group's
+    order) avoids that whatever paths pytest is given.
+    """
+    others = [item for item in items if item.get_closest_marker("browser") is None]
+    browser_tests = [item for item in items if item.get_closest_marker("browser") is not None]
+    items[:] = others + browser_tests
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    name: str
+    role: Role
+    email: str
+    password: str
+
+
+@dataclass(frozen=True)
+class PatientAccount:
+    name: str
+    phone: str
+
+
+ADMIN = StaffAccount("Grace Admin", Role.admin, "admin@e2e.example.com", "admin-password-1")
+DOCTOR = StaffAccount("Dr. Amani Otieno", Role.doctor, "amani@e2e.example.com", "doctor-password-1")
+PATIENT = PatientAccount("Amina Wanjiru", phone="+254711000001")
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    settings: Settings
+    admin: StaffAccount
+    doctor: StaffAccount
+    patient: PatientAccount
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+async def _seed(settings: Settings) -> None:
+    runtime = build_runtime(settings)
+    try:
+        async with runtime.transaction() as session:
+            for staff in (ADMIN, DOCTOR):
+                await identity.create_user(
+                    session=session,
+                    actor=None,
+                    role=staff.role,
+                    name=staff.name,
+                    email=staff.email,
+                    password=staff.password,
+                )
+            await identity.create_user(
+                session=session,
+                actor=None,
+                role=Role.patient,
+                name=PATIENT.name,
+                phone=PATIENT.phone,
+            )
+    finally:
+        await runtime.close()
+
+
+def _in_own_thread(work: Callable[[], None]) -> None:
+    """Run blocking setup that calls asyncio.run() away from this thread.
+
+    Playwright's sync API keeps an event loop running in the test thread once the browser
+    has started, and asyncio.run() (used by the migrations and the seeding) refuses to
+    start inside a running loop.
+    """
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="e2e-setup")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _free_socket() -> socket.socket:
+    """A listening socket on a free port, handed to uvicorn so no other process can take it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+def _wait_until_healthy(port: int, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise RuntimeError("the e2e server thread died while starting; see the log above")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200:
+                return
+        except (OSError, http.client.HTTPException) as exc:
+            last_error = exc
+        finally:
+            connection.close()
+        time.sleep(0.05)
+    raise RuntimeError(f"the e2e server did not answer /health in time: {last_error!r}")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
+    settings = Settings(env="development", database_url=database_url, var_dir=tmp_path)
+
+    # Seed before create_app: building a runtime points the notification sender at that
+    # runtime's outbox, and the server's outbox must be the one that wins.
+    def prepare() -> None:
+        upgrade(database_url)
+        asyncio.run(_seed(settings))
+
+    _in_own_thread(prepare)
+    app = create_app(settings)
+
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="e2e-uvicorn", daemon=True
+    )
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(port, thread)
+        yield LiveServer(
+            base_url=base_url, settings=settings, admin=ADMIN, doctor=DOCTOR, patient=PATIENT
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+        assert not thread.is_alive(), "the e2e server did not shut down"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}; the browser tests need it. "
+            "Install it with: sudo apt-get install -y chromium chromium-driver "
+            "(do not run `playwright install`).",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _context(browser: Browser, base_url: str, *, phone: bool) -> BrowserContext:
+    # locale en-US: the language the app picks while no switch has been used.
+    if phone:
+        context = browser.new_context(
+            base_url=base_url,
+            locale="en-US",
+            viewport=PHONE,
+            is_mobile=True,
+            has_touch=True,
+            device_scale_factor=2,
+        )
+    else:
+        context = browser.new_context(base_url=base_url, locale="en-US", viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A desktop-sized page in a fresh context, pointed at this test's server."""
+    context = _context(browser, live_server.base_url, phone=False)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def phone_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A phone-sized page (390x844, touch) in a fresh context, pointed at this test's server."""
+    context = _context(browser, live_server.base_url, phone=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Callable[[Page, str], Path]:
+    """Save a full-page screenshot of the page into the test's tmp_path."""
+
+    def take(page: Page, name: str) -> Path:
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,384 @@
+"""Admins create, edit, deactivate and reactivate accounts and change roles."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.core.audit import AuditEntry
+from clinicflow.identity.models import Role
+from clinicflow.runtime import Runtime
+from tests.factories import PASSWORD, Accounts, bearer, login
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+@pytest.fixture
+async def admin_headers(client: httpx.AsyncClient, accounts: Accounts) -> dict[str, str]:
+    return bearer(await login(client, await accounts.make(Role.admin)))
+
+
+# --- the role matrix --------------------------------------------------------------------------
+
+ADMIN_ROUTES = [
+    ("GET", "/api/admin/users", None),
+    (
+        "POST",
+        "/api/admin/users",
+        {
+            "role": "receptionist",
+            "name": "New",
+            "email": "n@clinic.example.com",
+            "password": "long enough",
+        },
+    ),
+    ("GET", "/api/admin/users/{target}", None),
+    ("PATCH", "/api/admin/users/{target}", {"name": "Renamed"}),
+]
+EXPECTED = {"anonymous": 401, "patient": 403, "doctor": 403, "receptionist": 403, "admin": None}
+SUCCESS = {"GET": 200, "POST": 201, "PATCH": 200}
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), ADMIN_ROUTES)
+@pytest.mark.parametrize("caller", list(EXPECTED))
+async def test_role_matrix(
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    runtime: Runtime,
+    caller: str,
+    method: str,
+    path: str,
+    payload: dict[str, Any] | None,
+) -> None:
+    target = await accounts.make(Role.doctor)
+    headers: dict[str, str] = {}
+    if caller == "patient":
+        from tests.factories import latest_code
+
+        patient = await accounts.make(Role.patient)
+        await client.post("/api/auth/otp/request", json={"phone": patient.phone})
+        code = latest_code(runtime, patient.phone or "")
+        verified = await client.post(
+            "/api/auth/otp/verify", json={"phone": patient.phone, "code": code}
+        )
+        headers = bearer(verified.json())
+    elif caller != "anonymous":
+        headers = bearer(await login(client, await accounts.make(Role(caller))))
+
+    response = await client.request(
+        method, path.format(target=target.id), json=payload, headers=headers
+    )
+    expected = EXPECTED[caller] or SUCCESS[method]
+    assert response.status_code == expected, response.text
+    if expected >= 400:
+        assert response.json()["error"]["code"] in {"authentication_required", "forbidden"}
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+
+async def test_create_doctor_with_profile(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/admin/users",
+        json={
+            "role": "doctor",
+            "name": "Dr. Neema",
+            "email": "neema@clinic.example.com",
+            "password": "long enough",
+            "specialty": "Paediatrics",
+            "timezone": "Africa/Dar_es_Salaam",
+            "consultation_minutes": 20,
+            "bio": "Children's health.",
+        },
+        headers=admin_headers,
+    )
+    assert response.status_code == 201, response.text
+    doctor = response.json()
+    assert doctor["doctor"] == {
+        "specialty": "Paediatrics",
+        "bio": "Children's health.",
+        "timezone": "Africa/Dar_es_Salaam",
+        "consultation_minutes": 20,
+    }
+    assert doctor["patient"] is None
+    assert (await login_as(client, "neema@clinic.example.com", "long enough")).status_code == 200
+
+
+async def login_as(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await client.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def test_create_patient_with_profile(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/admin/users",
+        json={
+            "role": "patient",
+            "name": "Baraka",
+            "phone": "+254700111222",
+            "date_of_birth": "2017-09-03",
+            "patient_type": "child",
+            "preferred_language": "sw",
+        },
+        headers=admin_headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["patient"] == {
+        "date_of_birth": "2017-09-03",
+        "patient_type": "child",
+        "preferred_language": "sw",
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"role": "doctor", "name": "X", "email": "x@clinic.example.com"}, None),
+        ({"role": "patient", "name": "X"}, None),
+        ({"role": "nurse", "name": "X"}, "role"),
+        (
+            {
+                "role": "doctor",
+                "name": "",
+                "email": "x@clinic.example.com",
+                "password": "long enough",
+            },
+            "name",
+        ),
+        (
+            {"role": "doctor", "name": "X", "email": "not-an-email", "password": "long enough"},
+            "email",
+        ),
+        (
+            {"role": "doctor", "name": "X", "email": "x@clinic.example.com", "password": "short"},
+            "password",
+        ),
+        (
+            {
+                "role": "doctor",
+                "name": "X",
+                "email": "x@clinic.example.com",
+                "password": "long enough",
+                "timezone": "Mars/Olympus",
+            },
+            "timezone",
+        ),
+        (
+            {
+                "role": "doctor",
+                "name": "X",
+                "email": "x@clinic.example.com",
+                "password": "long enough",
+                "consultation_minutes": 2,
+            },
+            "consultation_minutes",
+        ),
+        (
+            {"role": "patient", "name": "X", "phone": "+254700111222", "patient_type": "vip"},
+            "patient_type",
+        ),
+        (
+            {"role": "patient", "name": "X", "phone": "+254700111222", "preferred_language": "fr"},
+            "preferred_language",
+        ),
+        (
+            {
+                "role": "patient",
+                "name": "X",
+                "phone": "+254700111222",
+                "date_of_birth": "2999-01-01",
+            },
+            None,
+        ),
+        ({"role": "patient", "name": "X", "phone": "+254700111222", "shoe_size": 42}, "shoe_size"),
+    ],
+)
+async def test_create_refuses_bad_input(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    payload: dict[str, Any],
+    field: str | None,
+) -> None:
+    response = await client.post("/api/admin/users", json=payload, headers=admin_headers)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    if field:
+        assert any(field in problem["loc"] for problem in error["details"]["errors"])
+
+
+async def test_duplicate_email_and_phone_are_409(
+    client: httpx.AsyncClient, accounts: Accounts, admin_headers: dict[str, str]
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    patient = await accounts.make(Role.patient)
+    same_email = await client.post(
+        "/api/admin/users",
+        json={
+            "role": "receptionist",
+            "name": "R",
+            "email": doctor.email.upper(),
+            "password": PASSWORD,
+        },  # type: ignore[union-attr]
+        headers=admin_headers,
+    )
+    same_phone = await client.post(
+        "/api/admin/users",
+        json={"role": "patient", "name": "P", "phone": patient.phone},
+        headers=admin_headers,
+    )
+    assert (same_email.status_code, same_email.json()["error"]["code"]) == (409, "email_taken")
+    assert (same_phone.status_code, same_phone.json()["error"]["code"]) == (409, "phone_taken")
+
+
+# --- editing ----------------------------------------------------------------------------------
+
+
+async def test_patch_name_and_profile_fields(
+    client: httpx.AsyncClient, accounts: Accounts, admin_headers: dict[str, str]
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    response = await client.patch(
+        f"/api/admin/users/{doctor.id}",
+        json={"name": "Dr. Renamed", "specialty": "Dermatology", "consultation_minutes": 10},
+        headers=admin_headers,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["name"] == "Dr. Renamed"
+    assert body["doctor"]["specialty"] == "Dermatology"
+    assert body["doctor"]["consultation_minutes"] == 10
+    assert body["doctor"]["timezone"] == "UTC"
+    fetched = await client.get(f"/api/admin/users/{doctor.id}", headers=admin_headers)
+    assert fetched.json() == body
+
+
+async def test_role_change_is_audited_and_takes_effect(
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    admin_headers: dict[str, str],
+    session: AsyncSession,
+) -> None:
+    receptionist = await accounts.make(Role.receptionist)
+    tokens = await login(client, receptionist)
+    assert (await client.get("/api/admin/users", headers=bearer(tokens))).status_code == 403
+
+    response = await client.patch(
+        f"/api/admin/users/{receptionist.id}", json={"role": "admin"}, headers=admin_headers
+    )
+    assert response.status_code == 200
+    assert response.json()["role"] == "admin"
+    # The same token now carries admin rights: roles are read from the database each time.
+    assert (await client.get("/api/admin/users", headers=bearer(tokens))).status_code == 200
+
+    row = (
+        await session.scalars(select(AuditEntry).where(AuditEntry.action == "user.role_change"))
+    ).one()
+    assert row.resource_id == str(receptionist.id)
+    assert row.details == {"from": "receptionist", "to": "admin"}
+
+
+async def test_role_change_to_doctor_creates_a_doctor_profile(
+    client: httpx.AsyncClient, accounts: Accounts, admin_headers: dict[str, str]
+) -> None:
+    receptionist = await accounts.make(Role.receptionist)
+    response = await client.patch(
+        f"/api/admin/users/{receptionist.id}",
+        json={"role": "doctor", "specialty": "Cardiology"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 200
+    assert response.json()["doctor"]["specialty"] == "Cardiology"
+
+
+async def test_a_staff_account_without_phone_cannot_become_a_patient(
+    client: httpx.AsyncClient, accounts: Accounts, admin_headers: dict[str, str]
+) -> None:
+    receptionist = await accounts.make(Role.receptionist)
+    response = await client.patch(
+        f"/api/admin/users/{receptionist.id}", json={"role": "patient"}, headers=admin_headers
+    )
+    assert response.status_code == 422
+    unchanged = await client.get(f"/api/admin/users/{receptionist.id}", headers=admin_headers)
+    assert unchanged.json()["role"] == "receptionist"
+
+
+async def test_deactivate_and_reactivate_are_audited(
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    admin_headers: dict[str, str],
+    session: AsyncSession,
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    off = await client.patch(
+        f"/api/admin/users/{doctor.id}", json={"is_active": False}, headers=admin_headers
+    )
+    assert off.json()["is_active"] is False
+    on = await client.patch(
+        f"/api/admin/users/{doctor.id}", json={"is_active": True}, headers=admin_headers
+    )
+    assert on.json()["is_active"] is True
+    actions = (
+        await session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.resource_id == str(doctor.id))
+            .order_by(AuditEntry.seq)
+        )
+    ).all()
+    assert actions[-2:] == ["user.deactivate", "user.activate"]
+
+
+async def test_admin_cannot_lock_themselves_out(
+    client: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    admin = await accounts.make(Role.admin)
+    headers = bearer(await login(client, admin))
+    for change in ({"is_active": False}, {"role": "doctor"}):
+        response = await client.patch(f"/api/admin/users/{admin.id}", json=change, headers=headers)
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "cannot_modify_self"
+    assert (await client.get("/api/me", headers=headers)).json()["role"] == "admin"
+
+
+async def test_unknown_user_is_404(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    missing = await client.get(f"/api/admin/users/{uuid.uuid4()}", headers=admin_headers)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    malformed = await client.get("/api/admin/users/not-a-uuid", headers=admin_headers)
+    assert malformed.status_code == 422
+
+
+async def test_list_filters_and_paginates(
+    client: httpx.AsyncClient, accounts: Accounts, admin_headers: dict[str, str]
+) -> None:
+    for _ in range(3):
+        await accounts.make(Role.doctor)
+    await accounts.make(Role.patient, name="Zawadi Search-Me")
+    doctors = await client.get("/api/admin/users", params={"role": "doctor"}, headers=admin_headers)
+    assert doctors.json()["total"] == 3
+    assert {u["role"] for u in doctors.json()["items"]} == {"doctor"}
+
+    page = await client.get(
+        "/api/admin/users", params={"limit": 2, "offset": 0}, headers=admin_headers
+    )
+    rest = await client.get(
+        "/api/admin/users", params={"limit": 2, "offset": 2}, headers=admin_headers
+    )
+    ids = [u["id"] for u in page.json()["items"] + rest.json()["items"]]
+    assert page.json()["total"] == 5
+    assert len(ids) == len(set(ids)) == 4
+
+    found = await client.get("/api/admin/users", params={"q": "search-me"}, headers=admin_headers)
+    assert [u["name"] for u in found.json()["items"]] == ["Zawadi Search-Me"]
+    too_big = await client.get("/api/admin/users", params={"limit": 1000}, headers=admin_headers)
+    assert too_big.status_code == 422
