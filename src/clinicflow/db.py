@@ -8,9 +8,10 @@ transactions never both read and then fail to upgrade to a write lock.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -36,6 +37,7 @@ NAMING_CONVENTION = {
 }
 
 AfterCommit = Callable[[], Awaitable[None]]
+WRITE_OPTION = "clinicflow_write"
 _AFTER_COMMIT_KEY = "clinicflow.after_commit"
 
 
@@ -91,7 +93,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the write lock up front: a deferred transaction that read first
+        # could not upgrade once another writer had committed. Readers never lock (WAL).
+        write = connection.get_execution_options().get(WRITE_OPTION, True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -101,8 +106,10 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+def create_sessionmaker(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
@@ -125,9 +132,20 @@ class KeepChanges(Exception):
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    write: bool = True,
+    write_lock: asyncio.Lock | None = None,
 ) -> AsyncIterator[AsyncSession]:
-    """The one unit of work: commit on success, roll back on error, then run after-commit hooks."""
-    async with sessionmaker() as session:
+    """The one unit of work: commit on success, roll back on error, then run after-commit hooks.
+
+    `write_lock` queues this process's SQLite writers in order; without it they would
+    contend inside SQLite, whose busy handler sleeps and retries instead of queueing.
+    """
+    async with AsyncExitStack() as stack:
+        if write and write_lock is not None:
+            await stack.enter_async_context(write_lock)
+        session = await stack.enter_async_context(sessionmaker())
+        await session.connection(execution_options={WRITE_OPTION: write})
         try:
             yield session
         except KeepChanges:

@@ -3,6 +3,8 @@
 The transaction is opened before the endpoint runs and committed before the response is
 returned to the server, so a client never receives a success for data that failed to
 commit, and after-commit side effects (messages, events) follow a stored change only.
+Reads (GET, HEAD, OPTIONS) run as read transactions; a read route that must write
+(an audit row on a record read, say) is the exception to mark when it arrives.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from fastapi.routing import APIRoute
 
 from clinicflow.runtime import Runtime
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -22,7 +26,8 @@ class TransactionalRoute(APIRoute):
 
         async def handle_in_transaction(request: Request) -> Response:
             runtime: Runtime = request.app.state.runtime
-            async with runtime.transaction() as session:
+            write = request.method not in READ_ONLY_METHODS
+            async with runtime.transaction(write=write) as session:
                 request.state.db = session
                 return await handler(request)
 

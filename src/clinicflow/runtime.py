@@ -3,6 +3,7 @@ server, the command line and the tests."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from clinicflow import db
-from clinicflow.config import Settings
+from clinicflow.config import Environment, Settings
 from clinicflow.core import security
 from clinicflow.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from clinicflow.notifications import service as notifications
@@ -25,10 +26,14 @@ class Runtime:
     limiter: RateLimiter
     redis: Redis | None = None
     outbox: notifications.DevOutbox | None = field(default=None)
+    sqlite_writers: asyncio.Lock | None = field(default=None)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with db.transaction(self.sessionmaker) as session:
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """One unit of work; `write=False` for reads, which never wait for a writer."""
+        async with db.transaction(
+            self.sessionmaker, write=write, write_lock=self.sqlite_writers
+        ) as session:
             yield session
 
     async def close(self) -> None:
@@ -47,16 +52,16 @@ def build_runtime(settings: Settings) -> Runtime:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
     outbox = None
-    if settings.env.value in ("development", "test"):
+    sender: notifications.Sender = notifications.LogOnlySender()
+    if settings.env is not Environment.production:
         outbox = notifications.DevOutbox(settings.dev_outbox_size)
-        notifications.configure(outbox)
-    else:
-        notifications.configure(notifications.LogOnlySender())
+        sender = outbox
     return Runtime(
         settings=settings,
         engine=engine,
-        sessionmaker=db.create_sessionmaker(engine),
+        sessionmaker=db.create_sessionmaker(engine, info=notifications.session_info(sender)),
         limiter=limiter,
         redis=redis,
         outbox=outbox,
+        sqlite_writers=asyncio.Lock() if settings.is_sqlite else None,
     )

@@ -166,8 +166,6 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
     settings = Settings(env="development", database_url=database_url, var_dir=tmp_path)
 
-    # Seed before create_app: building a runtime points the notification sender at that
-    # runtime's outbox, and the server's outbox must be the one that wins.
     def prepare() -> None:
         upgrade(database_url)
         asyncio.run(_seed(settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -138,7 +139,9 @@ async def phone_request_code(
         )
     except AppError as exc:
         return await _form_error(request, session, exc, "identity/phone.html", {"phone": phone})
-    return RedirectResponse(f"/login/phone/verify?phone={normalized}", status_code=303)
+    return RedirectResponse(
+        f"/login/phone/verify?{urlencode({'phone': normalized})}", status_code=303
+    )
 
 
 @router.get("/login/phone/verify")

@@ -289,7 +289,7 @@ async def login_with_password(
     address = Budget(f"login:ip:{client.ip}", settings.login_max_attempts_per_ip, window)
     await _refuse_if_spent(limiter, account, address)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
-    password_ok = security.verify_password(user.password_hash if user else None, password)
+    password_ok = await security.verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or user.role not in STAFF_ROLES:
         await _spend(limiter, account, address)
         await audit.record(
@@ -317,7 +317,7 @@ async def login_with_password(
         raise RecordedRefusal(ErrorCode.account_inactive, _("This account is deactivated."))
     await limiter.clear(account.key, account.window_seconds)
     if user.password_hash and security.password_needs_rehash(user.password_hash):
-        user.password_hash = security.hash_password(password)
+        user.password_hash = await security.hash_password(password)
     await audit.record(
         session,
         action="auth.login",
@@ -619,7 +619,7 @@ async def create_user(
         name=name,
         email=email,
         phone=phone,
-        password_hash=security.hash_password(password) if password else None,
+        password_hash=await security.hash_password(password) if password else None,
         # Both profiles start known-empty, so reading them never triggers a lazy load.
         patient=None,
         doctor=None,
@@ -667,7 +667,7 @@ async def update_user(
     if changes.get("phone"):
         user.phone = changes["phone"]
     if changes.get("password"):
-        user.password_hash = security.hash_password(changes["password"])
+        user.password_hash = await security.hash_password(changes["password"])
         await _revoke_sessions(session, LoginSession.user_id == user.id)
 
     new_role = changes.get("role")

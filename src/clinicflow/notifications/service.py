@@ -69,20 +69,17 @@ def _mask(address: str) -> str:
     return address[:4] + "…" + address[-2:] if len(address) > 6 else "…"
 
 
-_sender: Sender = LogOnlySender()
+SENDER_KEY = "clinicflow.notifications.sender"
 
 
-def configure(sender: Sender) -> None:
-    global _sender
-    _sender = sender
-
-
-def current_sender() -> Sender:
-    return _sender
+def session_info(sender: Sender) -> dict[str, Any]:
+    """What the runtime puts into every session's `info`, so that `send` finds the
+    process's sender without a global or an extra argument through every service."""
+    return {SENDER_KEY: sender}
 
 
 async def send(session: AsyncSession, *, to: str, channel: Channel, body: str) -> None:
-    sender = _sender
+    sender: Sender = session.info[SENDER_KEY]
 
     async def deliver() -> None:
         await sender.deliver(to=to, channel=channel, body=body)
