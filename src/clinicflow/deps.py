@@ -98,17 +98,12 @@ async def get_authenticated(
 AuthenticatedDep = Annotated[identity.Authenticated | None, Depends(get_authenticated)]
 
 
-def get_optional_user(auth: AuthenticatedDep) -> User | None:
-    return auth.user if auth else None
-
-
 def get_current_user(auth: AuthenticatedDep) -> User:
     if auth is None:
         raise AppError(ErrorCode.authentication_required, _("Sign in to continue."))
     return auth.user
 
 
-OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 

@@ -95,14 +95,12 @@ async def _start_login(
         ip=client.ip,
         user_agent=(client.user_agent or "")[:255] or None,
     )
-    if kind is SessionKind.web:
-        cookie = security.new_opaque_token()
-        login.cookie_hash = security.hash_token(cookie)
-        session.add(login)
-        await session.flush()
-        return Login(user=user, session_id=login.id, cookie=cookie)
+    cookie = security.new_opaque_token() if kind is SessionKind.web else None
+    login.cookie_hash = security.hash_token(cookie) if cookie else None
     session.add(login)
     await session.flush()
+    if cookie:
+        return Login(user=user, session_id=login.id, cookie=cookie)
     refresh = await _issue_refresh_token(session, settings, login.id)
     return Login(
         user=user,
@@ -740,12 +738,6 @@ async def list_users(
 
 async def get_user(*, session: AsyncSession, actor: User, user_id: uuid.UUID) -> User:
     return await access.get_user_for(session, actor, user_id)
-
-
-async def find_by_email(session: AsyncSession, email: str) -> User | None:
-    return (
-        await session.execute(select(User).where(User.email == normalize_email(email)))
-    ).scalar_one_or_none()
 
 
 async def count_users(session: AsyncSession) -> int:
