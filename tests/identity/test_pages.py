@@ -190,3 +190,46 @@ async def test_language_switch_sets_a_cookie_and_translates(client: httpx.AsyncC
     swahili = await client.get("/login")
     assert '<html lang="sw">' in swahili.text
     assert "Staff sign in" not in swahili.text
+
+
+async def sign_in_by_code(
+    client: httpx.AsyncClient, runtime: Runtime, phone: str, name: str | None = None
+) -> httpx.Response:
+    form = await client.get("/login/phone")
+    await client.post("/login/phone", data={"phone": phone, "csrf_token": csrf_from(form.text)})
+    data = {"phone": phone, "code": latest_code(runtime, phone), "csrf_token": csrf_from(form.text)}
+    if name:
+        data["name"] = name
+    return await client.post("/login/phone/verify", data=data)
+
+
+async def test_a_patients_saved_language_applies_after_sign_in(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    patient = await accounts.make(Role.patient, profile={"preferred_language": "sw"})
+    signed_in = await sign_in_by_code(client, runtime, patient.phone or "")
+    assert signed_in.status_code == 303
+    assert client.cookies.get("cf_lang") == "sw"
+    assert '<html lang="sw">' in (await client.get("/home")).text
+
+
+async def test_switching_language_saves_the_patients_choice(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    patient = await accounts.make(Role.patient)
+    await sign_in_by_code(client, runtime, patient.phone or "")
+    home = await client.get("/home")
+    await client.post(
+        "/lang", data={"lang": "sw", "next": "/home", "csrf_token": csrf_from(home.text)}
+    )
+    me = await client.get("/api/me")
+    assert me.json()["patient"]["preferred_language"] == "sw"
+
+
+async def test_a_new_patient_keeps_the_language_they_signed_up_in(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    client.headers["accept-language"] = "sw-KE,sw;q=0.9"
+    response = await sign_in_by_code(client, runtime, "+254711000333", name="Neema")
+    assert response.status_code == 303
+    assert (await client.get("/api/me")).json()["patient"]["preferred_language"] == "sw"

@@ -29,7 +29,7 @@ from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import Role
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.pages import safe_next
+from clinicflow.web.pages import LANGUAGE_COOKIE, safe_next, set_language_cookie
 from clinicflow.web.templating import render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -52,6 +52,10 @@ def _signed_in(
         samesite="lax",
         secure=request.url.scheme == "https",
     )
+    # A patient's saved language wins over the browser's until they switch on this device.
+    patient = login.user.patient
+    if patient is not None and LANGUAGE_COOKIE not in request.cookies:
+        set_language_cookie(request, response, patient.preferred_language.value)
     return response
 
 

@@ -25,6 +25,7 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import access
 from clinicflow.identity.models import (
     DoctorProfile,
+    Language,
     LoginSession,
     OtpCode,
     PatientProfile,
@@ -500,7 +501,9 @@ async def _count_wrong_code(
 async def _create_patient_from_phone(
     session: AsyncSession, *, phone: str, name: str, client: Client
 ) -> User:
-    user = User(role=Role.patient, name=name, phone=phone, patient=PatientProfile(), doctor=None)
+    # A new patient keeps the language they signed up in, for pages and for texts.
+    profile = PatientProfile(preferred_language=Language(i18n.current_language()))
+    user = User(role=Role.patient, name=name, phone=phone, patient=profile, doctor=None)
     session.add(user)
     await _flush_unique(session)
     await audit.record(
@@ -738,6 +741,13 @@ async def list_users(
 
 async def get_user(*, session: AsyncSession, actor: User, user_id: uuid.UUID) -> User:
     return await access.get_user_for(session, actor, user_id)
+
+
+async def set_preferred_language(*, session: AsyncSession, user: User, language: str) -> None:
+    """Remember a patient's language choice; it decides the language of their texts."""
+    if user.patient is not None and language in i18n.LANGUAGES:
+        user.patient.preferred_language = Language(language)
+        await session.flush()
 
 
 async def count_users(session: AsyncSession) -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from clinicflow import i18n
-from clinicflow.deps import CsrfProtected, OptionalPageUser
+from clinicflow.deps import CsrfProtected, OptionalPageUser, Session
+from clinicflow.identity import service as identity
 from clinicflow.routing import TransactionalRoute
 
 LANGUAGE_COOKIE = "cf_lang"
@@ -29,19 +30,28 @@ async def front_door(user: OptionalPageUser) -> RedirectResponse:
     return RedirectResponse("/home" if user else "/login", status_code=303)
 
 
+def set_language_cookie(request: Request, response: Response, language: str) -> None:
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        language,
+        max_age=ONE_YEAR,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
 @router.post("/lang", dependencies=[CsrfProtected])
 async def switch_language(
     request: Request,
+    session: Session,
+    user: OptionalPageUser,
     lang: Annotated[str, Form(max_length=5)],
     next: Annotated[str | None, Form(max_length=500)] = None,
 ) -> RedirectResponse:
+    """Switch the pages' language; a patient's choice also becomes the language of their texts."""
     response = RedirectResponse(safe_next(next, "/"), status_code=303)
     if lang in i18n.LANGUAGES:
-        response.set_cookie(
-            LANGUAGE_COOKIE,
-            lang,
-            max_age=ONE_YEAR,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
+        set_language_cookie(request, response, lang)
+        if user is not None:
+            await identity.set_preferred_language(session=session, user=user, language=lang)
     return response
