@@ -28,6 +28,7 @@ from tests.factories import Accounts
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+TEST_SECRET = "test-secret-that-is-long-enough-for-hs256"
 
 
 def pytest_report_header() -> list[str]:
@@ -71,6 +72,7 @@ async def clean_db(engine: AsyncEngine) -> None:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         env="test",
+        secret_key=TEST_SECRET,
         database_url=database_url,
         redis_url=TEST_REDIS_URL,
         var_dir=tmp_path,
@@ -115,6 +117,8 @@ def accounts(runtime: Runtime) -> Accounts:
 
 @pytest.fixture
 async def session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
-    """A session for reading state directly in assertions (never for the code under test)."""
-    async with runtime.sessionmaker() as read_session:
+    """A session for reading state in assertions: every statement commits on its own, so it
+    always sees the latest data and never holds a lock the code under test would wait for."""
+    autocommit = runtime.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with AsyncSession(bind=autocommit, expire_on_commit=False) as read_session:
         yield read_session

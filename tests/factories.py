@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from clinicflow.config import Settings
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import Role, User
 from clinicflow.runtime import Runtime
@@ -62,3 +66,24 @@ def latest_code(runtime: Runtime, phone: str) -> str:
             assert match, message.body
             return match.group(1)
     raise AssertionError(f"no code was sent to {phone}")
+
+
+def run_cli(settings: Settings, *args: str, env: str = "test") -> subprocess.CompletedProcess[str]:
+    """Run the real `clinicflow` command against the test's database, as an operator would."""
+    environment = {
+        **os.environ,
+        "CLINICFLOW_ENV": env,
+        "CLINICFLOW_SECRET_KEY": settings.secret_key,
+        "DATABASE_URL": settings.database_url,
+        "CLINICFLOW_VAR_DIR": str(settings.var_dir),
+    }
+    environment.pop("REDIS_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "clinicflow", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=settings.var_dir,
+    )

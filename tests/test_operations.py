@@ -82,5 +82,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert not settings.is_development
 
 
-def test_development_runs_with_the_default_secret() -> None:
+def test_only_development_runs_with_the_default_secret() -> None:
     assert Settings(env="development").secret_key == DEV_SECRET
+    with pytest.raises(ValidationError, match="CLINICFLOW_SECRET_KEY"):
+        Settings(env="test")

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     def _refuse_default_secret_outside_development(self) -> Settings:
         # A forged access token is a full account takeover, so production must never run on
         # the secret that ships in the repository or on one short enough to guess.
-        if self.env is Environment.production and (
+        if self.env is not Environment.development and (
             self.secret_key == DEV_SECRET or len(self.secret_key) < 32
         ):
             raise ValueError(

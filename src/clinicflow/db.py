@@ -95,8 +95,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # A writer takes the write lock up front: a deferred transaction that read first
         # could not upgrade once another writer had committed. Readers never lock (WAL).
-        write = connection.get_execution_options().get(WRITE_OPTION, True)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        connection.exec_driver_sql(
+            "BEGIN IMMEDIATE" if options.get(WRITE_OPTION, True) else "BEGIN"
+        )
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +14,7 @@ from clinicflow.config import Settings
 from clinicflow.core import audit
 from clinicflow.core.audit import AuditEntry, AuditHead
 from clinicflow.runtime import Runtime
+from tests.factories import run_cli
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -127,24 +124,6 @@ async def test_any_single_tampering_is_detected_at_its_row(
     result = await verify(runtime)
     assert not result.ok
     assert result.bad_seq == target
-
-
-def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CLINICFLOW_ENV": "test",
-        "DATABASE_URL": settings.database_url,
-        "CLINICFLOW_VAR_DIR": str(settings.var_dir),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "clinicflow", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=Path(settings.var_dir),
-    )
 
 
 async def test_cli_verify_passes_then_names_the_altered_row(

@@ -1,0 +1,156 @@
+"""The `clinicflow` command, run for real against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.config import Settings
+from clinicflow.identity.models import Role, User
+from tests.factories import run_cli
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+async def cli(
+    settings: Settings, *args: str, env: str = "test"
+) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(run_cli, settings, *args, env=env)
+
+
+async def test_user_create_staff_then_log_in(settings: Settings, client: httpx.AsyncClient) -> None:
+    result = await cli(
+        settings,
+        "user", "create", "--role", "admin", "--name", "First Admin",
+        "--email", "first@clinic.example.com", "--password", "first admin password",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Created admin First Admin" in result.stdout
+    response = await client.post(
+        "/api/auth/login",
+        json={"email": "first@clinic.example.com", "password": "first admin password"},
+    )
+    assert response.status_code == 200
+    assert response.json()["user"]["role"] == "admin"
+
+
+async def test_user_create_generates_a_password_when_none_is_given(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    result = await cli(
+        settings, "user", "create", "--role", "doctor", "--name", "Dr. X",
+        "--email", "x@clinic.example.com",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    password = result.stdout.split("Password: ")[1].strip()
+    response = await client.post(
+        "/api/auth/login", json={"email": "x@clinic.example.com", "password": password}
+    )
+    assert response.status_code == 200
+
+
+async def test_user_create_patient_by_phone(settings: Settings, session: AsyncSession) -> None:
+    result = await cli(
+        settings,
+        "user",
+        "create",
+        "--role",
+        "patient",
+        "--name",
+        "Amina",
+        "--phone",
+        "+254 700 123 456",
+    )
+    assert result.returncode == 0, result.stderr
+    patient = (await session.scalars(select(User))).one()
+    assert (patient.role, patient.phone) == (Role.patient, "+254700123456")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--role", "patient", "--name", "P", "--phone", "0700"),
+        ("--role", "doctor", "--name", "D", "--email", "not-an-email"),
+        ("--role", "patient", "--name", "P"),
+        ("--role", "nurse", "--name", "N", "--email", "n@clinic.example.com"),
+    ],
+)
+async def test_user_create_refuses_bad_input(
+    settings: Settings, session: AsyncSession, args: tuple[str, ...]
+) -> None:
+    result = await cli(settings, "user", "create", *args)
+    assert result.returncode != 0
+    assert result.stderr.strip()
+    assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_demo_loads_once_and_prints_logins(settings: Settings, session: AsyncSession) -> None:
+    first = await cli(settings, "demo", env="development")
+    assert first.returncode == 0, first.stderr
+    assert "admin@clinic.example.com" in first.stdout
+    roles = (await session.scalars(select(User.role))).all()
+    assert sorted(r.value for r in set(roles)) == ["admin", "doctor", "patient", "receptionist"]
+    assert (roles.count(Role.doctor), roles.count(Role.patient)) == (3, 10)
+
+    second = await cli(settings, "demo", env="development")
+    assert second.returncode == 0
+    assert second.stdout == first.stdout
+    assert await session.scalar(select(func.count()).select_from(User)) == len(roles)
+
+
+async def test_demo_refuses_outside_development(settings: Settings) -> None:
+    result = await cli(settings, "demo", env="production")
+    assert result.returncode == 2
+    assert "development" in result.stderr
+
+
+async def test_commands_refuse_an_unsafe_configuration(settings: Settings) -> None:
+    unsafe = settings.model_copy(update={"secret_key": "short"})
+    result = await cli(unsafe, "migrate", env="production")
+    assert result.returncode == 2
+    assert "CLINICFLOW_SECRET_KEY" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_serve_binds_where_it_is_told(settings: Settings) -> None:
+    port = free_port()
+    environment = {
+        "CLINICFLOW_ENV": "test",
+        "CLINICFLOW_SECRET_KEY": settings.secret_key,
+        "DATABASE_URL": settings.database_url,
+        "CLINICFLOW_VAR_DIR": str(settings.var_dir),
+        "PATH": "/usr/bin:/bin",
+    }
+    server = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
+        [sys.executable, "-m", "clinicflow", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(150):
+                try:
+                    response = await client.get(f"http://127.0.0.1:{port}/health")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the server never answered")
+        assert response.status_code == 200
+        assert response.json()["checks"]["database"] == "ok"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
