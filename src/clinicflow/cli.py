@@ -157,7 +157,7 @@ def audit_verify() -> None:
     """Check the audit chain; name the first row that was altered or removed."""
 
     async def check(runtime: Runtime) -> audit.VerifyResult:
-        async with runtime.transaction() as session:
+        async with runtime.transaction(write=False) as session:
             return await audit.verify(session)
 
     result = _run(check)

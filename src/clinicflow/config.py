@@ -63,7 +63,7 @@ class Settings(BaseSettings):
 
     login_window_seconds: int = 15 * 60
     login_max_failures_per_account: int = 5
-    login_max_attempts_per_ip: int = 30
+    login_max_failures_per_ip: int = 30
 
     dev_outbox_size: int = 200
 

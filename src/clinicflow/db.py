@@ -2,8 +2,8 @@
 
 SQLite and PostgreSQL must enforce the same rules, so the SQLite connection is tuned to
 behave like a server database: WAL so readers never block the writer, foreign keys on, a
-busy timeout instead of instant "database is locked", and `BEGIN IMMEDIATE` so that two
-transactions never both read and then fail to upgrade to a write lock.
+busy timeout instead of instant "database is locked", and `BEGIN IMMEDIATE` for writers so
+that two transactions never both read and then fail to upgrade to a write lock.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import structlog
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from clinicflow.core import clock
@@ -35,6 +36,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+log = structlog.get_logger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
 WRITE_OPTION = "clinicflow_write"
@@ -95,12 +98,11 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # A writer takes the write lock up front: a deferred transaction that read first
         # could not upgrade once another writer had committed. Readers never lock (WAL).
+        # Only transactions opened as writers (see `transaction`) are treated as such.
         options = connection.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return
-        connection.exec_driver_sql(
-            "BEGIN IMMEDIATE" if options.get(WRITE_OPTION, True) else "BEGIN"
-        )
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -123,6 +125,12 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     happen for a change that was never stored.
     """
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_commit(session: Session) -> None:
+    """A rolled-back change must not announce itself, even if the session later commits."""
+    session.info.pop(_AFTER_COMMIT_KEY, None)
 
 
 class KeepChanges(Exception):
@@ -166,4 +174,9 @@ async def _commit(session: AsyncSession) -> None:
     await session.commit()
     callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
     for callback in callbacks:
-        await callback()
+        # The change is stored; a failing side effect must neither undo the answer nor
+        # stop the side effects queued after it.
+        try:
+            await callback()
+        except Exception:
+            log.exception("after_commit.failed", callback=getattr(callback, "__qualname__", "?"))

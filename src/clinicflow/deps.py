@@ -98,6 +98,27 @@ async def get_authenticated(
 AuthenticatedDep = Annotated[identity.Authenticated | None, Depends(get_authenticated)]
 
 
+async def get_authenticated_if_valid(
+    request: Request, session: Session, settings: SettingsDep
+) -> identity.Authenticated | None:
+    """Like `get_authenticated`, but a stale or bad credential just means "nobody".
+
+    Signing out must work with an expired access token: the refresh token in the body
+    still names the login to end.
+    """
+    try:
+        return await get_authenticated(request, session, settings)
+    except AppError as exc:
+        if exc.code is ErrorCode.invalid_token:
+            return None
+        raise
+
+
+LenientAuthenticatedDep = Annotated[
+    identity.Authenticated | None, Depends(get_authenticated_if_valid)
+]
+
+
 def get_current_user(auth: AuthenticatedDep) -> User:
     if auth is None:
         raise AppError(ErrorCode.authentication_required, _("Sign in to continue."))

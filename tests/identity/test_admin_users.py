@@ -382,3 +382,59 @@ async def test_list_filters_and_paginates(
     assert [u["name"] for u in found.json()["items"]] == ["Zawadi Search-Me"]
     too_big = await client.get("/api/admin/users", params={"limit": 1000}, headers=admin_headers)
     assert too_big.status_code == 422
+
+
+async def test_other_edits_are_audited_by_field_name_only(
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    admin_headers: dict[str, str],
+    session: AsyncSession,
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    await client.patch(
+        f"/api/admin/users/{doctor.id}",
+        json={"name": "Dr. New", "password": "a brand new password", "bio": "Hello"},
+        headers=admin_headers,
+    )
+    row = (
+        await session.scalars(select(AuditEntry).where(AuditEntry.action == "user.update"))
+    ).one()
+    assert row.details == {"fields": ["bio", "name", "password"]}
+    assert "a brand new password" not in str(row.details)
+
+
+async def test_a_password_reset_ends_the_users_logins(
+    client: httpx.AsyncClient, accounts: Accounts, admin_headers: dict[str, str]
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    tokens = await login(client, doctor)
+    await client.patch(
+        f"/api/admin/users/{doctor.id}",
+        json={"password": "a brand new password"},
+        headers=admin_headers,
+    )
+    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
+    assert (await login(client, doctor, "a brand new password"))["user"]["id"] == str(doctor.id)
+
+
+async def test_an_admin_may_send_a_null_role_when_editing_themself(
+    client: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    admin = await accounts.make(Role.admin)
+    headers = bearer(await login(client, admin))
+    response = await client.patch(
+        f"/api/admin/users/{admin.id}",
+        json={"role": None, "name": "Renamed Admin"},
+        headers=headers,
+    )
+    assert response.status_code == 200
+    assert response.json()["name"] == "Renamed Admin"
+
+
+async def test_search_treats_wildcards_as_text(
+    client: httpx.AsyncClient, accounts: Accounts, admin_headers: dict[str, str]
+) -> None:
+    await accounts.make(Role.patient, name="Ten% Discount")
+    await accounts.make(Role.patient, name="Tenfold")
+    found = await client.get("/api/admin/users", params={"q": "ten%"}, headers=admin_headers)
+    assert [u["name"] for u in found.json()["items"]] == ["Ten% Discount"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -154,3 +156,17 @@ async def test_deactivated_staff_cannot_log_in(
     )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "account_inactive"
+
+
+async def test_concurrent_guesses_cannot_exceed_the_account_limit(
+    client: httpx.AsyncClient, accounts: Accounts, frozen_clock: FrozenClock
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    answers = await asyncio.gather(
+        *[
+            client.post("/api/auth/login", json={"email": doctor.email, "password": f"guess-{n}"})
+            for n in range(20)
+        ]
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [401] * 5 + [429] * 15

@@ -158,3 +158,17 @@ async def test_me_without_credentials(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/me")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_required"
+
+
+async def test_logout_works_with_an_expired_access_token(
+    client: httpx.AsyncClient, accounts: Accounts, frozen_clock: FrozenClock
+) -> None:
+    tokens = await login(client, await accounts.make(Role.doctor))
+    frozen_clock.advance(minutes=20)
+    response = await client.post(
+        "/api/auth/logout",
+        json={"refresh_token": tokens["refresh_token"]},
+        headers=bearer(tokens),
+    )
+    assert response.status_code == 204
+    assert (await refresh(client, tokens["refresh_token"])).status_code == 401

@@ -80,6 +80,7 @@ def _insert_head(target: Table, connection: Connection, **_: Any) -> None:
 
 def _digest(entry: AuditEntry) -> str:
     content = {
+        "id": str(entry.id),
         "seq": entry.seq,
         "occurred_at": entry.occurred_at.isoformat(),
         "actor_id": str(entry.actor_id) if entry.actor_id else None,
@@ -116,6 +117,7 @@ async def record(
         )
     ).one()
     entry = AuditEntry(
+        id=uuid.uuid4(),
         seq=head.last_seq,
         occurred_at=clock.now(),
         actor_id=actor.id if actor else None,

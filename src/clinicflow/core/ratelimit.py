@@ -25,12 +25,12 @@ def _window(key: str, window_seconds: int) -> tuple[str, int]:
 
 
 class RateLimiter(Protocol):
-    async def count(self, key: str, window_seconds: int) -> tuple[int, int]:
-        """(hits in the current window, seconds until it ends)."""
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        """Add one hit: (hits in the current window, seconds until it ends)."""
         ...
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
-        """Add one hit and return the same pair as `count`."""
+    async def release(self, key: str, window_seconds: int) -> None:
+        """Give back one hit (an attempt that turned out to be legitimate)."""
         ...
 
     async def clear(self, key: str, window_seconds: int) -> None: ...
@@ -46,16 +46,17 @@ class MemoryRateLimiter:
         for name in [name for name, end in self._ends.items() if end <= now]:
             del self._ends[name], self._hits[name]
 
-    async def count(self, key: str, window_seconds: int) -> tuple[int, int]:
-        name, left = _window(key, window_seconds)
-        return self._hits.get(name, 0), left
-
     async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
         self._forget_ended()
         name, left = _window(key, window_seconds)
         self._hits[name] = self._hits.get(name, 0) + 1
         self._ends[name] = clock.now().timestamp() + left
         return self._hits[name], left
+
+    async def release(self, key: str, window_seconds: int) -> None:
+        name, _ = _window(key, window_seconds)
+        if self._hits.get(name, 0) > 0:
+            self._hits[name] -= 1
 
     async def clear(self, key: str, window_seconds: int) -> None:
         name, _ = _window(key, window_seconds)
@@ -68,10 +69,6 @@ class RedisRateLimiter:
         self._redis = redis
         self._prefix = prefix
 
-    async def count(self, key: str, window_seconds: int) -> tuple[int, int]:
-        name, left = _window(self._prefix + key, window_seconds)
-        return int(await self._redis.get(name) or 0), left
-
     async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
         name, left = _window(self._prefix + key, window_seconds)
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -79,6 +76,10 @@ class RedisRateLimiter:
             pipe.expire(name, window_seconds)
             hits, _ = await pipe.execute()
         return int(hits), left
+
+    async def release(self, key: str, window_seconds: int) -> None:
+        name, _ = _window(self._prefix + key, window_seconds)
+        await self._redis.decr(name)
 
     async def clear(self, key: str, window_seconds: int) -> None:
         name, _ = _window(self._prefix + key, window_seconds)

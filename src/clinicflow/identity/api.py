@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from clinicflow.deps import (
-    AuthenticatedDep,
     ClientInfo,
     CurrentAdmin,
     CurrentUser,
+    LenientAuthenticatedDep,
     Limiter,
     Session,
     SettingsDep,
@@ -105,7 +105,7 @@ async def refresh(
 
 @router.post("/auth/logout", tags=["auth"], status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    session: Session, auth: AuthenticatedDep, body: schemas.LogoutRequest | None = None
+    session: Session, auth: LenientAuthenticatedDep, body: schemas.LogoutRequest | None = None
 ) -> None:
     """Ends the login named by the bearer token, the refresh token in the body, or both."""
     await identity.logout(

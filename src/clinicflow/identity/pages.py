@@ -112,7 +112,9 @@ async def staff_login(
 
 
 @router.get("/login/phone")
-async def phone_login_form(request: Request) -> Response:
+async def phone_login_form(request: Request, user: OptionalPageUser) -> Response:
+    if user is not None:
+        return RedirectResponse("/home", status_code=303)
     return render(request, "identity/phone.html")
 
 
@@ -149,7 +151,11 @@ async def phone_request_code(
 
 
 @router.get("/login/phone/verify")
-async def phone_code_form(request: Request, settings: SettingsDep, phone: str = "") -> Response:
+async def phone_code_form(
+    request: Request, settings: SettingsDep, user: OptionalPageUser, phone: str = ""
+) -> Response:
+    if user is not None:
+        return RedirectResponse("/home", status_code=303)
     return render(
         request,
         "identity/verify.html",

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from clinicflow.identity.models import Language, PatientType, Role
+from clinicflow.identity.models import Language, PatientType
+from clinicflow.identity.models import Role as Role  # re-exported for other domains
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 

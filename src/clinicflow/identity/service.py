@@ -37,6 +37,7 @@ from clinicflow.identity.schemas import DOCTOR_FIELDS, PATIENT_FIELDS
 from clinicflow.notifications import service as notifications
 
 STAFF_ROLES = frozenset({Role.doctor, Role.receptionist, Role.admin})
+SEPARATELY_AUDITED = frozenset({"role", "is_active"})
 
 
 class SessionKind(StrEnum):
@@ -259,17 +260,20 @@ class Budget:
     window_seconds: int
 
 
-async def _refuse_if_spent(limiter: RateLimiter, *budgets: Budget) -> None:
-    """Refuse while any budget is spent, saying when it refills."""
+async def _take(limiter: RateLimiter, *budgets: Budget) -> None:
+    """Count this attempt against every budget, then refuse if one is overspent.
+
+    Counting before checking (an atomic increment) is what stops many concurrent attempts
+    from all reading "under the limit" and slipping through together.
+    """
     for budget in budgets:
-        hits, retry_after = await limiter.count(budget.key, budget.window_seconds)
-        if hits >= budget.limit:
+        hits, retry_after = await limiter.hit(budget.key, budget.window_seconds)
+        if hits > budget.limit:
             raise RateLimited(retry_after)
 
 
-async def _spend(limiter: RateLimiter, *budgets: Budget) -> None:
-    for budget in budgets:
-        await limiter.hit(budget.key, budget.window_seconds)
+async def _give_back(limiter: RateLimiter, budget: Budget) -> None:
+    await limiter.release(budget.key, budget.window_seconds)
 
 
 async def login_with_password(
@@ -285,12 +289,11 @@ async def login_with_password(
     email = normalize_email(email)
     window = settings.login_window_seconds
     account = Budget(f"login:account:{email}", settings.login_max_failures_per_account, window)
-    address = Budget(f"login:ip:{client.ip}", settings.login_max_attempts_per_ip, window)
-    await _refuse_if_spent(limiter, account, address)
+    address = Budget(f"login:ip:{client.ip}", settings.login_max_failures_per_ip, window)
+    await _take(limiter, account, address)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     password_ok = await security.verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or user.role not in STAFF_ROLES:
-        await _spend(limiter, account, address)
         await audit.record(
             session,
             action="auth.login",
@@ -314,7 +317,10 @@ async def login_with_password(
             details={"method": "password", "reason": "inactive"},
         )
         raise RecordedRefusal(ErrorCode.account_inactive, _("This account is deactivated."))
+    # Only failures should count: a success wipes the account's slate and returns the
+    # address's attempt.
     await limiter.clear(account.key, account.window_seconds)
+    await _give_back(limiter, address)
     if user.password_hash and security.password_needs_rehash(user.password_hash):
         user.password_hash = await security.hash_password(password)
     await audit.record(
@@ -347,8 +353,7 @@ async def request_otp(
         Budget(f"otp:phone:{phone}", hourly, 3600),
         Budget(f"otp:ip:{client.ip}", hourly * 4, 3600),
     )
-    await _refuse_if_spent(limiter, *budgets)
-    await _spend(limiter, *budgets)
+    await _take(limiter, *budgets)
 
     now = clock.now()
     await session.execute(
@@ -399,10 +404,10 @@ async def verify_otp(
 ) -> Login:
     address = Budget(
         f"otp-verify:ip:{client.ip}",
-        settings.login_max_attempts_per_ip,
+        settings.login_max_failures_per_ip,
         settings.login_window_seconds,
     )
-    await _refuse_if_spent(limiter, address)
+    await _take(limiter, address)
     otp = (
         await session.execute(
             select(OtpCode)
@@ -422,7 +427,8 @@ async def verify_otp(
     if not security.constant_time_equal(
         otp.code_hash, security.keyed_hash(settings.secret_key, phone, code)
     ):
-        await _count_wrong_code(session, settings, limiter, otp, address, client)
+        await _count_wrong_code(session, settings, otp, client)
+    await _give_back(limiter, address)
 
     user = (await session.execute(select(User).where(User.phone == phone))).scalar_one_or_none()
     if user is None and not name:
@@ -464,9 +470,7 @@ async def verify_otp(
 async def _count_wrong_code(
     session: AsyncSession,
     settings: Settings,
-    limiter: RateLimiter,
     otp: OtpCode,
-    address: Budget,
     client: Client,
 ) -> None:
     """Count a wrong guess in the database itself, so concurrent guesses cannot exceed the cap."""
@@ -476,7 +480,6 @@ async def _count_wrong_code(
         .values(attempts=OtpCode.attempts + 1)
         .returning(OtpCode.attempts)
     )
-    await _spend(limiter, address)
     await audit.record(
         session,
         action="auth.login",
@@ -652,7 +655,7 @@ async def update_user(
     access.require_user_manager(actor)
     user = await access.get_user_for(session, actor, user_id)
     if user.id == actor.id and (
-        changes.get("is_active") is False or changes.get("role", actor.role) is not actor.role
+        changes.get("is_active") is False or changes.get("role") not in (None, actor.role)
     ):
         raise AppError(
             ErrorCode.cannot_modify_self,
@@ -701,6 +704,18 @@ async def update_user(
             actor=actor,
             ip=client.ip,
         )
+    # Names of the other fields changed, never their values (a password, say).
+    edited = sorted(k for k, v in changes.items() if v is not None and k not in SEPARATELY_AUDITED)
+    if edited:
+        await audit.record(
+            session,
+            action="user.update",
+            resource_type="user",
+            resource_id=user.id,
+            actor=actor,
+            ip=client.ip,
+            details={"fields": edited},
+        )
     user.updated_at = clock.now()
     await _flush_unique(session)
     await session.refresh(user)
@@ -724,12 +739,13 @@ async def list_users(
     if active is not None:
         conditions.append(User.is_active.is_(active))
     if query:
-        pattern = f"%{query.strip().lower()}%"
+        # autoescape: a "%" or "_" typed in the search box is a character, not a wildcard.
+        needle = query.strip().lower()
         conditions.append(
             or_(
-                func.lower(User.name).like(pattern),
-                User.email.like(pattern),
-                User.phone.like(pattern),
+                func.lower(User.name).contains(needle, autoescape=True),
+                User.email.contains(needle, autoescape=True),
+                User.phone.contains(needle, autoescape=True),
             )
         )
     total = await session.scalar(select(func.count()).select_from(User).where(*conditions)) or 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 
 
 @dataclass(frozen=True)
