@@ -106,7 +106,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
-    engine = create_async_engine(database_url, pool_pre_ping=True, **kwargs)
+    # A SQLite file cannot drop a connection, so pinging it on every checkout would only add
+    # a round trip; a server's connection can go stale and is checked first.
+    pre_ping = not database_url.startswith("sqlite")
+    engine = create_async_engine(database_url, pool_pre_ping=pre_ping, **kwargs)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
     return engine

@@ -48,11 +48,13 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
 
+    # Joined, not lazy: every authenticated request loads its user with both profiles in
+    # the same query.
     patient: Mapped[PatientProfile | None] = relationship(
-        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="user", lazy="joined", cascade="all, delete-orphan"
     )
     doctor: Mapped[DoctorProfile | None] = relationship(
-        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="user", lazy="joined", cascade="all, delete-orphan"
     )
 
 
