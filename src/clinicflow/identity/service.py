@@ -112,6 +112,28 @@ async def _start_login(
     )
 
 
+async def _signed_in(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    kind: SessionKind,
+    client: Client,
+    *,
+    method: str,
+) -> Login:
+    """Audit a successful sign-in and start its login."""
+    await audit.record(
+        session,
+        action="auth.login",
+        resource_type="user",
+        resource_id=user.id,
+        actor=user,
+        ip=client.ip,
+        details={"method": method},
+    )
+    return await _start_login(session, settings, user, kind, client)
+
+
 def _access_token(settings: Settings, user: User, session_id: uuid.UUID) -> str:
     return security.encode_access_token(
         secret=settings.secret_key,
@@ -323,16 +345,7 @@ async def login_with_password(
     await _give_back(limiter, address)
     if user.password_hash and security.password_needs_rehash(user.password_hash):
         user.password_hash = await security.hash_password(password)
-    await audit.record(
-        session,
-        action="auth.login",
-        resource_type="user",
-        resource_id=user.id,
-        actor=user,
-        ip=client.ip,
-        details={"method": "password"},
-    )
-    return await _start_login(session, settings, user, kind, client)
+    return await _signed_in(session, settings, user, kind, client, method="password")
 
 
 # --- phone code login ------------------------------------------------------------------------
@@ -455,16 +468,7 @@ async def verify_otp(
         user = await _create_patient_from_phone(
             session, phone=phone, name=name or "", client=client
         )
-    await audit.record(
-        session,
-        action="auth.login",
-        resource_type="user",
-        resource_id=user.id,
-        actor=user,
-        ip=client.ip,
-        details={"method": "otp"},
-    )
-    return await _start_login(session, settings, user, kind, client)
+    return await _signed_in(session, settings, user, kind, client, method="otp")
 
 
 async def _count_wrong_code(
