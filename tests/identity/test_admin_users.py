@@ -438,3 +438,10 @@ async def test_search_treats_wildcards_as_text(
     await accounts.make(Role.patient, name="Tenfold")
     found = await client.get("/api/admin/users", params={"q": "ten%"}, headers=admin_headers)
     assert [u["name"] for u in found.json()["items"]] == ["Ten% Discount"]
+
+
+async def test_an_absurd_offset_is_refused_not_crashed(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.get("/api/admin/users", params={"offset": 2**63}, headers=admin_headers)
+    assert response.status_code == 422

@@ -128,7 +128,7 @@ async def list_users(
     q: Annotated[str | None, Query(max_length=100)] = None,
     active: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> schemas.UserPage:
     users, total = await identity.list_users(
         session=session, actor=admin, role=role, query=q, active=active, limit=limit, offset=offset
