@@ -7,6 +7,7 @@ so validation, authentication and the services all see them.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +24,7 @@ from clinicflow.identity import service as identity
 from clinicflow.identity.models import Role
 from tests.factories import PASSWORD
 
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 
 
 @pytest.fixture

@@ -445,3 +445,21 @@ async def test_an_absurd_offset_is_refused_not_crashed(
 ) -> None:
     response = await client.get("/api/admin/users", params={"offset": 2**63}, headers=admin_headers)
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("field", ["name", "specialty", "bio"])
+async def test_control_characters_are_refused_on_every_database(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], field: str
+) -> None:
+    """PostgreSQL cannot store NUL; SQLite could. Both refuse it with the same 422."""
+    payload = {
+        "role": "doctor",
+        "name": "Dr. Ok",
+        "email": "ok@clinic.example.com",
+        "password": "long enough",
+        field: "bad\x00value",
+    }
+    response = await client.post("/api/admin/users", json=payload, headers=admin_headers)
+    assert response.status_code == 422
+    search = await client.get("/api/admin/users", params={"q": "a\x00b"}, headers=admin_headers)
+    assert search.status_code == 422

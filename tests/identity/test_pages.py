@@ -233,3 +233,11 @@ async def test_a_new_patient_keeps_the_language_they_signed_up_in(
     response = await sign_in_by_code(client, runtime, "+254711000333", name="Neema")
     assert response.status_code == 303
     assert (await client.get("/api/me")).json()["patient"]["preferred_language"] == "sw"
+
+
+async def test_a_name_with_control_characters_is_explained(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    response = await sign_in_by_code(client, runtime, "+254711000444", name="Bad\x00Name")
+    assert response.status_code == 422
+    assert "plain letters" in response.text

@@ -125,7 +125,7 @@ async def list_users(
     session: Session,
     admin: CurrentAdmin,
     role: Role | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[schemas.SearchText | None, Query()] = None,
     active: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -34,6 +34,7 @@ from clinicflow.web.templating import render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 _phone = TypeAdapter(schemas.Phone)
+_name = TypeAdapter(schemas.Name | None)
 
 Text = Annotated[str, Form(max_length=300)]
 OptionalText = Annotated[str | None, Form(max_length=300)]
@@ -181,25 +182,29 @@ async def phone_verify_code(
         "valid_minutes": settings.otp_valid_minutes,
     }
     try:
+        checked_phone = _phone.validate_python(phone)
+    except ValidationError:
+        message = _("Enter your phone in international format, like +254712345678.")
+        return render(
+            request, "identity/verify.html", {**context, "error": message}, status_code=422
+        )
+    try:
+        checked_name = _name.validate_python((name or "").strip() or None)
+    except ValidationError:
+        message = _("Enter your name in plain letters.")
+        return render(
+            request, "identity/verify.html", {**context, "error": message}, status_code=422
+        )
+    try:
         login = await identity.verify_otp(
             session=session,
             settings=settings,
             limiter=limiter,
-            phone=_phone.validate_python(phone),
+            phone=checked_phone,
             code=code.strip(),
-            name=(name or "").strip() or None,
+            name=checked_name,
             client=client,
             kind=identity.SessionKind.web,
-        )
-    except ValidationError:
-        return render(
-            request,
-            "identity/verify.html",
-            {
-                **context,
-                "error": _("Enter your phone in international format, like +254712345678."),
-            },
-            status_code=422,
         )
     except AppError as exc:
         context["needs_name"] = exc.code is ErrorCode.name_required
@@ -223,7 +228,7 @@ async def home(request: Request, user: PageUser) -> Response:
 
 @router.get("/admin/users")
 async def admin_users(
-    request: Request, session: Session, user: PageUser, q: str | None = None
+    request: Request, session: Session, user: PageUser, q: schemas.SearchText | None = None
 ) -> Response:
     users, total = await identity.list_users(session=session, actor=user, query=q, limit=200)
     return render(

@@ -31,13 +31,35 @@ def _timezone(value: str) -> str:
     return value
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    # PostgreSQL refuses NUL in text outright, and no name or note ever needs a control
+    # character, so they are refused for every database alike.
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("text must not contain control characters")
+    return value
+
+
 Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(_e164)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    AfterValidator(_no_control_characters),
+]
+SearchText = Annotated[
+    str, StringConstraints(max_length=100), AfterValidator(_no_control_characters)
+]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
 ConsultationMinutes = Annotated[int, Field(ge=5, le=240)]
-Specialty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Bio = Annotated[str, StringConstraints(max_length=4000)]
+Specialty = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    AfterValidator(_no_control_characters),
+]
+Bio = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_control_characters)]
 
 
 class StrictModel(BaseModel):
