@@ -25,6 +25,7 @@ from clinicflow.identity import api as identity_api
 from clinicflow.identity import pages as identity_pages
 from clinicflow.notifications import pages as notification_pages
 from clinicflow.runtime import build_runtime
+from clinicflow.scheduling import api as scheduling_api
 from clinicflow.web import pages as web_pages
 from clinicflow.web.templating import STATIC_DIR, render
 
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(observability.router)
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
+    app.include_router(scheduling_api.router)
+    app.include_router(scheduling_api.feeds)
     app.include_router(web_pages.router)
     if settings.is_development:
         app.include_router(notification_pages.router)

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
 
     dev_outbox_size: int = 200
 
+    hold_minutes: int = 5
+    cancellation_window_minutes: int = 60
+    max_future_appointments: int = 3
+    max_slot_range_days: int = 31
+
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
         # A forged access token is a full account takeover, so production must never run on

@@ -10,17 +10,22 @@ from clinicflow.identity.models import (
     RefreshToken,
     User,
 )
+from clinicflow.scheduling.models import Appointment, Availability, CalendarFeed, SlotHold
 
 metadata = Base.metadata
 
 __all__ = [
+    "Appointment",
     "AuditEntry",
     "AuditHead",
+    "Availability",
+    "CalendarFeed",
     "DoctorProfile",
     "LoginSession",
     "OtpCode",
     "PatientProfile",
     "RefreshToken",
+    "SlotHold",
     "User",
     "metadata",
 ]

@@ -35,6 +35,11 @@ class ErrorCode(StrEnum):
     email_taken = "email_taken"
     phone_taken = "phone_taken"
     cannot_modify_self = "cannot_modify_self"
+    slot_taken = "slot_taken"
+    slot_unavailable = "slot_unavailable"
+    too_late_to_change = "too_late_to_change"
+    appointment_limit = "appointment_limit"
+    invalid_transition = "invalid_transition"
     service_unavailable = "service_unavailable"
     internal_error = "internal_error"
 
@@ -60,6 +65,11 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.email_taken: 409,
     ErrorCode.phone_taken: 409,
     ErrorCode.cannot_modify_self: 409,
+    ErrorCode.slot_taken: 409,
+    ErrorCode.slot_unavailable: 422,
+    ErrorCode.too_late_to_change: 409,
+    ErrorCode.appointment_limit: 409,
+    ErrorCode.invalid_transition: 409,
     ErrorCode.service_unavailable: 503,
     ErrorCode.internal_error: 500,
 }

@@ -34,7 +34,7 @@ def _timezone(value: str) -> str:
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _no_control_characters(value: str) -> str:
+def no_control_characters(value: str) -> str:
     # PostgreSQL refuses NUL in text outright, and no name or note ever needs a control
     # character, so they are refused for every database alike.
     if CONTROL_CHARACTERS.search(value):
@@ -46,10 +46,10 @@ Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(_e164)]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-    AfterValidator(_no_control_characters),
+    AfterValidator(no_control_characters),
 ]
 SearchText = Annotated[
-    str, StringConstraints(max_length=100), AfterValidator(_no_control_characters)
+    str, StringConstraints(max_length=100), AfterValidator(no_control_characters)
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
@@ -57,9 +57,9 @@ ConsultationMinutes = Annotated[int, Field(ge=5, le=240)]
 Specialty = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
-    AfterValidator(_no_control_characters),
+    AfterValidator(no_control_characters),
 ]
-Bio = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_control_characters)]
+Bio = Annotated[str, StringConstraints(max_length=4000), AfterValidator(no_control_characters)]
 
 
 class StrictModel(BaseModel):

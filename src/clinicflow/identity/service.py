@@ -7,6 +7,7 @@ boundary (a request, a command) owns the transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow import i18n
 from clinicflow.config import Settings
 from clinicflow.core import audit, clock, security
-from clinicflow.core.errors import AppError, ErrorCode, RateLimited, RecordedRefusal
+from clinicflow.core.errors import AppError, ErrorCode, RateLimited, RecordedRefusal, not_found
 from clinicflow.core.ratelimit import RateLimiter
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import access
@@ -772,3 +773,50 @@ async def set_preferred_language(*, session: AsyncSession, user: User, language:
 
 async def count_users(session: AsyncSession) -> int:
     return await session.scalar(select(func.count()).select_from(User)) or 0
+
+
+async def get_doctor(session: AsyncSession, doctor_id: uuid.UUID) -> User:
+    """An active doctor with their profile; the same not-found for anyone else."""
+    user = await session.get(User, doctor_id)
+    if user is None or user.role is not Role.doctor or not user.is_active or user.doctor is None:
+        raise not_found()
+    return user
+
+
+async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> User:
+    user = await session.get(User, patient_id)
+    if user is None or user.role is not Role.patient or not user.is_active:
+        raise not_found()
+    return user
+
+
+async def search_doctors(session: AsyncSession, query: str | None = None) -> list[User]:
+    """Active doctors, by name or specialty: the public directory patients book from."""
+    statement = (
+        select(User)
+        .join(DoctorProfile, DoctorProfile.user_id == User.id)
+        .where(User.role == Role.doctor, User.is_active.is_(True))
+        .order_by(User.name)
+    )
+    if query:
+        needle = query.strip().lower()
+        statement = statement.where(
+            or_(
+                func.lower(User.name).contains(needle, autoescape=True),
+                func.lower(DoctorProfile.specialty).contains(needle, autoescape=True),
+            )
+        )
+    return list((await session.scalars(statement)).unique())
+
+
+async def names(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Display names for a set of users, in one query."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {row[0]: row[1] for row in rows}
+
+
+async def is_active(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(User.is_active).where(User.id == user_id)))

@@ -1,0 +1,1 @@
+"""Scheduling: doctors' availability, free slots, slot holds and appointments."""

@@ -1,0 +1,114 @@
+"""API shapes of scheduling. Times in requests and answers are ISO 8601 with an offset."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from clinicflow.identity.schemas import Timezone, no_control_characters
+from clinicflow.scheduling.models import AppointmentStatus, Mode
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Interval = tuple[ClockTime, ClockTime]
+Reason = Annotated[str, StringConstraints(max_length=500), AfterValidator(no_control_characters)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExceptionDay(StrictModel):
+    date: date
+    intervals: list[Interval] = Field(max_length=24)
+
+
+class AvailabilityIn(StrictModel):
+    timezone: Timezone
+    slot_minutes: int | None = Field(default=None, ge=5, le=480)
+    weekly: dict[Weekday, list[Interval]]
+    exceptions: list[ExceptionDay] = Field(default_factory=list, max_length=366)
+
+
+class AvailabilityOut(BaseModel):
+    doctor_id: uuid.UUID
+    timezone: str
+    slot_minutes: int
+    weekly: dict[str, list[Interval]]
+    exceptions: list[ExceptionDay]
+
+
+class DoctorOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    specialty: str
+    bio: str
+    timezone: str
+    consultation_minutes: int
+
+
+class SlotOut(BaseModel):
+    starts_at: datetime
+    ends_at: datetime
+
+
+class SlotsOut(BaseModel):
+    timezone: str
+    slots: list[SlotOut]
+
+
+class HoldIn(StrictModel):
+    doctor_id: uuid.UUID
+    starts_at: AwareDatetime
+    patient_id: uuid.UUID | None = None
+
+
+class HoldOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    doctor_id: uuid.UUID
+    patient_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    expires_at: datetime
+
+
+class AppointmentIn(StrictModel):
+    doctor_id: uuid.UUID
+    starts_at: AwareDatetime
+    mode: Mode
+    reason: Reason = ""
+    hold_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+
+
+class RescheduleIn(StrictModel):
+    starts_at: AwareDatetime
+
+
+class AppointmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    doctor_id: uuid.UUID
+    patient_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    mode: Mode
+    reason: str
+    status: AppointmentStatus
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+class AppointmentPage(BaseModel):
+    items: list[AppointmentOut]
+    next_cursor: str | None
+
+
+class CalendarFeedOut(BaseModel):
+    url: str

@@ -1,0 +1,522 @@
+"""Availability, holds and appointments through the API: the rules of the scheduling issue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.core.audit import AuditEntry
+from clinicflow.core.clock import FrozenClock
+from clinicflow.identity.models import Role, User
+from clinicflow.runtime import Runtime
+from tests.factories import Accounts, bearer, latest_code, login
+
+pytestmark = pytest.mark.usefixtures("app")
+
+# The frozen clock stands at Monday 2026-03-02 09:00 UTC (12:00 in Nairobi).
+WEEK = {
+    "timezone": "Africa/Nairobi",
+    "slot_minutes": 15,
+    "weekly": {
+        day: [["08:00", "12:00"], ["14:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")
+    },
+    "exceptions": [{"date": "2026-03-04", "intervals": []}],
+}
+TUESDAY_9 = "2026-03-03T06:00:00+00:00"  # 09:00 in Nairobi
+TUESDAY_915 = "2026-03-03T06:15:00+00:00"
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+class Clinic:
+    def __init__(self, client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime) -> None:
+        self.client, self.accounts, self.runtime = client, accounts, runtime
+        self.refresh_tokens: dict[str, str] = {}
+
+    async def doctor(self) -> tuple[User, dict[str, str]]:
+        doctor = await self.accounts.make(Role.doctor, profile={"timezone": "Africa/Nairobi"})
+        headers = bearer(await login(self.client, doctor))
+        response = await self.client.put(
+            f"/api/doctors/{doctor.id}/availability", json=WEEK, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return doctor, headers
+
+    async def patient(self) -> tuple[User, dict[str, str]]:
+        patient = await self.accounts.make(Role.patient)
+        assert patient.phone
+        await self.client.post("/api/auth/otp/request", json={"phone": patient.phone})
+        verified = await self.client.post(
+            "/api/auth/otp/verify",
+            json={"phone": patient.phone, "code": latest_code(self.runtime, patient.phone)},
+        )
+        tokens = verified.json()
+        self.refresh_tokens[tokens["access_token"]] = tokens["refresh_token"]
+        return patient, bearer(tokens)
+
+    async def renew(self, headers: dict[str, str]) -> dict[str, str]:
+        """Fresh access for a patient after the test moved the clock past the token's life."""
+        access = headers["Authorization"].removeprefix("Bearer ")
+        response = await self.client.post(
+            "/api/auth/refresh", json={"refresh_token": self.refresh_tokens[access]}
+        )
+        assert response.status_code == 200, response.text
+        return bearer(response.json())
+
+    async def staff(self, role: Role = Role.receptionist) -> dict[str, str]:
+        return bearer(await login(self.client, await self.accounts.make(role)))
+
+    async def book(
+        self, headers: dict[str, str], doctor: User, starts_at: str, **extra: Any
+    ) -> httpx.Response:
+        payload = {
+            "doctor_id": str(doctor.id),
+            "starts_at": starts_at,
+            "mode": "in_person",
+            "reason": "Cough",
+            **extra,
+        }
+        return await self.client.post("/api/appointments", json=payload, headers=headers)
+
+    async def slots(self, doctor: User, start: str, end: str) -> list[str]:
+        response = await self.client.get(
+            f"/api/doctors/{doctor.id}/slots", params={"from": start, "to": end}
+        )
+        assert response.status_code == 200, response.text
+        return [s["starts_at"] for s in response.json()["slots"]]
+
+
+@pytest.fixture
+def clinic(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, frozen_clock: FrozenClock
+) -> Clinic:
+    return Clinic(client, accounts, runtime)
+
+
+def z(value: str) -> str:
+    return at(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- availability ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"weekly": {"mon": [["09:00", "12:00"], ["11:00", "13:00"]]}}, "weekly.mon"),
+        ({"weekly": {"mon": [["12:00", "09:00"]]}}, "weekly.mon"),
+        ({"slot_minutes": 4}, "slot_minutes"),
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
+        ({"weekly": {"mon": [["9:00", "12:00"]]}}, "weekly"),
+        ({"weekly": {"someday": []}}, "weekly"),
+        ({"exceptions": [{"date": "2026-03-04", "intervals": [["10:00", "09:00"]]}]}, "exceptions"),
+    ],
+)
+async def test_bad_weeks_are_refused_with_the_field(
+    clinic: Clinic, change: dict[str, Any], field: str
+) -> None:
+    doctor, headers = await clinic.doctor()
+    response = await clinic.client.put(
+        f"/api/doctors/{doctor.id}/availability", json={**WEEK, **change}, headers=headers
+    )
+    assert response.status_code == 422, response.text
+    assert field in response.text
+
+
+async def test_only_the_doctor_or_an_admin_edits_a_week(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    _, other_doctor = await clinic.doctor()
+    _, patient = await clinic.patient()
+    path = f"/api/doctors/{doctor.id}/availability"
+    assert (await clinic.client.put(path, json=WEEK, headers=other_doctor)).status_code == 403
+    assert (await clinic.client.put(path, json=WEEK, headers=patient)).status_code == 403
+    assert (await clinic.client.put(path, json=WEEK)).status_code == 401
+    admin = await clinic.staff(Role.admin)
+    assert (await clinic.client.put(path, json=WEEK, headers=admin)).status_code == 200
+    shown = (await clinic.client.get(path)).json()
+    assert shown["weekly"]["mon"] == [["08:00", "12:00"], ["14:00", "18:00"]]
+    assert shown["exceptions"] == [{"date": "2026-03-04", "intervals": []}]
+
+
+async def test_slot_length_defaults_to_the_doctors_typical_minutes(clinic: Clinic) -> None:
+    doctor = await clinic.accounts.make(Role.doctor, profile={"consultation_minutes": 20})
+    headers = bearer(await login(clinic.client, doctor))
+    week = {key: value for key, value in WEEK.items() if key != "slot_minutes"}
+    response = await clinic.client.put(
+        f"/api/doctors/{doctor.id}/availability", json=week, headers=headers
+    )
+    assert response.json()["slot_minutes"] == 20
+
+
+# --- free slots ------------------------------------------------------------------------------
+
+
+async def test_free_slots_follow_the_week_in_the_doctors_zone(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    response = await clinic.client.get(
+        f"/api/doctors/{doctor.id}/slots",
+        params={"from": "2026-03-03T00:00:00+00:00", "to": "2026-03-05T00:00:00+00:00"},
+    )
+    body = response.json()
+    assert body["timezone"] == "Africa/Nairobi"
+    starts = [s["starts_at"] for s in body["slots"]]
+    assert len(starts) == 32  # Tuesday's 8 working hours; Wednesday is the day off
+    assert at(starts[0]) == at("2026-03-03T05:00:00+00:00")
+    assert all(
+        at(s["ends_at"]) - at(s["starts_at"]) == timedelta(minutes=15) for s in body["slots"]
+    )
+
+
+async def test_past_slots_are_not_offered(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    today = await clinic.slots(doctor, "2026-03-02T00:00:00+00:00", "2026-03-03T00:00:00+00:00")
+    assert today
+    assert all(at(s) >= at("2026-03-02T09:00:00+00:00") for s in today)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2026-03-03T00:00:00+00:00", "to": "2026-04-04T00:00:00+00:00"},
+        {"from": "2026-03-05T00:00:00+00:00", "to": "2026-03-03T00:00:00+00:00"},
+        {"from": "2026-03-03T00:00:00", "to": "2026-03-04T00:00:00+00:00"},
+        {"from": "yesterday", "to": "2026-03-04T00:00:00+00:00"},
+    ],
+)
+async def test_bad_slot_ranges_are_422(clinic: Clinic, params: dict[str, str]) -> None:
+    doctor, _ = await clinic.doctor()
+    response = await clinic.client.get(f"/api/doctors/{doctor.id}/slots", params=params)
+    assert response.status_code == 422
+
+
+# --- holds -----------------------------------------------------------------------------------
+
+
+async def test_a_held_slot_is_not_offered_and_expires_by_itself(
+    clinic: Clinic, frozen_clock: FrozenClock
+) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    _, baraka = await clinic.patient()
+    hold = await clinic.client.post(
+        "/api/holds", json={"doctor_id": str(doctor.id), "starts_at": TUESDAY_9}, headers=amina
+    )
+    assert hold.status_code == 201, hold.text
+    assert at(hold.json()["expires_at"]) == at("2026-03-02T09:05:00+00:00")
+    day = ("2026-03-03T00:00:00+00:00", "2026-03-04T00:00:00+00:00")
+    assert z(TUESDAY_9) not in [z(s) for s in await clinic.slots(doctor, *day)]
+
+    taken = await clinic.client.post(
+        "/api/holds", json={"doctor_id": str(doctor.id), "starts_at": TUESDAY_9}, headers=baraka
+    )
+    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "slot_taken")
+    assert (await clinic.book(baraka, doctor, TUESDAY_9)).status_code == 409
+
+    frozen_clock.advance(minutes=5, seconds=1)
+    assert z(TUESDAY_9) in [z(s) for s in await clinic.slots(doctor, *day)]
+    again = await clinic.client.post(
+        "/api/holds", json={"doctor_id": str(doctor.id), "starts_at": TUESDAY_9}, headers=baraka
+    )
+    assert again.status_code == 201
+
+
+async def test_one_hold_per_patient_per_doctor_and_release(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    first = await clinic.client.post(
+        "/api/holds", json={"doctor_id": str(doctor.id), "starts_at": TUESDAY_9}, headers=amina
+    )
+    second = await clinic.client.post(
+        "/api/holds", json={"doctor_id": str(doctor.id), "starts_at": TUESDAY_915}, headers=amina
+    )
+    assert second.status_code == 201
+    day = ("2026-03-03T00:00:00+00:00", "2026-03-04T00:00:00+00:00")
+    offered = [z(s) for s in await clinic.slots(doctor, *day)]
+    assert z(TUESDAY_9) in offered
+    assert z(TUESDAY_915) not in offered
+    gone = await clinic.client.delete(f"/api/holds/{first.json()['id']}", headers=amina)
+    assert gone.status_code == 404
+    released = await clinic.client.delete(f"/api/holds/{second.json()['id']}", headers=amina)
+    assert released.status_code == 204
+    assert z(TUESDAY_915) in [z(s) for s in await clinic.slots(doctor, *day)]
+
+
+async def test_booking_your_hold_ends_it(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    hold = await clinic.client.post(
+        "/api/holds", json={"doctor_id": str(doctor.id), "starts_at": TUESDAY_9}, headers=amina
+    )
+    booked = await clinic.book(amina, doctor, TUESDAY_9, hold_id=hold.json()["id"])
+    assert booked.status_code == 201, booked.text
+    assert (
+        await clinic.client.delete(f"/api/holds/{hold.json()['id']}", headers=amina)
+    ).status_code == 404
+
+
+# --- booking ---------------------------------------------------------------------------------
+
+
+async def test_book_then_the_slot_is_taken(clinic: Clinic, session: AsyncSession) -> None:
+    doctor, _ = await clinic.doctor()
+    amina_user, amina = await clinic.patient()
+    _, baraka = await clinic.patient()
+    booked = await clinic.book(amina, doctor, TUESDAY_9)
+    assert booked.status_code == 201
+    body = booked.json()
+    assert (body["status"], body["mode"], body["patient_id"]) == (
+        "booked",
+        "in_person",
+        str(amina_user.id),
+    )
+    assert at(body["ends_at"]) - at(body["starts_at"]) == timedelta(minutes=15)
+    second = await clinic.book(baraka, doctor, TUESDAY_9)
+    assert (second.status_code, second.json()["error"]["code"]) == (409, "slot_taken")
+    actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert "appointment.book" in actions
+
+
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        "2026-03-03T06:07:00+00:00",  # between slots
+        "2026-03-03T10:00:00+00:00",  # lunch (13:00 Nairobi)
+        "2026-03-04T06:00:00+00:00",  # the day off
+        "2026-03-02T05:00:00+00:00",  # already past
+    ],
+)
+async def test_times_that_are_not_free_slots_are_refused(clinic: Clinic, starts_at: str) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    response = await clinic.book(amina, doctor, starts_at)
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "slot_unavailable")
+
+
+async def test_at_most_three_upcoming_appointments(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    for minute in (0, 15, 30):
+        start = (at(TUESDAY_9) + timedelta(minutes=minute)).isoformat()
+        assert (await clinic.book(amina, doctor, start)).status_code == 201
+    fourth = await clinic.book(amina, doctor, (at(TUESDAY_9) + timedelta(hours=1)).isoformat())
+    assert (fourth.status_code, fourth.json()["error"]["code"]) == (409, "appointment_limit")
+
+
+async def test_staff_book_for_a_patient_and_patients_only_for_themselves(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    amina_user, amina = await clinic.patient()
+    baraka_user, _ = await clinic.patient()
+    desk = await clinic.staff()
+    for_baraka = await clinic.book(desk, doctor, TUESDAY_9, patient_id=str(baraka_user.id))
+    assert for_baraka.status_code == 201
+    assert for_baraka.json()["patient_id"] == str(baraka_user.id)
+    not_yours = await clinic.book(amina, doctor, TUESDAY_915, patient_id=str(baraka_user.id))
+    assert not_yours.status_code == 403
+    nobody = await clinic.book(desk, doctor, TUESDAY_915)
+    assert nobody.status_code == 422
+    unknown = await clinic.book(desk, doctor, TUESDAY_915, patient_id=str(doctor.id))
+    assert unknown.status_code == 404
+    assert amina_user.id != baraka_user.id
+
+
+@pytest.mark.parametrize(("minutes_before", "allowed"), [(61, True), (59, False)])
+async def test_patients_change_until_an_hour_before(
+    clinic: Clinic, frozen_clock: FrozenClock, minutes_before: int, allowed: bool
+) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    booked = (await clinic.book(amina, doctor, TUESDAY_9)).json()
+    frozen_clock.current = at(TUESDAY_9) - timedelta(minutes=minutes_before)
+    amina = await clinic.renew(amina)
+    cancel = await clinic.client.post(f"/api/appointments/{booked['id']}/cancel", headers=amina)
+    if allowed:
+        assert cancel.status_code == 200
+        assert cancel.json()["status"] == "cancelled"
+    else:
+        assert (cancel.status_code, cancel.json()["error"]["code"]) == (409, "too_late_to_change")
+        desk = await clinic.staff()
+        staff_cancel = await clinic.client.post(
+            f"/api/appointments/{booked['id']}/cancel", headers=desk
+        )
+        assert staff_cancel.status_code == 200
+
+
+async def test_a_cancelled_slot_can_be_booked_again(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    _, baraka = await clinic.patient()
+    booked = (await clinic.book(amina, doctor, TUESDAY_9)).json()
+    await clinic.client.post(f"/api/appointments/{booked['id']}/cancel", headers=amina)
+    assert (await clinic.book(baraka, doctor, TUESDAY_9)).status_code == 201
+    twice = await clinic.client.post(f"/api/appointments/{booked['id']}/cancel", headers=amina)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (409, "invalid_transition")
+
+
+async def test_reschedule_moves_the_appointment(clinic: Clinic, session: AsyncSession) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    _, baraka = await clinic.patient()
+    booked = (await clinic.book(amina, doctor, TUESDAY_9)).json()
+    await clinic.book(baraka, doctor, TUESDAY_915)
+    onto_taken = await clinic.client.post(
+        f"/api/appointments/{booked['id']}/reschedule",
+        json={"starts_at": TUESDAY_915},
+        headers=amina,
+    )
+    assert onto_taken.status_code == 409
+    later = (at(TUESDAY_9) + timedelta(hours=1)).isoformat()
+    moved = await clinic.client.post(
+        f"/api/appointments/{booked['id']}/reschedule", json={"starts_at": later}, headers=amina
+    )
+    assert moved.status_code == 200
+    assert at(moved.json()["starts_at"]) == at(later)
+    assert (await clinic.book(baraka, doctor, TUESDAY_9)).status_code == 201
+    actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert "appointment.reschedule" in actions
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def test_appointments_are_private(clinic: Clinic) -> None:
+    doctor, doctor_headers = await clinic.doctor()
+    _, amina = await clinic.patient()
+    _, baraka = await clinic.patient()
+    booked = (await clinic.book(amina, doctor, TUESDAY_9)).json()
+    path = f"/api/appointments/{booked['id']}"
+    assert (await clinic.client.get(path, headers=amina)).status_code == 200
+    assert (await clinic.client.get(path, headers=doctor_headers)).status_code == 200
+    assert (await clinic.client.get(path, headers=await clinic.staff())).status_code == 200
+    hidden = await clinic.client.get(path, headers=baraka)
+    assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "not_found")
+    _, other_doctor = await clinic.doctor()
+    assert (await clinic.client.get(path, headers=other_doctor)).status_code == 404
+    assert (await clinic.client.post(f"{path}/cancel", headers=baraka)).status_code == 404
+    assert (await clinic.client.get("/api/appointments", headers=baraka)).json()["items"] == []
+
+
+async def test_lists_page_with_a_cursor_and_filter(clinic: Clinic) -> None:
+    doctor, doctor_headers = await clinic.doctor()
+    desk = await clinic.staff()
+    for n in range(5):
+        patient, _ = await clinic.patient()
+        start = (at(TUESDAY_9) + timedelta(minutes=15 * n)).isoformat()
+        assert (
+            await clinic.book(desk, doctor, start, patient_id=str(patient.id))
+        ).status_code == 201
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (
+            await clinic.client.get("/api/appointments", params=params, headers=doctor_headers)
+        ).json()
+        seen += [item["starts_at"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 5
+    assert seen == sorted(seen, key=at)
+    cancelled = await clinic.client.get(
+        "/api/appointments", params={"status": "cancelled"}, headers=doctor_headers
+    )
+    assert cancelled.json()["items"] == []
+    broken = await clinic.client.get("/api/appointments", params={"cursor": "!!"}, headers=desk)
+    assert broken.status_code == 422
+
+
+async def test_the_doctor_directory(clinic: Clinic) -> None:
+    await clinic.accounts.make(Role.doctor, name="Dr. Neema", profile={"specialty": "Paediatrics"})
+    await clinic.accounts.make(Role.doctor, name="Dr. Joseph", profile={"specialty": "Dermatology"})
+    found = (await clinic.client.get("/api/doctors", params={"q": "paed"})).json()
+    assert [d["name"] for d in found] == ["Dr. Neema"]
+    one = await clinic.client.get(f"/api/doctors/{found[0]['id']}")
+    assert one.json()["specialty"] == "Paediatrics"
+    patient, _ = await clinic.patient()
+    assert (await clinic.client.get(f"/api/doctors/{patient.id}")).status_code == 404
+
+
+# --- concurrency -----------------------------------------------------------------------------
+
+
+async def test_200_concurrent_bookings_of_one_slot_give_exactly_one(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    desk = await clinic.staff()
+    patients = [await clinic.accounts.make(Role.patient) for _ in range(200)]
+    answers = await asyncio.gather(
+        *[clinic.book(desk, doctor, TUESDAY_9, patient_id=str(p.id)) for p in patients]
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] + [409] * 199
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"slot_taken"}
+
+
+async def test_200_concurrent_holds_of_one_slot_give_exactly_one(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    desk = await clinic.staff()
+    patients = [await clinic.accounts.make(Role.patient) for _ in range(200)]
+    answers = await asyncio.gather(
+        *[
+            clinic.client.post(
+                "/api/holds",
+                json={"doctor_id": str(doctor.id), "starts_at": TUESDAY_9, "patient_id": str(p.id)},
+                headers=desk,
+            )
+            for p in patients
+        ]
+    )
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 199
+
+
+# --- calendars -------------------------------------------------------------------------------
+
+
+async def test_an_appointment_downloads_as_icalendar(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    _, amina = await clinic.patient()
+    booked = (await clinic.book(amina, doctor, TUESDAY_9)).json()
+    response = await clinic.client.get(f"/api/appointments/{booked['id']}.ics", headers=amina)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(response.content)
+    (event,) = calendar.walk("VEVENT")
+    assert event["uid"] == f"{booked['id']}@clinicflow"
+    assert event.decoded("dtstart") == at(TUESDAY_9)
+    assert event.decoded("dtend") == at(TUESDAY_915)
+    assert doctor.name in str(event["summary"])
+    assert "Cough" not in response.text
+    _, baraka = await clinic.patient()
+    hidden = await clinic.client.get(f"/api/appointments/{booked['id']}.ics", headers=baraka)
+    assert hidden.status_code == 404
+
+
+async def test_a_private_calendar_feed_can_be_revoked(clinic: Clinic) -> None:
+    doctor, doctor_headers = await clinic.doctor()
+    amina_user, amina = await clinic.patient()
+    await clinic.book(amina, doctor, TUESDAY_9)
+    created = await clinic.client.post("/api/calendar-feed", headers=doctor_headers)
+    assert created.status_code == 201
+    path = created.json()["url"].split("127.0.0.1:8000", 1)[1]
+    feed = await clinic.client.get(path)
+    assert feed.status_code == 200
+    (event,) = Calendar.from_ical(feed.content).walk("VEVENT")
+    assert amina_user.name in str(event["summary"])
+
+    renewed = await clinic.client.post("/api/calendar-feed", headers=doctor_headers)
+    assert (await clinic.client.get(path)).status_code == 404
+    new_path = renewed.json()["url"].split("127.0.0.1:8000", 1)[1]
+    assert (await clinic.client.get(new_path)).status_code == 200
+    await clinic.client.delete("/api/calendar-feed", headers=doctor_headers)
+    assert (await clinic.client.get(new_path)).status_code == 404
+    assert (await clinic.client.get("/calendar/not-a-token.ics")).status_code == 404
