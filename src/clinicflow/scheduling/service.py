@@ -184,7 +184,7 @@ async def _bookable_end(
     """The end of the slot starting at `starts_at`, if it is a future slot of the doctor's week."""
     row = await get_availability(session=session, doctor_id=doctor_id)
     schedule = to_schedule(row)
-    if starts_at <= clock.now() or not slots.is_slot_start(schedule, starts_at):
+    if starts_at < clock.now() or not slots.is_slot_start(schedule, starts_at):
         raise AppError(
             ErrorCode.slot_unavailable,
             _("That time is not one of the doctor's free slots."),

@@ -141,8 +141,8 @@ def free_slots(
     """
     _require_aware("now and busy periods", now, *chain.from_iterable(busy))
     # Sorted by start, with the latest end so far: a slot [s, e) is busy iff some period
-    # starting before e ends after s. One pass instead of comparing every slot to every
-    # booking, which a month of a busy doctor would make quadratic.
+    # starting before e ends after s. A binary search per slot, rather than comparing every
+    # slot with every booking, which a busy doctor's month would make quadratic.
     taken = sorted(busy)
     starts = [a for a, _b in taken]
     latest_ends = list(accumulate((b for _a, b in taken), max))
