@@ -26,6 +26,7 @@ from clinicflow.identity import pages as identity_pages
 from clinicflow.notifications import pages as notification_pages
 from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
+from clinicflow.scheduling import pages as scheduling_pages
 from clinicflow.web import pages as web_pages
 from clinicflow.web.templating import STATIC_DIR, render
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
     app.include_router(scheduling_api.router)
+    app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
     app.include_router(web_pages.router)
     if settings.is_development:

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity.models import Role, User
@@ -18,6 +19,15 @@ def can_manage_users(actor: User) -> bool:
 def require_user_manager(actor: User) -> None:
     if not can_manage_users(actor):
         raise AppError(ErrorCode.forbidden, _("Only an administrator can manage accounts."))
+
+
+FRONT_DESK = frozenset({Role.receptionist, Role.admin})
+
+
+def require_front_desk(actor: Actor) -> None:
+    """Looking patients up by name or phone is the front desk's job (and an admin's)."""
+    if actor.role not in FRONT_DESK:
+        raise AppError(ErrorCode.forbidden, _("Only the front desk can book for patients."))
 
 
 def can_view_user(actor: User, user: User) -> bool:

@@ -6,6 +6,7 @@ boundary (a request, a command) owns the transaction.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -820,3 +821,28 @@ async def names(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uu
 
 async def is_active(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return bool(await session.scalar(select(User.is_active).where(User.id == user_id)))
+
+
+async def find_patients(
+    *, session: AsyncSession, actor: audit.Actor, query: str, limit: int = 20
+) -> list[User]:
+    """Active patients whose name or phone matches: the front desk's look-up.
+
+    Digits match anywhere in the phone with a leading 0 dropped, so "0711 000 001" finds
+    +254711000001.
+    """
+    access.require_front_desk(actor)
+    text = query.strip()
+    if not text:
+        return []
+    conditions = [func.lower(User.name).contains(text.lower(), autoescape=True)]
+    digits = re.sub(r"\D", "", text).lstrip("0")
+    if len(digits) >= 3:
+        conditions.append(User.phone.contains(digits, autoescape=True))
+    found = await session.scalars(
+        select(User)
+        .where(User.role == Role.patient, User.is_active.is_(True), or_(*conditions))
+        .order_by(User.name, User.id)
+        .limit(limit)
+    )
+    return list(found.unique())

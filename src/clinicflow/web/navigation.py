@@ -18,6 +18,14 @@ def navigation_for(role: Role | None) -> list[NavItem]:
     if role is None:
         return []
     items = [NavItem("/home", _("Home"))]
-    if role is Role.admin:
+    if role is Role.patient:
+        items.append(NavItem("/book", _("Book a doctor")))
+        items.append(NavItem("/appointments", _("My appointments")))
+    elif role is Role.doctor:
+        items.append(NavItem("/schedule", _("My schedule")))
+        items.append(NavItem("/appointments", _("Appointments")))
+    elif role is Role.receptionist:
+        items.append(NavItem("/desk/book", _("Book for a patient")))
+    elif role is Role.admin:
         items.append(NavItem("/admin/users", _("Users")))
     return items
