@@ -13,10 +13,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import structlog
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -66,6 +67,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def string_enum(cls: type[StrEnum]) -> Enum:
+    """An enum stored as a plain string with a CHECK, so adding a value is a small migration
+    on SQLite and PostgreSQL alike rather than an ALTER TYPE."""
+    return Enum(cls, native_enum=False, length=20, create_constraint=True, validate_strings=True)
 
 
 class Base(DeclarativeBase):

@@ -6,10 +6,10 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from clinicflow.db import Base, Timestamps, UUIDPrimaryKey
+from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
 
 
 class Role(StrEnum):
@@ -32,16 +32,10 @@ class Language(StrEnum):
     sw = "sw"
 
 
-def _enum(cls: type[StrEnum]) -> Enum:
-    # Stored as plain strings with a CHECK, so adding a value is a small migration on both
-    # SQLite and PostgreSQL rather than an ALTER TYPE.
-    return Enum(cls, native_enum=False, length=20, create_constraint=True, validate_strings=True)
-
-
 class User(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "users"
 
-    role: Mapped[Role] = mapped_column(_enum(Role), index=True)
+    role: Mapped[Role] = mapped_column(string_enum(Role), index=True)
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(16), unique=True)
@@ -63,8 +57,10 @@ class PatientProfile(Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
     date_of_birth: Mapped[date | None] = mapped_column(Date)
-    patient_type: Mapped[PatientType] = mapped_column(_enum(PatientType), default=PatientType.adult)
-    preferred_language: Mapped[Language] = mapped_column(_enum(Language), default=Language.en)
+    patient_type: Mapped[PatientType] = mapped_column(
+        string_enum(PatientType), default=PatientType.adult
+    )
+    preferred_language: Mapped[Language] = mapped_column(string_enum(Language), default=Language.en)
 
     user: Mapped[User] = relationship(back_populates="patient")
 

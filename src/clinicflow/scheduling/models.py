@@ -7,10 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clinicflow.db import Base, Timestamps, UUIDPrimaryKey
+from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
 
 
 class AppointmentStatus(StrEnum):
@@ -25,10 +25,6 @@ class AppointmentStatus(StrEnum):
 class Mode(StrEnum):
     online = "online"
     in_person = "in_person"
-
-
-def _enum(cls: type[StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, create_constraint=True, validate_strings=True)
 
 
 class Availability(Base):
@@ -69,10 +65,10 @@ class Appointment(UUIDPrimaryKey, Timestamps, Base):
     booked_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
-    mode: Mapped[Mode] = mapped_column(_enum(Mode))
+    mode: Mapped[Mode] = mapped_column(string_enum(Mode))
     reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[AppointmentStatus] = mapped_column(
-        _enum(AppointmentStatus), default=AppointmentStatus.booked
+        string_enum(AppointmentStatus), default=AppointmentStatus.booked
     )
     cancelled_at: Mapped[datetime | None]
 
