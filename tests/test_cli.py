@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.identity.models import Role, User
+from clinicflow.scheduling.models import Availability
 from tests.factories import run_cli
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -98,6 +99,9 @@ async def test_demo_loads_once_and_prints_logins(settings: Settings, session: As
     roles = (await session.scalars(select(User.role))).all()
     assert sorted(r.value for r in set(roles)) == ["admin", "doctor", "patient", "receptionist"]
     assert (roles.count(Role.doctor), roles.count(Role.patient)) == (3, 10)
+    weeks = (await session.scalars(select(Availability))).all()
+    assert len(weeks) == 3
+    assert all(week.weekly["mon"] for week in weeks), "demo doctors have hours to book"
 
     second = await cli(settings, "demo", env="development")
     assert second.returncode == 0

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import Language, PatientType, Role
+from clinicflow.scheduling import service as scheduling
 
 STAFF = [
     (Role.admin, "Grace Admin", "admin@clinic.example.com", {}),
@@ -37,6 +38,11 @@ STAFF = [
     ),
 ]
 
+# Every demo doctor works weekday mornings and afternoons, so there is something to book.
+DEMO_WEEK = {
+    day: [("08:00", "12:00"), ("14:00", "17:00")] for day in ("mon", "tue", "wed", "thu", "fri")
+}
+
 PATIENTS = [
     ("Amina Wanjiru", PatientType.adult, Language.sw, date(1990, 4, 12)),
     ("Baraka Mutua", PatientType.child, Language.sw, date(2017, 9, 3)),
@@ -56,9 +62,10 @@ async def load(session: AsyncSession) -> str | None:
     if await identity.count_users(session):
         return None
     lines = ["Demo logins (staff sign in at /login):"]
+    staff = []
     for role, name, email, profile in STAFF:
         password = secrets.token_urlsafe(9)
-        await identity.create_user(
+        user = await identity.create_user(
             session=session,
             actor=None,
             role=role,
@@ -67,7 +74,20 @@ async def load(session: AsyncSession) -> str | None:
             password=password,
             profile=profile,
         )
+        staff.append(user)
         lines.append(f"  {role.value:<13} {email:<32} {password}")
+    admin = staff[0]
+    for doctor, (_, _, _, profile) in zip(staff, STAFF, strict=True):
+        if doctor.role is Role.doctor:
+            await scheduling.set_availability(
+                session=session,
+                actor=admin,
+                doctor_id=doctor.id,
+                timezone=str(profile["timezone"]),
+                slot_minutes=None,
+                weekly=DEMO_WEEK,
+                exceptions=[],
+            )
     lines.append("Patients sign in with their phone at /login/phone; codes appear at /dev/outbox:")
     for number, (name, patient_type, language, born) in enumerate(PATIENTS, start=1):
         phone = f"+2547000000{number:02d}"
