@@ -14,29 +14,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+import harness
+
 EMAIL, PASSWORD = "bench-admin@clinic.example.com", "bench password 123"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+ADMIN_ARGS = ["user", "create", "--role", "admin", "--name", "Bench", "--email", EMAIL]
+ADMIN_ARGS += ["--password", PASSWORD]
 
 
 async def drive(url: str, seconds: float, clients: int, request: str) -> list[float]:
@@ -68,7 +58,7 @@ def report(label: str, latencies: list[float], seconds: float) -> None:
     ms = [v * 1000 for v in latencies]
     print(
         f"{label:<28} {len(ms) / seconds:8.1f} req/s   "
-        f"p50 {statistics.median(ms):6.1f} ms   p99 {percentile(ms, 0.99):6.1f} ms   (n={len(ms)})"
+        f"p50 {statistics.median(ms):6.1f} ms   p99 {harness.percentile(ms, 0.99):6.1f} ms   (n={len(ms)})"
     )
 
 
@@ -81,47 +71,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as var_dir:
         database_url = args.database_url or f"sqlite+aiosqlite:///{Path(var_dir) / 'bench.db'}"
-        env = {
-            **os.environ,
-            "CLINICFLOW_ENV": "development",
-            "DATABASE_URL": database_url,
-            "CLINICFLOW_VAR_DIR": var_dir,
-        }
-        cli = [sys.executable, "-m", "clinicflow"]
-        subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
+        env = harness.environment(database_url, var_dir)
+        harness.migrate(env)
         subprocess.run(
-            [
-                *cli,
-                "user",
-                "create",
-                "--role",
-                "admin",
-                "--name",
-                "Bench",
-                "--email",
-                EMAIL,
-                "--password",
-                PASSWORD,
-            ],
+            [*harness.CLI, *ADMIN_ARGS],
             env=env,
             check=False,
             capture_output=True,
         )
-        port = free_port()
-        server = subprocess.Popen(
-            [*cli, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    if httpx.get(url + "/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with harness.serving(env) as url:
             backend = database_url.split(":", 1)[0]
             print(
                 f"backend {backend}, {args.clients} concurrent clients, {args.seconds:.0f} s each"
@@ -130,9 +88,6 @@ def main() -> None:
             report("GET /api/me (bearer)", me, args.seconds)
             logins = asyncio.run(drive(url, args.seconds, min(args.clients, 4), "login"))
             report("POST /api/auth/login", logins, args.seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 if __name__ == "__main__":

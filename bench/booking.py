@@ -22,12 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -36,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+
+import harness
 
 PASSWORD = "bench password 123"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
@@ -46,17 +44,6 @@ RANGE_DAYS = 31
 PREFILLED = 500  # appointments of the doctor whose free slots are timed
 SLOT_REQUESTS = 200
 PER_PATIENT = 3  # the default limit of future appointments
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def slot_starts(first_day: datetime, count: int, step: int = 1) -> list[datetime]:
@@ -246,7 +233,7 @@ async def run_load(url: str, seeded: Seeded, bookings: int, clients: int) -> boo
         ms = [v * 1000 for v in latencies]
         print(
             f"{'POST /api/appointments':<30} {codes[201] / seconds:8.1f} bookings/s   "
-            f"p50 {statistics.median(ms):6.1f} ms   p99 {percentile(ms, 0.99):6.1f} ms   "
+            f"p50 {statistics.median(ms):6.1f} ms   p99 {harness.percentile(ms, 0.99):6.1f} ms   "
             f"({codes[201]}/{bookings} booked in {seconds:.1f} s)"
         )
         clean &= report_codes(codes, refusals, expected=201)
@@ -281,7 +268,7 @@ async def run_load(url: str, seeded: Seeded, bookings: int, clients: int) -> boo
         found = ", ".join(str(n) for n in sorted(slot_counts)) or "none"
         print(
             f"{'GET /slots (31 days, 500 busy)':<30} {len(ms) / (sum(timings)):8.1f} req/s      "
-            f"p50 {statistics.median(ms):6.1f} ms   p99 {percentile(ms, 0.99):6.1f} ms   "
+            f"p50 {statistics.median(ms):6.1f} ms   p99 {harness.percentile(ms, 0.99):6.1f} ms   "
             f"(n={len(ms)}, sequential)"
         )
         print(
@@ -313,38 +300,14 @@ def run_backend(database_url: str, bookings: int, clients: int) -> None:
         f"{patients} patients"
     )
     with tempfile.TemporaryDirectory() as var_dir:
-        env = {
-            **os.environ,
-            "CLINICFLOW_ENV": "development",
-            "DATABASE_URL": database_url,
-            "CLINICFLOW_VAR_DIR": var_dir,
-        }
-        cli = [sys.executable, "-m", "clinicflow"]
-        subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
+        env = harness.environment(database_url, var_dir)
+        harness.migrate(env)
         began = time.perf_counter()
         seeded = asyncio.run(seed(database_url, var_dir, patients))
         print(f"{'  seeded accounts':<30} {time.perf_counter() - began:8.1f} s")
-        port = free_port()
         log_path = Path(var_dir) / "server.log"
-        with log_path.open("wb") as log:
-            server = subprocess.Popen(
-                [*cli, "serve", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    if httpx.get(url + "/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with log_path.open("wb") as log, harness.serving(env, log) as url:
             clean = asyncio.run(run_load(url, seeded, bookings, clients))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
         if not clean:
             lines = log_path.read_text(errors="replace").splitlines()
             start = next((n for n, line in enumerate(lines) if "Traceback" in line), None)

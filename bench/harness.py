@@ -1,0 +1,66 @@
+"""What every benchmark shares: a real clinicflow server on loopback, and percentiles.
+
+Benchmarks measure the product as a client sees it, so each one migrates a database of
+its own, serves it with `clinicflow serve` in a child process and drives it over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+import httpx
+
+CLI = [sys.executable, "-m", "clinicflow"]
+
+
+def environment(database_url: str, var_dir: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CLINICFLOW_ENV": "development",
+        "DATABASE_URL": database_url,
+        "CLINICFLOW_VAR_DIR": var_dir,
+    }
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([*CLI, "migrate"], env=env, check=True, capture_output=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(env: dict[str, str], log: IO[bytes] | None = None) -> Iterator[str]:
+    """Run the server until the block ends; yields its base URL once /health answers."""
+    port = _free_port()
+    output = log if log is not None else subprocess.DEVNULL
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=output, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
