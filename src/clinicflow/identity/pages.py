@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.db import KeepChanges
 from clinicflow.deps import (
     SESSION_COOKIE,
     AuthenticatedDep,
@@ -30,7 +29,7 @@ from clinicflow.identity import service as identity
 from clinicflow.identity.models import Role
 from clinicflow.routing import TransactionalRoute
 from clinicflow.web.pages import LANGUAGE_COOKIE, safe_next, set_language_cookie
-from clinicflow.web.templating import render
+from clinicflow.web.templating import drop_refused_changes, render, render_refusal
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 _phone = TypeAdapter(schemas.Phone)
@@ -67,12 +66,8 @@ async def _form_error(
     template: str,
     context: dict[str, object],
 ) -> HTMLResponse:
-    """Show the refusal on the form; keep the refusal's own records, drop anything else."""
-    if not isinstance(exc, KeepChanges):
-        await session.rollback()
-    response = render(request, template, {**context, "error": exc.message}, status_code=exc.status)
-    response.headers.update(exc.headers)
-    return response
+    await drop_refused_changes(session, exc)
+    return render_refusal(request, exc, template, context)
 
 
 @router.get("/login")

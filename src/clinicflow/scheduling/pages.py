@@ -30,7 +30,6 @@ from clinicflow.config import Settings
 from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.db import KeepChanges
 from clinicflow.deps import ClientInfo, CsrfProtected, PageUser, Session, SettingsDep, Viewer
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import access as identity_access
@@ -41,7 +40,7 @@ from clinicflow.scheduling import schemas
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment, Mode
 from clinicflow.scheduling.slots import WEEKDAYS
-from clinicflow.web.templating import render
+from clinicflow.web.templating import drop_refused_changes, render, render_refusal
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -144,20 +143,6 @@ def _viewer(request: Request) -> Viewer:
     """The signed-in user as plain values: still readable after a refusal's rollback."""
     viewer: Viewer = request.state.viewer
     return viewer
-
-
-async def _rollback(session: AsyncSession, exc: AppError) -> None:
-    """Drop what the refused call did, unless the refusal itself must be kept."""
-    if not isinstance(exc, KeepChanges):
-        await session.rollback()
-
-
-def _refused(
-    request: Request, exc: AppError, template: str, context: dict[str, Any]
-) -> HTMLResponse:
-    response = render(request, template, {**context, "error": exc.message}, status_code=exc.status)
-    response.headers.update(exc.headers)
-    return response
 
 
 def _locale() -> str:
@@ -368,9 +353,9 @@ async def hold(
             session=session, settings=settings, actor=user, doctor_id=doctor_id, starts_at=starts_at
         )
     except AppError as exc:
-        await _rollback(session, exc)
+        await drop_refused_changes(session, exc)
         context = await _book_week_page(request, session, settings, doctor_id, starts_at)
-        return _refused(request, exc, "scheduling/week.html", context)
+        return render_refusal(request, exc, "scheduling/week.html", context)
     context = await _patient_confirm_context(
         session, settings, doctor_id, held.starts_at, held.ends_at, held.expires_at
     )
@@ -454,10 +439,10 @@ async def confirm(
             client_ip=client.ip,
         )
     except AppError as exc:
-        await _rollback(session, exc)
+        await drop_refused_changes(session, exc)
         if exc.code in PICK_AGAIN:
             week = await _book_week_page(request, session, settings, doctor_id, starts_at)
-            return _refused(request, exc, "scheduling/week.html", week)
+            return render_refusal(request, exc, "scheduling/week.html", week)
         response = await again(exc.message, exc.status)
         response.headers.update(exc.headers)
         return response
@@ -635,9 +620,9 @@ async def cancel(
             client_ip=client.ip,
         )
     except AppError as exc:
-        await _rollback(session, exc)
+        await drop_refused_changes(session, exc)
         context = await _appointments_context(session, _viewer(request), first, last)
-        return _refused(
+        return render_refusal(
             request,
             exc,
             "scheduling/appointments.html",
@@ -813,10 +798,10 @@ async def save_schedule(
             exceptions=dated,
         )
     except AppError as exc:
-        await _rollback(session, exc)
+        await drop_refused_changes(session, exc)
         field = _error_field(exc.details.get("field"))
         context = _schedule_context(values, {field: exc.message} if field else {})
-        return _refused(request, exc, "scheduling/schedule.html", context)
+        return render_refusal(request, exc, "scheduling/schedule.html", context)
     return RedirectResponse("/schedule?saved=1", status_code=303)
 
 
@@ -913,7 +898,7 @@ async def _desk_week_again(
         doctor_id=doctor_id,
         week=week,
     )
-    return _refused(request, exc, "scheduling/desk.html", context)
+    return render_refusal(request, exc, "scheduling/desk.html", context)
 
 
 async def _desk_confirm_context(
@@ -966,7 +951,7 @@ async def desk_hold(
             patient_id=patient_id,
         )
     except AppError as exc:
-        await _rollback(session, exc)
+        await drop_refused_changes(session, exc)
         return await _desk_week_again(
             request, session, settings, exc, patient_id, doctor_id, starts_at
         )
@@ -1026,7 +1011,7 @@ async def desk_book(
             client_ip=client.ip,
         )
     except AppError as exc:
-        await _rollback(session, exc)
+        await drop_refused_changes(session, exc)
         if exc.code in PICK_AGAIN:
             return await _desk_week_again(
                 request, session, settings, exc, patient_id, doctor_id, starts_at

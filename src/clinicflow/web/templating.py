@@ -13,9 +13,12 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
 from clinicflow.core import security
+from clinicflow.core.errors import AppError
+from clinicflow.db import KeepChanges
 from clinicflow.deps import CSRF_COOKIE
 from clinicflow.web.navigation import navigation_for
 
@@ -73,4 +76,20 @@ def render(
     }
     response = templates.TemplateResponse(request, template, page_context, status_code=status_code)
     set_csrf_cookie(request, response)
+    return response
+
+
+async def drop_refused_changes(session: AsyncSession, exc: AppError) -> None:
+    """Before a page shows a service's refusal: undo what the refused call did, unless the
+    refusal itself must be kept (a failed sign-in's audit row, a wrong code's count)."""
+    if not isinstance(exc, KeepChanges):
+        await session.rollback()
+
+
+def render_refusal(
+    request: Request, exc: AppError, template: str, context: dict[str, Any]
+) -> HTMLResponse:
+    """The form again, with the refusal's message, status and headers (Retry-After)."""
+    response = render(request, template, {**context, "error": exc.message}, status_code=exc.status)
+    response.headers.update(exc.headers)
     return response
