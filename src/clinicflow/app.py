@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicflow import i18n
@@ -24,6 +25,8 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import api as identity_api
 from clinicflow.identity import pages as identity_pages
 from clinicflow.notifications import pages as notification_pages
+from clinicflow.realtime import api as realtime_api
+from clinicflow.realtime.hub import UserTopic
 from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
@@ -67,6 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
     app.include_router(web_pages.router)
+    app.include_router(realtime_api.router)
+    app.include_router(realtime_api.sockets)
+    runtime.hub.topics.register(UserTopic())
     if settings.is_development:
         app.include_router(notification_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -155,11 +161,11 @@ class LanguageMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            request = Request(scope)
+            connection = HTTPConnection(scope)
             i18n.set_language(
                 i18n.pick_language(
-                    request.cookies.get(web_pages.LANGUAGE_COOKIE),
-                    accept_language=request.headers.get("accept-language"),
+                    connection.cookies.get(web_pages.LANGUAGE_COOKIE),
+                    accept_language=connection.headers.get("accept-language"),
                 )
             )
         await self.app(scope, receive, send)

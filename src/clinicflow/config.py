@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     max_future_appointments: int = 3
     max_slot_range_days: int = 31
 
+    # Realtime sockets: a client silent this long is closed (it pings every 15 s); a client
+    # this many events behind is closed with 1013 and resumes; presence outlives a process
+    # that died without saying goodbye by this long.
+    ws_idle_seconds: float = 30.0
+    ws_send_buffer: int = 256
+    ws_allowed_origins: list[str] = Field(default_factory=list)
+    presence_ttl_seconds: float = 45.0
+    realtime_gap_wait_seconds: float = 0.25
+
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
         # A forged access token is a full account takeover, so production must never run on

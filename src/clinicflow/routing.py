@@ -4,13 +4,13 @@ The transaction is opened before the endpoint runs and committed before the resp
 returned to the server, so a client never receives a success for data that failed to
 commit, and after-commit side effects (messages, events) follow a stored change only.
 Reads (GET, HEAD, OPTIONS) run as read transactions; a read route that must write
-(an audit row on a record read, say) is the exception to mark when it arrives.
+(an audit row on a record read, say) is marked with `@writes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -18,6 +18,19 @@ from fastapi.routing import APIRoute
 from clinicflow.runtime import Runtime
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITES_ATTRIBUTE = "__clinicflow_writes__"
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def writes(endpoint: Endpoint) -> Endpoint:
+    """Run this GET in a write transaction: reading it leaves a record (an audit row).
+
+    On SQLite a write inside a read transaction would not queue behind the other
+    writers and could fail with "database is locked"; place it under the route decorator.
+    """
+    setattr(endpoint, WRITES_ATTRIBUTE, True)
+    return endpoint
 
 
 class TransactionalRoute(APIRoute):
@@ -26,7 +39,9 @@ class TransactionalRoute(APIRoute):
 
         async def handle_in_transaction(request: Request) -> Response:
             runtime: Runtime = request.app.state.runtime
-            write = request.method not in READ_ONLY_METHODS
+            write = request.method not in READ_ONLY_METHODS or getattr(
+                self.endpoint, WRITES_ATTRIBUTE, False
+            )
             async with runtime.transaction(write=write) as session:
                 request.state.db = session
                 return await handler(request)

@@ -16,6 +16,9 @@ from clinicflow.config import Environment, Settings
 from clinicflow.core import security
 from clinicflow.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from clinicflow.notifications import service as notifications
+from clinicflow.realtime import publish
+from clinicflow.realtime.broker import Broker, MemoryBroker, RedisBroker
+from clinicflow.realtime.hub import Hub
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     limiter: RateLimiter
+    broker: Broker
+    hub: Hub = field(init=False)
     redis: Redis | None = None
     outbox: notifications.DevOutbox | None = field(default=None)
     sqlite_writers: asyncio.Lock | None = field(default=None)
@@ -36,7 +41,15 @@ class Runtime:
         ) as session:
             yield session
 
+    def __post_init__(self) -> None:
+        self.hub = Hub(
+            broker=self.broker,
+            transaction=self.transaction,
+            gap_wait_seconds=self.settings.realtime_gap_wait_seconds,
+        )
+
     async def close(self) -> None:
+        await self.broker.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
@@ -56,11 +69,23 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.env is not Environment.production:
         outbox = notifications.DevOutbox(settings.dev_outbox_size)
         sender = outbox
+    broker: Broker
+    if redis is None:
+        broker = MemoryBroker(presence_ttl=settings.presence_ttl_seconds)
+    else:
+        database = redis.connection_pool.connection_kwargs.get("db", 0)
+        broker = RedisBroker(
+            redis,
+            channel=f"clinicflow:{database}:events",
+            presence_ttl=settings.presence_ttl_seconds,
+        )
+    info = {**notifications.session_info(sender), **publish.session_info(broker)}
     return Runtime(
         settings=settings,
         engine=engine,
-        sessionmaker=db.create_sessionmaker(engine, info=notifications.session_info(sender)),
+        sessionmaker=db.create_sessionmaker(engine, info=info),
         limiter=limiter,
+        broker=broker,
         redis=redis,
         outbox=outbox,
         sqlite_writers=asyncio.Lock() if settings.is_sqlite else None,

@@ -255,6 +255,16 @@ async def authenticate_cookie(*, session: AsyncSession, cookie: str) -> Authenti
     )
 
 
+async def authenticate_login(*, session: AsyncSession, login_id: uuid.UUID) -> Authenticated | None:
+    """The login a long-lived connection (a socket) was opened with, if it still counts.
+
+    Checked again on each thing the connection asks for, so signing out or deactivating
+    the user stops an open socket too, while a short-lived access token may expire
+    under it without closing it.
+    """
+    return await _active_login(session, LoginSession.id == login_id)
+
+
 async def _active_login(session: AsyncSession, *conditions: Any) -> Authenticated | None:
     """A login counts only while it is unrevoked, unexpired and its user is active."""
     row = (

@@ -1,0 +1,34 @@
+"""The one shape every realtime event has, on the socket, in Redis and in the polling API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened on a topic.
+
+    `seq` orders a topic's durable events (a consultation's messages) and lets a client
+    resume after a reconnect; ephemeral events (typing, presence) have none and are never
+    replayed. `data` must already be JSON-ready (ids and times as strings).
+    """
+
+    topic: str
+    type: str
+    data: Mapping[str, Any]
+    seq: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"topic": self.topic, "type": self.type, "seq": self.seq, "data": dict(self.data)}
+
+    def encode(self) -> str:
+        return json.dumps(self.as_json(), separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, raw: str | bytes) -> Event:
+        value = json.loads(raw)
+        return cls(topic=value["topic"], type=value["type"], data=value["data"], seq=value["seq"])

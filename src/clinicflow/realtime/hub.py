@@ -1,0 +1,384 @@
+"""The hub: which of this process's sockets follow which topic, and getting every event to
+each of them exactly once and in order.
+
+A follower of a durable topic (one whose events carry `seq`) sees a gap-free sequence:
+on subscribing it is caught up from the database while live events wait in a buffer; a
+live event that arrives ahead of its predecessor (two processes published in the other
+order) waits briefly for it, and the database fills the gap if it does not come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import User
+from clinicflow.realtime.broker import Broker
+from clinicflow.realtime.events import Event
+from clinicflow.realtime.topics import AcceptsSends, Registry, Topic, UnknownTopic
+
+log = structlog.get_logger(__name__)
+
+Transaction = Callable[..., AbstractAsyncContextManager[AsyncSession]]
+
+REPLAY_BATCH = 500
+TYPING_MIN_SECONDS = 1.0
+_connection_ids = itertools.count(1)
+
+
+class NotAllowed(Exception):
+    """The topic is missing or not this user's to follow (the two look the same)."""
+
+
+class LoginEnded(Exception):
+    """The socket's login was signed out or its user deactivated since it connected."""
+
+
+class NotFollowing(Exception):
+    """An operation named a topic this socket has not subscribed to."""
+
+
+@dataclass(eq=False)
+class Follower:
+    """One socket's subscription to one topic."""
+
+    topic: str
+    key: str
+    last_seq: int | None
+    buffer: list[Event] | None = field(default_factory=list)
+    early: dict[int, Event] = field(default_factory=dict)
+    filling: asyncio.Task[None] | None = None
+    last_typing: float = 0.0
+
+
+class Connection:
+    """One socket as the hub sees it: who it is, what it follows, and its bounded outbox.
+
+    The outbox is bounded so that one slow client cannot make the server hold an
+    unbounded backlog for it; when it is full the socket is closed with 1013 and the
+    client resumes from the last `seq` it saw.
+    """
+
+    OVERFLOW_CODE = 1013
+
+    def __init__(
+        self,
+        *,
+        user_id: uuid.UUID,
+        login_id: uuid.UUID,
+        name: str,
+        role: str,
+        buffer_size: int,
+        abort: Callable[[int], None],
+    ) -> None:
+        self.id = f"{uuid.uuid4().hex[:12]}-{next(_connection_ids)}"
+        self.user_id = user_id
+        self.login_id = login_id
+        self.name = name
+        self.role = role
+        self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=buffer_size)
+        self.followers: dict[str, Follower] = {}
+        self.closing = False
+        self._abort = abort
+
+    def push(self, frame: str) -> None:
+        if self.closing:
+            return
+        try:
+            self.outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.abort(self.OVERFLOW_CODE)
+
+    def abort(self, code: int) -> None:
+        if not self.closing:
+            self.closing = True
+            self._abort(code)
+
+
+class Hub:
+    def __init__(
+        self, *, broker: Broker, transaction: Transaction, gap_wait_seconds: float = 0.25
+    ) -> None:
+        self.broker = broker
+        self.topics = Registry()
+        self._transaction = transaction
+        self._gap_wait = gap_wait_seconds
+        self._followers: dict[str, dict[Connection, Follower]] = {}
+        self._presence_of: dict[str, str] = {}
+        broker.attach(self.deliver)
+
+    # --- topics with presence ------------------------------------------------------------
+
+    def track_presence(self, topic: Topic) -> None:
+        """Following `<kind>:<key>` marks the user present in `presence:<key>`, which anyone
+        allowed to follow the first may follow to see who is connected."""
+        self._presence_of[topic.kind] = "presence"
+        self.topics.register(PresenceTopic(of=topic, hub=self))
+
+    def _presence_topic(self, follower: Follower) -> str | None:
+        kind = follower.topic.partition(":")[0]
+        prefix = self._presence_of.get(kind)
+        return f"{prefix}:{follower.key}" if prefix else None
+
+    async def _announce_presence(self, topic: str) -> None:
+        users = await self.broker.presence.users(topic)
+        await self.broker.publish(
+            [Event(topic=topic, type="presence.updated", data={"user_ids": users})]
+        )
+
+    # --- following -----------------------------------------------------------------------
+
+    async def subscribe(self, connection: Connection, name: str, since: int | None) -> Follower:
+        topic, key = self.topics.resolve(name)
+        if name in connection.followers:
+            await self.unsubscribe(connection, name)
+        follower = Follower(topic=name, key=key, last_seq=since)
+        # Registered before the catch-up query, so an event committed meanwhile is either
+        # in the query's answer or in the buffer (and then dropped by `seq` as a repeat).
+        self._followers.setdefault(name, {})[connection] = follower
+        connection.followers[name] = follower
+        try:
+            await self.broker.start()
+            await self._catch_up(connection, follower, topic, authorize=True)
+        except BaseException:
+            self._forget(connection, follower)
+            raise
+        pending, follower.buffer = follower.buffer or [], None
+        for event in pending:
+            self._offer(connection, follower, event)
+        presence = self._presence_topic(follower)
+        if presence and await self.broker.presence.join(
+            presence, str(connection.user_id), connection.id
+        ):
+            await self._announce_presence(presence)
+        return follower
+
+    async def _catch_up(
+        self, connection: Connection, follower: Follower, topic: Topic, *, authorize: bool
+    ) -> None:
+        since = follower.last_seq
+        while True:
+            async with self._transaction(write=True) as session:
+                user = await self._user(session, connection)
+                if authorize and not await topic.authorize(
+                    session=session, user=user, key=follower.key
+                ):
+                    raise NotAllowed(follower.topic)
+                authorize = False
+                events = await topic.replay(
+                    session=session, user=user, key=follower.key, since=since, limit=REPLAY_BATCH
+                )
+            for event in events:
+                if event.seq is not None:
+                    if follower.last_seq is not None and event.seq <= follower.last_seq:
+                        continue
+                    follower.last_seq = event.seq
+                # Awaiting the outbox here (not dropping) lets a far-behind client catch up
+                # at the pace its socket drains.
+                if connection.closing:
+                    return
+                await connection.outbox.put(event.encode())
+            if len(events) < REPLAY_BATCH or follower.last_seq is None:
+                return
+            since = follower.last_seq
+
+    async def _user(self, session: AsyncSession, connection: Connection) -> User:
+        login = await identity.authenticate_login(session=session, login_id=connection.login_id)
+        if login is None:
+            raise LoginEnded(str(connection.login_id))
+        return login.user
+
+    async def unsubscribe(self, connection: Connection, name: str) -> None:
+        follower = connection.followers.get(name)
+        if follower is None:
+            return
+        self._forget(connection, follower)
+        presence = self._presence_topic(follower)
+        if presence and await self.broker.presence.leave(
+            presence, str(connection.user_id), connection.id
+        ):
+            await self._announce_presence(presence)
+
+    def _forget(self, connection: Connection, follower: Follower) -> None:
+        connection.followers.pop(follower.topic, None)
+        followers = self._followers.get(follower.topic)
+        if followers is not None:
+            followers.pop(connection, None)
+            if not followers:
+                del self._followers[follower.topic]
+        if follower.filling is not None:
+            follower.filling.cancel()
+
+    async def disconnect(self, connection: Connection) -> None:
+        connection.closing = True
+        for name in list(connection.followers):
+            try:
+                await self.unsubscribe(connection, name)
+            except Exception:
+                log.exception("realtime.unsubscribe_failed", topic=name)
+
+    async def heartbeat(self, connection: Connection) -> None:
+        """Keep this socket's presence alive in every topic it follows."""
+        entries = [
+            (presence, str(connection.user_id), connection.id)
+            for follower in connection.followers.values()
+            if (presence := self._presence_topic(follower))
+        ]
+        if entries:
+            await self.broker.presence.refresh(entries)
+
+    def followers_of(self, topic: str) -> int:
+        return len(self._followers.get(topic, {}))
+
+    # --- delivering ----------------------------------------------------------------------
+
+    def deliver(self, event: Event) -> None:
+        """Called by the broker for every published event, in the order it received them."""
+        followers = self._followers.get(event.topic)
+        if not followers:
+            return
+        frame: str | None = None
+        for connection, follower in list(followers.items()):
+            if follower.buffer is not None:
+                follower.buffer.append(event)
+                if len(follower.buffer) > connection.outbox.maxsize:
+                    connection.abort(Connection.OVERFLOW_CODE)
+                continue
+            if event.seq is None:
+                frame = frame or event.encode()
+                connection.push(frame)
+                continue
+            self._offer(connection, follower, event)
+
+    def _offer(self, connection: Connection, follower: Follower, event: Event) -> None:
+        if event.seq is None:
+            connection.push(event.encode())
+            return
+        last = follower.last_seq
+        if last is not None and event.seq <= last:
+            return
+        if last is not None and event.seq > last + 1:
+            follower.early[event.seq] = event
+            if follower.filling is None:
+                follower.filling = asyncio.create_task(self._fill_gap(connection, follower))
+            return
+        connection.push(event.encode())
+        follower.last_seq = event.seq
+        while follower.last_seq + 1 in follower.early:
+            follower.last_seq += 1
+            connection.push(follower.early.pop(follower.last_seq).encode())
+        if not follower.early and follower.filling is not None:
+            follower.filling.cancel()
+            follower.filling = None
+
+    async def _fill_gap(self, connection: Connection, follower: Follower) -> None:
+        """An event arrived ahead of one still missing; give the missing one a moment, then
+        read it from the database (its transaction committed before the later one's)."""
+        await asyncio.sleep(self._gap_wait)
+        follower.filling = None
+        if not follower.early or connection.closing:
+            return
+        topic, _ = self.topics.resolve(follower.topic)
+        try:
+            async with self._transaction(write=True) as session:
+                user = await self._user(session, connection)
+                events = await topic.replay(
+                    session=session,
+                    user=user,
+                    key=follower.key,
+                    since=follower.last_seq,
+                    limit=REPLAY_BATCH,
+                )
+        except Exception:
+            log.exception("realtime.gap_fill_failed", topic=follower.topic)
+            connection.abort(1011)
+            return
+        for event in events:
+            self._offer(connection, follower, event)
+        if follower.early:
+            # The database has nothing in between (it was never stored): move on.
+            for seq in sorted(follower.early):
+                follower.last_seq = seq
+                connection.push(follower.early.pop(seq).encode())
+
+    async def poll(
+        self, *, session: AsyncSession, user: User, name: str, since: int | None
+    ) -> list[Event]:
+        """The catch-up a subscriber would get, for a client that polls instead."""
+        topic, key = self.topics.resolve(name)
+        if not await topic.authorize(session=session, user=user, key=key):
+            raise NotAllowed(name)
+        return await topic.replay(
+            session=session, user=user, key=key, since=since, limit=REPLAY_BATCH
+        )
+
+    # --- writing -------------------------------------------------------------------------
+
+    async def typing(self, connection: Connection, name: str) -> None:
+        follower = connection.followers.get(name)
+        if follower is None:
+            raise NotFollowing(name)
+        now = time.monotonic()
+        if now - follower.last_typing < TYPING_MIN_SECONDS:
+            return
+        follower.last_typing = now
+        data = {
+            "user_id": str(connection.user_id),
+            "name": connection.name,
+            "role": connection.role,
+        }
+        await self.broker.publish([Event(topic=name, type="typing", data=data)])
+
+    async def send(
+        self, connection: Connection, name: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        topic, key = self.topics.resolve(name)
+        if not isinstance(topic, AcceptsSends):
+            raise UnknownTopic(name)
+        async with self._transaction(write=True) as session:
+            user = await self._user(session, connection)
+            return await topic.send(session=session, user=user, key=key, payload=payload)
+
+
+class PresenceTopic:
+    """`presence:<key>`: who is connected to `<of.kind>:<key>`; a snapshot, then changes."""
+
+    kind = "presence"
+
+    def __init__(self, *, of: Topic, hub: Hub) -> None:
+        self._of = of
+        self._hub = hub
+
+    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+        return await self._of.authorize(session=session, user=user, key=key)
+
+    async def replay(
+        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+    ) -> list[Event]:
+        topic = f"{self.kind}:{key}"
+        users = await self._hub.broker.presence.users(topic)
+        return [Event(topic=topic, type="presence.snapshot", data={"user_ids": users})]
+
+
+class UserTopic:
+    """`user:<id>`: things for one person (their consultations' changes, notifications)."""
+
+    kind = "user"
+
+    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+        return key == str(user.id)
+
+    async def replay(
+        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+    ) -> list[Event]:
+        return []

@@ -1,0 +1,59 @@
+"""What a domain tells the hub about one kind of topic: who may follow it, and how to catch
+a late or reconnecting follower up from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.identity.models import User
+from clinicflow.realtime.events import Event
+
+
+class Topic(Protocol):
+    """One kind of topic: `kind` is the part of `consultation:<key>` before the colon."""
+
+    kind: str
+
+    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+        """Whether `user` may follow `<kind>:<key>`; the same False for missing and forbidden."""
+        ...
+
+    async def replay(
+        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+    ) -> list[Event]:
+        """What a follower must see on (re)subscribing: the durable events after `since`
+        in `seq` order (at most `limit`), or a snapshot for topics that send one."""
+        ...
+
+
+@runtime_checkable
+class AcceptsSends(Protocol):
+    """A topic whose followers may also write to it over the socket (`{"op": "send"}`)."""
+
+    async def send(
+        self, *, session: AsyncSession, user: User, key: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Store what was sent (the caller commits) and answer with what was stored."""
+        ...
+
+
+class UnknownTopic(Exception):
+    """The topic name does not parse or names no registered kind."""
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._topics: dict[str, Topic] = {}
+
+    def register(self, topic: Topic) -> None:
+        self._topics[topic.kind] = topic
+
+    def resolve(self, name: str) -> tuple[Topic, str]:
+        kind, sep, key = name.partition(":")
+        topic = self._topics.get(kind)
+        if not sep or not key or topic is None or len(name) > 200:
+            raise UnknownTopic(name)
+        return topic, key
