@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 import websockets
@@ -21,6 +24,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.typing import Origin
 
 from clinicflow.config import Settings
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 
 RECEIVE_SECONDS = 5.0
 
@@ -119,3 +123,66 @@ async def connect(
         max_queue=None,
     )
     return Socket(connection)
+
+
+@pytest.fixture
+async def two_servers(settings: Settings, clean_db: None) -> AsyncIterator[list[Server]]:
+    """Two `clinicflow serve` processes sharing the test's PostgreSQL and Redis."""
+    if not (TEST_DATABASE_URL and TEST_REDIS_URL):
+        pytest.skip(
+            "two server processes need PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL)"
+        )
+    environment = {
+        **os.environ,
+        "CLINICFLOW_ENV": "test",
+        "CLINICFLOW_SECRET_KEY": settings.secret_key,
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "REDIS_URL": TEST_REDIS_URL,
+        "CLINICFLOW_VAR_DIR": str(settings.var_dir),
+    }
+    processes: list[asyncio.subprocess.Process] = []
+    servers: list[Server] = []
+    try:
+        for _ in range(2):
+            port = _free_port()
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    *("-m", "clinicflow", "serve", "--port", str(port)),
+                    env=environment,
+                    cwd=settings.var_dir,
+                )
+            )
+            servers.append(Server(port=port))
+        for server, process in zip(servers, processes, strict=True):
+            await _wait_healthy(server, process)
+        yield servers
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                await asyncio.wait_for(process.wait(), timeout=10)
+            except TimeoutError:
+                process.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _wait_healthy(server: Server, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise RuntimeError(f"server on port {server.port} exited with {process.returncode}")
+            try:
+                if (await http.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"server on port {server.port} did not become healthy")
