@@ -6,8 +6,9 @@ runs the same tests on PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from clinicflow.app import create_app
 from clinicflow.config import Settings
 from clinicflow.core import audit, clock
 from clinicflow.models import metadata
+from clinicflow.realtime import Event
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts
 
@@ -108,6 +110,43 @@ def frozen_clock() -> Iterator[clock.FrozenClock]:
     clock.set_source(frozen)
     yield frozen
     clock.reset()
+
+
+class Published:
+    """Every event the app's hub received, for assertions on what a change announced."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._arrived = asyncio.Condition()
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._arrived:
+            self._arrived.notify_all()
+
+    def of_type(self, kind: str) -> list[Event]:
+        return [event for event in self.events if event.type == kind]
+
+    async def wait_for(self, predicate: Callable[[Event], bool], wait: float = 5.0) -> Event:
+        """The first event that matches; published events travel through Redis when it is
+        used, so they may arrive a moment after the commit."""
+        async with asyncio.timeout(wait), self._arrived:
+            while True:
+                for event in self.events:
+                    if predicate(event):
+                        return event
+                await self._arrived.wait()
+
+
+@pytest.fixture
+async def events(runtime: Runtime) -> Published:
+    published = Published()
+    runtime.hub.tap(published)
+    await runtime.broker.start()
+    return published
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from clinicflow import realtime
 from clinicflow.identity.models import Role
 from clinicflow.realtime import Event
 from clinicflow.runtime import Runtime
+from tests.conftest import Published
 from tests.factories import Accounts, bearer, login
 from tests.realtime.conftest import Server, Socket, connect
 
@@ -167,3 +168,13 @@ async def test_a_websockets_client_can_also_use_the_default_origin(server: Serve
     async with websockets.connect(server.ws_url) as connection:
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(connection.recv(), 5)
+
+
+async def test_the_events_fixture_sees_what_a_transaction_published(
+    runtime: Runtime, events: Published
+) -> None:
+    async with runtime.transaction() as session:
+        realtime.publish_on_commit(session, Event("user:someone", "note", {"n": 1}))
+        assert events.events == []
+    seen = await events.wait_for(lambda event: event.type == "note")
+    assert seen == Event("user:someone", "note", {"n": 1})

@@ -115,7 +115,12 @@ class Hub:
         self._gap_wait = gap_wait_seconds
         self._followers: dict[str, dict[Connection, Follower]] = {}
         self._presence_of: dict[str, str] = {}
+        self._taps: list[Callable[[Event], None]] = []
         broker.attach(self.deliver)
+
+    def tap(self, observer: Callable[[Event], None]) -> None:
+        """See every event this process receives, whoever follows it (tests, metrics)."""
+        self._taps.append(observer)
 
     # --- topics with presence ------------------------------------------------------------
 
@@ -244,6 +249,8 @@ class Hub:
 
     def deliver(self, event: Event) -> None:
         """Called by the broker for every published event, in the order it received them."""
+        for observer in self._taps:
+            observer(event)
         followers = self._followers.get(event.topic)
         if not followers:
             return
