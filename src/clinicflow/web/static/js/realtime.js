@@ -41,6 +41,15 @@
       listener(this.state);
     }
 
+    // Show the state in a badge made by templates/_connection.html (labels in its language).
+    showStateIn(element) {
+      const labels = JSON.parse(element.dataset.labels || "{}");
+      this.onState((state) => {
+        element.dataset.state = state;
+        element.textContent = labels[state] || state;
+      });
+    }
+
     setState(state) {
       if (this.state === state) return;
       this.state = state;

@@ -1,0 +1,14 @@
+// Keeps a list of consultations current: any change to one of mine (a new request, an
+// accept, an end) re-fetches the list through htmx.
+(function () {
+  "use strict";
+  const root = document.querySelector("[data-consultation-list]");
+  if (!root) return;
+  const live = new ClinicSocket();
+  live.showStateIn(root.querySelector("[data-connection]"));
+  live.subscribe("user:" + root.dataset.user, {
+    onEvent: (event) => {
+      if (event.type.startsWith("consultation.")) htmx.trigger(root, "consultations-changed");
+    },
+  });
+})();
