@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -13,8 +14,9 @@ from pydantic import ValidationError
 
 from clinicflow import demo as demo_data
 from clinicflow import migrate as migrations
+from clinicflow import worker as periodic
 from clinicflow.config import Settings, get_settings
-from clinicflow.core import audit
+from clinicflow.core import audit, observability
 from clinicflow.core.errors import AppError
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
@@ -65,6 +67,25 @@ def serve(
         reload=reload,
         proxy_headers=True,
     )
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run the periodic jobs (waitlist offers) until stopped with Ctrl-C or SIGTERM.
+
+    For deployments that set EMBEDDED_WORKER=false on their web processes.
+    """
+    settings = _settings()
+    observability.configure_logging(settings)
+
+    async def work(runtime: Runtime) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(stop_signal, stop.set)
+        await periodic.run_forever(runtime, stop)
+
+    _run(work)
 
 
 @app.command()

@@ -15,7 +15,9 @@ from clinicflow.identity.models import Role, User
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment, AppointmentStatus, Mode
-from tests.factories import PASSWORD, Accounts, latest_code
+from tests.factories import Accounts, csrf_from
+from tests.factories import sign_in_page_patient as sign_in_patient
+from tests.factories import sign_in_page_staff as sign_in_staff
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -28,35 +30,8 @@ MONDAY_15 = "2026-03-02T12:00:00+00:00"
 WORKING_DAY = [("08:00", "12:00"), ("14:00", "18:00")]
 
 
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
 def slot_values(html: str) -> list[str]:
     return re.findall(r'name="starts_at" value="([^"]+)"', html)
-
-
-async def sign_in_staff(client: httpx.AsyncClient, user: User) -> None:
-    form = await client.get("/login")
-    response = await client.post(
-        "/login",
-        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_from(form.text)},
-    )
-    assert response.status_code == 303, response.text
-
-
-async def sign_in_patient(client: httpx.AsyncClient, runtime: Runtime, user: User) -> None:
-    assert user.phone
-    form = await client.get("/login/phone")
-    token = csrf_from(form.text)
-    await client.post("/login/phone", data={"phone": user.phone, "csrf_token": token})
-    response = await client.post(
-        "/login/phone/verify",
-        data={"phone": user.phone, "code": latest_code(runtime, user.phone), "csrf_token": token},
-    )
-    assert response.status_code == 303, response.text
 
 
 @pytest.fixture

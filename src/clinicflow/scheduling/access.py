@@ -6,11 +6,12 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity.schemas import Role
-from clinicflow.scheduling.models import Appointment
+from clinicflow.scheduling.models import Appointment, SlotHold, WaitlistEntry
 
 STAFF = frozenset({Role.doctor, Role.receptionist, Role.admin})
 
@@ -57,3 +58,33 @@ async def get_appointment_for(
     if appointment is None or not can_see_appointment(actor, appointment):
         raise not_found()
     return appointment
+
+
+def require_patient(actor: Actor) -> None:
+    """A waitlist place is the patient's own request, so staff cannot join for them."""
+    if actor.role is not Role.patient:
+        raise AppError(ErrorCode.forbidden, _("Only patients can join a waitlist."))
+
+
+async def get_waitlist_entry_for(
+    session: AsyncSession, actor: Actor, entry_id: uuid.UUID
+) -> WaitlistEntry:
+    """The entry for its patient, receptionists and admins; the same not-found for others."""
+    entry = await session.get(WaitlistEntry, entry_id)
+    if entry is None or not (
+        entry.patient_id == actor.id or actor.role in (Role.receptionist, Role.admin)
+    ):
+        raise not_found()
+    return entry
+
+
+async def get_hold_for(session: AsyncSession, actor: Actor, hold_id: uuid.UUID) -> SlotHold:
+    """A hold that still keeps its slot, for its patient or staff; an ended one is not found."""
+    hold = await session.get(SlotHold, hold_id)
+    if (
+        hold is None
+        or hold.expires_at <= clock.now()
+        or not (hold.patient_id == actor.id or is_staff(actor))
+    ):
+        raise not_found()
+    return hold

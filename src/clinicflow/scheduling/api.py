@@ -116,8 +116,10 @@ async def create_hold(
 
 
 @router.delete("/holds/{hold_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_hold(hold_id: uuid.UUID, session: Session, user: CurrentUser) -> Response:
-    await scheduling.release_hold(session=session, actor=user, hold_id=hold_id)
+async def delete_hold(
+    hold_id: uuid.UUID, session: Session, settings: SettingsDep, user: CurrentUser
+) -> Response:
+    await scheduling.release_hold(session=session, settings=settings, actor=user, hold_id=hold_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -229,6 +231,68 @@ async def reschedule_appointment(
         client_ip=client.ip,
     )
     return schemas.AppointmentOut.model_validate(appointment)
+
+
+def _waiting(item: scheduling.Waiting) -> schemas.WaitlistEntryOut:
+    entry, held = item.entry, item.held
+    return schemas.WaitlistEntryOut(
+        id=entry.id,
+        doctor_id=entry.doctor_id,
+        patient_id=entry.patient_id,
+        first_day=entry.first_day,
+        last_day=entry.last_day,
+        status=entry.status,
+        created_at=entry.created_at,
+        offer=schemas.OfferOut(
+            hold_id=held.id,
+            starts_at=held.starts_at,
+            ends_at=held.ends_at,
+            expires_at=held.expires_at,
+        )
+        if held is not None
+        else None,
+    )
+
+
+@router.post("/waitlist", status_code=status.HTTP_201_CREATED)
+async def join_waitlist(
+    body: schemas.WaitlistIn,
+    session: Session,
+    settings: SettingsDep,
+    user: CurrentUser,
+    client: ClientInfo,
+) -> schemas.WaitlistEntryOut:
+    """Wait for a freed time with a doctor between two of the doctor's days (inclusive)."""
+    entry = await scheduling.join_waitlist(
+        session=session,
+        settings=settings,
+        actor=user,
+        doctor_id=body.doctor_id,
+        first_day=body.first_day,
+        last_day=body.last_day,
+        client_ip=client.ip,
+    )
+    return _waiting(scheduling.Waiting(entry, None))
+
+
+@router.get("/waitlist")
+async def my_waitlist(session: Session, user: CurrentUser) -> list[schemas.WaitlistEntryOut]:
+    """The caller's waitlist places, each with the slot held for them while an offer lasts."""
+    return [_waiting(item) for item in await scheduling.my_waitlist(session=session, actor=user)]
+
+
+@router.delete("/waitlist/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def leave_waitlist(
+    entry_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: CurrentUser,
+    client: ClientInfo,
+) -> Response:
+    await scheduling.leave_waitlist(
+        session=session, settings=settings, actor=user, entry_id=entry_id, client_ip=client.ip
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/calendar-feed", status_code=status.HTTP_201_CREATED)

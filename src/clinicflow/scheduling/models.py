@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -102,3 +102,79 @@ class CalendarFeed(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+
+
+class WaitlistStatus(StrEnum):
+    active = "active"
+    fulfilled = "fulfilled"
+    left = "left"
+    expired = "expired"
+
+
+class WaitlistEntry(UUIDPrimaryKey, Base):
+    """A patient waiting for a freed time with one doctor between two days.
+
+    The days are the doctor's local dates (the doctor's current zone decides which day a
+    freed slot falls on), because that is how the patient chose them: from the doctor's
+    week, whose days are the doctor's. Order of service is `created_at`, first come first.
+    """
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        # One active entry per patient and doctor, kept by the database so that a double
+        # click cannot put a patient twice in one queue.
+        Index(
+            "uq_waitlist_entries_patient_id_doctor_id_active",
+            "patient_id",
+            "doctor_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index(
+            "ix_waitlist_entries_doctor_id_status_created_at", "doctor_id", "status", "created_at"
+        ),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    first_day: Mapped[date]
+    last_day: Mapped[date]
+    status: Mapped[WaitlistStatus] = mapped_column(
+        string_enum(WaitlistStatus), default=WaitlistStatus.active
+    )
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class OfferStatus(StrEnum):
+    open = "open"
+    booked = "booked"
+    lapsed = "lapsed"
+
+
+class WaitlistOffer(UUIDPrimaryKey, Base):
+    """A freed slot offered to one waiting patient, kept for them by a `SlotHold`.
+
+    The row outlives its hold (holds are deleted when they end), so it remembers that this
+    entry was offered this slot, which is never offered to it again, and whether the offer
+    was booked or lapsed and passed on to the next patient.
+    """
+
+    __tablename__ = "waitlist_offers"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "starts_at", name="uq_waitlist_offers_entry_id_starts_at"),
+        Index("ix_waitlist_offers_status_expires_at", "status", "expires_at"),
+        Index("ix_waitlist_offers_doctor_id_starts_at", "doctor_id", "starts_at"),
+    )
+
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("waitlist_entries.id"))
+    doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    # Not a foreign key: the hold is deleted when it is booked, released or replaced.
+    hold_id: Mapped[uuid.UUID]
+    starts_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[OfferStatus] = mapped_column(string_enum(OfferStatus), default=OfferStatus.open)
+    ended_at: Mapped[datetime | None]

@@ -136,6 +136,24 @@ class DayGroup:
     rows: list[AppointmentRow]
 
 
+@dataclass(frozen=True)
+class OfferRow:
+    day: str
+    times: str
+    zone: str
+    until: str  # when the hold ends, in the doctor's zone
+    confirm_url: str
+
+
+@dataclass(frozen=True)
+class WaitlistRow:
+    id: uuid.UUID
+    doctor: str
+    specialty: str
+    days: str
+    offer: OfferRow | None
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -314,6 +332,7 @@ async def _book_week_page(
     settings: Settings,
     doctor_id: uuid.UUID,
     week: date | datetime | None,
+    waitlist_days: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     view = await _week_view(
         session,
@@ -323,7 +342,17 @@ async def _book_week_page(
         viewer_id=_viewer(request).id,
         url_for_week=_book_week_url(doctor_id),
     )
-    return {"week": view, "hold_action": f"/book/{doctor_id}/hold", "hidden": {}}
+    # The waitlist form proposes the days of the week on show that are still to come.
+    coming = [day.day.isoformat() for day in view.days if not day.is_past]
+    first, last = waitlist_days or (coming[0], coming[-1])
+    return {
+        "week": view,
+        "hold_action": f"/book/{doctor_id}/hold",
+        "hidden": {},
+        "waitlist_action": f"/book/{doctor_id}/waitlist",
+        "waitlist_from": first,
+        "waitlist_to": last,
+    }
 
 
 @router.get("/book/{doctor_id}")
@@ -358,6 +387,76 @@ async def hold(
         return render_refusal(request, exc, "scheduling/week.html", context)
     context = await _patient_confirm_context(
         session, settings, doctor_id, held.starts_at, held.ends_at, held.expires_at
+    )
+    return render(request, "scheduling/confirm.html", context)
+
+
+@router.post("/book/{doctor_id}/waitlist", dependencies=[CsrfProtected])
+async def join_waitlist(
+    request: Request,
+    doctor_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageUser,
+    client: ClientInfo,
+    start: Annotated[str, Form(alias="from", max_length=10)] = "",
+    end: Annotated[str, Form(alias="to", max_length=10)] = "",
+) -> Response:
+    first, last = _parse_date(start), _parse_date(end)
+
+    async def again(exc: AppError) -> HTMLResponse:
+        context = await _book_week_page(
+            request, session, settings, doctor_id, first, waitlist_days=(start, end)
+        )
+        return render_refusal(request, exc, "scheduling/week.html", context)
+
+    if first is None or last is None:
+        field = "from" if first is None else "to"
+        message = _("Choose the first and the last day.")
+        return await again(AppError(ErrorCode.validation_error, message, {"field": field}))
+    try:
+        await scheduling.join_waitlist(
+            session=session,
+            settings=settings,
+            actor=user,
+            doctor_id=doctor_id,
+            first_day=first,
+            last_day=last,
+            client_ip=client.ip,
+        )
+    except AppError as exc:
+        await drop_refused_changes(session, exc)
+        return await again(exc)
+    return RedirectResponse("/appointments?waitlisted=1", status_code=303)
+
+
+@router.get("/book/{doctor_id}/held/{hold_id}")
+async def held_for_me(
+    request: Request,
+    doctor_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageUser,
+) -> Response:
+    """The confirm page for a slot already held for the patient: a waitlist offer."""
+    try:
+        held = await scheduling.get_hold(session=session, actor=user, hold_id=hold_id)
+    except AppError:
+        held = None
+    if held is None or held.doctor_id != doctor_id:
+        context = await _book_week_page(request, session, settings, doctor_id, None)
+        gone = _("That time is no longer held for you. Pick another, or wait for the next offer.")
+        return render(request, "scheduling/week.html", {**context, "error": gone}, status_code=404)
+    minutes = round((held.expires_at - held.created_at).total_seconds() / 60)
+    context = await _patient_confirm_context(
+        session,
+        settings,
+        doctor_id,
+        held.starts_at,
+        held.ends_at,
+        held.expires_at,
+        hold_minutes=minutes,
     )
     return render(request, "scheduling/confirm.html", context)
 
@@ -507,6 +606,35 @@ async def _rows(
     return rows
 
 
+async def _waitlist_rows(session: AsyncSession, actor: Viewer) -> list[WaitlistRow]:
+    doctors: dict[uuid.UUID, tuple[str, str, str]] = {}
+    rows = []
+    for item in await scheduling.my_waitlist(session=session, actor=actor):
+        entry, held = item.entry, item.held
+        name, specialty, timezone = await _doctor_facts(session, entry.doctor_id, doctors)
+        first, last = _day_label(entry.first_day), _day_label(entry.last_day)
+        offer = None
+        if held is not None:
+            zone = ZoneInfo(timezone)
+            offer = OfferRow(
+                day=_full_day_label(held.starts_at.astimezone(zone).date()),
+                times=_times(held.starts_at, held.ends_at, zone),
+                zone=_zone_label(timezone, held.starts_at),
+                until=f"{held.expires_at.astimezone(zone):%H:%M}",
+                confirm_url=f"/book/{entry.doctor_id}/held/{held.id}",
+            )
+        rows.append(
+            WaitlistRow(
+                id=entry.id,
+                doctor=name,
+                specialty=specialty,
+                days=first if first == last else f"{first} – {last}",
+                offer=offer,
+            )
+        )
+    return rows
+
+
 async def _appointments_context(
     session: AsyncSession, actor: Viewer, start: date | None, end: date | None
 ) -> dict[str, Any]:
@@ -525,6 +653,7 @@ async def _appointments_context(
         return {
             "upcoming": await _rows(session, upcoming, with_patients=False),
             "past": list(reversed(await _rows(session, past, with_patients=False))),
+            "waitlist": await _waitlist_rows(session, actor),
         }
     # Staff see a range of days; a doctor's days are counted in their own zone.
     timezone = "UTC"
@@ -584,6 +713,8 @@ async def appointments(
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     booked: uuid.UUID | None = None,
     cancelled: bool = False,
+    waitlisted: bool = False,
+    left: bool = False,
 ) -> Response:
     viewer = _viewer(request)
     context = await _appointments_context(session, viewer, _parse_date(start), _parse_date(end))
@@ -592,6 +723,10 @@ async def appointments(
         notice = _("Your appointment is booked.")
     elif cancelled:
         notice = _("The appointment is cancelled.")
+    elif waitlisted:
+        notice = _("You are on the waitlist. We will text you when a time frees up.")
+    elif left:
+        notice = _("You have left the waitlist.")
     return render(
         request,
         "scheduling/appointments.html",
@@ -629,6 +764,31 @@ async def cancel(
             {**context, "notice": None, "highlight": appointment_id},
         )
     return RedirectResponse(_appointments_url(first, last, cancelled=1), status_code=303)
+
+
+@router.post("/waitlist/{entry_id}/leave", dependencies=[CsrfProtected])
+async def leave_waitlist(
+    request: Request,
+    entry_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageUser,
+    client: ClientInfo,
+) -> Response:
+    try:
+        await scheduling.leave_waitlist(
+            session=session, settings=settings, actor=user, entry_id=entry_id, client_ip=client.ip
+        )
+    except AppError as exc:
+        await drop_refused_changes(session, exc)
+        context = await _appointments_context(session, _viewer(request), None, None)
+        return render_refusal(
+            request,
+            exc,
+            "scheduling/appointments.html",
+            {**context, "notice": None, "highlight": None},
+        )
+    return RedirectResponse(_appointments_url(None, None, left=1), status_code=303)
 
 
 # --- doctors: the weekly schedule -------------------------------------------------------------

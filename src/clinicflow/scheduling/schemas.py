@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from clinicflow.identity.schemas import Timezone, no_control_characters
-from clinicflow.scheduling.models import AppointmentStatus, Mode
+from clinicflow.scheduling.models import AppointmentStatus, Mode, WaitlistStatus
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
@@ -112,3 +112,33 @@ class AppointmentPage(BaseModel):
 
 class CalendarFeedOut(BaseModel):
     url: str
+
+
+class WaitlistIn(StrictModel):
+    """The doctor's first and last local day the patient could come (both included)."""
+
+    doctor_id: uuid.UUID
+    first_day: date = Field(alias="from")
+    last_day: date = Field(alias="to")
+
+
+class OfferOut(BaseModel):
+    """A freed slot held for the patient until `expires_at`: book it with this `hold_id`."""
+
+    hold_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    expires_at: datetime
+
+
+class WaitlistEntryOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: uuid.UUID
+    doctor_id: uuid.UUID
+    patient_id: uuid.UUID
+    first_day: date = Field(alias="from")
+    last_day: date = Field(alias="to")
+    status: WaitlistStatus
+    created_at: datetime
+    offer: OfferOut | None = None

@@ -1,0 +1,93 @@
+"""The periodic job runner: work that no request triggers (a waitlist offer running out).
+
+Each job runs every `interval_seconds`, each run in its own `runtime.transaction()`, so a
+run commits or rolls back as a whole like a request. A run that raises is logged and the
+loop goes on: one bad row must not stop every later job. The runner runs inside the web
+process by default (`embedded_worker`), so `make run` needs nothing more; a deployment of
+several processes may turn that off and run `clinicflow worker` instead, or keep both: the
+jobs are written to tolerate running twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.runtime import Runtime
+from clinicflow.scheduling import jobs as scheduling_jobs
+
+log = structlog.get_logger(__name__)
+
+# A job is given the runtime (for its settings) and the session of its run's transaction.
+JobFunction = Callable[[Runtime, AsyncSession], Awaitable[None]]
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval_seconds: float
+    run: JobFunction
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        "scheduling.pass_on_lapsed_offers",
+        scheduling_jobs.WAITLIST_SWEEP_SECONDS,
+        scheduling_jobs.pass_on_lapsed_offers,
+    ),
+)
+
+
+async def run_once(runtime: Runtime, job: Job) -> bool:
+    """Run one job in its own transaction; False (and a log line) if it failed."""
+    try:
+        async with runtime.transaction() as session:
+            await job.run(runtime, session)
+    except Exception:
+        log.exception("worker.job_failed", job=job.name)
+        return False
+    return True
+
+
+async def run_forever(runtime: Runtime, stop: asyncio.Event, jobs: Sequence[Job] = JOBS) -> None:
+    """Run each job when it is due until `stop` is set; every job runs once at the start,
+    so work that fell due while no worker ran is done straight away."""
+    loop = asyncio.get_running_loop()
+    due = {job.name: loop.time() for job in jobs}
+    log.info("worker.started", jobs=[job.name for job in jobs])
+    while not stop.is_set():
+        for job in jobs:
+            if stop.is_set():
+                break
+            if due[job.name] <= loop.time():
+                await run_once(runtime, job)
+                due[job.name] = loop.time() + job.interval_seconds
+        wait = max(0.0, min(due.values(), default=loop.time() + 3600) - loop.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+    log.info("worker.stopped")
+
+
+@contextlib.asynccontextmanager
+async def embedded(runtime: Runtime) -> AsyncIterator[None]:
+    """Run the jobs in the background of this process while the block runs, if the
+    settings ask for it (`embedded_worker`); wait for the run in progress on the way out."""
+    if not runtime.settings.embedded_worker:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_forever(runtime, stop), name="clinicflow-worker")
+    try:
+        yield
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("worker.stop_timed_out")

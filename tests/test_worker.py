@@ -1,0 +1,217 @@
+"""The periodic job runner: jobs run in their own transactions, a failure does not stop the
+loop, the web process runs the jobs when embedded, and `clinicflow worker` runs them alone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import date, timedelta
+
+import pytest
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow import worker
+from clinicflow.app import create_app
+from clinicflow.config import Settings
+from clinicflow.core import audit
+from clinicflow.core.audit import AuditEntry
+from clinicflow.core.clock import FrozenClock
+from clinicflow.identity.models import Role
+from clinicflow.runtime import Runtime
+from clinicflow.scheduling import service as scheduling
+from clinicflow.scheduling.models import Mode, OfferStatus, WaitlistOffer
+from tests.factories import Accounts
+
+pytestmark = pytest.mark.usefixtures("app")
+
+FAST = 0.01  # seconds between runs in the loop tests
+
+
+async def run_until(runtime: Runtime, jobs: list[worker.Job], done: asyncio.Event) -> None:
+    """Run the loop until `done` is set, then stop it and wait for it to end."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run_forever(runtime, stop, jobs))
+    try:
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_failing_job_is_logged_and_the_loop_goes_on(runtime: Runtime) -> None:
+    runs = {"boom": 0, "count": 0}
+    done = asyncio.Event()
+
+    async def boom(_runtime: Runtime, _session: AsyncSession) -> None:
+        runs["boom"] += 1
+        raise RuntimeError("a bad row")
+
+    async def count(_runtime: Runtime, _session: AsyncSession) -> None:
+        runs["count"] += 1
+        if runs["count"] >= 3:
+            done.set()
+
+    with structlog.testing.capture_logs() as logs:
+        await run_until(
+            runtime, [worker.Job("boom", FAST, boom), worker.Job("count", FAST, count)], done
+        )
+    assert runs["boom"] >= 3
+    failures = [entry for entry in logs if entry["event"] == "worker.job_failed"]
+    assert len(failures) == runs["boom"]
+    assert failures[0]["job"] == "boom"
+
+
+async def test_each_run_is_its_own_transaction(runtime: Runtime, session: AsyncSession) -> None:
+    runs = 0
+    done = asyncio.Event()
+
+    async def write_then_maybe_fail(_runtime: Runtime, transaction: AsyncSession) -> None:
+        nonlocal runs
+        runs += 1
+        await audit.record(
+            transaction, action="test.job", resource_type="test", details={"n": runs}
+        )
+        if runs == 1:
+            raise RuntimeError("the first run fails after writing")
+        done.set()
+
+    await run_until(runtime, [worker.Job("writer", FAST, write_then_maybe_fail)], done)
+    kept = list(
+        await session.scalars(select(AuditEntry.details).where(AuditEntry.action == "test.job"))
+    )
+    assert kept[0] == {"n": 2}  # the failed first run left nothing behind
+    assert {"n": 1} not in kept
+
+
+async def test_stopping_does_not_wait_for_the_next_run(runtime: Runtime) -> None:
+    ran = asyncio.Event()
+
+    async def hourly(_runtime: Runtime, _session: AsyncSession) -> None:
+        ran.set()
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run_forever(runtime, stop, [worker.Job("h", 3600, hourly)]))
+    await asyncio.wait_for(ran.wait(), 10)  # every job runs once at the start
+    stop.set()
+    await asyncio.wait_for(task, 1)
+
+
+# --- the waitlist sweep, run by the web process and by `clinicflow worker` --------------------
+
+
+async def lapsed_offer(accounts: Accounts, runtime: Runtime, clock: FrozenClock) -> None:
+    """Two patients wait; a cancellation offers a slot to the first; 15 minutes pass."""
+    doctor = await accounts.make(Role.doctor)
+    patients = [await accounts.make(Role.patient) for _ in range(3)]
+    starts_at = clock.current.replace(hour=10, minute=0) + timedelta(days=1)
+    async with runtime.transaction() as session:
+        await scheduling.set_availability(
+            session=session,
+            actor=doctor,
+            doctor_id=doctor.id,
+            timezone="UTC",
+            slot_minutes=15,
+            weekly={"tue": [("09:00", "12:00")]},
+            exceptions=[],
+        )
+        for patient in patients[:2]:
+            clock.advance(milliseconds=1)
+            await scheduling.join_waitlist(
+                session=session,
+                settings=runtime.settings,
+                actor=patient,
+                doctor_id=doctor.id,
+                first_day=date(2026, 3, 3),
+                last_day=date(2026, 3, 3),
+            )
+        appointment = await scheduling.book(
+            session=session,
+            settings=runtime.settings,
+            actor=patients[2],
+            doctor_id=doctor.id,
+            starts_at=starts_at,
+            mode=Mode.online,
+        )
+        await scheduling.cancel(
+            session=session,
+            settings=runtime.settings,
+            actor=patients[2],
+            appointment_id=appointment.id,
+        )
+    clock.advance(minutes=15)
+
+
+async def offer_statuses(session: AsyncSession) -> list[OfferStatus]:
+    return list(
+        await session.scalars(select(WaitlistOffer.status).order_by(WaitlistOffer.created_at))
+    )
+
+
+async def test_the_web_process_passes_lapsed_offers_on_by_itself(
+    accounts: Accounts,
+    runtime: Runtime,
+    settings: Settings,
+    frozen_clock: FrozenClock,
+    session: AsyncSession,
+) -> None:
+    await lapsed_offer(accounts, runtime, frozen_clock)
+    assert await offer_statuses(session) == [OfferStatus.open]
+    web = create_app(settings)
+    async with web.router.lifespan_context(web):
+        for _ in range(200):
+            if await offer_statuses(session) == [OfferStatus.lapsed, OfferStatus.open]:
+                break
+            await asyncio.sleep(0.05)
+    assert await offer_statuses(session) == [OfferStatus.lapsed, OfferStatus.open]
+
+
+async def test_a_web_process_without_the_embedded_worker_leaves_them(
+    accounts: Accounts,
+    runtime: Runtime,
+    settings: Settings,
+    frozen_clock: FrozenClock,
+    session: AsyncSession,
+) -> None:
+    await lapsed_offer(accounts, runtime, frozen_clock)
+    web = create_app(settings.model_copy(update={"embedded_worker": False}))
+    async with web.router.lifespan_context(web):
+        await asyncio.sleep(0.3)
+    assert await offer_statuses(session) == [OfferStatus.open]
+
+
+async def test_the_worker_command_runs_until_sigterm(settings: Settings) -> None:
+    environment = {
+        **os.environ,
+        "CLINICFLOW_ENV": "test",
+        "CLINICFLOW_SECRET_KEY": settings.secret_key,
+        "DATABASE_URL": settings.database_url,
+        "CLINICFLOW_VAR_DIR": str(settings.var_dir),
+    }
+    environment.pop("REDIS_URL", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "clinicflow",
+        "worker",
+        env=environment,
+        cwd=settings.var_dir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        started = await asyncio.wait_for(process.stderr.readline(), 30)
+        assert b"worker.started" in started, started
+        process.send_signal(signal.SIGTERM)
+        _, rest = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, rest
+    assert b"worker.stopped" in rest
+    assert b"worker.job_failed" not in rest
