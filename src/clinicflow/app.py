@@ -16,8 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clinicflow import i18n
+from clinicflow import i18n, worker
 from clinicflow.config import Settings, get_settings
+from clinicflow.consultations import api as consultations_api
+from clinicflow.consultations import pages as consultations_pages
+from clinicflow.consultations.events import ConsultationTopic
 from clinicflow.core import observability
 from clinicflow.core.errors import AppError, ErrorCode, error_body
 from clinicflow.deps import LoginRedirect
@@ -51,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with worker.embedded(runtime):
+            yield
         await runtime.close()
 
     app = FastAPI(
@@ -69,10 +73,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scheduling_api.router)
     app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
+    app.include_router(consultations_api.router)
+    app.include_router(consultations_pages.router)
     app.include_router(web_pages.router)
     app.include_router(realtime_api.router)
     app.include_router(realtime_api.sockets)
     runtime.hub.topics.register(UserTopic())
+    consultation_topic = ConsultationTopic()
+    runtime.hub.topics.register(consultation_topic)
+    runtime.hub.track_presence(consultation_topic)
     if settings.is_development:
         app.include_router(notification_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

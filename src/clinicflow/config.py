@@ -68,9 +68,12 @@ class Settings(BaseSettings):
     dev_outbox_size: int = 200
 
     hold_minutes: int = 5
+    waitlist_offer_minutes: int = 15
     cancellation_window_minutes: int = 60
     max_future_appointments: int = 3
     max_slot_range_days: int = 31
+    # Run the periodic jobs inside the web process; turn off when `clinicflow worker` runs them.
+    embedded_worker: bool = True
 
     # Realtime sockets: a client silent this long is closed (it pings every 15 s); a client
     # this many events behind is closed with 1013 and resumes; presence outlives a process
@@ -80,6 +83,11 @@ class Settings(BaseSettings):
     ws_allowed_origins: list[str] = Field(default_factory=list)
     presence_ttl_seconds: float = 45.0
     realtime_gap_wait_seconds: float = 0.25
+
+    # Fernet keys for encrypted columns and files, newest first (FIELD_ENCRYPTION_KEYS as a
+    # JSON list); the first encrypts, all decrypt. Empty: one is derived from the secret key.
+    field_encryption_keys: list[str] = Field(default_factory=list, repr=False)
+    attachment_max_bytes: int = 10 * 1024 * 1024
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:

@@ -1,5 +1,6 @@
 """Imports every domain's tables, so `Base.metadata` is complete for Alembic and tests."""
 
+from clinicflow.consultations.models import Attachment, Consultation, Message
 from clinicflow.core.audit import AuditEntry, AuditHead
 from clinicflow.db import Base
 from clinicflow.identity.models import (
@@ -16,12 +17,15 @@ metadata = Base.metadata
 
 __all__ = [
     "Appointment",
+    "Attachment",
     "AuditEntry",
     "AuditHead",
     "Availability",
     "CalendarFeed",
+    "Consultation",
     "DoctorProfile",
     "LoginSession",
+    "Message",
     "OtpCode",
     "PatientProfile",
     "RefreshToken",

@@ -61,6 +61,9 @@ def build_runtime(settings: Settings) -> Runtime:
     security.configure_password_hashing(
         time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
     )
+    security.configure_field_encryption(
+        keys=settings.field_encryption_keys, secret_key=settings.secret_key
+    )
     engine = db.create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()

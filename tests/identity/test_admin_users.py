@@ -96,6 +96,7 @@ async def test_create_doctor_with_profile(
             "timezone": "Africa/Dar_es_Salaam",
             "consultation_minutes": 20,
             "bio": "Children's health.",
+            "meet_url": "https://meet.google.com/abc-defg-hij",
         },
         headers=admin_headers,
     )
@@ -106,6 +107,7 @@ async def test_create_doctor_with_profile(
         "bio": "Children's health.",
         "timezone": "Africa/Dar_es_Salaam",
         "consultation_minutes": 20,
+        "meet_url": "https://meet.google.com/abc-defg-hij",
     }
     assert doctor["patient"] is None
     assert (await login_as(client, "neema@clinic.example.com", "long enough")).status_code == 200

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
 from clinicflow.identity.models import Role, User
 from clinicflow.runtime import Runtime
-from tests.factories import PASSWORD, Accounts, latest_code
+from tests.factories import PASSWORD, Accounts, csrf_from, latest_code
 
 pytestmark = pytest.mark.usefixtures("app")
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
 
 
 async def sign_in(client: httpx.AsyncClient, user: User) -> httpx.Response:

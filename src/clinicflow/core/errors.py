@@ -40,6 +40,11 @@ class ErrorCode(StrEnum):
     too_late_to_change = "too_late_to_change"
     appointment_limit = "appointment_limit"
     invalid_transition = "invalid_transition"
+    consultation_not_open = "consultation_not_open"
+    client_id_taken = "client_id_taken"
+    file_too_large = "file_too_large"
+    unsupported_file_type = "unsupported_file_type"
+    recording_not_allowed = "recording_not_allowed"
     service_unavailable = "service_unavailable"
     internal_error = "internal_error"
 
@@ -70,6 +75,11 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.too_late_to_change: 409,
     ErrorCode.appointment_limit: 409,
     ErrorCode.invalid_transition: 409,
+    ErrorCode.consultation_not_open: 409,
+    ErrorCode.client_id_taken: 409,
+    ErrorCode.file_too_large: 413,
+    ErrorCode.unsupported_file_type: 415,
+    ErrorCode.recording_not_allowed: 409,
     ErrorCode.service_unavailable: 503,
     ErrorCode.internal_error: 500,
 }

@@ -1,18 +1,26 @@
-"""Password hashing, opaque tokens and signed access tokens."""
+"""Password hashing, opaque tokens, signed access tokens and field encryption."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 from clinicflow.core import clock
 
@@ -121,3 +129,83 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims | None:
         )
     except (ValueError, TypeError):
         return None
+
+
+# --- field encryption ------------------------------------------------------------------------
+
+FIELD_KEY_INFO = b"clinicflow field encryption v1"
+_field_cipher: MultiFernet | None = None
+
+
+def derive_field_key(secret_key: str) -> str:
+    """The Fernet key used when no field keys are configured.
+
+    Derived from the secret key (HKDF-SHA256), so a fresh install encrypts at rest with no
+    setup; an operator moving to explicit keys lists this one after the new key, so rows
+    written before the move still decrypt.
+    """
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=FIELD_KEY_INFO).derive(
+        secret_key.encode()
+    )
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def configure_field_encryption(*, keys: Sequence[str], secret_key: str) -> None:
+    """Set this process's keys for encrypted columns and files.
+
+    The first key encrypts and every key decrypts, so rotation is: put the new key first,
+    keep the old one after it until every row has been rewritten. With no keys, one is
+    derived from the secret key.
+    """
+    global _field_cipher
+    chosen = list(keys) or [derive_field_key(secret_key)]
+    try:
+        fernets = [Fernet(key) for key in chosen]
+    except ValueError:
+        # Name the setting, never the key: this message may reach a log.
+        raise ValueError(
+            "field_encryption_keys must be Fernet keys (32 bytes, url-safe base64)"
+        ) from None
+    _field_cipher = MultiFernet(fernets)
+
+
+def _cipher() -> MultiFernet:
+    if _field_cipher is None:
+        raise RuntimeError("field encryption is not configured; build_runtime configures it")
+    return _field_cipher
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    return _cipher().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    """Raises `cryptography.fernet.InvalidToken` when no configured key opens the token:
+    a lost or misconfigured key must fail loudly, never return garbage."""
+    return _cipher().decrypt(token)
+
+
+def encrypt_text(value: str) -> str:
+    return encrypt_bytes(value.encode()).decode("ascii")
+
+
+def decrypt_text(token: str) -> str:
+    return decrypt_bytes(token.encode("ascii")).decode()
+
+
+class EncryptedText(TypeDecorator[str]):
+    """Text encrypted at rest (Fernet), in the clear only inside the process.
+
+    A database dump or backup then holds no clinical text. Each write gets a fresh IV, so
+    an encrypted column can be neither searched nor indexed by its content, and it takes
+    about 4/3 of the text's size plus 100 bytes.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else encrypt_text(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else decrypt_text(value)

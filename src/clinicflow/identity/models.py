@@ -73,6 +73,9 @@ class DoctorProfile(Base):
     bio: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     consultation_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    # Copied into each audio or video consultation when accepted, so changing it later
+    # never alters a past consultation.
+    meet_url: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(back_populates="doctor")
 

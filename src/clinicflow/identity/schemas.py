@@ -60,6 +60,14 @@ Specialty = Annotated[
     AfterValidator(no_control_characters),
 ]
 Bio = Annotated[str, StringConstraints(max_length=4000), AfterValidator(no_control_characters)]
+# Only a Google Meet room: the link is shown to patients as "join", so it must not be able
+# to point anywhere else.
+MeetUrl = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^https://meet\.google\.com/[a-z]{3}-[a-z]{4}-[a-z]{3}$"
+    ),
+]
 
 
 class StrictModel(BaseModel):
@@ -110,6 +118,7 @@ class DoctorProfileOut(BaseModel):
     bio: str
     timezone: str
     consultation_minutes: int
+    meet_url: str | None
 
 
 class UserOut(BaseModel):
@@ -144,6 +153,7 @@ class ProfileFields(StrictModel):
     bio: Bio | None = None
     timezone: Timezone | None = None
     consultation_minutes: ConsultationMinutes | None = None
+    meet_url: MeetUrl | None = None
 
 
 class UserCreate(ProfileFields):
@@ -171,4 +181,4 @@ class UserPage(BaseModel):
 
 
 PATIENT_FIELDS = ("date_of_birth", "patient_type", "preferred_language")
-DOCTOR_FIELDS = ("specialty", "bio", "timezone", "consultation_minutes")
+DOCTOR_FIELDS = ("specialty", "bio", "timezone", "consultation_minutes", "meet_url")

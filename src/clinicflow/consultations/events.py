@@ -1,0 +1,95 @@
+"""The `consultation:<id>` topic for the realtime hub.
+
+Events on it: `message.created` (durable, with the message's `seq`; data is the message) and
+`consultation.updated` (ephemeral; data is the consultation). The same consultation events
+also go to `user:<doctor_id>` and `user:<patient_id>`, and `consultation.created` to
+`user:<doctor_id>`, so lists update live.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.consultations import access, schemas
+from clinicflow.consultations import service as consultations
+from clinicflow.core.errors import AppError, ErrorCode, not_found
+from clinicflow.i18n import gettext as _
+from clinicflow.identity.models import User
+from clinicflow.realtime.events import Event
+
+
+def _consultation_id(key: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(key)
+    except ValueError:
+        return None
+
+
+class ConsultationTopic:
+    """Followed by whoever may read the consultation (access.py); a (re)subscriber is caught
+    up from the database with the messages after the last `seq` it saw."""
+
+    kind = "consultation"
+
+    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+        consultation_id = _consultation_id(key)
+        if consultation_id is None:
+            return False
+        try:
+            await access.get_consultation_for(session, user, consultation_id)
+        except AppError as exc:
+            if exc.code is ErrorCode.not_found:
+                return False
+            raise
+        return True
+
+    async def replay(
+        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+    ) -> list[Event]:
+        consultation_id = _consultation_id(key)
+        if consultation_id is None:
+            return []
+        messages = await consultations.messages_after(
+            session=session, actor=user, consultation_id=consultation_id, since=since, limit=limit
+        )
+        name = consultations.topic(consultation_id)
+        return [
+            Event(
+                topic=name,
+                type="message.created",
+                seq=message.seq,
+                data=schemas.message_json(message),
+            )
+            for message in messages
+        ]
+
+    async def send(
+        self, *, session: AsyncSession, user: User, key: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A `send` frame `{client_id, body}`: stored exactly as `POST …/messages` would."""
+        consultation_id = _consultation_id(key)
+        if consultation_id is None:
+            raise not_found()
+        try:
+            frame = schemas.SocketSend.model_validate(dict(payload))
+        except ValidationError as exc:
+            raise AppError(
+                ErrorCode.validation_error,
+                _("Send a client_id and a body of 1 to {count} characters.").format(
+                    count=schemas.MAX_BODY
+                ),
+                {"errors": [".".join(str(p) for p in e["loc"]) for e in exc.errors()]},
+            ) from None
+        message, _created = await consultations.send_message(
+            session=session,
+            actor=user,
+            consultation_id=consultation_id,
+            client_id=frame.client_id,
+            body=frame.body,
+        )
+        return schemas.message_json(message)

@@ -1,0 +1,302 @@
+"""Consultation pages: the lists (a doctor's pending requests on top) and the chat.
+
+The chat page renders the frame and hands the conversation to `static/js/chat.js`, which
+loads history over the API and follows `consultation:<id>` over the socket; every rule
+is the service's and access module's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from babel.dates import format_datetime
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow import i18n
+from clinicflow.consultations import access, schemas
+from clinicflow.consultations import service as consultations
+from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
+from clinicflow.core.errors import AppError
+from clinicflow.deps import ClientInfo, CsrfProtected, PageUser, Session
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
+from clinicflow.routing import TransactionalRoute
+from clinicflow.web.templating import drop_refused_changes, render, render_refusal
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+LIST_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: str
+    style: str
+
+
+@dataclass(frozen=True)
+class StartForm:
+    doctor_id: str = ""
+    problem: str = ""
+    type: str = ConsultationType.chat.value
+
+
+def _when(value: Any) -> str:
+    return format_datetime(value, format="medium", locale=i18n.current_language())
+
+
+async def _doctor_choices(session: AsyncSession) -> list[dict[str, str]]:
+    doctors = await identity.search_doctors(session)
+    return [
+        {"id": str(d.id), "name": d.name, "specialty": d.doctor.specialty if d.doctor else ""}
+        for d in doctors
+    ]
+
+
+def _rows(items: Sequence[schemas.ConsultationOut | schemas.DeskEntry]) -> list[dict[str, Any]]:
+    return [{**item.__dict__, "created_at_label": _when(item.created_at)} for item in items]
+
+
+async def _list_context(session: AsyncSession, user: User) -> dict[str, Any]:
+    if user.role is Role.receptionist:
+        entries = await consultations.desk(session=session, actor=user)
+        live = _rows(entries)
+        groups = [
+            (
+                _("Waiting for the doctor"),
+                [r for r in live if r["status"] is ConsultationStatus.pending],
+                "pending",
+            ),
+            (
+                _("In progress"),
+                [r for r in live if r["status"] is ConsultationStatus.active],
+                "active",
+            ),
+        ]
+        return {"groups": groups, "doctors": None, "viewer_is_doctor": False, "desk": True}
+    mine, _cursor = await consultations.list_consultations(
+        session=session, actor=user, limit=LIST_LIMIT
+    )
+    rows = _rows(await consultations.describe(session, mine))
+
+    def having(*statuses: ConsultationStatus) -> list[dict[str, Any]]:
+        return [row for row in rows if row["status"] in statuses]
+
+    groups = [
+        (_("Waiting for the doctor"), having(ConsultationStatus.pending), "pending"),
+        (_("In progress"), having(ConsultationStatus.active), "active"),
+        (_("Earlier"), having(ConsultationStatus.ended, ConsultationStatus.declined), "earlier"),
+    ]
+    doctors = await _doctor_choices(session) if user.role is Role.patient else None
+    return {
+        "groups": groups,
+        "doctors": doctors,
+        "viewer_is_doctor": user.role is Role.doctor,
+        "desk": False,
+    }
+
+
+@router.get("/consultations", response_class=HTMLResponse)
+async def consultation_list(request: Request, session: Session, user: PageUser) -> Response:
+    context = await _list_context(session, user)
+    return render(request, "consultations/list.html", {**context, "form": StartForm()})
+
+
+@router.post("/consultations", dependencies=[CsrfProtected])
+async def start(
+    request: Request,
+    session: Session,
+    user: PageUser,
+    client: ClientInfo,
+    doctor_id: Annotated[str, Form(max_length=64)],
+    problem: Annotated[str, Form(max_length=schemas.MAX_PROBLEM * 2)],
+    type: Annotated[str, Form(max_length=16)] = ConsultationType.chat.value,
+) -> Response:
+    form = StartForm(doctor_id=doctor_id, problem=problem, type=type)
+    try:
+        consultation = await consultations.start(
+            session=session,
+            actor=user,
+            doctor_id=uuid.UUID(doctor_id),
+            problem=problem,
+            type=ConsultationType(type),
+            client_ip=client.ip,
+        )
+    except ValueError:
+        return render(
+            request,
+            "consultations/list.html",
+            {
+                **await _list_context(session, user),
+                "form": form,
+                "error": _("Choose a doctor and how you would like to talk."),
+            },
+            status_code=422,
+        )
+    except AppError as exc:
+        await drop_refused_changes(session, exc)
+        context = await _list_context(session, user)
+        return render_refusal(request, exc, "consultations/list.html", {**context, "form": form})
+    return RedirectResponse(f"/consultations/{consultation.id}", status_code=303)
+
+
+def _actions(user: User, consultation: Consultation) -> list[Action]:
+    if user.id != consultation.doctor_id:
+        return []
+    if consultation.status is ConsultationStatus.pending:
+        return [
+            Action("accept", _("Accept"), "primary"),
+            Action("decline", _("Decline"), "secondary outline"),
+        ]
+    if consultation.status is ConsultationStatus.active:
+        return [Action("end", _("End the consultation"), "secondary")]
+    return []
+
+
+def _read_only_reason(consultation: Consultation) -> str:
+    if consultation.status is ConsultationStatus.pending:
+        return _("You can write once the doctor has accepted.")
+    if consultation.status is ConsultationStatus.declined:
+        return _("This consultation was declined.")
+    if consultation.status is ConsultationStatus.ended:
+        return _("This consultation has ended.")
+    return _("Only the patient and the doctor write here.")
+
+
+def _chat_config(user: User, consultation: schemas.ConsultationOut) -> dict[str, Any]:
+    """What chat.js needs, as JSON in the page: ids, names and the words it shows."""
+    return {
+        "id": str(consultation.id),
+        "me": str(user.id),
+        "status": consultation.status.value,
+        "names": {
+            str(consultation.patient_id): consultation.patient_name,
+            str(consultation.doctor_id): consultation.doctor_name,
+        },
+        "text": {
+            "sending": _("Sending…"),
+            "failed": _("Not sent"),
+            "typing": _("{name} is typing…"),
+            "online": _("{name} is here"),
+            "away": _("Not connected right now"),
+            "system": {
+                "accepted": _("The doctor accepted the consultation."),
+                "declined": _("The doctor declined the consultation."),
+                "ended": _("The consultation has ended."),
+                "joined": _("Joined the consultation."),
+            },
+        },
+    }
+
+
+async def _chat_context(
+    session: AsyncSession, user: User, consultation_id: uuid.UUID
+) -> dict[str, Any]:
+    consultation = await consultations.get_consultation(
+        session=session, actor=user, consultation_id=consultation_id
+    )
+    described = (await consultations.describe(session, [consultation]))[0]
+    mine = user.id == consultation.patient_id
+    return {
+        "consultation": described,
+        "other_name": described.doctor_name if mine else described.patient_name,
+        "config": _chat_config(user, described),
+        "can_write": access.can_write(user, consultation),
+        "read_only_reason": _read_only_reason(consultation),
+        "actions": _actions(user, consultation),
+    }
+
+
+@router.get("/consultations/{consultation_id}", response_class=HTMLResponse)
+async def chat(
+    request: Request, consultation_id: uuid.UUID, session: Session, user: PageUser
+) -> Response:
+    context = await _chat_context(session, user, consultation_id)
+    return render(request, "consultations/chat.html", context)
+
+
+async def _change(
+    request: Request,
+    session: AsyncSession,
+    user: User,
+    consultation_id: uuid.UUID,
+    change: Callable[[], Awaitable[object]],
+) -> Response:
+    """Run a status change and come back to the chat; a refusal shows on the chat page."""
+    try:
+        await change()
+    except AppError as exc:
+        await drop_refused_changes(session, exc)
+        context = await _chat_context(session, user, consultation_id)
+        return render_refusal(request, exc, "consultations/chat.html", context)
+    return RedirectResponse(f"/consultations/{consultation_id}", status_code=303)
+
+
+@router.post("/consultations/{consultation_id}/accept", dependencies=[CsrfProtected])
+async def accept(
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: Session,
+    user: PageUser,
+    client: ClientInfo,
+) -> Response:
+    return await _change(
+        request,
+        session,
+        user,
+        consultation_id,
+        lambda: consultations.accept(
+            session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
+        ),
+    )
+
+
+@router.post("/consultations/{consultation_id}/decline", dependencies=[CsrfProtected])
+async def decline(
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: Session,
+    user: PageUser,
+    client: ClientInfo,
+    reason: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    return await _change(
+        request,
+        session,
+        user,
+        consultation_id,
+        lambda: consultations.decline(
+            session=session,
+            actor=user,
+            consultation_id=consultation_id,
+            reason=reason,
+            client_ip=client.ip,
+        ),
+    )
+
+
+@router.post("/consultations/{consultation_id}/end", dependencies=[CsrfProtected])
+async def end(
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: Session,
+    user: PageUser,
+    client: ClientInfo,
+) -> Response:
+    return await _change(
+        request,
+        session,
+        user,
+        consultation_id,
+        lambda: consultations.end(
+            session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
+        ),
+    )

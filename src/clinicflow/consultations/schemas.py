@@ -1,0 +1,241 @@
+"""API and event shapes of consultations (never the tables themselves).
+
+A message looks the same in an HTTP answer, a socket event and a replay:
+`{id, seq, client_id, sender_id, sender_role, kind, body, created_at}`, plus `attachment`
+on attachment messages only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from clinicflow.consultations.models import (
+    Consultation,
+    ConsultationStatus,
+    ConsultationType,
+    Message,
+    MessageKind,
+    SenderRole,
+)
+from clinicflow.identity.schemas import no_control_characters
+
+MAX_PROBLEM = 2000
+MAX_BODY = 4000
+MAX_REASON = 500
+MAX_NOTES = 20000
+# URL-safe characters only, and no ":" so a client id can never look like the service's own
+# `system:…` ids.
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,64}$"
+
+ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
+Problem = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROBLEM),
+    AfterValidator(no_control_characters),
+]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON),
+    AfterValidator(no_control_characters),
+]
+Body = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_BODY), AfterValidator(no_control_characters)
+]
+Notes = Annotated[
+    str, StringConstraints(max_length=MAX_NOTES), AfterValidator(no_control_characters)
+]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConsultationIn(StrictModel):
+    doctor_id: uuid.UUID
+    problem: Problem
+    type: ConsultationType
+    appointment_id: uuid.UUID | None = None
+
+
+class DeclineIn(StrictModel):
+    reason: Reason
+
+
+class MessageIn(StrictModel):
+    client_id: ClientId
+    body: Body
+
+
+class SocketSend(MessageIn):
+    """A `send` frame carries `op` and `topic` beside the message; only these two are ours."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class NotesIn(StrictModel):
+    notes: Notes
+
+
+class RecordingIn(StrictModel):
+    url: Annotated[str, StringConstraints(pattern=r"^https://\S+$", max_length=2000)]
+    duration_seconds: int = Field(ge=0, le=7 * 24 * 3600)
+    size_bytes: int = Field(ge=0, le=2**50)
+
+
+class RecordingOut(BaseModel):
+    url: str
+    duration_seconds: int | None
+    size_bytes: int | None
+
+
+class ConsultationOut(BaseModel):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str
+    doctor_id: uuid.UUID
+    doctor_name: str
+    appointment_id: uuid.UUID | None
+    type: ConsultationType
+    status: ConsultationStatus
+    problem: str
+    decline_reason: str | None
+    meet_url: str | None
+    created_at: datetime
+    accepted_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: int | None
+    last_seq: int
+    recording: RecordingOut | None
+
+
+class ConsultationPage(BaseModel):
+    items: list[ConsultationOut]
+    next_cursor: str | None
+
+
+class DeskEntry(BaseModel):
+    """Who is with whom: nothing of what the consultation is about."""
+
+    id: uuid.UUID
+    status: ConsultationStatus
+    type: ConsultationType
+    patient_id: uuid.UUID
+    patient_name: str
+    doctor_id: uuid.UUID
+    doctor_name: str
+    created_at: datetime
+    accepted_at: datetime | None
+
+
+class AttachmentOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    seq: int
+    client_id: str
+    sender_id: uuid.UUID | None
+    sender_role: SenderRole
+    kind: MessageKind
+    body: str
+    created_at: datetime
+    # Text and system messages keep exactly the eight fields of the protocol.
+    attachment: AttachmentOut | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class MessagePage(BaseModel):
+    """One page of history, oldest first; `before_seq` asks for the page before it (null at
+    the beginning of the conversation)."""
+
+    items: list[MessageOut]
+    before_seq: int | None
+
+
+class NotesOut(BaseModel):
+    notes: str
+
+
+def attachment_url(consultation_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
+    return f"/api/consultations/{consultation_id}/attachments/{attachment_id}"
+
+
+def message_out(message: Message) -> MessageOut:
+    attachment = message.attachment
+    return MessageOut(
+        id=message.id,
+        seq=message.seq,
+        client_id=message.client_id,
+        sender_id=message.sender_id,
+        sender_role=message.sender_role,
+        kind=message.kind,
+        body=message.body,
+        created_at=message.created_at,
+        attachment=AttachmentOut(
+            id=attachment.id,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=attachment.size_bytes,
+            url=attachment_url(message.consultation_id, attachment.id),
+        )
+        if attachment is not None
+        else None,
+    )
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    data: dict[str, Any] = message_out(message).model_dump(mode="json")
+    return data
+
+
+def consultation_out(consultation: Consultation, names: dict[uuid.UUID, str]) -> ConsultationOut:
+    recording = (
+        RecordingOut(
+            url=consultation.recording_url,
+            duration_seconds=consultation.recording_duration_seconds,
+            size_bytes=consultation.recording_size_bytes,
+        )
+        if consultation.recording_url
+        else None
+    )
+    return ConsultationOut(
+        id=consultation.id,
+        patient_id=consultation.patient_id,
+        patient_name=names.get(consultation.patient_id, ""),
+        doctor_id=consultation.doctor_id,
+        doctor_name=names.get(consultation.doctor_id, ""),
+        appointment_id=consultation.appointment_id,
+        type=consultation.type,
+        status=consultation.status,
+        problem=consultation.problem,
+        decline_reason=consultation.decline_reason,
+        meet_url=consultation.meet_url,
+        created_at=consultation.created_at,
+        accepted_at=consultation.accepted_at,
+        ended_at=consultation.ended_at,
+        duration_seconds=consultation.duration_seconds,
+        last_seq=consultation.last_seq,
+        recording=recording,
+    )
+
+
+def desk_entry(consultation: Consultation, names: dict[uuid.UUID, str]) -> DeskEntry:
+    return DeskEntry(
+        id=consultation.id,
+        status=consultation.status,
+        type=consultation.type,
+        patient_id=consultation.patient_id,
+        patient_name=names.get(consultation.patient_id, ""),
+        doctor_id=consultation.doctor_id,
+        doctor_name=names.get(consultation.doctor_id, ""),
+        created_at=consultation.created_at,
+        accepted_at=consultation.accepted_at,
+    )
