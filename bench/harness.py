@@ -44,6 +44,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on, for a server a benchmark starts itself."""
+    return _free_port()
+
+
 @contextmanager
 def serving(env: dict[str, str], log: IO[bytes] | None = None) -> Iterator[str]:
     """Run the server until the block ends; yields its base URL once /health answers."""

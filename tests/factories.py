@@ -87,3 +87,35 @@ def run_cli(settings: Settings, *args: str, env: str = "test") -> subprocess.Com
         check=False,
         cwd=settings.var_dir,
     )
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+async def sign_in_page_staff(
+    client: httpx.AsyncClient, user: User, password: str = PASSWORD
+) -> None:
+    """Sign a staff user in through the sign-in page, as a browser would (session cookie)."""
+    form = await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={"email": user.email, "password": password, "csrf_token": csrf_from(form.text)},
+    )
+    assert response.status_code == 303, response.text
+
+
+async def sign_in_page_patient(client: httpx.AsyncClient, runtime: Runtime, user: User) -> None:
+    """Sign a patient in through the phone pages with the code from the outbox."""
+    assert user.phone
+    form = await client.get("/login/phone")
+    token = csrf_from(form.text)
+    await client.post("/login/phone", data={"phone": user.phone, "csrf_token": token})
+    response = await client.post(
+        "/login/phone/verify",
+        data={"phone": user.phone, "code": latest_code(runtime, user.phone), "csrf_token": token},
+    )
+    assert response.status_code == 303, response.text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -18,47 +17,16 @@ from clinicflow.identity import service as identity
 from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import service as scheduling
 from tests.e2e.conftest import LiveServer, _in_own_thread
+from tests.e2e.people import (
+    no_horizontal_scroll,
+    sign_in_patient,
+)
 
 pytestmark = pytest.mark.browser
 
 Screenshot = Callable[[Page, str], Path]
-CODE = re.compile(r"\b(\d{6})\b")
 ZONE = "Africa/Nairobi"
 SECOND_PATIENT = ("Baraka Mutua", "+254711000077")
-
-
-def _newest_code(page: Page, live_server: LiveServer, phone: str) -> str:
-    deadline = time.monotonic() + 5
-    while True:
-        response = page.request.get(live_server.url("/dev/outbox.json"))
-        assert response.ok, response.status
-        messages = [m for m in response.json() if m["to"] == phone and m["channel"] == "sms"]
-        if messages:
-            match = CODE.search(max(messages, key=lambda m: m["sent_at"])["body"])
-            assert match
-            return match.group(1)
-        assert time.monotonic() < deadline, f"no SMS for {phone} in the outbox"
-        time.sleep(0.1)
-
-
-def _sign_in_patient(page: Page, live_server: LiveServer, phone: str, name: str = "") -> None:
-    page.goto("/login/phone")
-    page.locator("form[action='/login/phone'] input[name=phone]").fill(phone)
-    page.locator("form[action='/login/phone'] button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/login/phone/verify\?phone="))
-    form = page.locator("form[action='/login/phone/verify']")
-    form.locator("input[name=code]").fill(_newest_code(page, live_server, phone))
-    if name:
-        form.locator("input[name=name]").fill(name)
-    form.locator("button[type=submit]").click()
-    page.wait_for_url("**/home")
-
-
-def _no_horizontal_scroll(page: Page) -> None:
-    scroll_width, inner_width = page.evaluate(
-        "[document.scrollingElement.scrollWidth, window.innerWidth]"
-    )
-    assert scroll_width <= inner_width, f"{page.url} scrolls sideways ({scroll_width}px)"
 
 
 def _next_monday() -> date:
@@ -109,7 +77,7 @@ def test_a_booked_slot_is_gone_for_the_next_patient(
 
     # The first patient, on a phone, finds the doctor and books next Wednesday's first time.
     first = phone_page
-    _sign_in_patient(first, live_server, live_server.patient.phone)
+    sign_in_patient(first, live_server, live_server.patient.phone)
     first.locator("header a[href='/book']").click()
     first.wait_for_url("**/book")
     first.locator("form[action='/book'] input[name=q]").fill("otieno")
@@ -125,14 +93,14 @@ def test_a_booked_slot_is_gone_for_the_next_patient(
     expect(slot).to_have_text("08:00")
     starts_at = slot.get_attribute("value")
     assert starts_at
-    _no_horizontal_scroll(first)
+    no_horizontal_scroll(first)
     screenshot(first, "week-phone")
 
     slot.click()
     expect(first.locator("main h1")).to_have_text("Confirm the appointment")
     expect(first.get_by_test_id("held-slot")).to_contain_text("08:00–08:30")
     expect(first.get_by_test_id("hold-expiry")).to_contain_text("for 5 minutes, until")
-    _no_horizontal_scroll(first)
+    no_horizontal_scroll(first)
     screenshot(first, "confirm-phone")
     first.get_by_label("Online, by video").check()
     first.locator("textarea[name=reason]").fill("Headaches for a week")
@@ -144,12 +112,12 @@ def test_a_booked_slot_is_gone_for_the_next_patient(
     expect(booked).to_contain_text("08:00–08:30")
     expect(booked).to_contain_text("Online")
     expect(booked.get_by_test_id("status")).to_have_text("Booked")
-    _no_horizontal_scroll(first)
+    no_horizontal_scroll(first)
     screenshot(first, "appointments-phone")
 
     # A second patient, in another browser, on a desktop, no longer sees that time.
     second = page
-    _sign_in_patient(second, live_server, SECOND_PATIENT[1], name=SECOND_PATIENT[0])
+    sign_in_patient(second, live_server, SECOND_PATIENT[1], name=SECOND_PATIENT[0])
     second.goto(f"/book/{doctor_id}?week={monday.isoformat()}")
     day = second.locator(f"[data-testid=day][data-date='{wednesday}']")
     expect(day.get_by_test_id("slot").first).to_have_text("08:30")

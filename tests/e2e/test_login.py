@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,40 +11,17 @@ from playwright.sync_api import Page, expect
 
 from clinicflow.deps import SESSION_COOKIE
 from tests.e2e.conftest import LiveServer
+from tests.e2e.people import (
+    newest_code,
+    no_horizontal_scroll,
+    path_of,
+    sign_in_staff,
+)
 
 pytestmark = pytest.mark.browser
 
 Screenshot = Callable[[Page, str], Path]
-CODE = re.compile(r"\b(\d{6})\b")
 NEW_PHONE = "+254711000099"
-
-
-def _path(page: Page) -> str:
-    return re.sub(r"^https?://[^/]+", "", page.url)
-
-
-def _newest_code(page: Page, live_server: LiveServer, phone: str) -> str:
-    """The code in the newest SMS the development outbox holds for this phone."""
-    deadline = time.monotonic() + 5
-    while True:
-        response = page.request.get(live_server.url("/dev/outbox.json"))
-        assert response.ok, response.status
-        messages = [m for m in response.json() if m["to"] == phone and m["channel"] == "sms"]
-        if messages:
-            newest = max(messages, key=lambda m: m["sent_at"])
-            match = CODE.search(newest["body"])
-            assert match, f"no 6-digit code in {newest['body']!r}"
-            return match.group(1)
-        assert time.monotonic() < deadline, f"no SMS for {phone} in the outbox"
-        time.sleep(0.1)
-
-
-def _sign_in_staff(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    form = page.locator("form[action='/login']")
-    form.locator("input[name=email]").fill(email)
-    form.locator("input[name=password]").fill(password)
-    form.locator("button[type=submit]").click()
 
 
 def _request_code(page: Page, phone: str) -> None:
@@ -60,23 +36,13 @@ def _request_code(page: Page, phone: str) -> None:
     )
 
 
-def _no_horizontal_scroll(page: Page) -> None:
-    scroll_width, inner_width = page.evaluate(
-        "[document.scrollingElement.scrollWidth, window.innerWidth]"
-    )
-    assert scroll_width <= inner_width, (
-        f"{_path(page)} scrolls sideways: content is {scroll_width}px wide, "
-        f"the viewport {inner_width}px"
-    )
-
-
 def test_staff_signs_in_with_password_and_a_wrong_one_is_refused(
     page: Page, live_server: LiveServer, screenshot: Screenshot
 ) -> None:
     admin = live_server.admin
-    _sign_in_staff(page, admin.email, "not-the-password")
+    sign_in_staff(page, admin.email, "not-the-password")
     expect(page.get_by_test_id("form-error")).to_have_text("Email or password is incorrect.")
-    assert _path(page) == "/login"
+    assert path_of(page) == "/login"
     expect(page.locator("input[name=email]")).to_have_value(admin.email)
     expect(page.get_by_test_id("welcome")).to_have_count(0)
 
@@ -98,7 +64,7 @@ def test_patient_signs_in_with_the_texted_code(
     _request_code(page, patient.phone)
     expect(page.locator("h1")).to_have_text("Enter your code")
     expect(page.locator("main")).to_contain_text(patient.phone)
-    code = _newest_code(page, live_server, patient.phone)
+    code = newest_code(page, live_server, patient.phone)
 
     page.locator("input[name=code]").fill(code)
     page.locator("form[action='/login/phone/verify'] button[type=submit]").click()
@@ -112,7 +78,7 @@ def test_a_new_phone_is_asked_for_a_name_before_the_account_is_created(
     page: Page, live_server: LiveServer, screenshot: Screenshot
 ) -> None:
     _request_code(page, NEW_PHONE)
-    code = _newest_code(page, live_server, NEW_PHONE)
+    code = newest_code(page, live_server, NEW_PHONE)
     form = page.locator("form[action='/login/phone/verify']")
     name = form.locator("input[name=name]")
     expect(name).not_to_have_attribute("required", "")
@@ -122,7 +88,7 @@ def test_a_new_phone_is_asked_for_a_name_before_the_account_is_created(
     expect(page.get_by_test_id("form-error")).to_have_text(
         "Welcome! Tell us your name to create your account."
     )
-    assert _path(page) == "/login/phone/verify"
+    assert path_of(page) == "/login/phone/verify"
     expect(name).to_have_attribute("required", "")
     expect(name).to_be_focused()
     expect(page.get_by_label("Your full name", exact=True)).to_have_attribute("name", "name")
@@ -148,7 +114,7 @@ def test_language_switch_translates_and_persists(
 
     switch.locator("button[value=sw]").click()
     expect(html).to_have_attribute("lang", "sw")
-    assert _path(page) == "/login"
+    assert path_of(page) == "/login"
     expect(heading).not_to_have_text("Staff sign in")
     expect(page.locator("form[action='/login'] button[type=submit]")).to_have_text("Ingia")
     expect(switch.locator("button[value=sw]")).to_have_count(0)
@@ -164,7 +130,7 @@ def test_language_switch_translates_and_persists(
         "Send me a code"
     )
     admin = live_server.admin
-    _sign_in_staff(page, admin.email, admin.password)
+    sign_in_staff(page, admin.email, admin.password)
     page.wait_for_url("**/home")
     expect(html).to_have_attribute("lang", "sw")
     expect(page.get_by_test_id("welcome")).to_contain_text(admin.name)
@@ -173,12 +139,12 @@ def test_language_switch_translates_and_persists(
 
     switch.locator("button[value=en]").click()
     expect(html).to_have_attribute("lang", "en")
-    assert _path(page) == "/home"
+    assert path_of(page) == "/home"
     expect(page.get_by_test_id("welcome")).to_have_text(f"Welcome, {admin.name}")
     expect(page.get_by_test_id("role")).to_have_text("Administrator")
     # Sign-in pages send a signed-in user home, in the language now chosen.
     page.goto("/login/phone")
-    assert _path(page) == "/home"
+    assert path_of(page) == "/home"
     expect(heading).to_have_text(f"Welcome, {admin.name}")
 
 
@@ -186,7 +152,7 @@ def test_sign_out_ends_the_session(
     page: Page, live_server: LiveServer, screenshot: Screenshot
 ) -> None:
     doctor = live_server.doctor
-    _sign_in_staff(page, doctor.email, doctor.password)
+    sign_in_staff(page, doctor.email, doctor.password)
     page.wait_for_url("**/home")
     expect(page.get_by_test_id("role")).to_have_text("Doctor")
     session_cookie = next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
@@ -198,7 +164,7 @@ def test_sign_out_ends_the_session(
     assert SESSION_COOKIE not in {c["name"] for c in page.context.cookies()}
 
     page.goto("/home")
-    assert _path(page) == "/login?next=/home"
+    assert path_of(page) == "/login?next=/home"
     expect(page.get_by_test_id("welcome")).to_have_count(0)
 
     # The old cookie is dead on the server too, not merely deleted from this browser.
@@ -206,7 +172,7 @@ def test_sign_out_ends_the_session(
         [{"name": SESSION_COOKIE, "value": session_cookie["value"], "url": live_server.base_url}]
     )
     page.goto("/home")
-    assert _path(page) == "/login?next=/home"
+    assert path_of(page) == "/login?next=/home"
     expect(page.get_by_test_id("welcome")).to_have_count(0)
     screenshot(page, "signed-out")
 
@@ -216,13 +182,13 @@ def test_login_pages_fit_a_phone_screen(phone_page: Page, screenshot: Screenshot
     assert page.viewport_size == {"width": 390, "height": 844}
     page.goto("/login")
     expect(page.locator("main h1")).to_be_visible()
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     screenshot(page, "login-phone")
 
     page.goto("/login/phone")
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     page.get_by_test_id("language-switch").locator("button[value=sw]").click()
     expect(page.locator("html")).to_have_attribute("lang", "sw")
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     page.goto("/login")
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)

@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,15 +25,18 @@ from websockets.asyncio.client import ClientConnection
 from websockets.typing import Origin
 
 from clinicflow.config import Settings
+from clinicflow.runtime import Runtime
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.consultations.conftest import Clinic
+from tests.factories import Accounts
 
 RECEIVE_SECONDS = 5.0
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Short socket timers, so that idle and overflow rules are seen in a test's time."""
-    return settings.model_copy(update={"ws_idle_seconds": 1.0, "ws_send_buffer": 64})
+    """A small send buffer, so that falling behind is seen in a test's time."""
+    return settings.model_copy(update={"ws_send_buffer": 64})
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-@pytest.fixture
-async def server(app: FastAPI) -> AsyncIterator[Server]:
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[Server]:
+    """Serve `app` with uvicorn on a free loopback port until the block ends."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -66,6 +71,12 @@ async def server(app: FastAPI) -> AsyncIterator[Server]:
         uvicorn_server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
         sock.close()
+
+
+@pytest.fixture
+async def server(app: FastAPI) -> AsyncIterator[Server]:
+    async with serving(app) as running:
+        yield running
 
 
 class Socket:
@@ -186,3 +197,8 @@ async def _wait_healthy(server: Server, process: asyncio.subprocess.Process) -> 
                 pass
             await asyncio.sleep(0.05)
     raise RuntimeError(f"server on port {server.port} did not become healthy")
+
+
+@pytest.fixture
+def clinic(client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime) -> Clinic:
+    return Clinic(client, accounts, runtime)

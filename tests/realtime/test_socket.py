@@ -11,12 +11,14 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from clinicflow import realtime
+from clinicflow.app import create_app
+from clinicflow.config import Settings
 from clinicflow.identity.models import Role
 from clinicflow.realtime import Event
 from clinicflow.runtime import Runtime
 from tests.conftest import Published
 from tests.factories import Accounts, bearer, login
-from tests.realtime.conftest import Server, Socket, connect
+from tests.realtime.conftest import Server, Socket, connect, serving
 
 
 async def staff_headers(
@@ -57,15 +59,20 @@ async def test_another_sites_page_cannot_open_a_socket(
 
 
 async def test_ping_is_answered_and_a_silent_socket_is_closed(
-    server: Server, client: httpx.AsyncClient, accounts: Accounts
+    settings: Settings, client: httpx.AsyncClient, accounts: Accounts
 ) -> None:
     _, headers = await staff_headers(client, accounts)
-    socket = await connect(server, headers=headers)
-    for _ in range(3):
-        await asyncio.sleep(0.6)  # under the 1 s idle limit each time
-        await socket.send(op="ping")
-        assert await socket.receive() == {"op": "pong"}
-    assert await closed_code(socket) == 4408
+    impatient = create_app(settings.model_copy(update={"ws_idle_seconds": 1.0}))
+    try:
+        async with serving(impatient) as server:
+            socket = await connect(server, headers=headers)
+            for _ in range(3):
+                await asyncio.sleep(0.6)  # under the 1 s idle limit each time
+                await socket.send(op="ping")
+                assert await socket.receive() == {"op": "pong"}
+            assert await closed_code(socket) == 4408
+    finally:
+        await impatient.state.runtime.close()
 
 
 async def test_only_your_own_user_topic_and_known_topics_can_be_followed(

@@ -21,11 +21,14 @@ def navigation_for(role: Role | None) -> list[NavItem]:
     if role is Role.patient:
         items.append(NavItem("/book", _("Book a doctor")))
         items.append(NavItem("/appointments", _("My appointments")))
+        items.append(NavItem("/consultations", _("Consultations")))
     elif role is Role.doctor:
         items.append(NavItem("/schedule", _("My schedule")))
         items.append(NavItem("/appointments", _("Appointments")))
+        items.append(NavItem("/consultations", _("Consultations")))
     elif role is Role.receptionist:
         items.append(NavItem("/desk/book", _("Book for a patient")))
+        items.append(NavItem("/consultations", _("In consultation")))
     elif role is Role.admin:
         items.append(NavItem("/admin/users", _("Users")))
     return items

@@ -32,7 +32,12 @@
       this.retryTimer = null;
       this.stopped = false;
       window.addEventListener("online", () => this.reconnectNow());
-      window.addEventListener("offline", () => this.setState("offline"));
+      // A socket often survives a lost network silently; drop it so unsent messages wait
+      // visibly and the next "online" reconnects at once.
+      window.addEventListener("offline", () => {
+        this.setState("offline");
+        if (this.socket) this.socket.close();
+      });
       this.connect();
     }
 

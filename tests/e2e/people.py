@@ -1,0 +1,63 @@
+"""Signing people in through the real pages, and checks every browser test shares."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from playwright.sync_api import Page
+
+from tests.e2e.conftest import LiveServer
+
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+def newest_code(page: Page, live_server: LiveServer, phone: str) -> str:
+    """The code in the newest SMS the development outbox holds for this phone."""
+    deadline = time.monotonic() + 5
+    while True:
+        response = page.request.get(live_server.url("/dev/outbox.json"))
+        assert response.ok, response.status
+        messages = [m for m in response.json() if m["to"] == phone and m["channel"] == "sms"]
+        if messages:
+            newest = max(messages, key=lambda m: m["sent_at"])
+            match = CODE.search(newest["body"])
+            assert match, f"no 6-digit code in {newest['body']!r}"
+            return match.group(1)
+        assert time.monotonic() < deadline, f"no SMS for {phone} in the outbox"
+        time.sleep(0.1)
+
+
+def sign_in_staff(page: Page, email: str, password: str) -> None:
+    page.goto("/login")
+    form = page.locator("form[action='/login']")
+    form.locator("input[name=email]").fill(email)
+    form.locator("input[name=password]").fill(password)
+    form.locator("button[type=submit]").click()
+
+
+def sign_in_patient(page: Page, live_server: LiveServer, phone: str, name: str = "") -> None:
+    page.goto("/login/phone")
+    page.locator("form[action='/login/phone'] input[name=phone]").fill(phone)
+    page.locator("form[action='/login/phone'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/login/phone/verify\?phone="))
+    form = page.locator("form[action='/login/phone/verify']")
+    form.locator("input[name=code]").fill(newest_code(page, live_server, phone))
+    if name:
+        form.locator("input[name=name]").fill(name)
+    form.locator("button[type=submit]").click()
+    page.wait_for_url("**/home")
+
+
+def path_of(page: Page) -> str:
+    return re.sub(r"^https?://[^/]+", "", page.url)
+
+
+def no_horizontal_scroll(page: Page) -> None:
+    scroll_width, inner_width = page.evaluate(
+        "[document.scrollingElement.scrollWidth, window.innerWidth]"
+    )
+    assert scroll_width <= inner_width, (
+        f"{path_of(page)} scrolls sideways: content is {scroll_width}px wide, "
+        f"the viewport {inner_width}px"
+    )

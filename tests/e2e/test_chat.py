@@ -1,0 +1,116 @@
+"""A consultation in two real browsers: the patient and the doctor talk both ways, see each
+other typing, reload and keep the history, and lose nothing while the patient is offline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
+from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def two_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page]]:
+    """The patient on a phone, the doctor at a desk, each in a context of their own."""
+    contexts: list[BrowserContext] = [
+        browser.new_context(
+            base_url=live_server.base_url,
+            locale="en-US",
+            viewport=PHONE,
+            is_mobile=True,
+            has_touch=True,
+        ),
+        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP),
+    ]
+    for context in contexts:
+        context.set_default_timeout(10_000)
+    try:
+        yield contexts[0].new_page(), contexts[1].new_page()
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def bubbles(page: Page) -> list[str]:
+    return page.locator("[data-testid=messages] li:not(.system) p").all_inner_texts()
+
+
+def send(page: Page, text: str) -> None:
+    page.locator("[data-testid=composer] textarea").fill(text)
+    page.locator("[data-testid=send]").click()
+
+
+def test_patient_and_doctor_talk_in_real_time_and_nothing_is_lost(
+    two_people: tuple[Page, Page], live_server: LiveServer
+) -> None:
+    patient, doctor = two_people
+    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
+    doctor.wait_for_url("**/home")
+    doctor.goto("/consultations")
+    expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    expect(doctor.locator("[data-testid=no-consultations]")).to_be_visible()
+
+    sign_in_patient(patient, live_server, live_server.patient.phone)
+    patient.goto("/consultations")
+    form = patient.locator("[data-testid=start-form]")
+    form.locator("textarea[name=problem]").fill("A cough that will not stop")
+    form.locator("[data-testid=start]").click()
+    patient.wait_for_url("**/consultations/*")
+    expect(patient.locator("[data-testid=status]")).to_have_text("Waiting for the doctor")
+    expect(patient.locator("[data-testid=read-only]")).to_be_visible()
+
+    # The doctor's open list shows the new request without a reload, at the top.
+    pending = doctor.locator("[data-testid=pending] [data-testid=consultation]")
+    expect(pending).to_have_count(1)
+    pending.locator("[data-testid=open]").click()
+    doctor.locator("[data-testid=accept]").click()
+    expect(doctor.locator("[data-testid=status]")).to_have_text("In progress")
+
+    # The patient's page learns of the accept by itself and opens the message box.
+    expect(patient.locator("[data-testid=composer]")).to_be_visible()
+    expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    expect(doctor.locator("[data-testid=presence]")).to_have_attribute("data-online", "yes")
+
+    patient.locator("[data-testid=composer] textarea").press_sequentially("Hel")
+    expect(doctor.locator("[data-testid=typing]")).to_contain_text(live_server.patient.name)
+    send(patient, "Hello doctor")
+    expect(doctor.locator("[data-testid=messages]")).to_contain_text("Hello doctor")
+    send(doctor, "<img src=x onerror=alert(1)> How long has it lasted?")
+    expect(patient.locator("[data-testid=messages]")).to_contain_text(
+        "<img src=x onerror=alert(1)> How long has it lasted?"
+    )
+    assert patient.locator("[data-testid=messages] img").count() == 0
+
+    patient.reload()
+    expect(patient.locator("[data-testid=messages] li:not(.system)")).to_have_count(2)
+    assert bubbles(patient) == [
+        "Hello doctor",
+        "<img src=x onerror=alert(1)> How long has it lasted?",
+    ]
+
+    # Offline: the message waits, visibly, and goes out once the network is back.
+    patient.context.set_offline(True)
+    expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "offline")
+    send(patient, "Three days now")
+    expect(patient.locator("[data-testid=messages] li.pending")).to_have_count(1)
+    doctor.wait_for_timeout(1000)
+    assert "Three days now" not in bubbles(doctor)
+    patient.context.set_offline(False)
+    patient.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(doctor.locator("[data-testid=messages]")).to_contain_text("Three days now")
+    expect(patient.locator("[data-testid=messages] li.pending")).to_have_count(0)
+    assert bubbles(doctor) == [
+        "Hello doctor",
+        "<img src=x onerror=alert(1)> How long has it lasted?",
+        "Three days now",
+    ]
+    no_horizontal_scroll(patient)
+
+    doctor.locator("[data-testid=end]").click()
+    expect(patient.locator("[data-testid=status]")).to_have_text("Ended")
+    expect(patient.locator("[data-testid=composer]")).to_have_count(0)
