@@ -81,6 +81,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # Cheap hashing keeps the suite fast; the algorithm and code path are the real ones.
         password_hash_time_cost=1,
         password_hash_memory_kib=1024,
+        # Periodic jobs run where a test asks for them (tests/test_worker.py), never in the
+        # background of an app a test drives through several event loops.
+        embedded_worker=False,
     )
 
 

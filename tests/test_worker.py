@@ -160,7 +160,7 @@ async def test_the_web_process_passes_lapsed_offers_on_by_itself(
 ) -> None:
     await lapsed_offer(accounts, runtime, frozen_clock)
     assert await offer_statuses(session) == [OfferStatus.open]
-    web = create_app(settings)
+    web = create_app(settings.model_copy(update={"embedded_worker": True}))
     async with web.router.lifespan_context(web):
         for _ in range(200):
             if await offer_statuses(session) == [OfferStatus.lapsed, OfferStatus.open]:
