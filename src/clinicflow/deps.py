@@ -183,5 +183,15 @@ async def verify_csrf_form(request: Request) -> None:
 
 
 PageUser = Annotated[User, Depends(get_page_user)]
+
+
+async def get_page_viewer(request: Request, user: PageUser) -> Viewer:
+    """The signed-in user as plain values, for pages that may roll back a refused change
+    and then render (a rollback expires the ORM user)."""
+    viewer: Viewer = request.state.viewer
+    return viewer
+
+
+PageViewer = Annotated[Viewer, Depends(get_page_viewer)]
 OptionalPageUser = Annotated[User | None, Depends(get_optional_page_user)]
 CsrfProtected = Depends(verify_csrf_form)

@@ -21,11 +21,11 @@ from clinicflow import i18n
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
+from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
-from clinicflow.deps import ClientInfo, CsrfProtected, PageUser, Session
+from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import User
 from clinicflow.identity.schemas import Role
 from clinicflow.routing import TransactionalRoute
 from clinicflow.web.templating import drop_refused_changes, render, render_refusal
@@ -65,7 +65,7 @@ def _rows(items: Sequence[schemas.ConsultationOut | schemas.DeskEntry]) -> list[
     return [{**item.__dict__, "created_at_label": _when(item.created_at)} for item in items]
 
 
-async def _list_context(session: AsyncSession, user: User) -> dict[str, Any]:
+async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:
     if user.role is Role.receptionist:
         entries = await consultations.desk(session=session, actor=user)
         live = _rows(entries)
@@ -105,7 +105,7 @@ async def _list_context(session: AsyncSession, user: User) -> dict[str, Any]:
 
 
 @router.get("/consultations", response_class=HTMLResponse)
-async def consultation_list(request: Request, session: Session, user: PageUser) -> Response:
+async def consultation_list(request: Request, session: Session, user: PageViewer) -> Response:
     context = await _list_context(session, user)
     return render(request, "consultations/list.html", {**context, "form": StartForm()})
 
@@ -114,7 +114,7 @@ async def consultation_list(request: Request, session: Session, user: PageUser) 
 async def start(
     request: Request,
     session: Session,
-    user: PageUser,
+    user: PageViewer,
     client: ClientInfo,
     doctor_id: Annotated[str, Form(max_length=64)],
     problem: Annotated[str, Form(max_length=schemas.MAX_PROBLEM * 2)],
@@ -148,7 +148,7 @@ async def start(
     return RedirectResponse(f"/consultations/{consultation.id}", status_code=303)
 
 
-def _actions(user: User, consultation: Consultation) -> list[Action]:
+def _actions(user: Actor, consultation: Consultation) -> list[Action]:
     if user.id != consultation.doctor_id:
         return []
     if consultation.status is ConsultationStatus.pending:
@@ -171,7 +171,7 @@ def _read_only_reason(consultation: Consultation) -> str:
     return _("Only the patient and the doctor write here.")
 
 
-def _chat_config(user: User, consultation: schemas.ConsultationOut) -> dict[str, Any]:
+def _chat_config(user: Actor, consultation: schemas.ConsultationOut) -> dict[str, Any]:
     """What chat.js needs, as JSON in the page: ids, names and the words it shows."""
     return {
         "id": str(consultation.id),
@@ -198,7 +198,7 @@ def _chat_config(user: User, consultation: schemas.ConsultationOut) -> dict[str,
 
 
 async def _chat_context(
-    session: AsyncSession, user: User, consultation_id: uuid.UUID
+    session: AsyncSession, user: Actor, consultation_id: uuid.UUID
 ) -> dict[str, Any]:
     consultation = await consultations.get_consultation(
         session=session, actor=user, consultation_id=consultation_id
@@ -217,7 +217,7 @@ async def _chat_context(
 
 @router.get("/consultations/{consultation_id}", response_class=HTMLResponse)
 async def chat(
-    request: Request, consultation_id: uuid.UUID, session: Session, user: PageUser
+    request: Request, consultation_id: uuid.UUID, session: Session, user: PageViewer
 ) -> Response:
     context = await _chat_context(session, user, consultation_id)
     return render(request, "consultations/chat.html", context)
@@ -226,7 +226,7 @@ async def chat(
 async def _change(
     request: Request,
     session: AsyncSession,
-    user: User,
+    user: Actor,
     consultation_id: uuid.UUID,
     change: Callable[[], Awaitable[object]],
 ) -> Response:
@@ -245,7 +245,7 @@ async def accept(
     request: Request,
     consultation_id: uuid.UUID,
     session: Session,
-    user: PageUser,
+    user: PageViewer,
     client: ClientInfo,
 ) -> Response:
     return await _change(
@@ -264,7 +264,7 @@ async def decline(
     request: Request,
     consultation_id: uuid.UUID,
     session: Session,
-    user: PageUser,
+    user: PageViewer,
     client: ClientInfo,
     reason: Annotated[str, Form(max_length=1000)],
 ) -> Response:
@@ -288,7 +288,7 @@ async def end(
     request: Request,
     consultation_id: uuid.UUID,
     session: Session,
-    user: PageUser,
+    user: PageViewer,
     client: ClientInfo,
 ) -> Response:
     return await _change(

@@ -1,0 +1,141 @@
+"""The consultation pages over HTTP, signed in as a browser would be (cookie and CSRF)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from clinicflow.consultations.models import ConsultationStatus
+from clinicflow.identity.models import Role
+from clinicflow.runtime import Runtime
+from tests.consultations.conftest import Clinic
+from tests.factories import Accounts, csrf_from, sign_in_page_patient, sign_in_page_staff
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+async def start_form(client: httpx.AsyncClient, doctor_id: str, problem: str) -> httpx.Response:
+    page = await client.get("/consultations")
+    assert page.status_code == 200
+    return await client.post(
+        "/consultations",
+        data={
+            "doctor_id": doctor_id,
+            "problem": problem,
+            "type": "video",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+
+
+async def test_a_patient_starts_a_consultation_from_the_page(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, clinic: Clinic
+) -> None:
+    doctor = await clinic.doctor()
+    patient = await accounts.make(Role.patient)
+    await sign_in_page_patient(client, runtime, patient)
+    listing = await client.get("/consultations")
+    assert doctor.user.name in listing.text
+    assert 'data-testid="start-form"' in listing.text
+
+    started = await start_form(client, str(doctor.id), "Rash on my arm <b>since Monday</b>")
+    assert started.status_code == 303
+    chat_url = started.headers["location"]
+    assert re.fullmatch(r"/consultations/[0-9a-f-]{36}", chat_url)
+    chat = await client.get(chat_url)
+    assert chat.status_code == 200
+    # The problem is shown as text, never as markup.
+    assert "Rash on my arm &lt;b&gt;since Monday&lt;/b&gt;" in chat.text
+    assert 'data-testid="read-only"' in chat.text
+    assert 'data-testid="composer"' not in chat.text
+
+
+async def test_a_bad_start_form_is_shown_again_with_the_problem_kept(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, clinic: Clinic
+) -> None:
+    doctor = await clinic.doctor()
+    patient = await accounts.make(Role.patient)
+    await sign_in_page_patient(client, runtime, patient)
+    refused = await start_form(client, "not-a-doctor", "Fever")
+    assert refused.status_code == 422
+    assert "Fever" in refused.text
+    empty = await start_form(client, str(doctor.id), "   ")
+    assert empty.status_code == 422
+    assert 'data-testid="start-form"' in empty.text
+
+
+async def test_the_doctor_sees_pending_first_and_accepts_from_the_chat(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    active = await clinic.consultation(patient, doctor, ConsultationStatus.active)
+    pending = await clinic.consultation(patient, doctor)
+    await sign_in_page_staff(client, doctor.user)
+    listing = await client.get("/consultations")
+    assert listing.text.index(str(pending.id)) < listing.text.index(str(active.id))
+    assert 'data-testid="pending"' in listing.text
+
+    chat = await client.get(f"/consultations/{pending.id}")
+    assert 'data-testid="accept"' in chat.text
+    assert 'data-testid="composer"' in chat.text  # a doctor may write while pending
+    accepted = await client.post(
+        f"/consultations/{pending.id}/accept", data={"csrf_token": csrf_from(chat.text)}
+    )
+    assert accepted.status_code == 303
+    again = await client.get(f"/consultations/{pending.id}")
+    assert 'data-testid="end"' in again.text
+    assert 'data-testid="join-link"' in again.text or "meet.google.com" not in again.text
+
+    refused = await client.post(
+        f"/consultations/{pending.id}/accept", data={"csrf_token": csrf_from(again.text)}
+    )
+    assert refused.status_code == 409
+    assert 'data-testid="chat"' in refused.text
+
+
+async def test_decline_needs_a_reason_and_a_form_without_csrf_is_refused(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    pending = await clinic.consultation(patient, doctor)
+    await sign_in_page_staff(client, doctor.user)
+    chat = await client.get(f"/consultations/{pending.id}")
+    forged = await client.post(f"/consultations/{pending.id}/decline", data={"reason": "No"})
+    assert forged.status_code == 403
+    declined = await client.post(
+        f"/consultations/{pending.id}/decline",
+        data={"reason": "Please see a dentist", "csrf_token": csrf_from(chat.text)},
+    )
+    assert declined.status_code == 303
+    page = await client.get(f"/consultations/{pending.id}")
+    assert "Please see a dentist" in page.text
+    assert 'data-testid="accept"' not in page.text
+
+
+async def test_outsiders_get_not_found_and_the_desk_sees_no_content(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, clinic: Clinic
+) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    consultation = await clinic.consultation(patient, doctor, ConsultationStatus.active)
+    stranger = await accounts.make(Role.patient)
+    await sign_in_page_patient(client, runtime, stranger)
+    assert (await client.get(f"/consultations/{consultation.id}")).status_code == 404
+
+    client.cookies.clear()
+    receptionist = await accounts.make(Role.receptionist)
+    await sign_in_page_staff(client, receptionist)
+    desk = await client.get("/consultations")
+    assert desk.status_code == 200
+    assert patient.user.name in desk.text
+    assert doctor.user.name in desk.text
+    assert "Headache for three days" not in desk.text
+    assert 'data-testid="start-form"' not in desk.text
+    assert (await client.get(f"/consultations/{consultation.id}")).status_code == 404
+
+
+async def test_signed_out_visitors_are_sent_to_sign_in(client: httpx.AsyncClient) -> None:
+    response = await client.get("/consultations")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
