@@ -25,6 +25,7 @@ from clinicflow.identity import service as identity
 from clinicflow.identity.models import User
 from clinicflow.realtime.broker import Broker
 from clinicflow.realtime.events import Event
+from clinicflow.realtime.sequencer import Sequencer
 from clinicflow.realtime.topics import AcceptsSends, Registry, Topic, UnknownTopic
 
 log = structlog.get_logger(__name__)
@@ -54,11 +55,14 @@ class Follower:
 
     topic: str
     key: str
-    last_seq: int | None
+    order: Sequencer
     buffer: list[Event] | None = field(default_factory=list)
-    early: dict[int, Event] = field(default_factory=dict)
     filling: asyncio.Task[None] | None = None
     last_typing: float = 0.0
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.order.last_seq
 
 
 class Connection:
@@ -147,7 +151,7 @@ class Hub:
         topic, key = self.topics.resolve(name)
         if name in connection.followers:
             await self.unsubscribe(connection, name)
-        follower = Follower(topic=name, key=key, last_seq=since)
+        follower = Follower(topic=name, key=key, order=Sequencer(last_seq=since))
         # Registered before the catch-up query, so an event committed meanwhile is either
         # in the query's answer or in the buffer (and then dropped by `seq` as a repeat).
         self._followers.setdefault(name, {})[connection] = follower
@@ -184,15 +188,12 @@ class Hub:
                     session=session, user=user, key=follower.key, since=since, limit=REPLAY_BATCH
                 )
             for event in events:
-                if event.seq is not None:
-                    if follower.last_seq is not None and event.seq <= follower.last_seq:
-                        continue
-                    follower.last_seq = event.seq
                 # Awaiting the outbox here (not dropping) lets a far-behind client catch up
                 # at the pace its socket drains.
-                if connection.closing:
-                    return
-                await connection.outbox.put(event.encode())
+                for ready in follower.order.admit(event):
+                    if connection.closing:
+                        return
+                    await connection.outbox.put(ready.encode())
             if len(events) < REPLAY_BATCH or follower.last_seq is None:
                 return
             since = follower.last_seq
@@ -268,23 +269,11 @@ class Hub:
             self._offer(connection, follower, event)
 
     def _offer(self, connection: Connection, follower: Follower, event: Event) -> None:
-        if event.seq is None:
-            connection.push(event.encode())
-            return
-        last = follower.last_seq
-        if last is not None and event.seq <= last:
-            return
-        if last is not None and event.seq > last + 1:
-            follower.early[event.seq] = event
-            if follower.filling is None:
-                follower.filling = asyncio.create_task(self._fill_gap(connection, follower))
-            return
-        connection.push(event.encode())
-        follower.last_seq = event.seq
-        while follower.last_seq + 1 in follower.early:
-            follower.last_seq += 1
-            connection.push(follower.early.pop(follower.last_seq).encode())
-        if not follower.early and follower.filling is not None:
+        for ready in follower.order.admit(event):
+            connection.push(ready.encode())
+        if follower.order.waiting and follower.filling is None:
+            follower.filling = asyncio.create_task(self._fill_gap(connection, follower))
+        elif not follower.order.waiting and follower.filling is not None:
             follower.filling.cancel()
             follower.filling = None
 
@@ -293,7 +282,7 @@ class Hub:
         read it from the database (its transaction committed before the later one's)."""
         await asyncio.sleep(self._gap_wait)
         follower.filling = None
-        if not follower.early or connection.closing:
+        if not follower.order.waiting or connection.closing:
             return
         topic, _ = self.topics.resolve(follower.topic)
         try:
@@ -311,12 +300,11 @@ class Hub:
             connection.abort(1011)
             return
         for event in events:
-            self._offer(connection, follower, event)
-        if follower.early:
-            # The database has nothing in between (it was never stored): move on.
-            for seq in sorted(follower.early):
-                follower.last_seq = seq
-                connection.push(follower.early.pop(seq).encode())
+            for ready in follower.order.admit(event):
+                connection.push(ready.encode())
+        # Whatever is still missing was never stored: move on.
+        for ready in follower.order.give_up_gap():
+            connection.push(ready.encode())
 
     async def poll(
         self, *, session: AsyncSession, user: User, name: str, since: int | None
