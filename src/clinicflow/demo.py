@@ -18,7 +18,12 @@ STAFF = [
         Role.doctor,
         "Dr. Amani Otieno",
         "amani@clinic.example.com",
-        {"specialty": "General practice", "timezone": "Africa/Nairobi", "consultation_minutes": 15},
+        {
+            "specialty": "General practice",
+            "timezone": "Africa/Nairobi",
+            "consultation_minutes": 15,
+            "meet_url": "https://meet.google.com/abc-defg-hij",
+        },
     ),
     (
         Role.doctor,
@@ -28,6 +33,7 @@ STAFF = [
             "specialty": "Paediatrics",
             "timezone": "Africa/Dar_es_Salaam",
             "consultation_minutes": 20,
+            "meet_url": "https://meet.google.com/klm-nopq-rst",
         },
     ),
     (

@@ -13,6 +13,8 @@ from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staf
 
 pytestmark = pytest.mark.browser
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
 
 @pytest.fixture
 def two_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page]]:
@@ -110,6 +112,15 @@ def test_patient_and_doctor_talk_in_real_time_and_nothing_is_lost(
         "Three days now",
     ]
     no_horizontal_scroll(patient)
+
+    patient.locator("[data-testid=attach]").set_input_files(
+        files=[{"name": "rash.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    expect(doctor.locator("[data-testid=messages] a")).to_have_text("rash.png")
+    patient.locator("[data-testid=attach]").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"just text"}]
+    )
+    expect(patient.locator("[data-testid=upload-error]")).to_be_visible()
 
     doctor.locator("[data-testid=end]").click()
     expect(patient.locator("[data-testid=status]")).to_have_text("Ended")

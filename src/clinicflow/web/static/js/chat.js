@@ -189,6 +189,49 @@
     input.addEventListener("input", () => live.typing(topic));
   }
 
+  // Files go over HTTP (a socket frame is no place for 10 MB), with a progress bar; the
+  // stored message then arrives like any other, by seq.
+  const attach = root.querySelector("[data-attach]");
+  const progress = root.querySelector("[data-upload-progress]");
+  const uploadError = root.querySelector("[data-upload-error]");
+  if (attach) {
+    attach.addEventListener("change", () => {
+      const file = attach.files[0];
+      if (!file) return;
+      const data = new FormData();
+      data.append("file", file);
+      data.append("client_id", crypto.randomUUID());
+      const request = new XMLHttpRequest();
+      request.open("POST", `/api/consultations/${config.id}/attachments`);
+      request.setRequestHeader("X-CSRF-Token", csrf);
+      request.upload.onprogress = (event) => {
+        if (event.lengthComputable) progress.value = (100 * event.loaded) / event.total;
+      };
+      request.onload = () => {
+        progress.hidden = true;
+        attach.value = "";
+        let answer = null;
+        try { answer = JSON.parse(request.responseText); } catch (error) { answer = null; }
+        if (request.status >= 200 && request.status < 300 && answer) {
+          place(answer);
+          scrollToEnd();
+        } else {
+          uploadError.textContent = (answer && answer.error && answer.error.message) || config.text.failed;
+          uploadError.hidden = false;
+        }
+      };
+      request.onerror = () => {
+        progress.hidden = true;
+        uploadError.textContent = config.text.failed;
+        uploadError.hidden = false;
+      };
+      uploadError.hidden = true;
+      progress.value = 0;
+      progress.hidden = false;
+      request.send(data);
+    });
+  }
+
   earlier.addEventListener("click", loadEarlier);
   new IntersectionObserver((entries) => {
     if (entries.some((entry) => entry.isIntersecting) && oldestSeq !== null) loadEarlier();
