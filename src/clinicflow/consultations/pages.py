@@ -90,8 +90,9 @@ async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:
     def having(*statuses: ConsultationStatus) -> list[dict[str, Any]]:
         return [row for row in rows if row["status"] in statuses]
 
+    waiting = _("New requests") if user.role is Role.doctor else _("Waiting for the doctor")
     groups = [
-        (_("Waiting for the doctor"), having(ConsultationStatus.pending), "pending"),
+        (waiting, having(ConsultationStatus.pending), "pending"),
         (_("In progress"), having(ConsultationStatus.active), "active"),
         (_("Earlier"), having(ConsultationStatus.ended, ConsultationStatus.declined), "earlier"),
     ]
