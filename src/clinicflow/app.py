@@ -33,6 +33,7 @@ from clinicflow.realtime.hub import UserTopic
 from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
+from clinicflow.scheduling.events import AvailabilityTopic
 from clinicflow.web import pages as web_pages
 from clinicflow.web.templating import STATIC_DIR, render
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     consultation_topic = ConsultationTopic()
     runtime.hub.topics.register(consultation_topic)
     runtime.hub.track_presence(consultation_topic)
+    runtime.hub.topics.register(AvailabilityTopic(settings=settings))
     if settings.is_development:
         app.include_router(notification_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -20,6 +20,7 @@ from tests.e2e.conftest import LiveServer, _in_own_thread
 from tests.e2e.people import (
     no_horizontal_scroll,
     sign_in_patient,
+    sign_in_staff,
 )
 
 pytestmark = pytest.mark.browser
@@ -128,3 +129,94 @@ def test_a_booked_slot_is_gone_for_the_next_patient(
     expect(second.locator("main h1")).to_have_text("Confirm the appointment")
     expect(second.get_by_test_id("held-slot")).to_contain_text("08:30–09:00")
     screenshot(second, "confirm-desktop")
+
+
+def test_a_time_taken_or_freed_updates_an_open_week_without_a_reload(
+    phone_page: Page,
+    page: Page,
+    live_server: LiveServer,
+    doctor_id: uuid.UUID,
+    screenshot: Screenshot,
+) -> None:
+    """Two patients look at the same week; as one books a time it disappears from the
+    other's page, and comes back when it is cancelled, with no reload."""
+    monday = _next_monday()
+    wednesday = (monday + timedelta(days=2)).isoformat()
+    week_url = f"/book/{doctor_id}?week={monday.isoformat()}"
+
+    watcher = page
+    sign_in_patient(watcher, live_server, SECOND_PATIENT[1], name=SECOND_PATIENT[0])
+    watcher.goto(week_url)
+    expect(watcher.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
+    expect(watcher.get_by_test_id("connection")).to_have_text("Live")
+    first_time = watcher.locator(f"[data-testid=day][data-date='{wednesday}'] [data-testid=slot]")
+    expect(first_time.first).to_have_text("08:00")
+    starts_at = first_time.first.get_attribute("value")
+    assert starts_at
+    taken = watcher.locator(f"#week-grid button[name=starts_at][value='{starts_at}']")
+    expect(taken).to_have_count(1)
+    # Survives only as long as the page is not loaded again.
+    watcher.evaluate("window.stillTheSamePage = true")
+
+    booker = phone_page
+    sign_in_patient(booker, live_server, live_server.patient.phone)
+    booker.goto(week_url)
+    booker.locator(f"button[name=starts_at][value='{starts_at}']").click()
+    expect(booker.locator("main h1")).to_have_text("Confirm the appointment")
+    # Held while the booker decides: already gone for the watcher.
+    expect(taken).to_have_count(0)
+    booker.get_by_test_id("confirm").click()
+    booker.wait_for_url(re.compile(r"/appointments\?booked="))
+
+    expect(taken).to_have_count(0)
+    expect(first_time.first).to_have_text("08:30")
+    assert watcher.evaluate("window.stillTheSamePage") is True
+    expect(watcher.get_by_test_id("connection")).to_have_text("Live")
+    screenshot(watcher, "week-live-taken")
+
+    # The booker cancels: the time is free again on the watcher's page.
+    booker.get_by_test_id("appointment").get_by_test_id("cancel").click()
+    expect(booker.get_by_test_id("appointment").get_by_test_id("status")).to_have_text("Cancelled")
+    expect(taken).to_have_count(1)
+    expect(first_time.first).to_have_text("08:00")
+    assert watcher.evaluate("window.stillTheSamePage") is True
+
+    # The watcher can still take it from the swapped-in week.
+    taken.click()
+    expect(watcher.locator("main h1")).to_have_text("Confirm the appointment")
+    expect(watcher.get_by_test_id("held-slot")).to_contain_text("08:00–08:30")
+
+
+def test_the_desk_week_updates_when_a_patient_takes_a_time(
+    phone_page: Page, page: Page, live_server: LiveServer, doctor_id: uuid.UUID
+) -> None:
+    monday = _next_monday()
+    wednesday = (monday + timedelta(days=2)).isoformat()
+
+    desk = page
+    sign_in_staff(desk, live_server.admin.email, live_server.admin.password)
+    desk.wait_for_url("**/home")
+    desk.goto("/desk/book?q=Amina")
+    desk.get_by_test_id("patient").click()
+    desk.get_by_test_id("doctor").click()
+    desk.get_by_test_id("next-week").click()
+    desk.wait_for_url(re.compile(rf"week={monday.isoformat()}"))
+    expect(desk.get_by_test_id("connection")).to_have_text("Live")
+    times = desk.locator(f"[data-testid=day][data-date='{wednesday}'] [data-testid=slot]")
+    expect(times.first).to_have_text("08:00")
+    starts_at = times.first.get_attribute("value")
+    desk.evaluate("window.stillTheSamePage = true")
+
+    patient = phone_page
+    sign_in_patient(patient, live_server, SECOND_PATIENT[1], name=SECOND_PATIENT[0])
+    patient.goto(f"/book/{doctor_id}?week={monday.isoformat()}")
+    patient.locator(f"button[name=starts_at][value='{starts_at}']").click()
+    expect(patient.locator("main h1")).to_have_text("Confirm the appointment")
+
+    expect(desk.locator(f"#week-grid button[value='{starts_at}']")).to_have_count(0)
+    expect(times.first).to_have_text("08:30")
+    assert desk.evaluate("window.stillTheSamePage") is True
+    # The desk books the next time from the swapped-in week, for its chosen patient.
+    times.first.click()
+    expect(desk.get_by_test_id("patient-name")).to_contain_text(live_server.patient.name)
+    expect(desk.get_by_test_id("held-slot")).to_contain_text("08:30–09:00")

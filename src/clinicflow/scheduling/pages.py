@@ -99,6 +99,11 @@ class WeekView:
     previous_url: str | None
     next_url: str
     days: list[DayColumn]
+    # What availability.js needs to keep the week live: the page to fetch it again from
+    # (a refused form answers on a POST address), and the week's span in UTC.
+    url: str
+    starts_at: str
+    ends_at: str
 
     @property
     def has_slots(self) -> bool:
@@ -257,12 +262,13 @@ async def _week_view(
     this_monday = _monday(today)
     monday = max(_monday(week or today), this_monday)
     start = _midnight(monday, zone)
+    end = _midnight(monday + timedelta(days=7), zone)
     timezone, free = await scheduling.free_slots(
         session=session,
         settings=settings,
         doctor_id=doctor_id,
         start=start,
-        end=_midnight(monday + timedelta(days=7), zone),
+        end=end,
         viewer_id=viewer_id,
     )
     zone = ZoneInfo(timezone)
@@ -280,6 +286,9 @@ async def _week_view(
         previous_url=url_for_week(monday - timedelta(days=7)) if monday > this_monday else None,
         next_url=url_for_week(monday + timedelta(days=7)),
         days=[DayColumn(d, _day_label(d), d == today, d < today, by_day.get(d, [])) for d in days],
+        url=url_for_week(monday),
+        starts_at=start.isoformat(),
+        ends_at=end.isoformat(),
     )
 
 

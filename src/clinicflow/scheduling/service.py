@@ -4,6 +4,10 @@ Double booking is prevented by the database (a unique index over doctor and star
 live appointments, and one over doctor and start for holds); the checks here only give
 the common refusals a clear answer before the index has to. A waitlist offer is an
 ordinary hold, so the same index keeps a freed slot from being offered twice.
+
+Every change that takes or frees a slot, or rewrites a doctor's week, is announced on the
+doctor's `availability:<doctor_id>` topic once it commits (`events.announce`). A hold that
+simply runs out is not: no transaction ends it, so pages show it free on their next refresh.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
-from clinicflow.scheduling import access, ical, slots
+from clinicflow.scheduling import access, events, ical, slots
 from clinicflow.scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -128,6 +132,7 @@ async def set_availability(
         )
     merged = await session.merge(row)
     await session.flush()
+    events.announce(session, doctor_id)
     return merged
 
 
@@ -264,8 +269,9 @@ async def hold_slot(
     if await _booked(session, doctor_id, starts_at):
         raise _slot_taken()
     now = clock.now()
-    await session.execute(
-        delete(SlotHold).where(
+    ended = await session.execute(
+        delete(SlotHold)
+        .where(
             or_(
                 (SlotHold.doctor_id == doctor_id)
                 & (SlotHold.starts_at == starts_at)
@@ -273,7 +279,11 @@ async def hold_slot(
                 (SlotHold.doctor_id == doctor_id) & (SlotHold.patient_id == patient),
             )
         )
+        .returning(SlotHold.starts_at, SlotHold.ends_at, SlotHold.expires_at)
     )
+    # The patient's earlier hold on another of this doctor's times frees that time; an
+    # expired hold had already stopped keeping its slot.
+    freed = [(a, b) for a, b, expires in ended.all() if expires > now and a != starts_at]
     hold = SlotHold(
         id=uuid.uuid4(),
         doctor_id=doctor_id,
@@ -284,6 +294,9 @@ async def hold_slot(
         expires_at=now + timedelta(minutes=settings.hold_minutes),
     )
     await _insert_or_taken(session, hold)
+    for slot in freed:
+        events.announce(session, doctor_id, slot, free=True)
+    events.announce(session, doctor_id, (starts_at, ends_at), free=False)
     return hold
 
 
@@ -297,8 +310,10 @@ async def release_hold(
     # The offer row before the hold row: the order the sweep takes them in, so the two
     # never wait for each other on PostgreSQL.
     passed = await _close_offers(session, WaitlistOffer.hold_id == hold.id, OfferStatus.lapsed)
+    doctor_id, slot = hold.doctor_id, (hold.starts_at, hold.ends_at)
     await session.delete(hold)
     await session.flush()
+    events.announce(session, doctor_id, slot, free=True)
     await _offer_again(session, settings, passed)
 
 
@@ -384,6 +399,7 @@ async def book(
         ip=client_ip,
         details={"doctor_id": str(doctor_id), "starts_at": starts_at.isoformat()},
     )
+    events.announce(session, doctor_id, (starts_at, ends_at), free=False)
     return appointment
 
 
@@ -426,6 +442,9 @@ async def cancel(
         actor=actor,
         ip=client_ip,
     )
+    events.announce(
+        session, appointment.doctor_id, (appointment.starts_at, appointment.ends_at), free=True
+    )
     await offer_freed_slot(
         session=session,
         settings=settings,
@@ -451,13 +470,15 @@ async def reschedule(
         raise _slot_taken()
     await _take_offer(session, settings, appointment.doctor_id, starts_at, appointment.patient_id)
     await _claim_slot(session, appointment.doctor_id, starts_at, appointment.patient_id)
-    previous = appointment.starts_at
+    previous, previous_end = appointment.starts_at, appointment.ends_at
     try:
         async with session.begin_nested():
             appointment.starts_at, appointment.ends_at = starts_at, ends_at
             await session.flush()
     except IntegrityError as exc:
         raise _slot_taken() from exc
+    events.announce(session, appointment.doctor_id, (starts_at, ends_at), free=False)
+    events.announce(session, appointment.doctor_id, (previous, previous_end), free=True)
     await audit.record(
         session,
         action="appointment.reschedule",
@@ -829,6 +850,7 @@ async def _make_offer(
     except IntegrityError:
         log.info("waitlist.offer_lost_race", doctor_id=str(entry.doctor_id), starts_at=starts_at)
         return None
+    events.announce(session, entry.doctor_id, (starts_at, ends_at), free=False)
     await _tell_offered(session, settings, offer, timezone)
     return offer
 
@@ -914,7 +936,13 @@ async def _end_entry(
     withdrawn = await _close_offers(session, WaitlistOffer.entry_id == entry_id, OfferStatus.lapsed)
     if withdrawn:
         held = [offer.hold_id for offer in withdrawn]
-        await session.execute(delete(SlotHold).where(SlotHold.id.in_(held)))
+        freed = await session.execute(
+            delete(SlotHold)
+            .where(SlotHold.id.in_(held))
+            .returning(SlotHold.doctor_id, SlotHold.starts_at, SlotHold.ends_at)
+        )
+        for doctor_id, starts_at, ends_at in freed.all():
+            events.announce(session, doctor_id, (starts_at, ends_at), free=True)
     await _offer_again(session, settings, withdrawn)
     return True
 
