@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from clinicflow.core import clock
@@ -132,15 +132,34 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run `callback` once the session's transaction has committed, never if it rolls back.
 
     Side effects that leave the database (a message sent, an event published) must not
-    happen for a change that was never stored.
+    happen for a change that was never stored. A callback queued inside a savepoint that
+    rolls back is dropped with it; the rest of the transaction's callbacks stay.
     """
-    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+    sync = session.sync_session
+    scope = sync.get_nested_transaction() or sync.get_transaction()
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append((scope, callback))
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_commit(session: Session) -> None:
-    """A rolled-back change must not announce itself, even if the session later commits."""
-    session.info.pop(_AFTER_COMMIT_KEY, None)
+def _within(scope: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    while scope is not None:
+        if scope is rolled_back:
+            return True
+        scope = scope.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_commit(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rolled-back change must not announce itself, even if the session later commits:
+    drop what was queued inside the transaction or savepoint that rolled back."""
+    queued = session.info.get(_AFTER_COMMIT_KEY)
+    if not queued:
+        return
+    kept = [entry for entry in queued if not _within(entry[0], previous_transaction)]
+    if kept:
+        session.info[_AFTER_COMMIT_KEY] = kept
+    else:
+        session.info.pop(_AFTER_COMMIT_KEY, None)
 
 
 class KeepChanges(Exception):
@@ -182,8 +201,10 @@ async def transaction(
 
 async def _commit(session: AsyncSession) -> None:
     await session.commit()
-    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
-    for callback in callbacks:
+    queued: list[tuple[SessionTransaction | None, AfterCommit]] = session.info.pop(
+        _AFTER_COMMIT_KEY, []
+    )
+    for _scope, callback in queued:
         # The change is stored; a failing side effect must neither undo the answer nor
         # stop the side effects queued after it.
         try:

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import db
 from clinicflow.runtime import Runtime
@@ -47,6 +48,33 @@ async def test_a_rollback_drops_side_effects_even_if_the_session_commits_later(
         db.after_commit(session, note)
         await session.rollback()
     assert ran == []
+
+
+async def test_a_rolled_back_savepoint_drops_only_its_own_side_effects(runtime: Runtime) -> None:
+    ran: list[str] = []
+
+    def noting(label: str) -> db.AfterCommit:
+        async def note() -> None:
+            ran.append(label)
+
+        return note
+
+    class Refused(Exception):
+        pass
+
+    async def failed_savepoint(session: AsyncSession) -> None:
+        async with session.begin_nested():
+            db.after_commit(session, noting("inside the failed savepoint"))
+            raise Refused
+
+    async with runtime.transaction() as session:
+        db.after_commit(session, noting("before"))
+        with pytest.raises(Refused):
+            await failed_savepoint(session)
+        async with session.begin_nested():
+            db.after_commit(session, noting("inside a kept savepoint"))
+        db.after_commit(session, noting("after"))
+    assert ran == ["before", "inside a kept savepoint", "after"]
 
 
 async def test_a_failing_side_effect_does_not_stop_the_others(runtime: Runtime) -> None:
