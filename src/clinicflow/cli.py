@@ -66,6 +66,10 @@ def serve(
         port=port,
         reload=reload,
         proxy_headers=True,
+        # The app runs its own heartbeat (clients ping, silent sockets close); uvicorn's
+        # protocol ping would close a busy socket whose pong waits behind its backlog.
+        ws_ping_interval=None,
+        ws_max_size=256 * 1024,
     )
 
 

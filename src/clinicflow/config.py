@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # this many events behind is closed with 1013 and resumes; presence outlives a process
     # that died without saying goodbye by this long.
     ws_idle_seconds: float = 30.0
+    # A socket's login is checked again at most this often (a send or subscribe in between
+    # trusts the last check), so a sign-out stops an open socket within this time.
+    ws_login_recheck_seconds: float = 5.0
     ws_send_buffer: int = 256
     ws_allowed_origins: list[str] = Field(default_factory=list)
     presence_ttl_seconds: float = 45.0
@@ -88,6 +91,13 @@ class Settings(BaseSettings):
     # JSON list); the first encrypts, all decrypt. Empty: one is derived from the secret key.
     field_encryption_keys: list[str] = Field(default_factory=list, repr=False)
     attachment_max_bytes: int = 10 * 1024 * 1024
+
+    # Connection pools: many sockets write at once, and a request that waits longer than
+    # the pool's timeout fails, so a server database gets a pool sized for that.
+    database_pool_size: int = 20
+    database_max_overflow: int = 20
+    redis_max_connections: int = 100
+    redis_pool_timeout_seconds: float = 5.0
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:

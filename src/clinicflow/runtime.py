@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from clinicflow import db
@@ -46,12 +46,13 @@ class Runtime:
             broker=self.broker,
             transaction=self.transaction,
             gap_wait_seconds=self.settings.realtime_gap_wait_seconds,
+            login_recheck_seconds=self.settings.ws_login_recheck_seconds,
         )
 
     async def close(self) -> None:
         await self.broker.close()
         if self.redis is not None:
-            await self.redis.aclose()
+            await self.redis.aclose(close_connection_pool=True)
         await self.engine.dispose()
 
 
@@ -64,8 +65,23 @@ def build_runtime(settings: Settings) -> Runtime:
     security.configure_field_encryption(
         keys=settings.field_encryption_keys, secret_key=settings.secret_key
     )
-    engine = db.create_engine(settings.database_url)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    pool: dict[str, int] = {}
+    if not settings.is_sqlite:
+        pool = {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+        }
+    engine = db.create_engine(settings.database_url, **pool)
+    redis = None
+    if settings.redis_url:
+        # A blocking pool makes a burst wait for a free connection instead of failing.
+        redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                timeout=settings.redis_pool_timeout_seconds,
+            )
+        )
     limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
     outbox = None
     sender: notifications.Sender = notifications.LogOnlySender()

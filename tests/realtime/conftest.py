@@ -35,8 +35,9 @@ RECEIVE_SECONDS = 5.0
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """A small send buffer, so that falling behind is seen in a test's time."""
-    return settings.model_copy(update={"ws_send_buffer": 64})
+    """A small send buffer, so that falling behind is seen in a test's time, and a login
+    checked on every frame, so that a sign-out is seen at the next one."""
+    return settings.model_copy(update={"ws_send_buffer": 64, "ws_login_recheck_seconds": 0.0})
 
 
 @dataclass(frozen=True)

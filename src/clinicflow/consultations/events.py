@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations import service as consultations
+from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.models import User
 from clinicflow.realtime.events import Event
 
 
@@ -36,7 +36,7 @@ class ConsultationTopic:
 
     kind = "consultation"
 
-    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+    async def authorize(self, *, session: AsyncSession, user: Actor, key: str) -> bool:
         consultation_id = _consultation_id(key)
         if consultation_id is None:
             return False
@@ -49,7 +49,7 @@ class ConsultationTopic:
         return True
 
     async def replay(
-        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+        self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int
     ) -> list[Event]:
         consultation_id = _consultation_id(key)
         if consultation_id is None:
@@ -69,7 +69,7 @@ class ConsultationTopic:
         ]
 
     async def send(
-        self, *, session: AsyncSession, user: User, key: str, payload: Mapping[str, Any]
+        self, *, session: AsyncSession, user: Actor, key: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:
         """A `send` frame `{client_id, body}`: stored exactly as `POST …/messages` would."""
         consultation_id = _consultation_id(key)

@@ -192,10 +192,20 @@ class RedisBroker:
         await self._ready.wait()
 
     async def publish(self, events: list[Event]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for event in events:
-                pipe.publish(self._channel, event.encode())
-            await pipe.execute()
+        """Publish, trying again briefly: the change is already stored, so giving up means
+        followers learn of it only at their next gap fill or resubscribe."""
+        for attempt, delay in enumerate((*self.RECONNECT_SECONDS[:3], None)):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for event in events:
+                        pipe.publish(self._channel, event.encode())
+                    await pipe.execute()
+                return
+            except (RedisError, OSError):
+                if delay is None:
+                    raise
+                log.warning("realtime.publish_retry", attempt=attempt + 1, retry_in=delay)
+                await asyncio.sleep(delay)
 
     async def _listen(self) -> None:
         failures = 0

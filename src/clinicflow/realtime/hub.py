@@ -21,8 +21,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.core.audit import Actor
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.realtime.broker import Broker
 from clinicflow.realtime.events import Event
 from clinicflow.realtime.sequencer import Sequencer
@@ -47,6 +48,15 @@ class LoginEnded(Exception):
 
 class NotFollowing(Exception):
     """An operation named a topic this socket has not subscribed to."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """Who a socket belongs to, as plain values (an ORM row would outlive its session)."""
+
+    id: uuid.UUID
+    name: str
+    role: Role
 
 
 @dataclass(eq=False)
@@ -78,18 +88,15 @@ class Connection:
     def __init__(
         self,
         *,
-        user_id: uuid.UUID,
+        member: Member,
         login_id: uuid.UUID,
-        name: str,
-        role: str,
         buffer_size: int,
         abort: Callable[[int], None],
     ) -> None:
         self.id = f"{uuid.uuid4().hex[:12]}-{next(_connection_ids)}"
-        self.user_id = user_id
+        self.member = member
         self.login_id = login_id
-        self.name = name
-        self.role = role
+        self.login_checked_until = 0.0
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=buffer_size)
         self.followers: dict[str, Follower] = {}
         self.closing = False
@@ -111,9 +118,15 @@ class Connection:
 
 class Hub:
     def __init__(
-        self, *, broker: Broker, transaction: Transaction, gap_wait_seconds: float = 0.25
+        self,
+        *,
+        broker: Broker,
+        transaction: Transaction,
+        gap_wait_seconds: float = 0.25,
+        login_recheck_seconds: float = 5.0,
     ) -> None:
         self.broker = broker
+        self._login_recheck = login_recheck_seconds
         self.topics = Registry()
         self._transaction = transaction
         self._gap_wait = gap_wait_seconds
@@ -167,7 +180,7 @@ class Hub:
             self._offer(connection, follower, event)
         presence = self._presence_topic(follower)
         if presence and await self.broker.presence.join(
-            presence, str(connection.user_id), connection.id
+            presence, str(connection.member.id), connection.id
         ):
             await self._announce_presence(presence)
         return follower
@@ -198,11 +211,18 @@ class Hub:
                 return
             since = follower.last_seq
 
-    async def _user(self, session: AsyncSession, connection: Connection) -> User:
+    async def _user(self, session: AsyncSession, connection: Connection) -> Actor:
+        """The socket's user, with its login checked again when the last check is older
+        than `login_recheck_seconds` (a query per frame would dominate a chat message)."""
+        now = time.monotonic()
+        if now < connection.login_checked_until:
+            return connection.member
         login = await identity.authenticate_login(session=session, login_id=connection.login_id)
         if login is None:
             raise LoginEnded(str(connection.login_id))
-        return login.user
+        connection.member = Member(id=login.user.id, name=login.user.name, role=login.user.role)
+        connection.login_checked_until = now + self._login_recheck
+        return connection.member
 
     async def unsubscribe(self, connection: Connection, name: str) -> None:
         follower = connection.followers.get(name)
@@ -211,7 +231,7 @@ class Hub:
         self._forget(connection, follower)
         presence = self._presence_topic(follower)
         if presence and await self.broker.presence.leave(
-            presence, str(connection.user_id), connection.id
+            presence, str(connection.member.id), connection.id
         ):
             await self._announce_presence(presence)
 
@@ -236,7 +256,7 @@ class Hub:
     async def heartbeat(self, connection: Connection) -> None:
         """Keep this socket's presence alive in every topic it follows."""
         entries = [
-            (presence, str(connection.user_id), connection.id)
+            (presence, str(connection.member.id), connection.id)
             for follower in connection.followers.values()
             if (presence := self._presence_topic(follower))
         ]
@@ -307,7 +327,7 @@ class Hub:
             connection.push(ready.encode())
 
     async def poll(
-        self, *, session: AsyncSession, user: User, name: str, since: int | None
+        self, *, session: AsyncSession, user: Actor, name: str, since: int | None
     ) -> list[Event]:
         """The catch-up a subscriber would get, for a client that polls instead."""
         topic, key = self.topics.resolve(name)
@@ -327,11 +347,8 @@ class Hub:
         if now - follower.last_typing < TYPING_MIN_SECONDS:
             return
         follower.last_typing = now
-        data = {
-            "user_id": str(connection.user_id),
-            "name": connection.name,
-            "role": connection.role,
-        }
+        member = connection.member
+        data = {"user_id": str(member.id), "name": member.name, "role": member.role.value}
         await self.broker.publish([Event(topic=name, type="typing", data=data)])
 
     async def send(
@@ -354,11 +371,11 @@ class PresenceTopic:
         self._of = of
         self._hub = hub
 
-    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+    async def authorize(self, *, session: AsyncSession, user: Actor, key: str) -> bool:
         return await self._of.authorize(session=session, user=user, key=key)
 
     async def replay(
-        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+        self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int
     ) -> list[Event]:
         topic = f"{self.kind}:{key}"
         users = await self._hub.broker.presence.users(topic)
@@ -370,10 +387,10 @@ class UserTopic:
 
     kind = "user"
 
-    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+    async def authorize(self, *, session: AsyncSession, user: Actor, key: str) -> bool:
         return key == str(user.id)
 
     async def replay(
-        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+        self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int
     ) -> list[Event]:
         return []

@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 
 import structlog
 from fastapi import WebSocket
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from clinicflow.core.errors import AppError
 from clinicflow.identity import service as identity
-from clinicflow.realtime.hub import Connection, Hub, LoginEnded, NotAllowed, NotFollowing
+from clinicflow.realtime.hub import Connection, Hub, LoginEnded, Member, NotAllowed, NotFollowing
 from clinicflow.realtime.topics import UnknownTopic
 from clinicflow.runtime import Runtime
 
@@ -62,10 +64,8 @@ async def serve(websocket: WebSocket, runtime: Runtime) -> None:
         closing.append(asyncio.create_task(_close(websocket, code)))
 
     connection = Connection(
-        user_id=login.user.id,
+        member=Member(id=login.user.id, name=login.user.name, role=login.user.role),
         login_id=login.session_id,
-        name=login.user.name,
-        role=login.user.role.value,
         buffer_size=settings.ws_send_buffer,
         abort=abort,
     )
@@ -185,3 +185,15 @@ async def _handle(hub: Hub, connection: Connection, text: str | None) -> None:
     except AppError as exc:
         error = exc.body()["error"]
         _reply(connection, op="error", topic=topic, client_id=request.get("client_id"), **error)
+    except (SQLAlchemyError, RedisError, OSError, TimeoutError):
+        # A busy pool or a lost connection fails this one operation, not the socket: the
+        # client keeps what was not acknowledged and sends it again.
+        log.exception("realtime.op_failed", op=op, topic=topic)
+        _reply(
+            connection,
+            op="error",
+            topic=topic,
+            client_id=request.get("client_id"),
+            code="unavailable",
+            message="The server is busy; try again in a moment.",
+        )

@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.identity.models import User
+from clinicflow.core.audit import Actor
 from clinicflow.realtime.events import Event
 
 
@@ -17,12 +17,12 @@ class Topic(Protocol):
 
     kind: str
 
-    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+    async def authorize(self, *, session: AsyncSession, user: Actor, key: str) -> bool:
         """Whether `user` may follow `<kind>:<key>`; the same False for missing and forbidden."""
         ...
 
     async def replay(
-        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+        self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int
     ) -> list[Event]:
         """What a follower must see on (re)subscribing: the durable events after `since`
         in `seq` order (at most `limit`), or a snapshot for topics that send one."""
@@ -34,7 +34,7 @@ class AcceptsSends(Protocol):
     """A topic whose followers may also write to it over the socket (`{"op": "send"}`)."""
 
     async def send(
-        self, *, session: AsyncSession, user: User, key: str, payload: Mapping[str, Any]
+        self, *, session: AsyncSession, user: Actor, key: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Store what was sent (the caller commits) and answer with what was stored."""
         ...

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow import realtime
 from clinicflow.config import Settings
 from clinicflow.core import clock
+from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import User
 from clinicflow.scheduling import schemas
 
 KIND = "availability"
@@ -74,7 +74,7 @@ class AvailabilityTopic:
     def __init__(self, *, settings: Settings) -> None:
         self._settings = settings
 
-    async def authorize(self, *, session: AsyncSession, user: User, key: str) -> bool:
+    async def authorize(self, *, session: AsyncSession, user: Actor, key: str) -> bool:
         doctor_id = _doctor_id(key)
         if doctor_id is None:
             return False
@@ -87,7 +87,7 @@ class AvailabilityTopic:
         return True
 
     async def replay(
-        self, *, session: AsyncSession, user: User, key: str, since: int | None, limit: int
+        self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int
     ) -> list[realtime.Event]:
         # Imported here because the service imports this module to announce its changes.
         from clinicflow.scheduling import service as scheduling
