@@ -14,7 +14,7 @@ import pytest
 
 from clinicflow.consultations.models import ConsultationStatus
 from clinicflow.identity.models import Role
-from tests.consultations.conftest import Clinic, Person
+from tests.consultations.clinic import Clinic, Person
 
 pytestmark = pytest.mark.usefixtures("app")
 S = ConsultationStatus

@@ -17,7 +17,8 @@ from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import ConsultationStatus
 from clinicflow.core.audit import AuditEntry
 from clinicflow.identity.models import Role
-from tests.consultations.conftest import Clinic, Person, Published
+from tests.consultations.clinic import Clinic, Person
+from tests.consultations.conftest import Published
 
 pytestmark = pytest.mark.usefixtures("app")
 S = ConsultationStatus

@@ -15,7 +15,7 @@ from clinicflow.core import security
 from clinicflow.core.audit import AuditEntry
 from clinicflow.identity.models import Role
 from clinicflow.runtime import Runtime
-from tests.consultations.conftest import Clinic
+from tests.consultations.clinic import Clinic
 
 pytestmark = pytest.mark.usefixtures("app")
 S = ConsultationStatus

@@ -14,7 +14,8 @@ from clinicflow.consultations.models import ConsultationStatus, ConsultationType
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role
-from tests.consultations.conftest import MEET, Clinic, Published
+from tests.consultations.clinic import MEET, Clinic
+from tests.consultations.conftest import Published
 
 pytestmark = pytest.mark.usefixtures("app")
 S = ConsultationStatus

@@ -26,7 +26,8 @@ from clinicflow.core.errors import AppError
 from clinicflow.identity.models import Role
 from clinicflow.realtime.topics import AcceptsSends
 from clinicflow.runtime import Runtime
-from tests.consultations.conftest import Clinic, Person, Published
+from tests.consultations.clinic import Clinic, Person
+from tests.consultations.conftest import Published
 
 pytestmark = pytest.mark.usefixtures("app")
 S = ConsultationStatus

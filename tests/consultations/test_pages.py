@@ -10,7 +10,7 @@ import pytest
 from clinicflow.consultations.models import ConsultationStatus
 from clinicflow.identity.models import Role
 from clinicflow.runtime import Runtime
-from tests.consultations.conftest import Clinic
+from tests.consultations.clinic import Clinic
 from tests.factories import Accounts, csrf_from, sign_in_page_patient, sign_in_page_staff
 
 pytestmark = pytest.mark.usefixtures("app")

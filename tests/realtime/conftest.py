@@ -27,7 +27,7 @@ from websockets.typing import Origin
 from clinicflow.config import Settings
 from clinicflow.runtime import Runtime
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
-from tests.consultations.conftest import Clinic
+from tests.consultations.clinic import Clinic
 from tests.factories import Accounts
 
 RECEIVE_SECONDS = 5.0

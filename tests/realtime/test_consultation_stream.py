@@ -17,7 +17,7 @@ from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation, ConsultationStatus, Message
 from clinicflow.realtime import Event
 from clinicflow.runtime import Runtime
-from tests.consultations.conftest import Clinic, Person
+from tests.consultations.clinic import Clinic, Person
 from tests.realtime.conftest import Server, Socket, connect
 
 CLIENTS = 20
