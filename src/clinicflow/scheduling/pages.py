@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import uuid
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -515,19 +515,57 @@ async def confirm(
     reason: ReasonField = "",
     held_until: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
+    async def pick_again(exc: AppError) -> Response:
+        week = await _book_week_page(request, session, settings, doctor_id, starts_at)
+        return render_refusal(request, exc, "scheduling/week.html", week)
+
+    return await _book_from_form(
+        request,
+        session,
+        settings,
+        user,
+        client,
+        doctor_id=doctor_id,
+        patient_id=None,
+        starts_at=starts_at,
+        mode=mode,
+        reason=reason,
+        held_until=held_until,
+        confirm_context=partial(_patient_confirm_context, session, settings, doctor_id, starts_at),
+        pick_again=pick_again,
+        booked_url=lambda appointment: f"/appointments?booked={appointment.id}",
+    )
+
+
+ConfirmContext = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def _book_from_form(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    user: Actor,
+    client: identity.Client,
+    *,
+    doctor_id: uuid.UUID,
+    patient_id: uuid.UUID | None,
+    starts_at: datetime,
+    mode: Mode,
+    reason: str,
+    held_until: str | None,
+    confirm_context: ConfirmContext,
+    pick_again: Callable[[AppError], Awaitable[Response]],
+    booked_url: Callable[[Appointment], str],
+) -> Response:
+    """Book from a confirm form, for the patient or the desk: the confirm page again with
+    the refusal, or the week when the time is gone, or on to `booked_url`.
+    `confirm_context(ends, until, **extra)` builds that page for whoever is booking."""
+
     async def again(error: str, status: int) -> HTMLResponse:
         availability = await scheduling.get_availability(session=session, doctor_id=doctor_id)
         ends = starts_at + timedelta(minutes=availability.slot_minutes)
-        context = await _patient_confirm_context(
-            session,
-            settings,
-            doctor_id,
-            starts_at,
-            ends,
-            _held_until(held_until, starts_at),
-            mode=mode.value,
-            reason=reason,
-            error=error,
+        context = await confirm_context(
+            ends, _held_until(held_until, starts_at), mode=mode.value, reason=reason, error=error
         )
         return render(request, "scheduling/confirm.html", context, status_code=status)
 
@@ -544,17 +582,17 @@ async def confirm(
             starts_at=starts_at,
             mode=mode,
             reason=checked_reason,
+            patient_id=patient_id,
             client_ip=client.ip,
         )
     except AppError as exc:
         await drop_refused_changes(session, exc)
         if exc.code in PICK_AGAIN:
-            week = await _book_week_page(request, session, settings, doctor_id, starts_at)
-            return render_refusal(request, exc, "scheduling/week.html", week)
+            return await pick_again(exc)
         response = await again(exc.message, exc.status)
         response.headers.update(exc.headers)
         return response
-    return RedirectResponse(f"/appointments?booked={appointment.id}", status_code=303)
+    return RedirectResponse(booked_url(appointment), status_code=303)
 
 
 # --- everyone: the list of appointments -------------------------------------------------------
@@ -1146,46 +1184,26 @@ async def desk_book(
 ) -> Response:
     identity_access.require_front_desk(user)
 
-    async def again(error: str, status: int) -> HTMLResponse:
-        availability = await scheduling.get_availability(session=session, doctor_id=doctor_id)
-        ends = starts_at + timedelta(minutes=availability.slot_minutes)
-        context = await _desk_confirm_context(
-            session,
-            settings,
-            patient_id,
-            doctor_id,
-            starts_at,
-            ends,
-            _held_until(held_until, starts_at),
-            mode=mode.value,
-            reason=reason,
-            error=error,
+    async def pick_again(exc: AppError) -> Response:
+        return await _desk_week_again(
+            request, session, settings, exc, patient_id, doctor_id, starts_at
         )
-        return render(request, "scheduling/confirm.html", context, status_code=status)
 
-    try:
-        checked_reason = _reason.validate_python(reason.strip())
-    except ValidationError:
-        return await again(_reason_error(), 422)
-    try:
-        appointment = await scheduling.book(
-            session=session,
-            settings=settings,
-            actor=user,
-            doctor_id=doctor_id,
-            starts_at=starts_at,
-            mode=mode,
-            reason=checked_reason,
-            patient_id=patient_id,
-            client_ip=client.ip,
-        )
-    except AppError as exc:
-        await drop_refused_changes(session, exc)
-        if exc.code in PICK_AGAIN:
-            return await _desk_week_again(
-                request, session, settings, exc, patient_id, doctor_id, starts_at
-            )
-        response = await again(exc.message, exc.status)
-        response.headers.update(exc.headers)
-        return response
-    return RedirectResponse(_desk_url(patient=patient_id, booked=appointment.id), status_code=303)
+    return await _book_from_form(
+        request,
+        session,
+        settings,
+        user,
+        client,
+        doctor_id=doctor_id,
+        patient_id=patient_id,
+        starts_at=starts_at,
+        mode=mode,
+        reason=reason,
+        held_until=held_until,
+        confirm_context=partial(
+            _desk_confirm_context, session, settings, patient_id, doctor_id, starts_at
+        ),
+        pick_again=pick_again,
+        booked_url=lambda appointment: _desk_url(patient=patient_id, booked=appointment.id),
+    )
