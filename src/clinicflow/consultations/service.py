@@ -15,11 +15,9 @@ Events go out only after the transaction commits (`realtime.publish_on_commit`).
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import datetime
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +36,7 @@ from clinicflow.consultations.models import (
     SenderRole,
 )
 from clinicflow.consultations.storage import FileStore
-from clinicflow.core import audit, clock, security
+from clinicflow.core import audit, clock, cursors, security
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
@@ -768,22 +766,6 @@ async def get_consultation(
     return await access.get_consultation_for(session, actor, consultation_id)
 
 
-def _encode_cursor(consultation: Consultation) -> str:
-    raw = f"{consultation.created_at.isoformat()}|{consultation.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, _sep, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None:
-            raise ValueError(created)
-        return at, uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _invalid("cursor", _("The page cursor is not valid.")) from exc
-
-
 async def list_consultations(
     *,
     session: AsyncSession,
@@ -803,7 +785,7 @@ async def list_consultations(
     if status is not None:
         query = query.where(Consultation.status == status)
     if cursor:
-        before_at, before_id = _decode_cursor(cursor)
+        before_at, before_id = cursors.decode(cursor)
         query = query.where(
             tuple_(Consultation.created_at, Consultation.id) < (before_at, before_id)
         )
@@ -813,7 +795,11 @@ async def list_consultations(
             query.order_by(Consultation.created_at.desc(), Consultation.id.desc()).limit(limit + 1)
         )
     )
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = (
+        cursors.encode(rows[limit - 1].created_at, rows[limit - 1].id)
+        if len(rows) > limit
+        else None
+    )
     return rows[:limit], next_cursor
 
 

@@ -12,7 +12,6 @@ simply runs out is not: no transaction ends it, so pages show it free on their n
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
 from clinicflow.config import Settings
-from clinicflow.core import audit, clock, security
+from clinicflow.core import audit, clock, cursors, security
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
@@ -494,21 +493,6 @@ async def reschedule(
     return appointment
 
 
-def _encode_cursor(appointment: Appointment) -> str:
-    raw = f"{appointment.starts_at.isoformat()}|{appointment.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        starts, _sep, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(starts), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AppError(
-            ErrorCode.validation_error, _("The page cursor is not valid."), {"field": "cursor"}
-        ) from exc
-
-
 async def list_appointments(
     *,
     session: AsyncSession,
@@ -535,14 +519,16 @@ async def list_appointments(
     if end is not None:
         query = query.where(Appointment.starts_at < end)
     if cursor:
-        after_start, after_id = _decode_cursor(cursor)
+        after_start, after_id = cursors.decode(cursor)
         query = query.where(tuple_(Appointment.starts_at, Appointment.id) > (after_start, after_id))
     rows = list(
         await session.scalars(
             query.order_by(Appointment.starts_at, Appointment.id).limit(limit + 1)
         )
     )
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = (
+        cursors.encode(rows[limit - 1].starts_at, rows[limit - 1].id) if len(rows) > limit else None
+    )
     return rows[:limit], next_cursor
 
 

@@ -1,0 +1,34 @@
+"""Page cursors: what `encode` makes, `decode` reads back; anything else is a 422."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from clinicflow.core import cursors
+from clinicflow.core.errors import AppError, ErrorCode
+
+
+def test_a_cursor_round_trips() -> None:
+    at, ident = datetime(2026, 3, 2, 9, 15, tzinfo=UTC), uuid.uuid4()
+    assert cursors.decode(cursors.encode(at, ident)) == (at, ident)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64 at all!",
+        base64.urlsafe_b64encode(b"2026-03-02T09:15:00|not-a-uuid").decode(),
+        # A time without a zone: the database column would refuse it with a 500.
+        base64.urlsafe_b64encode(f"2026-03-02T09:15:00|{uuid.uuid4()}".encode()).decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    ],
+)
+def test_anything_else_is_refused_on_the_cursor_field(cursor: str) -> None:
+    with pytest.raises(AppError) as refused:
+        cursors.decode(cursor)
+    assert refused.value.code is ErrorCode.validation_error
+    assert refused.value.details == {"field": "cursor"}
