@@ -211,6 +211,19 @@ async def _check_appointment(
         raise problem
 
 
+async def _doctors_change(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, allowed: S, *, to: S
+) -> Consultation:
+    """The consultation, locked, if the actor is its doctor and it is in `allowed`: every
+    status change starts here so two of them cannot interleave."""
+    consultation = await access.get_consultation_for(
+        session, actor, consultation_id, for_update=True
+    )
+    access.require_doctor(actor, consultation)
+    _require_status(consultation, allowed, to=to)
+    return consultation
+
+
 async def accept(
     *,
     session: AsyncSession,
@@ -218,11 +231,7 @@ async def accept(
     consultation_id: uuid.UUID,
     client_ip: str | None = None,
 ) -> Consultation:
-    consultation = await access.get_consultation_for(
-        session, actor, consultation_id, for_update=True
-    )
-    access.require_doctor(actor, consultation)
-    _require_status(consultation, S.pending, to=S.active)
+    consultation = await _doctors_change(session, actor, consultation_id, S.pending, to=S.active)
     if consultation.type is not ConsultationType.chat:
         # Copied, not referenced: a later change of the doctor's link must not alter this
         # consultation. A doctor without a link still accepts; the answer shows none.
@@ -242,11 +251,7 @@ async def decline(
     reason: str,
     client_ip: str | None = None,
 ) -> Consultation:
-    consultation = await access.get_consultation_for(
-        session, actor, consultation_id, for_update=True
-    )
-    access.require_doctor(actor, consultation)
-    _require_status(consultation, S.pending, to=S.declined)
+    consultation = await _doctors_change(session, actor, consultation_id, S.pending, to=S.declined)
     consultation.decline_reason = _text(
         reason.strip(), field="reason", max_length=schemas.MAX_REASON
     )
@@ -263,11 +268,7 @@ async def end(
     consultation_id: uuid.UUID,
     client_ip: str | None = None,
 ) -> Consultation:
-    consultation = await access.get_consultation_for(
-        session, actor, consultation_id, for_update=True
-    )
-    access.require_doctor(actor, consultation)
-    _require_status(consultation, S.active, to=S.ended)
+    consultation = await _doctors_change(session, actor, consultation_id, S.active, to=S.ended)
     now = clock.now()
     consultation.status = S.ended
     consultation.ended_at = now
