@@ -263,9 +263,6 @@ class Hub:
         if entries:
             await self.broker.presence.refresh(entries)
 
-    def followers_of(self, topic: str) -> int:
-        return len(self._followers.get(topic, {}))
-
     # --- delivering ----------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:

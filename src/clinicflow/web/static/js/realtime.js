@@ -167,10 +167,6 @@
       });
     }
 
-    unsent(topic) {
-      return [...this.pending.values()].filter((item) => item.topic === topic).map((item) => item.payload);
-    }
-
     typing(topic) {
       const now = Date.now();
       if (now - (this.lastTyping.get(topic) || 0) < TYPING_MS) return;
