@@ -62,6 +62,12 @@ def csrf_ok(request: Request, submitted: str | None) -> bool:
     return bool(expected and submitted and security.constant_time_equal(expected, submitted))
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer …` header, for requests and sockets alike."""
+    scheme, _sep, token = (authorization or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 async def get_authenticated(
     request: Request, session: Session, settings: SettingsDep
 ) -> identity.Authenticated | None:
@@ -70,11 +76,10 @@ async def get_authenticated(
     A cookie rides along on cross-site requests, so an unsafe API call authenticated by
     cookie must also carry the CSRF token; a bearer token cannot be sent by another site.
     """
-    header = request.headers.get("authorization", "")
-    scheme, _sep, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
+    token = bearer_token(request.headers.get("authorization"))
+    if token:
         found = await identity.authenticate_access_token(
-            session=session, settings=settings, token=token.strip()
+            session=session, settings=settings, token=token
         )
         if found is None:
             raise AppError(

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from clinicflow.core.errors import AppError
+from clinicflow.deps import SESSION_COOKIE, bearer_token
 from clinicflow.identity import service as identity
 from clinicflow.realtime.hub import Connection, Hub, LoginEnded, Member, NotAllowed, NotFollowing
 from clinicflow.realtime.topics import UnknownTopic
@@ -27,7 +28,6 @@ from clinicflow.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-SESSION_COOKIE = "cf_session"
 MAX_FRAME_CHARS = 64 * 1024
 IDLE_CODE = 4408
 SIGN_IN_CODE = 4401
@@ -93,12 +93,11 @@ async def serve(websocket: WebSocket, runtime: Runtime) -> None:
 
 
 async def _authenticate(websocket: WebSocket, runtime: Runtime) -> identity.Authenticated | None:
-    header = websocket.headers.get("authorization", "")
-    scheme, _sep, token = header.partition(" ")
+    token = bearer_token(websocket.headers.get("authorization"))
     async with runtime.transaction(write=False) as session:
-        if scheme.lower() == "bearer" and token:
+        if token:
             return await identity.authenticate_access_token(
-                session=session, settings=runtime.settings, token=token.strip()
+                session=session, settings=runtime.settings, token=token
             )
         cookie = websocket.cookies.get(SESSION_COOKIE)
         if cookie:
