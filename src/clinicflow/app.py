@@ -28,6 +28,8 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import api as identity_api
 from clinicflow.identity import pages as identity_pages
 from clinicflow.notifications import pages as notification_pages
+from clinicflow.queue import api as queue_api
+from clinicflow.queue import events as queue_events
 from clinicflow.realtime import api as realtime_api
 from clinicflow.realtime.hub import UserTopic
 from clinicflow.runtime import build_runtime
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scheduling_api.router)
     app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
+    app.include_router(queue_api.router)
     app.include_router(consultations_api.router)
     app.include_router(consultations_pages.router)
     app.include_router(web_pages.router)
@@ -84,6 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.hub.topics.register(consultation_topic)
     runtime.hub.track_presence(consultation_topic)
     runtime.hub.topics.register(AvailabilityTopic(settings=settings))
+    queue_topic = queue_events.QueueTopic()
+    runtime.hub.topics.register(queue_topic)
+    runtime.hub.track_presence(
+        queue_topic, kind=queue_events.PRESENCE, counts=queue_events.doctor_counts
+    )
     if settings.is_development:
         app.include_router(notification_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

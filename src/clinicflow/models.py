@@ -11,6 +11,7 @@ from clinicflow.identity.models import (
     RefreshToken,
     User,
 )
+from clinicflow.queue.models import Queue, QueueEntry, QueueRules, Reassignment
 from clinicflow.scheduling.models import Appointment, Availability, CalendarFeed, SlotHold
 
 metadata = Base.metadata
@@ -28,6 +29,10 @@ __all__ = [
     "Message",
     "OtpCode",
     "PatientProfile",
+    "Queue",
+    "QueueEntry",
+    "QueueRules",
+    "Reassignment",
     "RefreshToken",
     "SlotHold",
     "User",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.queue import jobs as queue_jobs
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import jobs as scheduling_jobs
 
@@ -41,6 +42,8 @@ JOBS: tuple[Job, ...] = (
         scheduling_jobs.WAITLIST_SWEEP_SECONDS,
         scheduling_jobs.pass_on_lapsed_offers,
     ),
+    Job("queue.expire_skipped", queue_jobs.SWEEP_SECONDS, queue_jobs.expire_skipped),
+    Job("queue.mark_doctors_away", queue_jobs.SWEEP_SECONDS, queue_jobs.mark_doctors_away),
 )
 
 

@@ -43,6 +43,7 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import CONTROL_CHARACTERS
 from clinicflow.scheduling import service as scheduling
+from clinicflow.scheduling.models import Appointment
 
 S = ConsultationStatus
 MAX_PAGE = 100
@@ -276,6 +277,56 @@ async def end(
     consultation.duration_seconds = max(0, int((now - started).total_seconds()))
     await _transition(session, consultation, actor, "ended", client_ip)
     return consultation
+
+
+async def open_for_visit(
+    *, session: AsyncSession, actor: Actor, appointment: Appointment, meet_url: str
+) -> Consultation:
+    """The consultation of an online appointment whose patient the doctor calls from the
+    queue: the one the patient already started for it (accepted now), or a new active
+    video consultation; either way with the doctor's link as it is at the call."""
+    consultation = await session.scalar(
+        select(Consultation)
+        .where(Consultation.appointment_id == appointment.id, Consultation.status.in_(LIVE))
+        .order_by(Consultation.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if consultation is not None and consultation.status is S.active:
+        consultation.meet_url = meet_url
+        await session.flush()
+        await _publish_update(session, consultation)
+        return consultation
+    if consultation is None:
+        consultation = Consultation(
+            id=uuid.uuid4(),
+            patient_id=appointment.patient_id,
+            doctor_id=appointment.doctor_id,
+            appointment_id=appointment.id,
+            problem=appointment.reason or _("Appointment"),
+            type=ConsultationType.video,
+            status=S.pending,
+            last_seq=0,
+        )
+        session.add(consultation)
+        await session.flush()
+    consultation.meet_url = meet_url
+    consultation.status = S.active
+    consultation.accepted_at = clock.now()
+    await _transition(session, consultation, actor, "accepted", None)
+    return consultation
+
+
+async def end_if_open(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> Consultation | None:
+    """End the consultation of a finished queue visit, unless it has ended already."""
+    consultation = await access.get_consultation_for(
+        session, actor, consultation_id, for_update=True
+    )
+    if consultation.status is not S.active:
+        return None
+    return await end(session=session, actor=actor, consultation_id=consultation_id)
 
 
 async def _transition(

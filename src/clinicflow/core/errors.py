@@ -45,6 +45,14 @@ class ErrorCode(StrEnum):
     file_too_large = "file_too_large"
     unsupported_file_type = "unsupported_file_type"
     recording_not_allowed = "recording_not_allowed"
+    already_in_queue = "already_in_queue"
+    check_in_not_open = "check_in_not_open"
+    queue_empty = "queue_empty"
+    queue_paused = "queue_paused"
+    doctor_busy = "doctor_busy"
+    meet_link_required = "meet_link_required"
+    nothing_to_undo = "nothing_to_undo"
+    rules_changed = "rules_changed"
     service_unavailable = "service_unavailable"
     internal_error = "internal_error"
 
@@ -80,6 +88,14 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.file_too_large: 413,
     ErrorCode.unsupported_file_type: 415,
     ErrorCode.recording_not_allowed: 409,
+    ErrorCode.already_in_queue: 409,
+    ErrorCode.check_in_not_open: 409,
+    ErrorCode.queue_empty: 409,
+    ErrorCode.queue_paused: 409,
+    ErrorCode.doctor_busy: 409,
+    ErrorCode.meet_link_required: 409,
+    ErrorCode.nothing_to_undo: 409,
+    ErrorCode.rules_changed: 409,
     ErrorCode.service_unavailable: 503,
     ErrorCode.internal_error: 500,
 }

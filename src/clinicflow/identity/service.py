@@ -518,7 +518,12 @@ async def _count_wrong_code(
 
 
 async def _create_patient_from_phone(
-    session: AsyncSession, *, phone: str, name: str, client: Client
+    session: AsyncSession,
+    *,
+    phone: str,
+    name: str,
+    client: Client,
+    registered_by: audit.Actor | None = None,
 ) -> User:
     # A new patient keeps the language they signed up in, for pages and for texts.
     profile = PatientProfile(preferred_language=Language(i18n.current_language()))
@@ -530,7 +535,7 @@ async def _create_patient_from_phone(
         action="user.register",
         resource_type="user",
         resource_id=user.id,
-        actor=user,
+        actor=registered_by or user,
         ip=client.ip,
         details={"role": Role.patient.value},
     )
@@ -827,6 +832,33 @@ async def names(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uu
         return {}
     rows = await session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
     return {row[0]: row[1] for row in rows}
+
+
+async def users(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> list[User]:
+    """Several users in one query."""
+    wanted = set(user_ids)
+    if not wanted:
+        return []
+    return list((await session.scalars(select(User).where(User.id.in_(wanted)))).unique())
+
+
+async def find_or_register_patient(
+    *, session: AsyncSession, actor: audit.Actor, phone: str, name: str, client: Client
+) -> User:
+    """The patient with this phone number, or a new one the front desk registers for a
+    walk-in (they sign in later with a code sent to that phone)."""
+    access.require_front_desk(actor)
+    user = await session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        return await _create_patient_from_phone(
+            session, phone=phone, name=name, client=client, registered_by=actor
+        )
+    if user.role is not Role.patient or not user.is_active:
+        raise AppError(
+            ErrorCode.phone_taken,
+            _("That phone number belongs to an account that is not a patient's."),
+        )
+    return user
 
 
 async def is_active(session: AsyncSession, user_id: uuid.UUID) -> bool:

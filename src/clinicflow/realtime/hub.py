@@ -132,6 +132,7 @@ class Hub:
         self._gap_wait = gap_wait_seconds
         self._followers: dict[str, dict[Connection, Follower]] = {}
         self._presence_of: dict[str, str] = {}
+        self._presence_counts: dict[str, Callable[[Member, str], bool]] = {}
         self._taps: list[Callable[[Event], None]] = []
         broker.attach(self.deliver)
 
@@ -141,16 +142,30 @@ class Hub:
 
     # --- topics with presence ------------------------------------------------------------
 
-    def track_presence(self, topic: Topic) -> None:
-        """Following `<kind>:<key>` marks the user present in `presence:<key>`, which anyone
-        allowed to follow the first may follow to see who is connected."""
-        self._presence_of[topic.kind] = "presence"
-        self.topics.register(PresenceTopic(of=topic, hub=self))
+    def track_presence(
+        self,
+        topic: Topic,
+        *,
+        kind: str = "presence",
+        counts: Callable[[Member, str], bool] | None = None,
+    ) -> None:
+        """Following `<topic.kind>:<key>` marks the user present in `<kind>:<key>`, which
+        anyone allowed to follow the first may follow to see who is connected. With
+        `counts`, only the followers it accepts (given the member and the key) are."""
+        self._presence_of[topic.kind] = kind
+        if counts is not None:
+            self._presence_counts[topic.kind] = counts
+        self.topics.register(PresenceTopic(of=topic, hub=self, kind=kind))
 
-    def _presence_topic(self, follower: Follower) -> str | None:
+    def _presence_topic(self, follower: Follower, member: Member) -> str | None:
         kind = follower.topic.partition(":")[0]
         prefix = self._presence_of.get(kind)
-        return f"{prefix}:{follower.key}" if prefix else None
+        if prefix is None:
+            return None
+        counts = self._presence_counts.get(kind)
+        if counts is not None and not counts(member, follower.key):
+            return None
+        return f"{prefix}:{follower.key}"
 
     async def _announce_presence(self, topic: str) -> None:
         users = await self.broker.presence.users(topic)
@@ -178,7 +193,7 @@ class Hub:
         pending, follower.buffer = follower.buffer or [], None
         for event in pending:
             self._offer(connection, follower, event)
-        presence = self._presence_topic(follower)
+        presence = self._presence_topic(follower, connection.member)
         if presence and await self.broker.presence.join(
             presence, str(connection.member.id), connection.id
         ):
@@ -229,7 +244,7 @@ class Hub:
         if follower is None:
             return
         self._forget(connection, follower)
-        presence = self._presence_topic(follower)
+        presence = self._presence_topic(follower, connection.member)
         if presence and await self.broker.presence.leave(
             presence, str(connection.member.id), connection.id
         ):
@@ -258,7 +273,7 @@ class Hub:
         entries = [
             (presence, str(connection.member.id), connection.id)
             for follower in connection.followers.values()
-            if (presence := self._presence_topic(follower))
+            if (presence := self._presence_topic(follower, connection.member))
         ]
         if entries:
             await self.broker.presence.refresh(entries)
@@ -362,9 +377,8 @@ class Hub:
 class PresenceTopic:
     """`presence:<key>`: who is connected to `<of.kind>:<key>`; a snapshot, then changes."""
 
-    kind = "presence"
-
-    def __init__(self, *, of: Topic, hub: Hub) -> None:
+    def __init__(self, *, of: Topic, hub: Hub, kind: str = "presence") -> None:
+        self.kind = kind
         self._of = of
         self._hub = hub
 

@@ -71,6 +71,8 @@ class Appointment(UUIDPrimaryKey, Timestamps, Base):
         string_enum(AppointmentStatus), default=AppointmentStatus.booked
     )
     cancelled_at: Mapped[datetime | None]
+    # Times the patient missed their turn in the queue and asked for a new token.
+    late_arrivals: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SlotHold(UUIDPrimaryKey, Base):
