@@ -356,8 +356,18 @@ async def appointment_by_code(
     return None
 
 
+async def _queue_to_join(session: AsyncSession, doctor_id: uuid.UUID, day: date) -> Queue:
+    """The day's queue, its row taken before anything else a join writes: joins to one
+    queue then run one after another from the start, so two desks registering the same
+    new patient cannot deadlock on the patient's row and the queue's."""
+    queue = await _open_queue(session, doctor_id, day)
+    await _lock(session, queue)
+    return queue
+
+
 async def _join(
     session: AsyncSession,
+    queue: Queue,
     *,
     doctor: User,
     day: date,
@@ -366,8 +376,7 @@ async def _join(
     severity: Severity,
     patient_type: PatientType,
     appointment: Appointment | None = None,
-) -> tuple[Queue, QueueEntry]:
-    queue = await _open_queue(session, doctor.id, day)
+) -> QueueEntry:
     held = await session.scalar(
         select(QueueEntry.id).where(
             QueueEntry.queue_id == queue.id,
@@ -401,7 +410,7 @@ async def _join(
             await session.flush()
     except IntegrityError:
         raise _already_in_queue() from None
-    return queue, entry
+    return entry
 
 
 async def _active_entry(
@@ -471,9 +480,11 @@ async def check_in(
             ),
             opens_at=opens_at.isoformat(),
         )
+    queue = await _queue_to_join(session, doctor.id, day)
     patient = await identity.get_patient(session, appointment.patient_id)
-    queue, entry = await _join(
+    entry = await _join(
         session,
+        queue,
         doctor=doctor,
         day=day,
         patient=patient,
@@ -510,14 +521,17 @@ async def walk_in(
     """Register a patient who came without a booking: found by phone, or created."""
     access.require_front_desk(actor)
     doctor = await identity.get_doctor(session, doctor_id)
+    day = await doctor_today(session, doctor)
+    queue = await _queue_to_join(session, doctor.id, day)
     patient = await identity.find_or_register_patient(
         session=session, actor=actor, phone=phone, name=name, client=client
     )
     kind = patient_type or (patient.patient.patient_type if patient.patient else PatientType.adult)
-    queue, entry = await _join(
+    entry = await _join(
         session,
+        queue,
         doctor=doctor,
-        day=await doctor_today(session, doctor),
+        day=day,
         patient=patient,
         source=EntrySource.walk_in,
         severity=severity,
@@ -1131,14 +1145,18 @@ async def move(
         )
     _require(entry, E.waiting, to="move")
     _require(target, E.waiting, to="move")
-    # Break a circle: whoever was put (directly or through others) before this entry
-    # no longer is, as this move puts it ahead of them.
+    # Break a circle: if the target was put (directly or through others) before this
+    # entry, the one pinned to it now goes just after it instead, as this move asks.
+    current = await state(session, queue)
     cursor: QueueEntry | None = target
     seen = {entry.id}
     while cursor is not None and cursor.pinned_before_id is not None:
-        if cursor.pinned_before_id in seen:
-            cursor.pinned_before_id = None
-            cursor.pinned_at = None
+        if cursor.pinned_before_id == entry.id:
+            after = current.ordered[current.ordered.index(entry) + 1 :]
+            following = next((e for e in after if e.id != cursor.id), None)
+            cursor.pinned_before_id = following.id if following else None
+            break
+        if cursor.id in seen:
             break
         seen.add(cursor.id)
         cursor = await session.get(QueueEntry, cursor.pinned_before_id)

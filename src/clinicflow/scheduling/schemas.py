@@ -103,6 +103,7 @@ class AppointmentOut(BaseModel):
     status: AppointmentStatus
     created_at: datetime
     cancelled_at: datetime | None
+    late_arrivals: int = 0
 
 
 class AppointmentPage(BaseModel):

@@ -1,0 +1,109 @@
+"""Missed turns with the frozen clock: the grace period, arriving late, and new tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from clinicflow.core.audit import AuditEntry
+from clinicflow.core.clock import FrozenClock
+from clinicflow.identity.models import User
+from clinicflow.queue import service as queues
+from clinicflow.runtime import Runtime
+from tests.queue.clinic import AFTERNOON, QueueClinic
+
+
+async def _sweep(runtime: Runtime) -> int:
+    async with runtime.transaction() as session:
+        return await queues.expire_skipped(session=session)
+
+
+async def _three_waiting(
+    clinic: QueueClinic,
+) -> tuple[User, dict[str, str], dict[str, str], dict[str, Any], dict[str, str]]:
+    """A doctor with a booked patient checked in as token 1 and two walk-ins after."""
+    doctor, doctor_headers = await clinic.doctor()
+    desk = await clinic.front_desk()
+    _patient, headers, entry = await clinic.booked_and_checked_in(desk, doctor, AFTERNOON[0])
+    for n in range(2):
+        assert (await clinic.walk_in(desk, doctor, f"+25473000000{n}")).status_code == 201
+    return doctor, doctor_headers, desk, entry, headers
+
+
+async def test_a_skipped_patient_keeps_their_place_for_the_grace_period_then_is_a_no_show(
+    clinic: QueueClinic, frozen_clock: FrozenClock, runtime: Runtime
+) -> None:
+    doctor, doctor_headers, _desk, entry, headers = await _three_waiting(clinic)
+    called = await clinic.act(doctor_headers, f"{doctor.id}/call-next")
+    assert called.json()["id"] == entry["id"]
+    skipped = await clinic.act(doctor_headers, f"entries/{entry['id']}/no-show")
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["status"] == "skipped"
+
+    frozen_clock.advance(minutes=9, seconds=59)
+    assert await _sweep(runtime) == 0
+    frozen_clock.advance(seconds=1)
+    assert await _sweep(runtime) == 1
+    mine = (await clinic.client.get("/api/queue/me", headers=await clinic.renew(headers))).json()
+    assert [e["status"] for e in mine] == ["no_show"]
+    appointment = await clinic.client.get(
+        f"/api/appointments/{entry['appointment_id']}", headers=await clinic.front_desk()
+    )
+    assert appointment.json()["status"] == "no_show"
+
+
+async def test_arriving_within_the_grace_period_takes_the_same_place_back(
+    clinic: QueueClinic, frozen_clock: FrozenClock
+) -> None:
+    _doctor, doctor_headers, desk, entry, _headers = await _three_waiting(clinic)
+    assert (await clinic.act(doctor_headers, f"entries/{entry['id']}/no-show")).status_code == 200
+    frozen_clock.advance(minutes=5)
+    back = await clinic.client.post(
+        "/api/queue/check-in", json={"appointment_id": entry["appointment_id"]}, headers=desk
+    )
+    assert back.status_code == 200, back.text
+    assert (back.json()["token"], back.json()["status"], back.json()["position"]) == (
+        1,
+        "waiting",
+        0,
+    )
+
+
+async def test_a_new_token_after_a_no_show_goes_to_the_end_and_is_written_in_the_history(
+    clinic: QueueClinic, frozen_clock: FrozenClock, runtime: Runtime, session: Any
+) -> None:
+    _doctor, doctor_headers, _desk, entry, headers = await _three_waiting(clinic)
+    assert (await clinic.act(doctor_headers, f"entries/{entry['id']}/no-show")).status_code == 200
+    frozen_clock.advance(minutes=11)
+    await _sweep(runtime)
+    headers = await clinic.renew(headers)
+    requeued = await clinic.act(headers, f"entries/{entry['id']}/requeue", {"reason": "Traffic"})
+    assert requeued.status_code == 201, requeued.text
+    new = requeued.json()
+    assert (new["token"], new["status"], new["position"], new["source"]) == (
+        4,
+        "waiting",
+        2,
+        "requeue",
+    )
+    history = await clinic.client.get(f"/api/queue/entries/{new['id']}/history", headers=headers)
+    assert [(h["old_token"], h["new_token"], h["reason"]) for h in history.json()] == [
+        (1, 4, "Traffic")
+    ]
+    appointment = (
+        await clinic.client.get(f"/api/appointments/{entry['appointment_id']}", headers=headers)
+    ).json()
+    assert appointment["status"] == "checked_in"
+    assert appointment["late_arrivals"] == 1
+    again = await clinic.act(headers, f"entries/{entry['id']}/requeue")
+    assert again.status_code == 409
+    actions = list(await session.scalars(select(AuditEntry.action)))
+    assert "queue.requeue" in actions
+
+
+async def test_requeue_is_refused_while_the_patient_still_waits(clinic: QueueClinic) -> None:
+    _doctor, _doctor_headers, _desk, entry, headers = await _three_waiting(clinic)
+    refused = await clinic.act(headers, f"entries/{entry['id']}/requeue")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "invalid_transition"
