@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.identity.models import Role, User
+from clinicflow.queue.models import QueueEntry
 from clinicflow.scheduling.models import Availability
 from tests.factories import run_cli
 
@@ -102,6 +103,8 @@ async def test_demo_loads_once_and_prints_logins(settings: Settings, session: As
     weeks = (await session.scalars(select(Availability))).all()
     assert len(weeks) == 3
     assert all(week.weekly["mon"] for week in weeks), "demo doctors have hours to book"
+    tokens = (await session.scalars(select(QueueEntry.token).order_by(QueueEntry.token))).all()
+    assert tokens == [1, 2, 3, 4], "the demo queue has patients waiting"
 
     second = await cli(settings, "demo", env="development")
     assert second.returncode == 0

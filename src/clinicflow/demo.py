@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import Language, PatientType, Role
+from clinicflow.queue import service as queues
+from clinicflow.queue.models import Severity
 from clinicflow.scheduling import service as scheduling
 
 STAFF = [
@@ -110,4 +112,19 @@ async def load(session: AsyncSession) -> str | None:
             },
         )
         lines.append(f"  patient       {phone:<32} {name}")
+    # Today's queue of the first doctor, so the desk, the doctor's queue and a patient's
+    # waiting room have someone in them.
+    reception, first_doctor = staff[1], staff[2]
+    for number, (name, _type, _language, _born) in enumerate(PATIENTS[:4], start=1):
+        await queues.walk_in(
+            session=session,
+            actor=reception,
+            doctor_id=first_doctor.id,
+            phone=f"+2547000000{number:02d}",
+            name=name,
+            severity=Severity.urgent if number == 3 else Severity.routine,
+            patient_type=None,
+            client=identity.Client(ip=None, user_agent="demo"),
+        )
+    lines.append(f"Today's queue of {first_doctor.name} holds the first four patients.")
     return "\n".join(lines) + "\n"
