@@ -107,3 +107,27 @@ async def test_requeue_is_refused_while_the_patient_still_waits(clinic: QueueCli
     refused = await clinic.act(headers, f"entries/{entry['id']}/requeue")
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "invalid_transition"
+
+
+async def test_arriving_after_the_grace_period_gives_a_new_token_even_before_the_sweep(
+    clinic: QueueClinic, frozen_clock: FrozenClock
+) -> None:
+    _doctor, doctor_headers, desk, entry, _headers = await _three_waiting(clinic)
+    assert (await clinic.act(doctor_headers, f"entries/{entry['id']}/no-show")).status_code == 200
+    frozen_clock.advance(minutes=10)
+    desk = await clinic.front_desk()
+    late = await clinic.client.post(
+        "/api/queue/check-in", json={"appointment_id": entry["appointment_id"]}, headers=desk
+    )
+    assert late.status_code == 201, late.text
+    assert (late.json()["token"], late.json()["position"], late.json()["source"]) == (
+        4,
+        2,
+        "requeue",
+    )
+    history = await clinic.client.get(
+        f"/api/queue/entries/{late.json()['id']}/history", headers=desk
+    )
+    assert [(h["old_token"], h["new_token"], h["reason"]) for h in history.json()] == [
+        (1, 4, "arrived late")
+    ]

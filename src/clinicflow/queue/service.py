@@ -413,13 +413,13 @@ async def _join(
     return entry
 
 
-async def _active_entry(
-    session: AsyncSession, *, appointment_id: uuid.UUID | None = None
-) -> QueueEntry | None:
+async def _latest_entry(session: AsyncSession, appointment_id: uuid.UUID) -> QueueEntry | None:
+    """The appointment's newest place in a queue (a re-queue makes a new one)."""
     found: QueueEntry | None = await session.scalar(
-        select(QueueEntry).where(
-            QueueEntry.appointment_id == appointment_id, QueueEntry.status.in_(ACTIVE)
-        )
+        select(QueueEntry)
+        .where(QueueEntry.appointment_id == appointment_id)
+        .order_by(QueueEntry.joined_at.desc(), QueueEntry.token.desc())
+        .limit(1)
     )
     return found
 
@@ -451,10 +451,24 @@ async def check_in(
         raise not_found()
     if not (access.is_front_desk(actor) or actor.id == appointment.patient_id):
         raise AppError(ErrorCode.forbidden, _("Only the patient or the front desk can check in."))
-    existing = await _active_entry(session, appointment_id=appointment.id)
-    if existing is not None:
-        if existing.status is E.skipped:
-            return await _return_within_grace(session, actor, existing), False
+    existing = await _latest_entry(session, appointment.id)
+    if existing is not None and existing.status in (E.skipped, E.no_show):
+        back = (
+            await _take_place_back(session, actor, existing)
+            if existing.status is E.skipped
+            else None
+        )
+        if back is not None:
+            return back, False
+        late = await requeue(
+            session=session,
+            actor=actor,
+            entry_id=existing.id,
+            reason="arrived late",
+            client_ip=client_ip,
+        )
+        return late, True
+    if existing is not None and existing.status in ACTIVE:
         return existing, False
     if appointment.status is not AppointmentStatus.booked:
         raise _conflict(
@@ -980,15 +994,35 @@ async def set_paused(
 # --- missed turns ----------------------------------------------------------------------------
 
 
-async def _return_within_grace(
+async def _take_place_back(
     session: AsyncSession, actor: Actor, entry: QueueEntry
-) -> QueueEntry:
-    """A skipped patient who turns up before the grace period ends takes their place back."""
+) -> QueueEntry | None:
+    """A skipped patient who turns up before the grace period ends takes their place back.
+    If it has ended (and the worker has not yet said so) the entry becomes a no-show now,
+    and None is answered."""
     queue, entry = await _locked_entry(session, actor, entry.id)
+    _row, rules = await current_rules(session)
+    if _grace_over(entry, rules):
+        await _mark_no_show(session, entry)
+        await _announce(session, queue, [entry])
+        return None
     entry.status = E.waiting
     entry.skipped_at = None
     await _announce(session, queue, [entry])
     return entry
+
+
+def _grace_over(entry: QueueEntry, rules: priority.Rules) -> bool:
+    grace = timedelta(minutes=rules.no_show_grace_minutes)
+    return entry.skipped_at is not None and clock.now() - entry.skipped_at >= grace
+
+
+async def _mark_no_show(session: AsyncSession, entry: QueueEntry) -> None:
+    entry.status = E.no_show
+    if entry.appointment_id is not None:
+        appointment = await session.get(Appointment, entry.appointment_id)
+        if appointment is not None:
+            appointment.status = AppointmentStatus.no_show
 
 
 async def requeue(
@@ -1006,7 +1040,9 @@ async def requeue(
     if not (actor.id == entry.patient_id or access.is_front_desk(actor)):
         raise AppError(ErrorCode.forbidden, _("Only the patient or the front desk can do this."))
     if entry.status is E.skipped:
-        return await _return_within_grace(session, actor, entry)
+        back = await _take_place_back(session, actor, entry)
+        if back is not None:
+            return back
     _require(entry, E.no_show, to="requeue")
     queue = await session.get(Queue, entry.queue_id)
     assert queue is not None
@@ -1094,14 +1130,9 @@ async def expire_skipped(*, session: AsyncSession) -> int:
         changed = []
         for entry in entries:
             await session.refresh(entry)
-            if entry.status is not E.skipped:
-                continue
-            entry.status = E.no_show
-            if entry.appointment_id is not None:
-                appointment = await session.get(Appointment, entry.appointment_id)
-                if appointment is not None:
-                    appointment.status = AppointmentStatus.no_show
-            changed.append(entry)
+            if entry.status is E.skipped:
+                await _mark_no_show(session, entry)
+                changed.append(entry)
         await _announce(session, queue, changed)
     return len(expired)
 
