@@ -283,6 +283,21 @@ async def average_minutes(session: AsyncSession, doctor_id: uuid.UUID) -> float:
     return float(doctor.doctor.consultation_minutes if doctor and doctor.doctor else 15)
 
 
+async def _not_opened(session: AsyncSession, doctor_id: uuid.UUID, day: date) -> State:
+    """The state of a queue nobody has joined yet (its row is made by the first join)."""
+    queue = Queue(
+        id=uuid.uuid4(),
+        doctor_id=doctor_id,
+        day=day,
+        last_token=0,
+        revision=0,
+        paused=False,
+        doctor_away=False,
+        created_at=clock.now(),
+    )
+    return State(queue, [], await average_minutes(session, doctor_id), clock.now())
+
+
 async def state(session: AsyncSession, queue: Queue) -> State:
     waiting = list(
         await session.scalars(
@@ -579,17 +594,7 @@ async def queue_for(
     if queue is None:
         if not staff:
             raise not_found()
-        queue = Queue(
-            id=uuid.uuid4(),
-            doctor_id=doctor_id,
-            day=day,
-            last_token=0,
-            revision=0,
-            paused=False,
-            doctor_away=False,
-            created_at=clock.now(),
-        )
-        return State(queue, [], await average_minutes(session, doctor_id), clock.now()), []
+        return await _not_opened(session, doctor_id, day), []
     query = select(QueueEntry).where(QueueEntry.queue_id == queue.id)
     if not staff:
         query = query.where(QueueEntry.patient_id == actor.id)
@@ -707,17 +712,7 @@ async def snapshot_for(
     staff and the patient's own places (token, position, estimate) for a patient."""
     queue = await _get_queue(session, doctor_id, day)
     if queue is None:
-        queue = Queue(
-            id=uuid.uuid4(),
-            doctor_id=doctor_id,
-            day=day,
-            last_token=0,
-            revision=0,
-            paused=False,
-            doctor_away=False,
-            created_at=clock.now(),
-        )
-        current = State(queue, [], await average_minutes(session, doctor_id), clock.now())
+        current = await _not_opened(session, doctor_id, day)
         entries: list[QueueEntry] = []
     else:
         current = await state(session, queue)
