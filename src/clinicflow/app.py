@@ -30,6 +30,7 @@ from clinicflow.identity import pages as identity_pages
 from clinicflow.notifications import pages as notification_pages
 from clinicflow.queue import api as queue_api
 from clinicflow.queue import events as queue_events
+from clinicflow.queue import pages as queue_pages
 from clinicflow.realtime import api as realtime_api
 from clinicflow.realtime.hub import UserTopic
 from clinicflow.runtime import build_runtime
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
     app.include_router(queue_api.router)
+    app.include_router(queue_pages.router)
     app.include_router(consultations_api.router)
     app.include_router(consultations_pages.router)
     app.include_router(web_pages.router)

@@ -17,15 +17,6 @@ from clinicflow.routing import TransactionalRoute
 router = APIRouter(prefix="/api", route_class=TransactionalRoute, tags=["queue"])
 
 
-def _queue_out(
-    current: queues.State, entries: list[QueueEntry], names: dict[uuid.UUID, str]
-) -> schemas.QueueOut:
-    return schemas.QueueOut(
-        **current.public(),
-        entries=[current.entry(e, names.get(e.patient_id)) for e in entries],
-    )
-
-
 @router.post("/queue/check-in")
 async def check_in(
     body: schemas.CheckInIn,
@@ -78,19 +69,7 @@ async def _entry(
 @router.get("/queue/board")
 async def board(session: Session) -> list[schemas.BoardRowOut]:
     """Public: the serving token of every doctor today, for a waiting-room screen."""
-    return [
-        schemas.BoardRowOut(
-            doctor_id=doctor.id,
-            doctor_name=doctor.name,
-            date=current.queue.day,
-            revision=current.queue.revision,
-            serving_token=current.queue.serving_token,
-            waiting_count=current.waiting_count,
-            paused=current.queue.paused,
-            doctor_away=current.queue.doctor_away,
-        )
-        for doctor, current in await queues.board(session)
-    ]
+    return await queues.board(session)
 
 
 @router.get("/queue/me")
@@ -114,7 +93,7 @@ async def get_queue(
         session=session, actor=user, doctor_id=doctor_id, day=date
     )
     names = await queues.visible_names(session, user, doctor_id, entries)
-    return _queue_out(current, entries, names)
+    return queues.queue_out(current, entries, names)
 
 
 @router.post("/queue/{doctor_id}/call-next")

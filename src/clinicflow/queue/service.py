@@ -678,15 +678,37 @@ async def my_entries(*, session: AsyncSession, actor: Actor) -> list[tuple[State
     return answer
 
 
-async def board(session: AsyncSession) -> list[tuple[User, State]]:
+async def board(session: AsyncSession) -> list[schemas.BoardRowOut]:
     """Every active doctor's queue of their today, for the waiting-room screen: numbers and
     the doctor's name only."""
     answer = []
     for doctor in await identity.search_doctors(session):
         queue = await _get_queue(session, doctor.id, await doctor_today(session, doctor))
-        if queue is not None:
-            answer.append((doctor, await state(session, queue)))
+        if queue is None:
+            continue
+        current = await state(session, queue)
+        answer.append(
+            schemas.BoardRowOut(
+                doctor_id=doctor.id,
+                doctor_name=doctor.name,
+                date=queue.day,
+                revision=queue.revision,
+                serving_token=queue.serving_token,
+                waiting_count=current.waiting_count,
+                paused=queue.paused,
+                doctor_away=queue.doctor_away,
+            )
+        )
     return answer
+
+
+def queue_out(
+    current: State, entries: Sequence[QueueEntry], names: dict[uuid.UUID, str]
+) -> schemas.QueueOut:
+    """The queue's answer shape: its public state and the entries given, named from `names`."""
+    return schemas.QueueOut(
+        **current.public(), entries=[current.entry(e, names.get(e.patient_id)) for e in entries]
+    )
 
 
 async def can_follow(session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, day: date) -> bool:

@@ -19,14 +19,17 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         return []
     items = [NavItem("/home", _("Home"))]
     if role is Role.patient:
+        items.append(NavItem("/queue", _("Waiting room")))
         items.append(NavItem("/book", _("Book a doctor")))
         items.append(NavItem("/appointments", _("My appointments")))
         items.append(NavItem("/consultations", _("Consultations")))
     elif role is Role.doctor:
+        items.append(NavItem("/doctor/queue", _("My queue")))
         items.append(NavItem("/schedule", _("My schedule")))
         items.append(NavItem("/appointments", _("Appointments")))
         items.append(NavItem("/consultations", _("Consultations")))
     elif role is Role.receptionist:
+        items.append(NavItem("/desk/queue", _("Queues")))
         items.append(NavItem("/desk/book", _("Book for a patient")))
         items.append(NavItem("/consultations", _("In consultation")))
     elif role is Role.admin:

@@ -1,0 +1,174 @@
+"""The live queue in three real browsers: a receptionist registers walk-ins at the desk, the
+patient's waiting room (on a phone) shows their place, and when the doctor calls them from
+the doctor's page the waiting room says "It's your turn" without a reload."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import Role
+from clinicflow.runtime import build_runtime
+from tests.e2e.conftest import DESKTOP, PHONE, LiveServer, StaffAccount, _in_own_thread
+from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
+
+pytestmark = pytest.mark.browser
+
+RECEPTIONIST = StaffAccount(
+    "Rehema Desk", Role.receptionist, "desk@e2e.example.com", "desk-password-1"
+)
+FIRST_WALK_IN = ("Baraka Mutua", "+254711000088")
+
+
+@pytest.fixture
+def receptionist(live_server: LiveServer) -> StaffAccount:
+    async def seed() -> None:
+        runtime = build_runtime(live_server.settings)
+        try:
+            async with runtime.transaction() as session:
+                await identity.create_user(
+                    session=session,
+                    actor=None,
+                    role=RECEPTIONIST.role,
+                    name=RECEPTIONIST.name,
+                    email=RECEPTIONIST.email,
+                    password=RECEPTIONIST.password,
+                )
+        finally:
+            await runtime.close()
+
+    _in_own_thread(lambda: asyncio.run(seed()))
+    return RECEPTIONIST
+
+
+@pytest.fixture
+def three_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page, Page]]:
+    """The receptionist and the doctor at desks, the patient on a phone: a context each."""
+    contexts: list[BrowserContext] = [
+        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP),
+        browser.new_context(
+            base_url=live_server.base_url,
+            locale="en-US",
+            viewport=PHONE,
+            is_mobile=True,
+            has_touch=True,
+        ),
+        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP),
+    ]
+    for context in contexts:
+        context.set_default_timeout(10_000)
+    try:
+        desk, patient, doctor = (context.new_page() for context in contexts)
+        yield desk, patient, doctor
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def register_walk_in(desk: Page, doctor_name: str, name: str, phone: str) -> None:
+    form = desk.locator("[data-testid=walk-in-form]")
+    doctors = form.locator("select[name=doctor_id]")
+    value = doctors.locator("option", has_text=doctor_name).get_attribute("value")
+    assert value
+    doctors.select_option(value=value)
+    form.locator("input[name=phone]").fill(phone)
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=severity][value=routine]").check()
+    form.locator("[data-testid=walk-in-submit]").click()
+
+
+def test_a_walk_in_waits_and_the_waiting_room_says_it_is_their_turn(
+    three_people: tuple[Page, Page, Page], live_server: LiveServer, receptionist: StaffAccount
+) -> None:
+    desk, patient, doctor = three_people
+    errors: list[str] = []
+    for page in three_people:
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # The doctor opens their queue first: following it is what makes them present.
+    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
+    doctor.wait_for_url("**/home")
+    doctor.goto("/doctor/queue")
+    expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    expect(doctor.locator("[data-testid=call-next]")).to_be_disabled()
+
+    # The receptionist registers two walk-ins; the second is the patient of this test.
+    sign_in_staff(desk, receptionist.email, receptionist.password)
+    desk.wait_for_url("**/home")
+    desk.goto("/desk/queue")
+    register_walk_in(desk, live_server.doctor.name, *FIRST_WALK_IN)
+    expect(desk.locator("[data-testid=receipt]")).to_contain_text(f"Token 1 for {FIRST_WALK_IN[0]}")
+    register_walk_in(
+        desk, live_server.doctor.name, live_server.patient.name, live_server.patient.phone
+    )
+    expect(desk.locator("[data-testid=receipt]")).to_contain_text(
+        f"Token 2 for {live_server.patient.name}"
+    )
+    desk_rows = desk.locator("[data-testid=doctor-queue] [data-testid=queue-row]")
+    expect(desk_rows).to_have_count(2)
+    expect(desk.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+
+    # The doctor's page learned of both without a reload.
+    expect(doctor.locator("[data-testid=next-patients] [data-testid=queue-row]")).to_have_count(2)
+
+    # The patient signs in on their phone with a code and opens the waiting room.
+    sign_in_patient(patient, live_server, live_server.patient.phone)
+    patient.goto("/queue")
+    expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    place = patient.locator("[data-testid=place]")
+    expect(place.locator("[data-testid=my-token]")).to_have_text("2")
+    expect(place.locator("[data-testid=position]")).to_have_text("1 patient ahead of you")
+    expect(place.locator("[data-testid=estimate]")).to_contain_text("min")
+    expect(place.locator("[data-testid=your-turn]")).to_be_hidden()
+    no_horizontal_scroll(patient)
+
+    # The doctor calls the first walk-in: the patient moves up, live.
+    doctor.locator("[data-testid=call-next]").click()
+    expect(doctor.locator("[data-testid=current-token]")).to_have_text("1")
+    expect(doctor.locator("[data-testid=current-name]")).to_have_text(FIRST_WALK_IN[0])
+    expect(place.locator("[data-testid=position]")).to_have_text("You are next.")
+    expect(place.locator("[data-testid=serving-token]")).to_have_text("1")
+    expect(place.locator("[data-testid=your-turn]")).to_be_hidden()
+
+    # Finished with the first; the doctor calls the patient of this test.
+    doctor.locator("[data-testid=finish]").click()
+    expect(doctor.locator("[data-testid=call-next]")).to_be_enabled()
+    doctor.locator("[data-testid=call-next]").click()
+    expect(doctor.locator("[data-testid=current-token]")).to_have_text("2")
+
+    # The waiting room, never reloaded, says it loudly.
+    expect(place.locator("[data-testid=your-turn]")).to_be_visible()
+    expect(place.locator("[data-testid=your-turn]")).to_contain_text("It's your turn")
+    expect(patient.locator("[data-testid=turn-overlay]")).to_be_visible()
+    expect(place.locator("[data-testid=place-status]")).to_have_text("In consultation")
+    expect(place.locator("[data-testid=serving-token]")).to_have_text("2")
+    no_horizontal_scroll(patient)
+    patient.locator("[data-testid=turn-ok]").click()
+    expect(patient.locator("[data-testid=turn-overlay]")).to_be_hidden()
+
+    # The desk's list followed along too.
+    expect(desk.locator("[data-testid=queue-summary]")).to_contain_text("Now serving: 2")
+
+    # The patient does not come in: the doctor marks a no-show, and the waiting room offers
+    # a message to the doctor or a new token; within the grace period the place comes back.
+    doctor.locator("[data-testid=no-show]").click()
+    expect(place.locator("[data-testid=missed]")).to_be_visible()
+    expect(place.locator("[data-testid=missed]")).to_contain_text("Appointment missed")
+    expect(place.locator("[data-testid=message-doctor]")).to_be_attached()
+    place.locator("[data-testid=requeue]").click()
+    expect(place.locator("[data-testid=missed]")).to_be_hidden()
+    expect(place.locator("[data-testid=position]")).to_have_text("You are next.")
+    expect(doctor.locator("[data-testid=next-patients] [data-testid=queue-row]")).to_have_count(1)
+
+    # Every queue page fits a phone's width, the public board included.
+    for page in (desk, doctor):
+        page.set_viewport_size(PHONE)
+        no_horizontal_scroll(page)
+    patient.goto("/board")
+    expect(patient.locator("[data-testid=board-serving]")).to_have_text("2")
+    no_horizontal_scroll(patient)
+    assert errors == []
