@@ -153,9 +153,15 @@ def test_a_walk_in_waits_and_the_waiting_room_says_it_is_their_turn(
     # The desk's list followed along too.
     expect(desk.locator("[data-testid=queue-summary]")).to_contain_text("Now serving: 2")
 
-    # The patient does not come in: the doctor marks a no-show, and the waiting room offers
-    # a message to the doctor or a new token; within the grace period the place comes back.
+    # The doctor calls again: the waiting room rings again.
+    doctor.locator("[data-testid=recall]").click()
+    expect(patient.locator("[data-testid=turn-overlay]")).to_be_visible()
+
+    # The patient does not come in: the doctor marks a no-show. The turn is over, so the
+    # overlay goes away by itself, and the waiting room offers a message to the doctor or a
+    # new token; within the grace period the place comes back.
     doctor.locator("[data-testid=no-show]").click()
+    expect(patient.locator("[data-testid=turn-overlay]")).to_be_hidden()
     expect(place.locator("[data-testid=missed]")).to_be_visible()
     expect(place.locator("[data-testid=missed]")).to_contain_text("Appointment missed")
     expect(place.locator("[data-testid=message-doctor]")).to_be_attached()

@@ -203,10 +203,12 @@
   }
 
   const overlay = document.querySelector("[data-turn-overlay]");
-  overlay.querySelector("[data-overlay-close]").addEventListener("click", () => {
+  function hideOverlay() {
     overlay.hidden = true;
+    delete overlay.dataset.place;
     document.title = originalTitle;
-  });
+  }
+  overlay.querySelector("[data-overlay-close]").addEventListener("click", hideOverlay);
 
   function announceTurn(place) {
     const body = fill(text.turn_body, { token: place.token, doctor: place.doctorName });
@@ -216,6 +218,7 @@
     join.hidden = !url;
     if (url) join.href = url;
     overlay.hidden = false;
+    overlay.dataset.place = place.id;
     overlay.querySelector("[data-overlay-close]").focus();
     document.title = "🔔 " + text.turn_title;
     ring();
@@ -254,12 +257,17 @@
       place.alerted = true;
       announceTurn(place);
     }
-    if (!isTurn(place)) place.alerted = false;
+    if (!isTurn(place)) {
+      place.alerted = false;
+      if (overlay.dataset.place === place.id) hideOverlay();
+    }
   }
 
   let fetchSeq = 0;
   let fetchTimer = null;
   function refetchSoon() {
+    // An answer already on its way was read before this change: it must not undo it.
+    fetchSeq += 1;
     clearTimeout(fetchTimer);
     fetchTimer = setTimeout(refetch, 150);
   }
