@@ -658,30 +658,31 @@ def account(tokens: dict[str, Any]) -> Account:
     )
 
 
-async def seed_doctors(database_url: str, var_dir: str, count: int) -> list[str]:
-    """Doctor accounts straight through the service layer (the CLI takes a second or two
-    per user); returns their emails."""
+async def seed_staff(database_url: str, var_dir: str, roles: list[str]) -> list[str]:
+    """Staff accounts (doctors in UTC) straight through the service layer (the CLI takes a
+    second or two per user); returns their emails, in the order of `roles`."""
     from clinicflow.config import Settings
     from clinicflow.identity import service as identity
     from clinicflow.identity.models import Role
     from clinicflow.runtime import build_runtime
 
     tag = secrets.token_hex(4)
-    emails = [f"bench-doctor-{n}-{tag}@clinic.example.com" for n in range(count)]
+    emails = [f"bench-{role}-{n}-{tag}@clinic.example.com" for n, role in enumerate(roles)]
     runtime = build_runtime(
         Settings(env="development", database_url=database_url, var_dir=Path(var_dir))
     )
     try:
         async with runtime.transaction() as session:
-            for n, email in enumerate(emails):
+            for n, (role, email) in enumerate(zip(roles, emails, strict=True)):
+                doctor = role == Role.doctor.value
                 await identity.create_user(
                     session=session,
                     actor=None,
-                    role=Role.doctor,
-                    name=f"Dr Bench {n}",
+                    role=Role(role),
+                    name=f"Dr Bench {n}" if doctor else f"Bench {role} {n}",
                     email=email,
                     password=PASSWORD,
-                    profile={"timezone": "UTC"},
+                    profile={"timezone": "UTC"} if doctor else None,
                 )
     finally:
         await runtime.close()
@@ -784,7 +785,7 @@ def run_clinicflow(
             env["REDIS_URL"] = redis_url
         harness.migrate(env)
         began = time.perf_counter()
-        doctor_emails = asyncio.run(seed_doctors(database_url, var_dir, args.doctors))
+        doctor_emails = asyncio.run(seed_staff(database_url, var_dir, ["doctor"] * args.doctors))
         log_dir = Path(tempfile.mkdtemp(prefix="clinicflow-bench-chat-"))
         logs = [log_dir / f"server-{n}.log" for n in range(servers)]
         try:

@@ -30,7 +30,9 @@ def environment(database_url: str, var_dir: str) -> dict[str, str]:
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([*CLI, "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*CLI, "migrate"], env=env, check=True, capture_output=True, cwd=env["CLINICFLOW_VAR_DIR"]
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -55,7 +57,11 @@ def serving(env: dict[str, str], log: IO[bytes] | None = None) -> Iterator[str]:
     port = _free_port()
     output = log if log is not None else subprocess.DEVNULL
     server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stdout=output, stderr=subprocess.STDOUT
+        [*CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        cwd=env["CLINICFLOW_VAR_DIR"],  # not bench/, whose queue.py would shadow the stdlib's
     )
     url = f"http://127.0.0.1:{port}"
     try:
