@@ -78,6 +78,7 @@ class Follower:
     called: dict[int, float] = field(default_factory=dict)
     finished: set[int] = field(default_factory=set)
     closed: str | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def read(self) -> None:
         try:
@@ -154,7 +155,13 @@ async def follow(url: str, patient: Account, topic: str, index: int) -> Follower
     while True:
         reply = json.loads(await connection.recv())
         if reply.get("op") == "subscribed":
-            return Follower(index=index, connection=connection, topic=topic)
+            follower = Follower(index=index, connection=connection, topic=topic)
+            # Read and ping from now on: the server closes a socket silent for 30 s.
+            follower.tasks = [
+                asyncio.create_task(follower.read()),
+                asyncio.create_task(follower.keep_alive()),
+            ]
+            return follower
         if reply.get("op") == "error":
             raise RuntimeError(f"subscribe refused: {reply}")
 
@@ -165,7 +172,7 @@ async def until_all(
     """Poll until every follower saw `token`'s event, or WAIT_SECONDS have gone (the
     receipt times are taken by the readers, so the polling step does not blur them)."""
     for _ in range(int(WAIT_SECONDS / 0.005)):
-        if all(saw(f, token) for f in followers):
+        if all(f.closed or saw(f, token) for f in followers):
             return
         await asyncio.sleep(0.005)
 
@@ -192,8 +199,6 @@ async def drive(
             f"  {len(followers)} sockets subscribed in {time.perf_counter() - began:.1f} s "
             f"over {len(urls)} server process(es)"
         )
-        tasks = [asyncio.create_task(f.read()) for f in followers]
-        tasks += [asyncio.create_task(f.keep_alive()) for f in followers]
         calls: list[Call] = []
         try:
             for _ in range(args.calls):
@@ -220,7 +225,7 @@ async def drive(
                 )
                 await until_all(followers, Follower.saw_finish, token)
         finally:
-            for task in tasks:
+            for task in (task for f in followers for task in f.tasks):
                 task.cancel()
             closes: dict[str, int] = defaultdict(int)
             for f in followers:

@@ -209,14 +209,14 @@ class State:
     """A queue as everyone sees it at one moment: the order of those waiting and the pace."""
 
     queue: Queue
-    ordered: list[QueueEntry]
+    ordered: list[priority.Candidate]
     average_minutes: float
     now: datetime
     positions: dict[uuid.UUID, int] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "positions", {entry.id: index for index, entry in enumerate(self.ordered)}
+            self, "positions", {waiting.id: index for index, waiting in enumerate(self.ordered)}
         )
 
     @property
@@ -246,21 +246,22 @@ class State:
             "paused": self.queue.paused,
             "doctor_away": self.queue.doctor_away,
             "average_minutes": round(self.average_minutes, 1),
-            "order": [entry.token for entry in self.ordered],
+            "order": [waiting.token for waiting in self.ordered],
         }
 
 
-def candidate(entry: QueueEntry) -> priority.Candidate:
-    return priority.Candidate(
-        id=entry.id,
-        token=entry.token,
-        severity=entry.severity,
-        patient_type=entry.patient_type,
-        joined_at=entry.joined_at,
-        appointment_starts_at=entry.appointment_starts_at,
-        pinned_before_id=entry.pinned_before_id,
-        pinned_at=entry.pinned_at,
-    )
+# What ordering reads of each waiting entry, in `priority.Candidate`'s field order: plain
+# rows rather than entries, since every snapshot and change orders the whole queue.
+CANDIDATE_COLUMNS = (
+    QueueEntry.id,
+    QueueEntry.token,
+    QueueEntry.severity,
+    QueueEntry.patient_type,
+    QueueEntry.joined_at,
+    QueueEntry.appointment_starts_at,
+    QueueEntry.pinned_before_id,
+    QueueEntry.pinned_at,
+)
 
 
 async def average_minutes(session: AsyncSession, doctor_id: uuid.UUID) -> float:
@@ -299,20 +300,16 @@ async def _not_opened(session: AsyncSession, doctor_id: uuid.UUID, day: date) ->
 
 
 async def state(session: AsyncSession, queue: Queue) -> State:
-    waiting = list(
-        await session.scalars(
-            select(QueueEntry).where(
-                QueueEntry.queue_id == queue.id, QueueEntry.status == E.waiting
-            )
+    rows = await session.execute(
+        select(*CANDIDATE_COLUMNS).where(
+            QueueEntry.queue_id == queue.id, QueueEntry.status == E.waiting
         )
     )
     now = clock.now()
     _row, rules = await current_rules(session)
-    by_id = {entry.id: entry for entry in waiting}
-    ordered = [by_id[c.id] for c in priority.order(map(candidate, waiting), rules, now)]
     return State(
         queue=queue,
-        ordered=ordered,
+        ordered=priority.order((priority.Candidate(*row) for row in rows), rules, now),
         average_minutes=await average_minutes(session, queue.doctor_id),
         now=now,
     )
@@ -866,7 +863,7 @@ async def call_next(
     current = await state(session, queue)
     if not current.ordered:
         raise _conflict(ErrorCode.queue_empty, _("Nobody is waiting."))
-    entry = current.ordered[0]
+    entry = await session.get_one(QueueEntry, current.ordered[0].id)
     await _call(session, actor, queue, entry, "call")
     await audit.record(
         session,
@@ -1200,7 +1197,7 @@ async def move(
     seen = {entry.id}
     while cursor is not None and cursor.pinned_before_id is not None:
         if cursor.pinned_before_id == entry.id:
-            after = current.ordered[current.ordered.index(entry) + 1 :]
+            after = current.ordered[current.positions[entry.id] + 1 :]
             following = next((e for e in after if e.id != cursor.id), None)
             cursor.pinned_before_id = following.id if following else None
             break
@@ -1252,7 +1249,10 @@ async def set_meet_link(
     queue = await _get_queue(session, doctor_id, await doctor_today(session, doctor))
     if queue is None or meet_url is None:
         return []
-    told = (await state(session, queue)).ordered[:MEET_LINK_TOLD]
+    first = [waiting.id for waiting in (await state(session, queue)).ordered[:MEET_LINK_TOLD]]
+    found = await session.scalars(select(QueueEntry).where(QueueEntry.id.in_(first)))
+    by_id = {entry.id: entry for entry in found}
+    told = [by_id[entry_id] for entry_id in first]
     patients = {p.id: p for p in await identity.users(session, [e.patient_id for e in told])}
     for entry in told:
         realtime.publish_on_commit(
