@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from clinicflow.config import Settings
 from clinicflow.consultations.models import Consultation, ConsultationStatus
+from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment, Mode
 from tests.consultations.clinic import Clinic, Person
@@ -98,3 +100,17 @@ class RecordsClinic(Clinic):
                 mode=Mode.in_person,
                 reason="Check-up",
             )
+
+
+async def tamper(
+    runtime: Runtime, table: type[Any], *, delete: bool = False, **values: Any
+) -> None:
+    """Change (or delete) the first row of a records table behind the services' back."""
+    async with runtime.transaction() as session:
+        row = await session.scalar(select(table))
+        assert row is not None
+        if delete:
+            await session.delete(row)
+        for name, value in values.items():
+            setattr(row, name, value)
+        await session.flush()

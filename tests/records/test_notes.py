@@ -13,7 +13,7 @@ from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role
 from clinicflow.records.models import ImmutableRecord, VisitNoteVersion
 from clinicflow.runtime import Runtime
-from tests.records.clinic import NOTE, RecordsClinic
+from tests.records.clinic import NOTE, RecordsClinic, tamper
 
 pytestmark = pytest.mark.usefixtures("app")
 S = ConsultationStatus
@@ -89,16 +89,9 @@ async def test_a_stored_version_cannot_be_changed_or_deleted(
     visit = await clinic.visit(patient, doctor)
     await clinic.note(doctor, visit.id)
     with pytest.raises(ImmutableRecord):
-        async with runtime.transaction() as session:
-            row = await session.scalar(select(VisitNoteVersion))
-            assert row is not None
-            row.body_markdown = "rewritten history"
-            await session.flush()
+        await tamper(runtime, VisitNoteVersion, body_markdown="rewritten history")
     with pytest.raises(ImmutableRecord):
-        async with runtime.transaction() as session:
-            row = await session.scalar(select(VisitNoteVersion))
-            await session.delete(row)
-            await session.flush()
+        await tamper(runtime, VisitNoteVersion, delete=True)
 
 
 @pytest.mark.parametrize("status", [S.pending, S.active, S.declined])

@@ -35,9 +35,6 @@ class _Document(FPDF):
         self.set_title("clinicflow")
         self.add_page()
 
-    def t(self, message: str) -> str:
-        return gettext_in(self.language, message)
-
     def heading(self, text: str, size: int = 16) -> None:
         self.set_font("helvetica", "B", size)
         self.multi_cell(0, size * 0.5, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -61,14 +58,14 @@ class _Document(FPDF):
     def medications(self, medications: Sequence[schemas.MedicationIn]) -> None:
         self.set_font("helvetica", "", 8)
         headings = (
-            self.t("Medicine"),
-            self.t("Strength"),
-            self.t("Dosage"),
-            self.t("Route"),
-            self.t("Frequency"),
-            self.t("Duration"),
-            self.t("Quantity"),
-            self.t("Instructions"),
+            gettext_in(self.language, "Medicine"),
+            gettext_in(self.language, "Strength"),
+            gettext_in(self.language, "Dosage"),
+            gettext_in(self.language, "Route"),
+            gettext_in(self.language, "Frequency"),
+            gettext_in(self.language, "Duration"),
+            gettext_in(self.language, "Quantity"),
+            gettext_in(self.language, "Instructions"),
         )
         with self.table(
             col_widths=(30, 18, 18, 16, 20, 18, 16, 44), text_align="LEFT", line_height=4.5
@@ -91,10 +88,14 @@ class _Document(FPDF):
                     row.cell(_latin(value))
 
     def advice(self, prescription: schemas.PrescriptionOut) -> None:
-        self.section(self.t("Lifestyle advice"), prescription.lifestyle_advice)
-        self.section(self.t("Dietary instructions"), prescription.dietary_instructions)
-        self.section(self.t("Warning signs"), prescription.warning_signs)
-        self.section(self.t("In an emergency"), prescription.emergency_instructions)
+        self.section(gettext_in(self.language, "Lifestyle advice"), prescription.lifestyle_advice)
+        self.section(
+            gettext_in(self.language, "Dietary instructions"), prescription.dietary_instructions
+        )
+        self.section(gettext_in(self.language, "Warning signs"), prescription.warning_signs)
+        self.section(
+            gettext_in(self.language, "In an emergency"), prescription.emergency_instructions
+        )
 
     def date(self, at: datetime) -> str:
         return at.strftime("%Y-%m-%d")
@@ -105,13 +106,13 @@ def prescription_pdf(
 ) -> bytes:
     doc = _Document(language)
     doc.heading(clinic_name)
-    doc.heading(doc.t("Prescription"), size=13)
-    doc.line_of(doc.t("Doctor"), prescription.doctor_name)
-    doc.line_of(doc.t("Patient"), prescription.patient_name)
-    doc.line_of(doc.t("Date"), doc.date(prescription.issued_at))
-    doc.line_of(doc.t("Verification code"), prescription.verification_code)
+    doc.heading(gettext_in(doc.language, "Prescription"), size=13)
+    doc.line_of(gettext_in(doc.language, "Doctor"), prescription.doctor_name)
+    doc.line_of(gettext_in(doc.language, "Patient"), prescription.patient_name)
+    doc.line_of(gettext_in(doc.language, "Date"), doc.date(prescription.issued_at))
+    doc.line_of(gettext_in(doc.language, "Verification code"), prescription.verification_code)
     if prescription.supersedes_id is not None:
-        doc.line_of("", doc.t("This prescription replaces an earlier one."))
+        doc.line_of("", gettext_in(doc.language, "This prescription replaces an earlier one."))
     doc.ln(3)
     doc.medications(prescription.medications)
     doc.advice(prescription)
@@ -126,7 +127,9 @@ def prescription_pdf(
     doc.multi_cell(
         0,
         LINE,
-        _latin(doc.t("Check this prescription at:") + "\n" + prescription.verify_url),
+        _latin(
+            gettext_in(doc.language, "Check this prescription at:") + "\n" + prescription.verify_url
+        ),
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
@@ -136,26 +139,32 @@ def prescription_pdf(
 def record_pdf(record: Record, *, clinic_name: str, language: str) -> bytes:
     doc = _Document(language)
     doc.heading(clinic_name)
-    doc.heading(doc.t("Medical record"), size=13)
-    doc.line_of(doc.t("Patient"), record.patient.name)
-    doc.line_of(doc.t("Phone"), record.patient.phone or "")
-    doc.line_of(doc.t("Created"), doc.date(record.generated_at))
+    doc.heading(gettext_in(doc.language, "Medical record"), size=13)
+    doc.line_of(gettext_in(doc.language, "Patient"), record.patient.name)
+    doc.line_of(gettext_in(doc.language, "Phone"), record.patient.phone or "")
+    doc.line_of(gettext_in(doc.language, "Created"), doc.date(record.generated_at))
     for item in record.items:
         doc.ln(4)
-        kind = doc.t("Consultation") if item.kind == "consultation" else doc.t("Appointment")
+        kind = (
+            gettext_in(doc.language, "Consultation")
+            if item.kind == "consultation"
+            else gettext_in(doc.language, "Appointment")
+        )
         doc.heading(f"{doc.date(item.at)} - {kind} - {item.doctor_name}", size=11)
-        doc.line_of(doc.t("Mode"), item.mode)
-        doc.line_of(doc.t("Status"), item.status)
+        doc.line_of(gettext_in(doc.language, "Mode"), item.mode)
+        doc.line_of(gettext_in(doc.language, "Status"), item.status)
         if item.problem:
-            doc.line_of(doc.t("Reason"), item.problem)
+            doc.line_of(gettext_in(doc.language, "Reason"), item.problem)
         if item.note is not None:
-            doc.line_of(doc.t("Diagnosis"), item.note.diagnosis)
+            doc.line_of(gettext_in(doc.language, "Diagnosis"), item.note.diagnosis)
             if item.note.follow_up_on:
-                doc.line_of(doc.t("Follow-up"), item.note.follow_up_on.isoformat())
-            doc.section(doc.t("Visit notes"), item.note.body_markdown)
+                doc.line_of(
+                    gettext_in(doc.language, "Follow-up"), item.note.follow_up_on.isoformat()
+                )
+            doc.section(gettext_in(doc.language, "Visit notes"), item.note.body_markdown)
         for prescription in item.prescriptions:
             doc.ln(2)
-            doc.line_of(doc.t("Prescription"), prescription.verification_code)
+            doc.line_of(gettext_in(doc.language, "Prescription"), prescription.verification_code)
             doc.medications(prescription.medications)
             doc.advice(prescription)
     return bytes(doc.output())
