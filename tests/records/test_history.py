@@ -143,3 +143,10 @@ async def test_a_bad_cursor_is_a_422(clinic: RecordsClinic) -> None:
     )
     assert response.status_code == 422
     assert response.json()["error"]["details"]["field"] == "cursor"
+
+
+async def test_the_ends_of_the_calendar_are_accepted(clinic: RecordsClinic) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    visit = await clinic.visit(patient, doctor)
+    result = await pages(clinic, patient, patient, **{"from": "0001-01-01", "to": "9999-12-31"})
+    assert [item["id"] for item in result[0]] == [str(visit.id)]

@@ -425,7 +425,8 @@ async def history(
     limit = max(1, min(limit, MAX_PAGE))
     before = cursors.decode(cursor) if cursor else None
     since = _day_start(start) if start else None
-    until = _day_start(end + timedelta(days=1)) if end else None
+    # The day after the last one shown; the last day of the calendar has none (no bound).
+    until = _day_start(end + timedelta(days=1)) if end and end < date.max else None
     entries: list[_Entry] = []
     if view is access.View.full:
         only = await _matching_consultations(session, patient_id, query) if query else None
