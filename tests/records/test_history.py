@@ -4,17 +4,28 @@ and audited doctor reads."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.config import Settings
+from clinicflow.consultations import service as consultations
+from clinicflow.consultations.models import ConsultationType
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role
+from clinicflow.records import service as records
+from clinicflow.runtime import Runtime
+from clinicflow.scheduling import service as scheduling
+from clinicflow.scheduling.models import Mode
 from tests.consultations.clinic import Person
+from tests.factories import Accounts
 from tests.records.clinic import RecordsClinic
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -150,3 +161,85 @@ async def test_the_ends_of_the_calendar_are_accepted(clinic: RecordsClinic) -> N
     visit = await clinic.visit(patient, doctor)
     result = await pages(clinic, patient, patient, **{"from": "0001-01-01", "to": "9999-12-31"})
     assert [item["id"] for item in result[0]] == [str(visit.id)]
+
+
+@examples(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    minutes=st.lists(st.integers(min_value=0, max_value=2), min_size=0, max_size=9),
+    appointments=st.integers(min_value=0, max_value=3),
+    limit=st.integers(min_value=1, max_value=6),
+)
+async def test_any_page_size_lists_every_item_once_in_order(
+    accounts: Accounts,
+    runtime: Runtime,
+    settings: Settings,
+    frozen_clock: FrozenClock,
+    minutes: list[int],
+    appointments: int,
+    limit: int,
+) -> None:
+    """Consultations at a few shared instants (ties broken by id) and appointments, paged
+    with any size, give exactly the one-page answer: nothing skipped, nothing twice."""
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    patient = await accounts.make(Role.patient)
+    doctor = await accounts.make(Role.doctor)
+    async with runtime.transaction() as session:
+        await scheduling.set_availability(
+            session=session,
+            actor=doctor,
+            doctor_id=doctor.id,
+            timezone="Africa/Nairobi",
+            slot_minutes=15,
+            weekly={"tue": [("08:00", "12:00")]},
+            exceptions=[],
+        )
+    for n in range(appointments):
+        frozen_clock.current = start
+        async with runtime.transaction() as session:
+            await scheduling.book(
+                session=session,
+                settings=settings,
+                actor=patient,
+                doctor_id=doctor.id,
+                starts_at=TUESDAY_9 + timedelta(minutes=15 * n),
+                mode=Mode.online,
+            )
+    for minute in minutes:
+        frozen_clock.current = start + timedelta(minutes=minute)
+        async with runtime.transaction() as session:
+            await consultations.start(
+                session=session,
+                actor=patient,
+                doctor_id=doctor.id,
+                problem="Property",
+                type=ConsultationType.chat,
+            )
+
+    async def page(cursor: str | None, size: int) -> tuple[list[str], str | None]:
+        async with runtime.transaction() as session:
+            answer = await records.history(
+                session=session,
+                actor=patient,
+                patient_id=patient.id,
+                public_url="http://testserver",
+                cursor=cursor,
+                limit=size,
+            )
+        return [f"{item.at.isoformat()} {item.id}" for item in answer.items], answer.next_cursor
+
+    everything, rest = await page(None, 100)
+    assert rest is None
+    assert len(everything) == len(minutes) + appointments
+    assert everything == sorted(everything, reverse=True)
+    paged, cursor = [], None
+    while True:
+        items, cursor = await page(cursor, limit)
+        assert len(items) <= limit
+        paged += items
+        if cursor is None:
+            break
+    assert paged == everything
