@@ -61,6 +61,7 @@ async def test_the_fhir_bundle_validates_and_holds_every_part(
         "Practitioner": 1,
         "Appointment": 1,
         "Encounter": 1,
+        "Condition": 1,
         "Communication": 2,
         "MedicationRequest": 4,
     }

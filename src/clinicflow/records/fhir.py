@@ -1,11 +1,11 @@
 """A patient's record as a FHIR R4 `collection` Bundle, for another clinic's system.
 
-Resources: Patient, Practitioner (each doctor), Appointment, Encounter (each consultation),
+Resources: Patient, Practitioner (each doctor), Appointment, Encounter (each consultation), Condition,
 Communication (each chat message), MedicationRequest (each medicine of each prescription;
 a corrected prescription's are `cancelled`). Every resource is named by `urn:uuid:` and
 referenced the same way, so the bundle stands on its own. Only elements that exist in R4
 (4.0.1) are used. The visit note has no R4 home on an Encounter, so it travels as the
-Encounter's `text` narrative (escaped) beside the diagnosis.
+Encounter's `text` narrative (escaped), and its diagnosis as a Condition the Encounter names.
 """
 
 from __future__ import annotations
@@ -118,8 +118,26 @@ def _encounter(item: schemas.HistoryItem, patient_id: uuid.UUID) -> dict[str, An
     if item.note is not None:
         resource["text"] = _narrative(item.note)
         if item.note.diagnosis:
-            resource["type"] = [{"text": item.note.diagnosis}]
+            resource["diagnosis"] = [{"condition": ref(_condition_id(item))}]
     return resource
+
+
+def _condition_id(item: schemas.HistoryItem) -> uuid.UUID:
+    return uuid.uuid5(item.id, "diagnosis")
+
+
+def _condition(item: schemas.HistoryItem, patient_id: uuid.UUID) -> dict[str, Any]:
+    """The visit's diagnosis, as the Condition its Encounter points to."""
+    assert item.note is not None
+    return {
+        "resourceType": "Condition",
+        "id": str(_condition_id(item)),
+        "code": {"text": item.note.diagnosis},
+        "subject": ref(patient_id),
+        "encounter": ref(item.id),
+        "recordedDate": item.note.updated_at.isoformat(),
+        "recorder": ref(item.doctor_id),
+    }
 
 
 def _medication_requests(
@@ -196,6 +214,8 @@ def bundle(record: Record) -> dict[str, Any]:
             resources.append(_appointment(item, patient_id))
             continue
         resources.append(_encounter(item, patient_id))
+        if item.note is not None and item.note.diagnosis:
+            resources.append(_condition(item, patient_id))
         for prescription in item.prescriptions:
             resources += _medication_requests(prescription, patient_id)
     resources += [
