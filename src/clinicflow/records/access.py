@@ -104,3 +104,9 @@ def require_exporter(actor: Actor, patient_id: uuid.UUID, view: View) -> None:
         if view is View.full:
             raise AppError(ErrorCode.forbidden, _("Only the patient downloads their record."))
         raise not_found()
+
+
+def require_own_record_page(actor: Actor) -> None:
+    """ "My records" is a patient's page; staff open a patient's chart instead."""
+    if actor.role is not Role.patient:
+        raise AppError(ErrorCode.forbidden, _("This page is for patients."))

@@ -17,6 +17,7 @@ from clinicflow import i18n
 from clinicflow.deps import ClientInfo, Reader, Session, SettingsDep
 from clinicflow.records import fhir, pdf, schemas
 from clinicflow.records import service as records
+from clinicflow.records.models import Prescription
 from clinicflow.routing import TransactionalRoute, writes
 
 router = APIRouter(prefix="/api", route_class=TransactionalRoute, tags=["records"])
@@ -75,7 +76,16 @@ async def issue_prescription(
         prescription=body,
         client_ip=client.ip,
     )
-    return (await records.describe_prescriptions(session, [row], public_url=settings.public_url))[0]
+    return await _described(session, settings, row)
+
+
+async def _described(
+    session: Session, settings: SettingsDep, row: Prescription
+) -> schemas.PrescriptionOut:
+    [described] = await records.describe_prescriptions(
+        session, [row], public_url=settings.public_url
+    )
+    return described
 
 
 async def _prescription(
@@ -84,7 +94,7 @@ async def _prescription(
     row = await records.read_prescription(
         session=session, actor=user, prescription_id=ident, client_ip=client.ip
     )
-    return (await records.describe_prescriptions(session, [row], public_url=settings.public_url))[0]
+    return await _described(session, settings, row)
 
 
 # Declared before `/prescriptions/{id}`, which would otherwise take "….pdf" as its id.

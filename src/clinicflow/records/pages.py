@@ -8,7 +8,7 @@ service's shapes and render what it answers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -18,6 +18,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
 
 from clinicflow import i18n
 from clinicflow.consultations import service as consultations
@@ -26,8 +27,7 @@ from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, SettingsDep
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
-from clinicflow.records import schemas
+from clinicflow.records import access, schemas
 from clinicflow.records import service as records
 from clinicflow.routing import TransactionalRoute, writes
 from clinicflow.web.templating import drop_refused_changes, render, render_refusal
@@ -137,8 +137,7 @@ async def my_records(
     request: Request, session: Session, settings: SettingsDep, user: PageViewer
 ) -> Response:
     """The patient's own record: timeline, filters, search, downloads."""
-    if user.role is not Role.patient:
-        raise AppError(ErrorCode.forbidden, _("This page is for patients."))
+    access.require_own_record_page(user)
     context = await _timeline(
         session, user, user.id, settings.public_url, request.query_params, None
     )
@@ -219,6 +218,28 @@ async def _consultation_patient(
     return consultation.patient_id
 
 
+async def _submit(
+    request: Request,
+    session: AsyncSession,
+    public_url: str,
+    user: Actor,
+    consultation_id: uuid.UUID,
+    store: Callable[[FormData], Awaitable[object]],
+) -> Response:
+    """Store what a chart form sent and go back to the visit; a refusal (or a form the
+    schema refuses) shows on the chart."""
+    patient_id = await _consultation_patient(session, user, consultation_id)
+    try:
+        await store(await request.form())
+    except ValidationError as exc:
+        return await _form_refusal(request, session, user, patient_id, public_url, _invalid(exc))
+    except AppError as exc:
+        return await _form_refusal(request, session, user, patient_id, public_url, exc)
+    return RedirectResponse(
+        f"/patients/{patient_id}/chart#visit-{consultation_id}", status_code=303
+    )
+
+
 @router.post("/consultations/{consultation_id}/visit-note", dependencies=[CsrfProtected])
 async def write_note(
     request: Request,
@@ -228,9 +249,7 @@ async def write_note(
     user: PageViewer,
     client: ClientInfo,
 ) -> Response:
-    patient_id = await _consultation_patient(session, user, consultation_id)
-    form = await request.form()
-    try:
+    async def store(form: FormData) -> object:
         note = schemas.VisitNoteIn.model_validate(
             {
                 "body_markdown": form.get("body_markdown", ""),
@@ -238,25 +257,18 @@ async def write_note(
                 "follow_up_on": form.get("follow_up_on") or None,
             }
         )
-        await records.write_visit_note(
+        return await records.write_visit_note(
             session=session,
             actor=user,
             consultation_id=consultation_id,
             note=note,
             client_ip=client.ip,
         )
-    except ValidationError as exc:
-        return await _form_refusal(
-            request, session, user, patient_id, settings.public_url, _invalid(exc)
-        )
-    except AppError as exc:
-        return await _form_refusal(request, session, user, patient_id, settings.public_url, exc)
-    return RedirectResponse(
-        f"/patients/{patient_id}/chart#visit-{consultation_id}", status_code=303
-    )
+
+    return await _submit(request, session, settings.public_url, user, consultation_id, store)
 
 
-def _prescription_payload(form: Mapping[str, Any]) -> dict[str, Any]:
+def _prescription_payload(form: FormData) -> dict[str, Any]:
     medications = []
     for row in range(FORM_MEDICATIONS):
         values = {field: str(form.get(f"{field}_{row}", "")) for field in MEDICATION_FIELDS}
@@ -278,26 +290,16 @@ async def issue_prescription(
     user: PageViewer,
     client: ClientInfo,
 ) -> Response:
-    patient_id = await _consultation_patient(session, user, consultation_id)
-    form = await request.form()
-    try:
-        prescription = schemas.PrescriptionIn.model_validate(_prescription_payload(form))
-        await records.issue_prescription(
+    async def store(form: FormData) -> object:
+        return await records.issue_prescription(
             session=session,
             actor=user,
             consultation_id=consultation_id,
-            prescription=prescription,
+            prescription=schemas.PrescriptionIn.model_validate(_prescription_payload(form)),
             client_ip=client.ip,
         )
-    except ValidationError as exc:
-        return await _form_refusal(
-            request, session, user, patient_id, settings.public_url, _invalid(exc)
-        )
-    except AppError as exc:
-        return await _form_refusal(request, session, user, patient_id, settings.public_url, exc)
-    return RedirectResponse(
-        f"/patients/{patient_id}/chart#visit-{consultation_id}", status_code=303
-    )
+
+    return await _submit(request, session, settings.public_url, user, consultation_id, store)
 
 
 @router.get("/verify/{code}", response_class=HTMLResponse)

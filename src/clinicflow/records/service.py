@@ -563,7 +563,7 @@ async def export(
         )
     ]
     entries.sort(key=lambda e: (e.at, e.id), reverse=True)
-    items = await _items(session, entries, public_url=public_url, with_history=True)
+    items = await _items(session, entries, public_url=public_url, with_history=False)
     people = await identity.users(session, {patient_id} | {item.doctor_id for item in items})
     await audit.record(
         session,
