@@ -3,6 +3,8 @@ version (the earlier text, who and when are kept), rendered safely, audited."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -164,3 +166,17 @@ async def test_writes_and_staff_reads_are_audited(
         ("records.visit_note_read", admin.id),
     ]
     assert rows[0].details == {"version": 1, "length": len(NOTE["body_markdown"])}
+
+
+async def test_concurrent_amendments_take_consecutive_versions(
+    clinic: RecordsClinic, session: AsyncSession
+) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    visit = await clinic.visit(patient, doctor)
+    answers = await asyncio.gather(
+        *[clinic.note(doctor, visit.id, body_markdown=f"Version text {n}") for n in range(8)]
+    )
+    assert sorted(a.status_code for a in answers) == [200] * 8
+    rows = list(await session.scalars(select(VisitNoteVersion).order_by(VisitNoteVersion.version)))
+    assert [r.version for r in rows] == list(range(1, 9))
+    assert {r.body_markdown for r in rows} == {f"Version text {n}" for n in range(8)}

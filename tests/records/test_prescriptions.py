@@ -4,6 +4,7 @@ checkable by anyone from the code."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
@@ -198,3 +199,13 @@ async def test_a_forged_code_is_not_genuine(clinic: RecordsClinic, code: str) ->
     assert page.status_code == 200
     assert 'data-genuine="false"' in page.text
     assert "<script>x" not in page.text
+
+
+async def test_racing_corrections_of_one_prescription_leave_one(clinic: RecordsClinic) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    visit = await clinic.visit(patient, doctor)
+    first = (await clinic.prescribe(doctor, visit.id)).json()
+    answers = await asyncio.gather(
+        *[clinic.prescribe(doctor, visit.id, supersedes_id=first["id"]) for _ in range(6)]
+    )
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 5
