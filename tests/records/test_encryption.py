@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,14 @@ from tests.records.clinic import RecordsClinic
 
 pytestmark = pytest.mark.usefixtures("app")
 SECRETS = ("Bilharzia", "Praziquantel", "schistosomiasis", "Drink boiled water")
+
+
+def file_bytes(path: Path) -> bytes:
+    """The database file and its write-ahead log, read by another process: closing a file
+    this process opened on the database would drop SQLite's POSIX locks on it (a known
+    SQLite hazard) and let later writers corrupt it."""
+    files = [str(p) for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+    return subprocess.run(["cat", *files], capture_output=True, check=True, timeout=30).stdout
 
 
 async def test_notes_and_prescriptions_are_ciphertext_at_rest(
@@ -47,10 +56,7 @@ async def test_notes_and_prescriptions_are_ciphertext_at_rest(
         assert all(secret not in value for value in stored)
 
     if database_url.startswith("sqlite"):
-        path = Path(database_url.split("///", 1)[1])
-        raw = b"".join(
-            p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()
-        )
+        raw = file_bytes(Path(database_url.split("///", 1)[1]))
         assert issued.json()["verification_code"].encode() in raw  # the file is the right one
         for secret in SECRETS:
             assert secret.encode() not in raw
