@@ -33,6 +33,8 @@ from clinicflow.queue import events as queue_events
 from clinicflow.queue import pages as queue_pages
 from clinicflow.realtime import api as realtime_api
 from clinicflow.realtime.hub import UserTopic
+from clinicflow.records import api as records_api
+from clinicflow.records import pages as records_pages
 from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(queue_pages.router)
     app.include_router(consultations_api.router)
     app.include_router(consultations_pages.router)
+    app.include_router(records_api.router)
+    app.include_router(records_pages.router)
     app.include_router(web_pages.router)
     app.include_router(realtime_api.router)
     app.include_router(realtime_api.sockets)

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     redis_max_connections: int = 100
     redis_pool_timeout_seconds: float = 5.0
 
+    # Printed at the top of prescriptions and record PDFs (CLINIC_NAME).
+    clinic_name: str = "clinicflow"
+
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
         # A forged access token is a full account takeover, so production must never run on

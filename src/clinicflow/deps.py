@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core import security
-from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.core.ratelimit import RateLimiter
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import access as identity_access
@@ -131,6 +131,17 @@ def get_current_user(auth: AuthenticatedDep) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_reader(auth: AuthenticatedDep) -> User:
+    """The caller of a route on one protected record. Nobody signed in gets the record's own
+    not-found rather than a 401, which would say "this exists, sign in"."""
+    if auth is None:
+        raise not_found()
+    return auth.user
+
+
+Reader = Annotated[User, Depends(get_reader)]
 
 
 def get_current_admin(user: CurrentUser) -> User:

@@ -12,6 +12,7 @@ from clinicflow.identity.models import (
     User,
 )
 from clinicflow.queue.models import Queue, QueueEntry, QueueRules, Reassignment
+from clinicflow.records.models import Prescription, VisitNoteVersion
 from clinicflow.scheduling.models import Appointment, Availability, CalendarFeed, SlotHold
 
 metadata = Base.metadata
@@ -29,6 +30,7 @@ __all__ = [
     "Message",
     "OtpCode",
     "PatientProfile",
+    "Prescription",
     "Queue",
     "QueueEntry",
     "QueueRules",
@@ -36,5 +38,6 @@ __all__ = [
     "RefreshToken",
     "SlotHold",
     "User",
+    "VisitNoteVersion",
     "metadata",
 ]

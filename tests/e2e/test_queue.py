@@ -5,6 +5,7 @@ the doctor's page the waiting room says "It's your turn" without a reload."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -130,6 +131,8 @@ def test_a_walk_in_waits_and_the_waiting_room_says_it_is_their_turn(
     doctor.locator("[data-testid=call-next]").click()
     expect(doctor.locator("[data-testid=current-token]")).to_have_text("1")
     expect(doctor.locator("[data-testid=current-name]")).to_have_text(FIRST_WALK_IN[0])
+    chart = doctor.locator("[data-testid=current-chart]")
+    expect(chart).to_have_attribute("href", re.compile(r"^/patients/[0-9a-f-]{36}/chart$"))
     expect(place.locator("[data-testid=position]")).to_have_text("You are next.")
     expect(place.locator("[data-testid=serving-token]")).to_have_text("1")
     expect(place.locator("[data-testid=your-turn]")).to_be_hidden()

@@ -10,7 +10,7 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 from starlette.types import Message as AsgiMessage
 
@@ -18,10 +18,9 @@ from clinicflow.consultations import schemas
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation, ConsultationStatus, Message
 from clinicflow.consultations.storage import file_store
-from clinicflow.core.errors import AppError, ErrorCode, not_found
-from clinicflow.deps import AuthenticatedDep, ClientInfo, CurrentUser, Session, SettingsDep
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.deps import ClientInfo, CurrentUser, Reader, Session, SettingsDep
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.models import User
 from clinicflow.routing import TransactionalRoute, writes
 
 router = APIRouter(prefix="/api", route_class=TransactionalRoute, tags=["consultations"])
@@ -49,15 +48,6 @@ UPLOAD_BODY: dict[str, Any] = {
 RESENT: dict[int | str, dict[str, Any]] = {
     200: {"model": schemas.MessageOut, "description": "A resend: the message stored earlier"}
 }
-
-
-def get_reader(auth: AuthenticatedDep) -> User:
-    if auth is None:
-        raise not_found()
-    return auth.user
-
-
-Reader = Annotated[User, Depends(get_reader)]
 
 
 async def _one(session: Session, consultation: Consultation) -> schemas.ConsultationOut:

@@ -18,6 +18,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Collection, Sequence
+from datetime import datetime
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -871,3 +872,59 @@ async def desk(
     )
     people = await _people(session, rows)
     return [schemas.desk_entry(c, people) for c in rows]
+
+
+# --- for the medical record (records domain) -------------------------------------------------
+
+
+async def treats(session: AsyncSession, *, doctor_id: uuid.UUID, patient_id: uuid.UUID) -> bool:
+    """Whether the doctor has ever had a consultation with the patient: one of the two
+    relations that open the patient's record to a doctor."""
+    found = await session.scalar(
+        select(Consultation.id)
+        .where(Consultation.doctor_id == doctor_id, Consultation.patient_id == patient_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def patient_consultations(
+    session: AsyncSession,
+    *,
+    patient_id: uuid.UUID,
+    doctor_id: uuid.UUID | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    before: tuple[datetime, uuid.UUID] | None = None,
+    only: Collection[uuid.UUID] | None = None,
+    limit: int = MAX_PAGE,
+) -> list[Consultation]:
+    """A patient's consultations, newest first by (created_at, id), within [start, end),
+    before a cursor position, and among `only` when given. No access check: the records
+    domain decides who may read a record before it asks."""
+    query = select(Consultation).where(Consultation.patient_id == patient_id)
+    if doctor_id is not None:
+        query = query.where(Consultation.doctor_id == doctor_id)
+    if start is not None:
+        query = query.where(Consultation.created_at >= start)
+    if end is not None:
+        query = query.where(Consultation.created_at < end)
+    if before is not None:
+        query = query.where(tuple_(Consultation.created_at, Consultation.id) < before)
+    if only is not None:
+        query = query.where(Consultation.id.in_(list(only)))
+    ordered = query.order_by(Consultation.created_at.desc(), Consultation.id.desc())
+    return list(await session.scalars(ordered.limit(limit)))
+
+
+async def patient_messages(session: AsyncSession, *, patient_id: uuid.UUID) -> list[Message]:
+    """The text messages of all the patient's consultations, in conversation order, with
+    their bodies decrypted: encrypted columns cannot be searched in SQL, so a search over
+    one patient's messages reads that patient's rows and matches in Python."""
+    query = (
+        select(Message)
+        .join(Consultation, Consultation.id == Message.consultation_id)
+        .where(Consultation.patient_id == patient_id, Message.kind == MessageKind.text)
+        .order_by(Message.consultation_id, Message.seq)
+    )
+    return list((await session.scalars(query)).unique())

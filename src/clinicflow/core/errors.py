@@ -53,6 +53,7 @@ class ErrorCode(StrEnum):
     meet_link_required = "meet_link_required"
     nothing_to_undo = "nothing_to_undo"
     rules_changed = "rules_changed"
+    already_superseded = "already_superseded"
     service_unavailable = "service_unavailable"
     internal_error = "internal_error"
 
@@ -96,6 +97,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.meet_link_required: 409,
     ErrorCode.nothing_to_undo: 409,
     ErrorCode.rules_changed: 409,
+    ErrorCode.already_superseded: 409,
     ErrorCode.service_unavailable: 503,
     ErrorCode.internal_error: 500,
 }

@@ -424,6 +424,7 @@ def _staff_text() -> dict[str, Any]:
         "moved": _("Moved."),
         "failed": _("That did not work. Check your connection and try again."),
         "no_current": _("Nobody is with you. Call the next patient when you are ready."),
+        "chart": _("Patient chart"),
         "paused": _("Paused"),
         "pause": _("Pause"),
         "resume": _("Resume"),

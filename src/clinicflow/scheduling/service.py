@@ -1043,3 +1043,45 @@ async def calendar_feed(*, session: AsyncSession, token: str) -> bytes:
     )
     entries = await _calendar_entries(session, appointments, owner)
     return ical.render(entries, name="clinicflow")
+
+
+# --- for the medical record (records domain) -------------------------------------------------
+
+
+async def has_appointment(
+    session: AsyncSession, *, doctor_id: uuid.UUID, patient_id: uuid.UUID
+) -> bool:
+    """Whether the patient has (or had) an appointment with the doctor, in any status: one of
+    the two relations that open the patient's record to a doctor."""
+    found = await session.scalar(
+        select(Appointment.id)
+        .where(Appointment.doctor_id == doctor_id, Appointment.patient_id == patient_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def patient_appointments(
+    session: AsyncSession,
+    *,
+    patient_id: uuid.UUID,
+    doctor_id: uuid.UUID | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    before: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 100,
+) -> list[Appointment]:
+    """A patient's appointments, newest first by (starts_at, id), within [start, end) and
+    before a cursor position. No access check: the records domain decides who may read a
+    record before it asks."""
+    query = select(Appointment).where(Appointment.patient_id == patient_id)
+    if doctor_id is not None:
+        query = query.where(Appointment.doctor_id == doctor_id)
+    if start is not None:
+        query = query.where(Appointment.starts_at >= start)
+    if end is not None:
+        query = query.where(Appointment.starts_at < end)
+    if before is not None:
+        query = query.where(tuple_(Appointment.starts_at, Appointment.id) < before)
+    ordered = query.order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+    return list(await session.scalars(ordered.limit(limit)))

@@ -34,4 +34,6 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         items.append(NavItem("/consultations", _("In consultation")))
     elif role is Role.admin:
         items.append(NavItem("/admin/users", _("Users")))
+    if role is Role.patient:
+        items.append(NavItem("/records", _("My records")))
     return items

@@ -165,6 +165,14 @@
       if (current.online) facts.append(current.ready_at ? badge(text.ready, "is-ready") : badge(text.not_ready));
       card.append(facts);
       if (current.called_at) card.append(element("small", "muted", fill(text.called_at, { time: timeFormat.format(new Date(current.called_at)) })));
+      if (isDoctor) {
+        const chart = element("a", null, text.chart);
+        chart.href = "/patients/" + current.patient_id + "/chart";
+        chart.setAttribute("data-testid", "current-chart");
+        const line = element("p", null);
+        line.append(chart);
+        card.append(line);
+      }
     } else {
       delete card.dataset.entry;
       card.append(element("p", "muted", text.no_current));

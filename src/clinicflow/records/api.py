@@ -1,0 +1,212 @@
+"""HTTP routes of records: thin translations between JSON (or PDF) and the service.
+
+Routes on one record answer an anonymous caller with the same 404 as a missing record.
+Reads by staff leave audit rows, so those GETs run as write transactions (`@writes`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from clinicflow import i18n
+from clinicflow.deps import ClientInfo, Reader, Session, SettingsDep
+from clinicflow.records import fhir, pdf, schemas
+from clinicflow.records import service as records
+from clinicflow.records.models import Prescription
+from clinicflow.routing import TransactionalRoute, writes
+
+router = APIRouter(prefix="/api", route_class=TransactionalRoute, tags=["records"])
+
+Language = Annotated[str | None, Query(alias="lang", pattern="^(en|sw)$")]
+PDF_HEADERS = {"Cache-Control": "private, no-store"}
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/consultations/{consultation_id}/visit-note")
+@writes
+async def read_visit_note(
+    consultation_id: uuid.UUID, session: Session, user: Reader, client: ClientInfo
+) -> schemas.VisitNoteOut:
+    """The latest version, marked `amended` if it changed; staff also get `history`."""
+    return await records.read_visit_note(
+        session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
+    )
+
+
+@router.put("/consultations/{consultation_id}/visit-note")
+async def write_visit_note(
+    consultation_id: uuid.UUID,
+    body: schemas.VisitNoteIn,
+    session: Session,
+    user: Reader,
+    client: ClientInfo,
+) -> schemas.VisitNoteOut:
+    """Write or amend (a new version; earlier ones are kept) once the consultation ended."""
+    return await records.write_visit_note(
+        session=session, actor=user, consultation_id=consultation_id, note=body, client_ip=client.ip
+    )
+
+
+@router.post("/consultations/{consultation_id}/prescriptions", status_code=status.HTTP_201_CREATED)
+async def issue_prescription(
+    consultation_id: uuid.UUID,
+    body: schemas.PrescriptionIn,
+    session: Session,
+    settings: SettingsDep,
+    user: Reader,
+    client: ClientInfo,
+) -> schemas.PrescriptionOut:
+    """Issued once, never changed: send `supersedes_id` to correct an earlier one."""
+    row = await records.issue_prescription(
+        session=session,
+        actor=user,
+        consultation_id=consultation_id,
+        prescription=body,
+        client_ip=client.ip,
+    )
+    return await _described(session, settings, row)
+
+
+async def _described(
+    session: Session, settings: SettingsDep, row: Prescription
+) -> schemas.PrescriptionOut:
+    [described] = await records.describe_prescriptions(
+        session, [row], public_url=settings.public_url
+    )
+    return described
+
+
+async def _prescription(
+    session: Session, settings: SettingsDep, user: Reader, client: ClientInfo, ident: uuid.UUID
+) -> schemas.PrescriptionOut:
+    row = await records.read_prescription(
+        session=session, actor=user, prescription_id=ident, client_ip=client.ip
+    )
+    return await _described(session, settings, row)
+
+
+# Declared before `/prescriptions/{id}`, which would otherwise take "….pdf" as its id.
+@router.get("/prescriptions/{prescription_id}.pdf", response_class=Response)
+@writes
+async def prescription_pdf(
+    prescription_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: Reader,
+    client: ClientInfo,
+    lang: Language = None,
+) -> Response:
+    """The printable prescription, in `lang` (or the page's language)."""
+    described = await _prescription(session, settings, user, client, prescription_id)
+    data = await asyncio.to_thread(
+        pdf.prescription_pdf,
+        described,
+        clinic_name=settings.clinic_name,
+        language=lang or i18n.current_language(),
+    )
+    return _pdf(data, f"prescription-{described.verification_code}.pdf")
+
+
+@router.get("/prescriptions/{prescription_id}")
+@writes
+async def read_prescription(
+    prescription_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: Reader,
+    client: ClientInfo,
+) -> schemas.PrescriptionOut:
+    return await _prescription(session, settings, user, client, prescription_id)
+
+
+@router.get("/patients/{patient_id}/history")
+@writes
+async def patient_history(
+    patient_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: Reader,
+    client: ClientInfo,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    doctor_id: uuid.UUID | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = records.PAGE,
+) -> schemas.HistoryPage:
+    """Appointments and consultations, newest first, 20 at a time; `from`/`to` are days
+    (inclusive), `q` searches the patient's notes, prescriptions and messages."""
+    return await records.history(
+        session=session,
+        actor=user,
+        patient_id=patient_id,
+        public_url=settings.public_url,
+        cursor=cursor,
+        start=start,
+        end=end,
+        doctor_id=doctor_id,
+        query=q,
+        limit=limit,
+        client_ip=client.ip,
+    )
+
+
+@router.get("/patients/{patient_id}/export.pdf", response_class=Response)
+@writes
+async def export_pdf(
+    patient_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: Reader,
+    lang: Language = None,
+) -> Response:
+    """The whole record as one PDF, for its patient."""
+    record = await records.export(
+        session=session,
+        actor=user,
+        patient_id=patient_id,
+        public_url=settings.public_url,
+        form="pdf",
+    )
+    data = await asyncio.to_thread(
+        pdf.record_pdf,
+        record,
+        clinic_name=settings.clinic_name,
+        language=lang or i18n.current_language(),
+    )
+    return _pdf(data, "medical-record.pdf")
+
+
+@router.get("/patients/{patient_id}/export.fhir.json", response_class=Response)
+@writes
+async def export_fhir(
+    patient_id: uuid.UUID, session: Session, settings: SettingsDep, user: Reader
+) -> Response:
+    """The whole record as a FHIR R4 `collection` Bundle, for its patient."""
+    record = await records.export(
+        session=session,
+        actor=user,
+        patient_id=patient_id,
+        public_url=settings.public_url,
+        form="fhir",
+    )
+    return Response(
+        fhir.bundle_json(record),
+        media_type="application/fhir+json",
+        headers={
+            **PDF_HEADERS,
+            "Content-Disposition": 'attachment; filename="medical-record.fhir.json"',
+        },
+    )

@@ -1,0 +1,321 @@
+"""Record pages: the patient's "My records", the doctor's patient chart with the visit-note
+and prescription forms (once a consultation has ended), and the public verification page.
+
+Every rule is the service's and the access module's; these routes turn forms into the
+service's shapes and render what it answers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from babel.dates import format_date, format_datetime
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+
+from clinicflow import i18n
+from clinicflow.consultations import service as consultations
+from clinicflow.core.audit import Actor
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, SettingsDep
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import service as identity
+from clinicflow.records import access, schemas
+from clinicflow.records import service as records
+from clinicflow.routing import TransactionalRoute, writes
+from clinicflow.web.templating import drop_refused_changes, render, render_refusal
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+# Rows of the prescription form; a prescription may list more through the API.
+FORM_MEDICATIONS = 3
+MEDICATION_FIELDS = (
+    "name",
+    "strength",
+    "dosage",
+    "route",
+    "frequency",
+    "duration",
+    "quantity",
+    "instructions",
+)
+ADVICE_FIELDS = (
+    "lifestyle_advice",
+    "dietary_instructions",
+    "warning_signs",
+    "emergency_instructions",
+)
+
+
+def _when(value: Any) -> str:
+    return format_datetime(value, format="medium", locale=i18n.current_language())
+
+
+def _day(value: Any) -> str:
+    return format_date(value, format="medium", locale=i18n.current_language())
+
+
+def _labels() -> dict[str, str]:
+    """The words for modes and statuses, translated."""
+    return {
+        "consultation": _("Consultation"),
+        "appointment": _("Appointment"),
+        "chat": _("Chat"),
+        "audio": _("Audio call"),
+        "video": _("Video call"),
+        "online": _("Online"),
+        "in_person": _("In person"),
+        "pending": _("Waiting for the doctor"),
+        "active": _("In progress"),
+        "ended": _("Finished"),
+        "declined": _("Declined"),
+        "booked": _("Booked"),
+        "checked_in": _("Checked in"),
+        "in_consultation": _("With the doctor"),
+        "completed": _("Completed"),
+        "cancelled": _("Cancelled"),
+        "no_show": _("Missed"),
+    }
+
+
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+async def _timeline(
+    session: AsyncSession,
+    user: Actor,
+    patient_id: uuid.UUID,
+    public_url: str,
+    params: Mapping[str, str | None],
+    client_ip: str | None,
+) -> dict[str, Any]:
+    doctor = params.get("doctor_id") or ""
+    try:
+        doctor_id = uuid.UUID(doctor) if doctor else None
+    except ValueError:
+        doctor_id = None
+    page = await records.history(
+        session=session,
+        actor=user,
+        patient_id=patient_id,
+        public_url=public_url,
+        cursor=params.get("cursor") or None,
+        start=_date_or_none(params.get("from")),
+        end=_date_or_none(params.get("to")),
+        doctor_id=doctor_id,
+        query=params.get("q") or None,
+        client_ip=client_ip,
+    )
+    doctors = {item.doctor_id: item.doctor_name for item in page.items}
+    filters = {key: params.get(key) or "" for key in ("from", "to", "doctor_id", "q")}
+    more = {key: value for key, value in filters.items() if value}
+    return {
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+        "filters": filters,
+        "more_query": urlencode({**more, "cursor": page.next_cursor or ""}),
+        "doctors": sorted(doctors.items(), key=lambda pair: pair[1]),
+        "labels": _labels(),
+        "when": _when,
+        "day": _day,
+    }
+
+
+@router.get("/records", response_class=HTMLResponse)
+async def my_records(
+    request: Request, session: Session, settings: SettingsDep, user: PageViewer
+) -> Response:
+    """The patient's own record: timeline, filters, search, downloads."""
+    access.require_own_record_page(user)
+    context = await _timeline(
+        session, user, user.id, settings.public_url, request.query_params, None
+    )
+    return render(request, "records/mine.html", {**context, "patient_id": user.id})
+
+
+async def _chart_context(
+    session: AsyncSession,
+    user: Actor,
+    patient_id: uuid.UUID,
+    public_url: str,
+    params: Mapping[str, str | None],
+    client_ip: str | None,
+) -> dict[str, Any]:
+    context = await _timeline(session, user, patient_id, public_url, params, client_ip)
+    names = await identity.names(session, [patient_id])
+    return {
+        **context,
+        "patient_id": patient_id,
+        "patient_name": names.get(patient_id, ""),
+        "writable": {
+            item.id
+            for item in context["items"]
+            if item.kind == "consultation" and item.doctor_id == user.id and item.status == "ended"
+        },
+        "medication_rows": range(FORM_MEDICATIONS),
+        "medication_fields": MEDICATION_FIELDS,
+        "advice_fields": ADVICE_FIELDS,
+    }
+
+
+@router.get("/patients/{patient_id}/chart", response_class=HTMLResponse)
+@writes
+async def chart(
+    request: Request,
+    patient_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    client: ClientInfo,
+) -> Response:
+    """The doctor's chart of one patient: past visits, notes, prescriptions, and the forms
+    for the doctor's own finished consultations. Audited like the history it shows."""
+    context = await _chart_context(
+        session, user, patient_id, settings.public_url, request.query_params, client.ip
+    )
+    return render(request, "records/chart.html", context)
+
+
+async def _form_refusal(
+    request: Request,
+    session: AsyncSession,
+    user: Actor,
+    patient_id: uuid.UUID,
+    public_url: str,
+    exc: AppError,
+) -> Response:
+    await drop_refused_changes(session, exc)
+    context = await _chart_context(session, user, patient_id, public_url, {}, None)
+    return render_refusal(request, exc, "records/chart.html", context)
+
+
+def _invalid(exc: ValidationError) -> AppError:
+    fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
+    return AppError(
+        ErrorCode.validation_error,
+        _("Check the form: some fields are missing or too long."),
+        {"fields": fields},
+    )
+
+
+async def _consultation_patient(
+    session: AsyncSession, user: Actor, consultation_id: uuid.UUID
+) -> uuid.UUID:
+    consultation = await consultations.get_consultation(
+        session=session, actor=user, consultation_id=consultation_id
+    )
+    return consultation.patient_id
+
+
+async def _submit(
+    request: Request,
+    session: AsyncSession,
+    public_url: str,
+    user: Actor,
+    consultation_id: uuid.UUID,
+    store: Callable[[FormData], Awaitable[object]],
+) -> Response:
+    """Store what a chart form sent and go back to the visit; a refusal (or a form the
+    schema refuses) shows on the chart."""
+    patient_id = await _consultation_patient(session, user, consultation_id)
+    try:
+        await store(await request.form())
+    except ValidationError as exc:
+        return await _form_refusal(request, session, user, patient_id, public_url, _invalid(exc))
+    except AppError as exc:
+        return await _form_refusal(request, session, user, patient_id, public_url, exc)
+    return RedirectResponse(
+        f"/patients/{patient_id}/chart#visit-{consultation_id}", status_code=303
+    )
+
+
+@router.post("/consultations/{consultation_id}/visit-note", dependencies=[CsrfProtected])
+async def write_note(
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    client: ClientInfo,
+) -> Response:
+    async def store(form: FormData) -> object:
+        note = schemas.VisitNoteIn.model_validate(
+            {
+                "body_markdown": form.get("body_markdown", ""),
+                "diagnosis": form.get("diagnosis", ""),
+                "follow_up_on": form.get("follow_up_on") or None,
+            }
+        )
+        return await records.write_visit_note(
+            session=session,
+            actor=user,
+            consultation_id=consultation_id,
+            note=note,
+            client_ip=client.ip,
+        )
+
+    return await _submit(request, session, settings.public_url, user, consultation_id, store)
+
+
+def _prescription_payload(form: FormData) -> dict[str, Any]:
+    medications = []
+    for row in range(FORM_MEDICATIONS):
+        values = {field: str(form.get(f"{field}_{row}", "")) for field in MEDICATION_FIELDS}
+        if any(value.strip() for value in values.values()):
+            medications.append(values)
+    payload: dict[str, Any] = {field: str(form.get(field, "")) for field in ADVICE_FIELDS}
+    payload["medications"] = medications
+    if form.get("supersedes_id"):
+        payload["supersedes_id"] = form.get("supersedes_id")
+    return payload
+
+
+@router.post("/consultations/{consultation_id}/prescriptions", dependencies=[CsrfProtected])
+async def issue_prescription(
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    client: ClientInfo,
+) -> Response:
+    async def store(form: FormData) -> object:
+        return await records.issue_prescription(
+            session=session,
+            actor=user,
+            consultation_id=consultation_id,
+            prescription=schemas.PrescriptionIn.model_validate(_prescription_payload(form)),
+            client_ip=client.ip,
+        )
+
+    return await _submit(request, session, settings.public_url, user, consultation_id, store)
+
+
+@router.get("/verify/{code}", response_class=HTMLResponse)
+async def verify(
+    request: Request,
+    code: Annotated[str, Path(max_length=40)],
+    session: Session,
+) -> Response:
+    """Public: whether a prescription is genuine, its date and doctor, nothing more."""
+    result = await records.verify(session=session, code=code)
+    return render(
+        request,
+        "records/verify.html",
+        {
+            "result": result,
+            "code": code,
+            "issued_on": _day(result.issued_on) if result.issued_on else "",
+        },
+    )

@@ -1,0 +1,153 @@
+"""API shapes of records (never the tables themselves).
+
+Fixed by the issue: a visit note is sent as `{body_markdown, diagnosis, follow_up_on}`; a
+prescription as `{medications: [{name, strength, dosage, route, frequency, duration,
+quantity, instructions}], lifestyle_advice, dietary_instructions, warning_signs}` and comes
+back with `id`, `issued_at` and `verification_code`; history items carry `kind`, `id`,
+`doctor_id` and the time (`at`). Answers may carry more.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from clinicflow.identity.schemas import no_control_characters
+
+MAX_NOTE = 20000
+MAX_MEDICATIONS = 20
+
+
+NoteBody = Annotated[
+    str, StringConstraints(max_length=MAX_NOTE), AfterValidator(no_control_characters)
+]
+Short = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200),
+    AfterValidator(no_control_characters),
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(no_control_characters),
+]
+Long = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=4000),
+    AfterValidator(no_control_characters),
+]
+Diagnosis = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=1000),
+    AfterValidator(no_control_characters),
+]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VisitNoteIn(StrictModel):
+    body_markdown: NoteBody
+    diagnosis: Diagnosis = ""
+    follow_up_on: date | None = None
+
+
+class NoteVersionOut(BaseModel):
+    version: int
+    body_markdown: str
+    diagnosis: str
+    follow_up_on: date | None
+    author_id: uuid.UUID
+    created_at: datetime
+
+
+class VisitNoteOut(BaseModel):
+    """The latest version. `amended` is true once it has been changed after it was first
+    written; `history` (earlier versions, oldest first) is given to staff only."""
+
+    consultation_id: uuid.UUID
+    body_markdown: str
+    body_html: str
+    diagnosis: str
+    follow_up_on: date | None
+    version: int
+    amended: bool
+    written_at: datetime
+    updated_at: datetime
+    history: list[NoteVersionOut] | None = None
+
+
+class MedicationIn(StrictModel):
+    name: Name
+    strength: Short = ""
+    dosage: Short = ""
+    route: Short = ""
+    frequency: Short = ""
+    duration: Short = ""
+    quantity: Short = ""
+    instructions: Long = ""
+
+
+class PrescriptionIn(StrictModel):
+    medications: list[MedicationIn] = Field(min_length=1, max_length=MAX_MEDICATIONS)
+    lifestyle_advice: Long = ""
+    dietary_instructions: Long = ""
+    warning_signs: Long = ""
+    emergency_instructions: Long = ""
+    # A correction: the prescription of the same consultation this one replaces.
+    supersedes_id: uuid.UUID | None = None
+
+
+class PrescriptionOut(BaseModel):
+    id: uuid.UUID
+    consultation_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str
+    doctor_id: uuid.UUID
+    doctor_name: str
+    issued_at: datetime
+    verification_code: str
+    verify_url: str
+    medications: list[MedicationIn]
+    lifestyle_advice: str
+    dietary_instructions: str
+    warning_signs: str
+    emergency_instructions: str
+    supersedes_id: uuid.UUID | None
+    superseded_by_id: uuid.UUID | None
+
+
+class HistoryItem(BaseModel):
+    """One appointment or consultation of the record. Receptionists get appointments only,
+    without clinical content."""
+
+    kind: Literal["appointment", "consultation"]
+    id: uuid.UUID
+    doctor_id: uuid.UUID
+    doctor_name: str
+    at: datetime
+    mode: str
+    status: str
+    duration_seconds: int | None = None
+    appointment_id: uuid.UUID | None = None
+    problem: str | None = None
+    note: VisitNoteOut | None = None
+    prescriptions: list[PrescriptionOut] = Field(default_factory=list)
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItem]
+    next_cursor: str | None
+
+
+class Verification(BaseModel):
+    """What the public verification page may say: genuine or not, the date, the doctor."""
+
+    genuine: bool
+    issued_on: date | None = None
+    doctor_name: str | None = None
+    superseded: bool = False
