@@ -11,6 +11,12 @@ from clinicflow.identity.models import (
     RefreshToken,
     User,
 )
+from clinicflow.notifications.models import (
+    Delivery,
+    Notification,
+    Preference,
+    PushSubscription,
+)
 from clinicflow.queue.models import Queue, QueueEntry, QueueRules, Reassignment
 from clinicflow.scheduling.models import Appointment, Availability, CalendarFeed, SlotHold
 
@@ -24,11 +30,15 @@ __all__ = [
     "Availability",
     "CalendarFeed",
     "Consultation",
+    "Delivery",
     "DoctorProfile",
     "LoginSession",
     "Message",
+    "Notification",
     "OtpCode",
     "PatientProfile",
+    "Preference",
+    "PushSubscription",
     "Queue",
     "QueueEntry",
     "QueueRules",

@@ -98,7 +98,8 @@ def build_runtime(settings: Settings) -> Runtime:
             channel=f"clinicflow:{database}:events",
             presence_ttl=settings.presence_ttl_seconds,
         )
-    info = {**notifications.session_info(sender), **publish.session_info(broker)}
+    allowed = notifications.clinic_channels(settings)
+    info = {**notifications.session_info(sender, allowed), **publish.session_info(broker)}
     return Runtime(
         settings=settings,
         engine=engine,

@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     nothing_to_undo = "nothing_to_undo"
     rules_changed = "rules_changed"
     service_unavailable = "service_unavailable"
+    channel_not_allowed = "channel_not_allowed"
     internal_error = "internal_error"
 
 
@@ -97,6 +98,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.nothing_to_undo: 409,
     ErrorCode.rules_changed: 409,
     ErrorCode.service_unavailable: 503,
+    ErrorCode.channel_not_allowed: 422,
     ErrorCode.internal_error: 500,
 }
 
