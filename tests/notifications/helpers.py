@@ -3,7 +3,9 @@ read what the database kept."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -52,3 +54,11 @@ async def notifications_of(session: AsyncSession, user_id: uuid.UUID) -> list[No
         .order_by(Notification.created_at, Notification.title)
     )
     return list(rows)
+
+
+async def until(condition: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
+    """Poll the database (or a stand-in) until `condition` holds: another process or task
+    changes it, so there is no event to wait on."""
+    async with asyncio.timeout(seconds):
+        while not await condition():  # noqa: ASYNC110 - polling what another process writes
+            await asyncio.sleep(0.02)

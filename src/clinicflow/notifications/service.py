@@ -526,7 +526,7 @@ async def deliveries(
     rows = await session.execute(
         query.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit)
     )
-    return [delivery_out(delivery, notification) for delivery, notification in rows.tuples()]
+    return [delivery_out(delivery, notification) for delivery, notification in rows.all()]
 
 
 async def retry_now(

@@ -532,6 +532,22 @@ async def list_appointments(
     return rows[:limit], next_cursor
 
 
+async def booked_starting_between(
+    *, session: AsyncSession, start: datetime, end: datetime
+) -> list[Appointment]:
+    """Booked appointments starting in (start, end]: what a reminder scheduler looks at."""
+    rows = await session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.status == AppointmentStatus.booked,
+            Appointment.starts_at > start,
+            Appointment.starts_at <= end,
+        )
+        .order_by(Appointment.starts_at)
+    )
+    return list(rows)
+
+
 async def get_appointment(
     *, session: AsyncSession, actor: Actor, appointment_id: uuid.UUID
 ) -> Appointment:
