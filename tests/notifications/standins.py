@@ -84,6 +84,7 @@ class PushStandIn:
     """A push service's endpoint: it accepts an encrypted, VAPID-signed message per POST."""
 
     received: list[dict[str, str]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     gone: bool = False
 
     def app(self) -> FastAPI:
@@ -94,6 +95,7 @@ class PushStandIn:
             if self.gone:
                 return Response(status_code=410)
             body = await request.body()
+            self.bodies.append(body)
             self.received.append(
                 {
                     "subscription": subscription,
