@@ -299,42 +299,122 @@ async def about_appointment(
     )
 
 
-async def about_queue(
+class EntryLike(Protocol):
+    """A place in a queue, as the queue domain holds it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def doctor_id(self) -> uuid.UUID: ...
+    @property
+    def token(self) -> int: ...
+    @property
+    def appointment_id(self) -> uuid.UUID | None: ...
+
+
+async def about_entry(
     session: AsyncSession,
     *,
     kind: Kind,
-    patient_id: uuid.UUID,
-    doctor_id: uuid.UUID,
-    token: int,
+    entry: EntryLike,
     position: int | None = None,
     link: str | None = None,
-    appointment_id: uuid.UUID | None = None,
     dedupe_key: str | None = None,
 ) -> Notification | None:
-    name, _zone = await _doctor(session, doctor_id)
-    values = {"doctor": name, "token": str(token), "position": str(position or ""), "link": ""}
-    if link:
-        values["link"] = link
+    """A queue notification to the patient holding `entry`."""
+    name, _zone = await _doctor(session, entry.doctor_id)
+    values = {
+        "doctor": name,
+        "token": str(entry.token),
+        "position": str(position or ""),
+        "link": link or "",
+    }
     return await notify(
         session,
-        user_id=patient_id,
+        user_id=entry.patient_id,
         kind=kind,
         values=values,
-        appointment_id=appointment_id,
+        appointment_id=entry.appointment_id,
         dedupe_key=dedupe_key,
     )
 
 
+async def about_entries(session: AsyncSession, *, kind: Kind, entries: Sequence[EntryLike]) -> None:
+    for entry in entries:
+        await about_entry(session, kind=kind, entry=entry)
+
+
+# Position milestones, most specific first: (type, the position it starts at).
+MILESTONES = ((Kind.queue_next, 1), (Kind.queue_top3, 3), (Kind.queue_top10, 10))
+
+
+async def queue_positions(session: AsyncSession, *, ordered: Sequence[EntryLike]) -> None:
+    """Tell each waiting patient who has just reached a milestone (the first 10, the first
+    3, next): the closest one reached, once per place in the queue, and never a farther one
+    after a closer one (a patient moved back from 2nd to 5th is not told "first 10")."""
+    head = ordered[: MILESTONES[-1][1]]
+    keys = [f"{kind.value}:{entry.id}" for entry in head for kind, _starts in MILESTONES]
+    told = set(
+        await session.scalars(
+            select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))
+        )
+    )
+    for position, entry in enumerate(head, start=1):
+        kind, starts = next((k, s) for k, s in MILESTONES if position <= s)
+        if any(f"{k.value}:{entry.id}" in told for k, s in MILESTONES if s <= starts):
+            continue
+        await about_entry(
+            session,
+            kind=kind,
+            entry=entry,
+            position=position,
+            dedupe_key=f"{kind.value}:{entry.id}",
+        )
+
+
+CONSULTATION_EVENTS = {
+    "accepted": Kind.consult_accepted,
+    "declined": Kind.consult_declined,
+    "ended": Kind.consult_ended,
+}
+
+
 async def about_consultation(
-    session: AsyncSession, *, kind: Kind, consultation: ConsultationLike
+    session: AsyncSession, *, event: str, consultation: ConsultationLike
 ) -> Notification | None:
-    """A consultation's notification to its patient, naming the doctor."""
+    """Tell the patient their consultation was accepted, declined or ended; other changes
+    of its status are not news to them."""
+    kind = CONSULTATION_EVENTS.get(event)
+    if kind is None:
+        return None
     name, _zone = await _doctor(session, consultation.doctor_id)
     return await notify(
         session,
         user_id=consultation.patient_id,
         kind=kind,
-        values={"doctor": name, "sender": name},
+        values={"doctor": name},
+        consultation_id=consultation.id,
+    )
+
+
+async def chat_message(
+    session: AsyncSession, *, consultation: ConsultationLike, sender_id: uuid.UUID
+) -> Notification | None:
+    """A message for a patient who is not looking at the consultation (no socket of theirs
+    on its presence topic): one who is reads it there and needs no notification."""
+    patient_id = consultation.patient_id
+    if sender_id == patient_id:
+        return None
+    if str(patient_id) in await realtime.present_users(session, f"presence:{consultation.id}"):
+        return None
+    sender = await identity.names(session, [sender_id])
+    return await notify(
+        session,
+        user_id=patient_id,
+        kind=Kind.chat_message,
+        values={"sender": sender.get(sender_id, "")},
         consultation_id=consultation.id,
     )
 
