@@ -9,10 +9,13 @@ import httpx
 import pytest
 
 from clinicflow.config import Settings
+from clinicflow.core.clock import FrozenClock
 from clinicflow.notifications import channels
 from clinicflow.notifications.jobs import Dispatcher
 from clinicflow.runtime import Runtime
+from tests.factories import Accounts
 from tests.notifications.standins import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioStandIn
+from tests.queue.clinic import QueueClinic
 from tests.realtime.conftest import serving
 
 
@@ -61,3 +64,11 @@ async def make_dispatcher(
 @pytest.fixture
 def dispatcher(runtime: Runtime, make_dispatcher: Callable[[Runtime], Dispatcher]) -> Dispatcher:
     return make_dispatcher(runtime)
+
+
+@pytest.fixture
+def clinic(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, frozen_clock: FrozenClock
+) -> QueueClinic:
+    """The queue tests' clinic (a Nairobi doctor's week, the clock on Monday noon there)."""
+    return QueueClinic(client, accounts, runtime)

@@ -427,8 +427,7 @@ async def _join(
             await session.flush()
     except IntegrityError:
         raise _already_in_queue() from None
-    joined = Kind.queue_new_token if source is EntrySource.requeue else Kind.checked_in
-    await notifications.about_entry(session, kind=joined, entry=entry)
+    await notifications.about_entry(session, kind=Kind.checked_in, entry=entry)
     return entry
 
 
@@ -1127,6 +1126,7 @@ async def requeue(
         ip=client_ip,
         details={"old_token": entry.token, "new_token": new.token, "reason": why},
     )
+    await notifications.about_entry(session, kind=Kind.queue_new_token, entry=new)
     await _announce(session, queue, [new])
     return new
 
