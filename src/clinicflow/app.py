@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_api.router)
     app.include_router(realtime_api.sockets)
     app.include_router(notifications_api.router)
+    app.include_router(notification_pages.inbox)
+    app.include_router(notification_pages.service_worker)
     runtime.hub.topics.register(UserTopic())
     consultation_topic = ConsultationTopic()
     runtime.hub.topics.register(consultation_topic)

@@ -34,4 +34,5 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         items.append(NavItem("/consultations", _("In consultation")))
     elif role is Role.admin:
         items.append(NavItem("/admin/users", _("Users")))
+        items.append(NavItem("/admin/deliveries", _("Deliveries")))
     return items
