@@ -17,14 +17,16 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.config import Settings
+from clinicflow.config import Environment, Settings
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role
 from clinicflow.notifications import service as notifications
+from clinicflow.notifications.channels import ProviderSender
 from clinicflow.notifications.jobs import Dispatcher
 from clinicflow.notifications.models import Channel, Delivery, DeliveryStatus, Kind
 from clinicflow.runtime import Runtime, build_runtime
 from tests.factories import Accounts, bearer, login
+from tests.notifications.conftest import with_twilio
 from tests.notifications.helpers import VALUES, notify, until
 from tests.notifications.standins import TwilioStandIn
 
@@ -250,3 +252,23 @@ async def test_two_workers_deliver_1000_due_deliveries_once_each(
     assert len({sms.token for sms in twilio.messages}) == 1000
     attempts = await session.scalars(select(Delivery.attempts).where(Delivery.channel == "sms"))
     assert set(attempts) == {1}
+
+
+async def test_production_sends_the_sign_in_code_through_twilio(
+    settings: Settings, twilio: TwilioStandIn, twilio_url: str
+) -> None:
+    production = with_twilio(settings, twilio_url).model_copy(
+        update={"env": Environment.production}
+    )
+    runtime = build_runtime(production)
+    try:
+        sender = runtime.sessionmaker.kw["info"][notifications.SENDER_KEY]
+        assert isinstance(sender, ProviderSender)
+        assert runtime.outbox is None
+        await sender.deliver(
+            to="+254700111222", channel=Channel.sms, body="Your clinicflow code is 123456."
+        )
+    finally:
+        await runtime.close()
+    [sms] = twilio.messages
+    assert (sms.to, sms.body) == ("+254700111222", "Your clinicflow code is 123456.")

@@ -11,7 +11,9 @@ a crash is recognised as the same message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import uuid
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Protocol
@@ -22,8 +24,8 @@ import structlog
 from pywebpush import WebPushException, webpush
 
 from clinicflow.config import Settings
-from clinicflow.notifications.models import Channel
-from clinicflow.notifications.service import Outgoing, PushTarget, Sender
+from clinicflow.notifications.models import Channel, Priority
+from clinicflow.notifications.service import Outgoing, PushTarget, Sender, mask
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +47,7 @@ class ChannelSender(Protocol):
 
 
 def _text(message: Outgoing) -> str:
-    return f"{message.title}: {message.body}"
+    return f"{message.title}: {message.body}" if message.title else message.body
 
 
 def _permanent(status: int) -> bool:
@@ -58,7 +60,7 @@ class TwilioSms:
     def __init__(
         self,
         *,
-        client: httpx.AsyncClient,
+        client: httpx.AsyncClient | None,
         base_url: str,
         account_sid: str,
         auth_token: str,
@@ -73,13 +75,17 @@ class TwilioSms:
         if not message.address:
             raise DeliveryFailed("no phone number", permanent=True)
         try:
-            response = await self.client.post(
-                self.url,
-                data={"To": message.address, "From": self.from_number, "Body": _text(message)},
-                auth=self.auth,
-                headers={"I-Twilio-Idempotency-Token": message.idempotency_key},
-                timeout=PROVIDER_TIMEOUT_SECONDS,
-            )
+            async with contextlib.AsyncExitStack() as stack:
+                client = self.client
+                if client is None:
+                    client = await stack.enter_async_context(httpx.AsyncClient())
+                response = await client.post(
+                    self.url,
+                    data={"To": message.address, "From": self.from_number, "Body": _text(message)},
+                    auth=self.auth,
+                    headers={"I-Twilio-Idempotency-Token": message.idempotency_key},
+                    timeout=PROVIDER_TIMEOUT_SECONDS,
+                )
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"twilio unreachable: {exc!r}") from exc
         if response.status_code in (200, 201):
@@ -206,8 +212,44 @@ class OutboxChannel:
         return f"outbox:{message.idempotency_key}"
 
 
+class ProviderSender:
+    """The sign-in code's sender in production: straight to the configured SMS or email
+    provider (the code is a secret, so it never waits in the outbox table)."""
+
+    def __init__(self, channels: Mapping[Channel, ChannelSender]) -> None:
+        self.channels = channels
+
+    async def deliver(self, *, to: str, channel: Channel, body: str) -> None:
+        adapter = self.channels.get(channel)
+        if adapter is None:
+            log.warning("notification.no_channel", channel=channel.value, to=mask(to))
+            return
+        message = Outgoing(
+            delivery_id=uuid.uuid4(),
+            attempt=1,
+            channel=channel,
+            address=to,
+            title="",
+            body=body,
+            priority=Priority.urgent,
+            notification_id=uuid.uuid4(),
+        )
+        try:
+            await adapter.send(message)
+        except DeliveryFailed as exc:
+            log.warning(
+                "notification.send_failed", channel=channel.value, to=mask(to), error=exc.error
+            )
+
+
+def provider_sender(settings: Settings) -> ProviderSender | None:
+    """A sender for the configured providers, or None when there are none."""
+    channels = build(settings, outbox=None, client=None)
+    return ProviderSender(channels) if channels else None
+
+
 def build(
-    settings: Settings, *, outbox: Sender | None, client: httpx.AsyncClient
+    settings: Settings, *, outbox: Sender | None, client: httpx.AsyncClient | None
 ) -> Mapping[Channel, ChannelSender]:
     """The process's channels: each configured provider, else (outside production) the
     development outbox for SMS and email. A channel with neither has no adapter, and its
