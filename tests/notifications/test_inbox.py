@@ -196,6 +196,7 @@ async def test_a_browser_registers_its_push_subscription(
     assert first.status_code == 201, first.text
     again = await client.post("/api/push/subscriptions", json=body, headers=patient.headers)
     assert again.json()["id"] == first.json()["id"]
-    bad = {**body, "endpoint": "javascript:alert(1)"}
-    refused = await client.post("/api/push/subscriptions", json=bad, headers=patient.headers)
-    assert refused.status_code == 422
+    for endpoint in ["javascript:alert(1)", "https://push.example.com/\x00"]:
+        bad = {**body, "endpoint": endpoint}
+        refused = await client.post("/api/push/subscriptions", json=bad, headers=patient.headers)
+        assert refused.status_code == 422

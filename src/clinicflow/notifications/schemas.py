@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from clinicflow.identity.schemas import no_control_characters
 from clinicflow.notifications.models import Channel, DeliveryStatus, Kind, Priority
 
 
@@ -72,7 +73,9 @@ class PushSubscriptionIn(BaseModel):
     """`PushSubscription.toJSON()` as the browser gives it (extra fields are ignored)."""
 
     endpoint: Annotated[
-        str, StringConstraints(min_length=10, max_length=1000, pattern=r"^https?://\S+$")
+        str,
+        StringConstraints(min_length=10, max_length=1000, pattern=r"^https?://\S+$"),
+        AfterValidator(no_control_characters),
     ]
     keys: PushKeysIn
 
