@@ -200,3 +200,17 @@ async def test_a_browser_registers_its_push_subscription(
         bad = {**body, "endpoint": endpoint}
         refused = await client.post("/api/push/subscriptions", json=bad, headers=patient.headers)
         assert refused.status_code == 422
+
+
+async def test_the_unread_count_leaves_out_what_the_bell_does_not_show(
+    runtime: Runtime, clinic: Clinic, client: httpx.AsyncClient
+) -> None:
+    patient = await clinic.patient()
+    await client.put(
+        "/api/me/notification-preferences",
+        json={"types": {"booking_moved": ["sms"]}},
+        headers=patient.headers,
+    )
+    await notify(runtime, patient.id, Kind.booking_moved)
+    listed = (await client.get("/api/notifications", headers=patient.headers)).json()
+    assert listed == {"items": [], "unread_count": 0}

@@ -423,11 +423,9 @@ async def chat_message(
 
 
 async def unread_count(session: AsyncSession, user_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    )
+    """The bell's number: unread notifications that are in the bell at all."""
+    unread = _in_app(user_id).where(Notification.read_at.is_(None)).subquery()
+    count = await session.scalar(select(func.count()).select_from(unread))
     return int(count or 0)
 
 
