@@ -27,6 +27,7 @@ from clinicflow.deps import LoginRedirect
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import api as identity_api
 from clinicflow.identity import pages as identity_pages
+from clinicflow.notifications import api as notifications_api
 from clinicflow.notifications import pages as notification_pages
 from clinicflow.queue import api as queue_api
 from clinicflow.queue import events as queue_events
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_pages.router)
     app.include_router(realtime_api.router)
     app.include_router(realtime_api.sockets)
+    app.include_router(notifications_api.router)
+    app.include_router(notification_pages.inbox)
+    app.include_router(notification_pages.service_worker)
     runtime.hub.topics.register(UserTopic())
     consultation_topic = ConsultationTopic()
     runtime.hub.topics.register(consultation_topic)

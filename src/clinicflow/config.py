@@ -102,6 +102,36 @@ class Settings(BaseSettings):
     # Printed at the top of prescriptions and record PDFs (CLINIC_NAME).
     clinic_name: str = "clinicflow"
 
+    # Notifications. The channels the clinic sends on (in-app is always on); a person
+    # chooses among these. Push needs the VAPID keys; SMS and email fall back to the
+    # development outbox (or a log line in production) while their provider is not set.
+    notification_channels: list[str] = Field(
+        default_factory=lambda: ["in_app", "sms", "push", "email"]
+    )
+    # The dispatcher: how many due deliveries one claim takes, how long a claimed row is
+    # left alone before another worker may take it (a worker that died), how often it
+    # looks, and how many messages it sends at once.
+    notification_batch_size: int = 100
+    notification_lease_seconds: float = 60.0
+    notification_poll_seconds: float = 1.0
+    notification_concurrency: int = 20
+    # Twilio (SMS): the base URL is configurable so tests talk to a local stand-in.
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = Field(default=None, repr=False)
+    twilio_from: str | None = None
+    # Email over SMTP.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_start_tls: bool = True
+    smtp_from: str = "clinicflow <no-reply@clinicflow.local>"
+    # Web Push: the VAPID key pair (the private key as base64url DER or PEM).
+    vapid_public_key: str | None = None
+    vapid_private_key: str | None = Field(default=None, repr=False)
+    vapid_subject: str = "mailto:admin@clinicflow.local"
+
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
         # A forged access token is a full account takeover, so production must never run on

@@ -11,6 +11,12 @@ from clinicflow.identity.models import (
     RefreshToken,
     User,
 )
+from clinicflow.notifications.models import (
+    Delivery,
+    Notification,
+    Preference,
+    PushSubscription,
+)
 from clinicflow.queue.models import Queue, QueueEntry, QueueRules, Reassignment
 from clinicflow.records.models import Prescription, VisitNoteVersion
 from clinicflow.scheduling.models import Appointment, Availability, CalendarFeed, SlotHold
@@ -25,12 +31,16 @@ __all__ = [
     "Availability",
     "CalendarFeed",
     "Consultation",
+    "Delivery",
     "DoctorProfile",
     "LoginSession",
     "Message",
+    "Notification",
     "OtpCode",
     "PatientProfile",
+    "Preference",
     "Prescription",
+    "PushSubscription",
     "Queue",
     "QueueEntry",
     "QueueRules",

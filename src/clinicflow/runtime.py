@@ -15,6 +15,7 @@ from clinicflow import db
 from clinicflow.config import Environment, Settings
 from clinicflow.core import security
 from clinicflow.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from clinicflow.notifications import channels
 from clinicflow.notifications import service as notifications
 from clinicflow.realtime import publish
 from clinicflow.realtime.broker import Broker, MemoryBroker, RedisBroker
@@ -88,6 +89,8 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.env is not Environment.production:
         outbox = notifications.DevOutbox(settings.dev_outbox_size)
         sender = outbox
+    elif (provider := channels.provider_sender(settings)) is not None:
+        sender = provider
     broker: Broker
     if redis is None:
         broker = MemoryBroker(presence_ttl=settings.presence_ttl_seconds)
@@ -98,7 +101,8 @@ def build_runtime(settings: Settings) -> Runtime:
             channel=f"clinicflow:{database}:events",
             presence_ttl=settings.presence_ttl_seconds,
         )
-    info = {**notifications.session_info(sender), **publish.session_info(broker)}
+    allowed = notifications.clinic_channels(settings)
+    info = {**notifications.session_info(sender, allowed), **publish.session_info(broker)}
     return Runtime(
         settings=settings,
         engine=engine,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.notifications import jobs as notification_jobs
 from clinicflow.queue import jobs as queue_jobs
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import jobs as scheduling_jobs
@@ -44,7 +46,17 @@ JOBS: tuple[Job, ...] = (
     ),
     Job("queue.expire_skipped", queue_jobs.SWEEP_SECONDS, queue_jobs.expire_skipped),
     Job("queue.mark_doctors_away", queue_jobs.SWEEP_SECONDS, queue_jobs.mark_doctors_away),
+    Job(
+        "notifications.send_reminders",
+        notification_jobs.REMINDER_SWEEP_SECONDS,
+        notification_jobs.send_reminders,
+    ),
 )
+
+# Long-running loops beside the periodic jobs: each opens its own transactions (the
+# dispatcher must not hold one while a provider answers) and returns when `stop` is set.
+Loop = Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]
+LOOPS: tuple[Loop, ...] = (notification_jobs.dispatch_forever,)
 
 
 async def run_once(runtime: Runtime, job: Job) -> bool:
@@ -58,9 +70,24 @@ async def run_once(runtime: Runtime, job: Job) -> bool:
     return True
 
 
-async def run_forever(runtime: Runtime, stop: asyncio.Event, jobs: Sequence[Job] = JOBS) -> None:
+async def run_forever(
+    runtime: Runtime,
+    stop: asyncio.Event,
+    jobs: Sequence[Job] = JOBS,
+    loops: Sequence[Loop] = LOOPS,
+) -> None:
     """Run each job when it is due until `stop` is set; every job runs once at the start,
-    so work that fell due while no worker ran is done straight away."""
+    so work that fell due while no worker ran is done straight away. The `loops` run
+    alongside for as long."""
+    background = [asyncio.create_task(run(runtime, stop)) for run in loops]
+    try:
+        await _run_jobs(runtime, stop, jobs)
+    finally:
+        stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
+
+
+async def _run_jobs(runtime: Runtime, stop: asyncio.Event, jobs: Sequence[Job]) -> None:
     loop = asyncio.get_running_loop()
     due = {job.name: loop.time() for job in jobs}
     log.info("worker.started", jobs=[job.name for job in jobs])

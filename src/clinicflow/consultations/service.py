@@ -43,6 +43,7 @@ from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import CONTROL_CHARACTERS
+from clinicflow.notifications import service as notifications
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment
 
@@ -349,6 +350,7 @@ async def _transition(
         ip=client_ip,
     )
     await _publish_update(session, consultation)
+    await notifications.about_consultation(session, event=event, consultation=consultation)
 
 
 async def _system_message(
@@ -532,6 +534,8 @@ async def send_message(
         body=body,
         statuses=statuses,
     )
+    if created:
+        await notifications.chat_message(session, consultation=consultation, sender_id=actor.id)
     return (message, True) if created else (_resent(message, actor), False)
 
 

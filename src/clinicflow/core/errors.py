@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     rules_changed = "rules_changed"
     already_superseded = "already_superseded"
     service_unavailable = "service_unavailable"
+    channel_not_allowed = "channel_not_allowed"
     internal_error = "internal_error"
 
 
@@ -99,6 +100,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.rules_changed: 409,
     ErrorCode.already_superseded: 409,
     ErrorCode.service_unavailable: 503,
+    ErrorCode.channel_not_allowed: 422,
     ErrorCode.internal_error: 500,
 }
 

@@ -1,19 +1,34 @@
-"""The development outbox: every message the app would have sent, readable by a developer.
+"""Notification pages: the list behind the bell, channel preferences, the admin's delivery
+log, the service worker for Web Push, and the development outbox.
 
-Mounted only when CLINICFLOW_ENV=development, so it answers 404 everywhere else.
+Every rule is the notification service's; these routes turn forms into its arguments. The
+bell in every page's header and the urgent banner are kept live by
+`static/js/notifications.js`.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from clinicflow.deps import RuntimeDep
-from clinicflow.web.templating import render
+from clinicflow import i18n
+from clinicflow.core.errors import AppError
+from clinicflow.deps import CsrfProtected, PageUser, RuntimeDep, Session
+from clinicflow.i18n import gettext as _
+from clinicflow.notifications import service as notifications
+from clinicflow.notifications.models import Channel, DeliveryStatus, Kind
+from clinicflow.notifications.templates import ALL_CHANNELS, TEMPLATES
+from clinicflow.routing import TransactionalRoute
+from clinicflow.web.templating import STATIC_DIR, drop_refused_changes, render, render_refusal
 
+# The development outbox: mounted only when CLINICFLOW_ENV=development (404 elsewhere).
 router = APIRouter(include_in_schema=False)
+inbox = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+service_worker = APIRouter(include_in_schema=False)
 
 
 @router.get("/dev/outbox.json")
@@ -26,3 +41,128 @@ async def outbox_json(runtime: RuntimeDep) -> list[dict[str, Any]]:
 async def outbox_page(request: Request, runtime: RuntimeDep) -> Response:
     messages = runtime.outbox.messages() if runtime.outbox else []
     return render(request, "notifications/outbox.html", {"messages": messages})
+
+
+@service_worker.get("/sw.js")
+async def service_worker_script() -> Response:
+    """Served from the root so that the worker's scope is the whole site."""
+    return FileResponse(
+        STATIC_DIR / "js" / "sw.js",
+        media_type="application/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
+
+
+def type_labels() -> dict[str, str]:
+    """Each type by its title in the page's language (titles have no placeholders)."""
+    language = i18n.current_language()
+    return {kind.value: template.texts(language)[0] for kind, template in TEMPLATES.items()}
+
+
+def channel_labels() -> dict[str, str]:
+    return {
+        Channel.in_app.value: _("In the app"),
+        Channel.sms.value: _("SMS"),
+        Channel.push.value: _("Browser notification"),
+        Channel.email.value: _("Email"),
+    }
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        DeliveryStatus.pending.value: _("Pending"),
+        DeliveryStatus.sent.value: _("Sent"),
+        DeliveryStatus.failed.value: _("Failed, will retry"),
+        DeliveryStatus.gave_up.value: _("Gave up"),
+    }
+
+
+@inbox.get("/notifications")
+async def list_page(request: Request, session: Session, user: PageUser) -> Response:
+    rows, unread = await notifications.list_for(session=session, actor=user, limit=100)
+    return render(request, "notifications/list.html", {"items": rows, "unread": unread})
+
+
+@inbox.post("/notifications/read-all", dependencies=[CsrfProtected])
+async def read_all_page(session: Session, user: PageUser) -> Response:
+    await notifications.mark_all_read(session=session, actor=user)
+    return RedirectResponse("/notifications", status_code=303)
+
+
+@inbox.post("/notifications/{notification_id}/read", dependencies=[CsrfProtected])
+async def read_page(notification_id: uuid.UUID, session: Session, user: PageUser) -> Response:
+    await notifications.mark_read(session=session, actor=user, notification_id=notification_id)
+    return RedirectResponse("/notifications", status_code=303)
+
+
+async def _preferences_context(session: Session, user: PageUser) -> dict[str, Any]:
+    found = await notifications.preferences(session=session, actor=user)
+    return {
+        "preferences": found,
+        "channels": ALL_CHANNELS,
+        "type_labels": type_labels(),
+        "channel_labels": channel_labels(),
+    }
+
+
+@inbox.get("/notifications/preferences")
+async def preferences_page(request: Request, session: Session, user: PageUser) -> Response:
+    context = await _preferences_context(session, user)
+    context["saved"] = request.query_params.get("saved") == "1"
+    return render(request, "notifications/preferences.html", context)
+
+
+@inbox.post("/notifications/preferences", dependencies=[CsrfProtected])
+async def save_preferences(request: Request, session: Session, user: PageUser) -> Response:
+    form = await request.form()
+    choices = {
+        kind: [
+            Channel(v)
+            for v in form.getlist(kind.value)
+            if isinstance(v, str) and v in Channel.__members__
+        ]
+        for kind in Kind
+    }
+    try:
+        await notifications.set_preferences(session=session, actor=user, choices=choices)
+    except AppError as exc:
+        await drop_refused_changes(session, exc)
+        context = await _preferences_context(session, user)
+        return render_refusal(request, exc, "notifications/preferences.html", context)
+    return RedirectResponse("/notifications/preferences?saved=1", status_code=303)
+
+
+@inbox.get("/admin/deliveries")
+async def deliveries_page(
+    request: Request,
+    session: Session,
+    user: PageUser,
+    status: DeliveryStatus | None = None,
+    channel: Channel | None = None,
+    type: Kind | None = None,
+) -> Response:
+    rows = await notifications.deliveries(
+        session=session, actor=user, status=status, channel=channel, kind=type, limit=200
+    )
+    filters = {"status": status, "channel": channel, "type": type}
+    return render(
+        request,
+        "notifications/deliveries.html",
+        {
+            "rows": rows,
+            "filters": {name: value.value if value else "" for name, value in filters.items()},
+            "query": urlencode({k: v.value for k, v in filters.items() if v}),
+            "type_labels": type_labels(),
+            "channel_labels": channel_labels(),
+            "status_labels": status_labels(),
+        },
+    )
+
+
+@inbox.post("/admin/deliveries/{delivery_id}/retry", dependencies=[CsrfProtected])
+async def retry_page(
+    request: Request, delivery_id: uuid.UUID, session: Session, user: PageUser
+) -> Response:
+    await notifications.retry_now(session=session, actor=user, delivery_id=delivery_id)
+    back = request.query_params.get("back", "")
+    return RedirectResponse(f"/admin/deliveries?{back}" if back else "/admin/deliveries", 303)

@@ -36,6 +36,7 @@ from clinicflow.identity import service as identity
 from clinicflow.identity.models import PatientType, User
 from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
+from clinicflow.notifications.service import Kind
 from clinicflow.queue import access, priority, schemas
 from clinicflow.queue.models import (
     ACTIVE,
@@ -334,6 +335,7 @@ async def _announce(
     realtime.publish_on_commit(
         session, realtime.Event(topic=topic(queue.doctor_id, queue.day), type=UPDATED, data=data)
     )
+    await notifications.queue_positions(session, ordered=current.ordered)
     return current
 
 
@@ -422,6 +424,7 @@ async def _join(
             await session.flush()
     except IntegrityError:
         raise _already_in_queue() from None
+    await notifications.about_entry(session, kind=Kind.checked_in, entry=entry)
     return entry
 
 
@@ -852,6 +855,7 @@ async def _call(
     queue.serving_token = entry.token
     if appointment is not None:
         appointment.status = AppointmentStatus.in_consultation
+    await notifications.about_entry(session, kind=Kind.queue_turn, entry=entry)
 
 
 async def call_next(
@@ -951,6 +955,7 @@ async def no_show(
     }
     entry.status = E.skipped
     entry.skipped_at = now
+    await notifications.about_entry(session, kind=Kind.queue_missed, entry=entry)
     await audit.record(
         session,
         action="queue.no_show",
@@ -1118,6 +1123,7 @@ async def requeue(
         ip=client_ip,
         details={"old_token": entry.token, "new_token": new.token, "reason": why},
     )
+    await notifications.about_entry(session, kind=Kind.queue_new_token, entry=new)
     await _announce(session, queue, [new])
     return new
 
@@ -1253,7 +1259,6 @@ async def set_meet_link(
     found = await session.scalars(select(QueueEntry).where(QueueEntry.id.in_(first)))
     by_id = {entry.id: entry for entry in found}
     told = [by_id[entry_id] for entry_id in first]
-    patients = {p.id: p for p in await identity.users(session, [e.patient_id for e in told])}
     for entry in told:
         realtime.publish_on_commit(
             session,
@@ -1263,16 +1268,7 @@ async def set_meet_link(
                 data={"doctor_id": str(doctor_id), "meet_url": meet_url, "entry_id": str(entry.id)},
             ),
         )
-        patient = patients.get(entry.patient_id)
-        if patient is not None and patient.phone:
-            await notifications.send(
-                session,
-                to=patient.phone,
-                channel=notifications.Channel.sms,
-                body=_("{doctor}'s meeting link has changed: {url}").format(
-                    doctor=doctor.name, url=meet_url
-                ),
-            )
+        await notifications.about_entry(session, kind=Kind.meeting_link, entry=entry, link=meet_url)
     return told
 
 
@@ -1306,6 +1302,10 @@ async def mark_doctors_away(
         if away != queue.doctor_away:
             await _lock(session, queue)
             queue.doctor_away = away
-            await _announce(session, queue)
+            current = await _announce(session, queue)
+            if away:
+                await notifications.about_entries(
+                    session, kind=Kind.doctor_away, entries=current.ordered
+                )
             changed += 1
     return changed

@@ -41,3 +41,14 @@ def publish_on_commit(session: AsyncSession, event: Event) -> None:
         await publisher.publish([event])
 
     after_commit(session, publish)
+
+
+async def present_users(session: AsyncSession, topic: str) -> set[str]:
+    """Who is present on a presence topic now (user ids), through the process's broker;
+    nobody when the session has no broker with presence."""
+    publisher = session.info.get(PUBLISHER_KEY)
+    presence = getattr(publisher, "presence", None)
+    if presence is None:
+        return set()
+    users: list[str] = await presence.users(topic)
+    return set(users)

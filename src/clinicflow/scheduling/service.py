@@ -34,6 +34,7 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
+from clinicflow.notifications.service import Kind
 from clinicflow.scheduling import access, events, ical, slots
 from clinicflow.scheduling.models import (
     Appointment,
@@ -399,6 +400,9 @@ async def book(
         details={"doctor_id": str(doctor_id), "starts_at": starts_at.isoformat()},
     )
     events.announce(session, doctor_id, (starts_at, ends_at), free=False)
+    await notifications.about_appointment(
+        session, kind=Kind.booking_confirmed, appointment=appointment
+    )
     return appointment
 
 
@@ -440,6 +444,9 @@ async def cancel(
         resource_id=appointment.id,
         actor=actor,
         ip=client_ip,
+    )
+    await notifications.about_appointment(
+        session, kind=Kind.booking_cancelled, appointment=appointment
     )
     events.announce(
         session, appointment.doctor_id, (appointment.starts_at, appointment.ends_at), free=True
@@ -487,6 +494,7 @@ async def reschedule(
         ip=client_ip,
         details={"from": previous.isoformat(), "to": starts_at.isoformat()},
     )
+    await notifications.about_appointment(session, kind=Kind.booking_moved, appointment=appointment)
     await offer_freed_slot(
         session=session, settings=settings, doctor_id=appointment.doctor_id, starts_at=previous
     )
@@ -530,6 +538,22 @@ async def list_appointments(
         cursors.encode(rows[limit - 1].starts_at, rows[limit - 1].id) if len(rows) > limit else None
     )
     return rows[:limit], next_cursor
+
+
+async def booked_starting_between(
+    *, session: AsyncSession, start: datetime, end: datetime
+) -> list[Appointment]:
+    """Booked appointments starting in (start, end]: what a reminder scheduler looks at."""
+    rows = await session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.status == AppointmentStatus.booked,
+            Appointment.starts_at > start,
+            Appointment.starts_at <= end,
+        )
+        .order_by(Appointment.starts_at)
+    )
+    return list(rows)
 
 
 async def get_appointment(

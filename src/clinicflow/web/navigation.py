@@ -23,6 +23,7 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         items.append(NavItem("/book", _("Book a doctor")))
         items.append(NavItem("/appointments", _("My appointments")))
         items.append(NavItem("/consultations", _("Consultations")))
+        items.append(NavItem("/records", _("My records")))
     elif role is Role.doctor:
         items.append(NavItem("/doctor/queue", _("My queue")))
         items.append(NavItem("/schedule", _("My schedule")))
@@ -34,6 +35,5 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         items.append(NavItem("/consultations", _("In consultation")))
     elif role is Role.admin:
         items.append(NavItem("/admin/users", _("Users")))
-    if role is Role.patient:
-        items.append(NavItem("/records", _("My records")))
+        items.append(NavItem("/admin/deliveries", _("Deliveries")))
     return items

@@ -1,0 +1,283 @@
+"""Adapters to the outside services that carry a message: Twilio (SMS), SMTP (email) and
+Web Push. Each is small and speaks its provider's own protocol, so tests run it against a
+local stand-in that speaks the same protocol instead of mocking our code.
+
+An adapter answers the provider's id for the message, or raises `DeliveryFailed`; a
+permanent failure (a number the provider refuses) is not retried. Every send carries the
+delivery's id as the idempotency key where the protocol has one, so a message resent after
+a crash is recognised as the same message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import Mapping
+from email.message import EmailMessage
+from typing import Protocol
+
+import aiosmtplib
+import httpx
+import structlog
+from pywebpush import WebPushException, webpush
+
+from clinicflow.config import Settings
+from clinicflow.notifications.models import Channel, Priority
+from clinicflow.notifications.service import Outgoing, PushTarget, Sender, mask
+
+log = structlog.get_logger(__name__)
+
+PROVIDER_TIMEOUT_SECONDS = 15.0
+# Statuses after which the same request may well succeed later.
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+GONE_STATUSES = frozenset({404, 410})
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, error: str, *, permanent: bool = False) -> None:
+        super().__init__(error)
+        self.error = error
+        self.permanent = permanent
+
+
+class ChannelSender(Protocol):
+    async def send(self, message: Outgoing) -> str: ...
+
+
+def _text(message: Outgoing) -> str:
+    return f"{message.title}: {message.body}" if message.title else message.body
+
+
+def _permanent(status: int) -> bool:
+    return 400 <= status < 500 and status not in RETRYABLE_STATUSES
+
+
+class TwilioSms:
+    """Twilio's Messages API; `I-Twilio-Idempotency-Token` makes a resend a no-op."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient | None,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+    ) -> None:
+        self.client = client
+        self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self.auth = (account_sid, auth_token)
+        self.from_number = from_number
+
+    async def send(self, message: Outgoing) -> str:
+        if not message.address:
+            raise DeliveryFailed("no phone number", permanent=True)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                client = self.client
+                if client is None:
+                    client = await stack.enter_async_context(httpx.AsyncClient())
+                response = await client.post(
+                    self.url,
+                    data={"To": message.address, "From": self.from_number, "Body": _text(message)},
+                    auth=self.auth,
+                    headers={"I-Twilio-Idempotency-Token": message.idempotency_key},
+                    timeout=PROVIDER_TIMEOUT_SECONDS,
+                )
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"twilio unreachable: {exc!r}") from exc
+        if response.status_code in (200, 201):
+            sid: str = response.json()["sid"]
+            return sid
+        raise DeliveryFailed(
+            f"twilio {response.status_code}: {response.text[:300]}",
+            permanent=_permanent(response.status_code),
+        )
+
+
+class SmtpEmail:
+    """Email over SMTP. The Message-ID is the delivery's, so a resend is the same message
+    to the receiving side."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None,
+        password: str | None,
+        start_tls: bool,
+    ) -> None:
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password, self.start_tls = username, password, start_tls
+
+    async def send(self, message: Outgoing) -> str:
+        if not message.address:
+            raise DeliveryFailed("no email address", permanent=True)
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = message.address
+        email["Subject"] = message.title
+        message_id = f"<{message.idempotency_key}@clinicflow>"
+        email["Message-ID"] = message_id
+        email.set_content(message.body)
+        try:
+            await aiosmtplib.send(
+                email,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                start_tls=self.start_tls,
+                timeout=PROVIDER_TIMEOUT_SECONDS,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryFailed(f"smtp refused the address: {exc}", permanent=True) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(f"smtp: {exc!r}") from exc
+        return message_id
+
+
+class WebPush:
+    """Web Push with VAPID to each of the person's browsers. The delivery id is the push
+    `Topic`, so a push service replaces a resent message it still holds instead of
+    showing it twice."""
+
+    def __init__(self, *, private_key: str, subject: str) -> None:
+        self.private_key, self.subject = private_key, subject
+
+    async def send(self, message: Outgoing) -> str:
+        if not message.push:
+            raise DeliveryFailed("no push subscription", permanent=True)
+        payload = json.dumps(
+            {
+                "title": message.title,
+                "body": message.body,
+                "priority": message.priority.value,
+                "notification_id": str(message.notification_id),
+            }
+        )
+        results = await asyncio.gather(
+            *(asyncio.to_thread(self._push, target, payload, message) for target in message.push)
+        )
+        accepted = [result for result in results if isinstance(result, str)]
+        if accepted:
+            return accepted[0]
+        errors = [result for result in results if isinstance(result, DeliveryFailed)]
+        raise DeliveryFailed(
+            "; ".join(error.error for error in errors)[:1000],
+            permanent=all(error.permanent for error in errors),
+        )
+
+    def _push(self, target: PushTarget, payload: str, message: Outgoing) -> str | DeliveryFailed:
+        try:
+            response = webpush(
+                subscription_info={
+                    "endpoint": target.endpoint,
+                    "keys": {"p256dh": target.p256dh, "auth": target.auth},
+                },
+                data=payload,
+                vapid_private_key=self.private_key,
+                vapid_claims={"sub": self.subject},
+                headers={"Topic": message.delivery_id.hex},
+                ttl=24 * 3600,
+                timeout=PROVIDER_TIMEOUT_SECONDS,
+            )
+        except WebPushException as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            return DeliveryFailed(
+                f"push {status or 'error'}: {exc.message[:200]}",
+                permanent=status in GONE_STATUSES or _permanent(status),
+            )
+        except Exception as exc:
+            return DeliveryFailed(f"push: {exc!r}")
+        location = response.headers.get("Location") if response is not None else None
+        return str(location or target.endpoint)[:120]
+
+
+class OutboxChannel:
+    """A channel whose provider is not configured: the development outbox (or a log line
+    in production), so development shows what would have gone out."""
+
+    def __init__(self, sender: Sender, channel: Channel) -> None:
+        self.sender, self.channel = sender, channel
+
+    async def send(self, message: Outgoing) -> str:
+        if not message.address:
+            raise DeliveryFailed(f"no {self.channel.value} address", permanent=True)
+        await self.sender.deliver(to=message.address, channel=self.channel, body=_text(message))
+        return f"outbox:{message.idempotency_key}"
+
+
+class ProviderSender:
+    """The sign-in code's sender in production: straight to the configured SMS or email
+    provider (the code is a secret, so it never waits in the outbox table)."""
+
+    def __init__(self, channels: Mapping[Channel, ChannelSender]) -> None:
+        self.channels = channels
+
+    async def deliver(self, *, to: str, channel: Channel, body: str) -> None:
+        adapter = self.channels.get(channel)
+        if adapter is None:
+            log.warning("notification.no_channel", channel=channel.value, to=mask(to))
+            return
+        message = Outgoing(
+            delivery_id=uuid.uuid4(),
+            attempt=1,
+            channel=channel,
+            address=to,
+            title="",
+            body=body,
+            priority=Priority.urgent,
+            notification_id=uuid.uuid4(),
+        )
+        try:
+            await adapter.send(message)
+        except DeliveryFailed as exc:
+            log.warning(
+                "notification.send_failed", channel=channel.value, to=mask(to), error=exc.error
+            )
+
+
+def provider_sender(settings: Settings) -> ProviderSender | None:
+    """A sender for the configured providers, or None when there are none."""
+    channels = build(settings, outbox=None, client=None)
+    return ProviderSender(channels) if channels else None
+
+
+def build(
+    settings: Settings, *, outbox: Sender | None, client: httpx.AsyncClient | None
+) -> Mapping[Channel, ChannelSender]:
+    """The process's channels: each configured provider, else (outside production) the
+    development outbox for SMS and email. A channel with neither has no adapter, and its
+    deliveries give up where an administrator sees them rather than pretending to be sent.
+    Push without VAPID keys has no channel (nobody can have chosen it)."""
+    channels: dict[Channel, ChannelSender] = {}
+    if outbox is not None:
+        channels[Channel.sms] = OutboxChannel(outbox, Channel.sms)
+        channels[Channel.email] = OutboxChannel(outbox, Channel.email)
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
+        channels[Channel.sms] = TwilioSms(
+            client=client,
+            base_url=settings.twilio_base_url,
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            from_number=settings.twilio_from,
+        )
+    if settings.smtp_host:
+        channels[Channel.email] = SmtpEmail(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_start_tls,
+        )
+    if settings.vapid_private_key and settings.vapid_public_key:
+        channels[Channel.push] = WebPush(
+            private_key=settings.vapid_private_key, subject=settings.vapid_subject
+        )
+    return channels

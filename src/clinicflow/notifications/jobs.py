@@ -1,0 +1,149 @@
+"""The worker's side of notifications: the dispatcher that sends due deliveries, and the
+reminder scheduler.
+
+The dispatcher claims a batch in one short transaction, sends it with no transaction
+open (a slow provider must not hold a database lock, nor SQLite's single writer), then
+records the answers in another. A worker that dies in between leaves its claimed rows to
+come due again when their lease runs out, so nothing is lost; a provider that takes an
+idempotency key sees the resend as the same message, others may get it twice (at least
+once, never zero times).
+
+Reminders are computed from the database on every run (appointments starting within the
+next day or hour that have no reminder yet), so a restarted worker sends what fell due
+while it was down, and the reminder's `dedupe_key` makes two workers send it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+from collections.abc import Mapping
+from datetime import timedelta
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.core import clock
+from clinicflow.notifications import channels as channel_adapters
+from clinicflow.notifications import service as notifications
+from clinicflow.notifications.channels import ChannelSender, DeliveryFailed
+from clinicflow.notifications.models import Kind
+from clinicflow.runtime import Runtime
+from clinicflow.scheduling import service as scheduling
+
+log = structlog.get_logger(__name__)
+
+REMINDER_SWEEP_SECONDS = 60.0
+# (type, how long before the start it is due, until how long before the start it is sent):
+# a reminder a day ahead is pointless once the hour's reminder is due.
+REMINDERS = (
+    (Kind.reminder_24h, timedelta(hours=24), timedelta(hours=1)),
+    (Kind.reminder_1h, timedelta(hours=1), timedelta(0)),
+)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        runtime: Runtime,
+        channels: Mapping[notifications.Channel, ChannelSender] | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.client = httpx.AsyncClient()
+        if channels is None:
+            channels = channel_adapters.build(
+                self.settings, outbox=runtime.outbox, client=self.client
+            )
+        self.channels = channels
+        self.rng = rng
+        self.limit = asyncio.Semaphore(self.settings.notification_concurrency)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def run_once(self, limit: int | None = None) -> int:
+        """Claim, send and record one batch; the number of deliveries tried."""
+        async with self.runtime.transaction() as session:
+            claimed = await notifications.claim_due(
+                session=session,
+                limit=limit or self.settings.notification_batch_size,
+                lease_seconds=self.settings.notification_lease_seconds,
+            )
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(message) for message in claimed))
+        async with self.runtime.transaction() as session:
+            await notifications.record(session=session, outcomes=outcomes, rng=self.rng)
+        return len(claimed)
+
+    async def _send(self, message: notifications.Outgoing) -> notifications.Outcome:
+        outcome = functools.partial(notifications.Outcome, message.delivery_id, message.attempt)
+        adapter = self.channels.get(message.channel)
+        if adapter is None:
+            error = f"the {message.channel.value} channel is not configured"
+            return outcome(error=error, permanent=True)
+        async with self.limit:
+            try:
+                provider_id = await adapter.send(message)
+            except DeliveryFailed as exc:
+                return outcome(error=exc.error, permanent=exc.permanent)
+            except Exception as exc:
+                log.exception("notifications.send_failed", channel=message.channel.value)
+                return outcome(error=repr(exc))
+        return outcome(provider_id=provider_id)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set: straight on while batches come full, else every
+        `notification_poll_seconds`."""
+        batch = self.settings.notification_batch_size
+        while not stop.is_set():
+            try:
+                tried = await self.run_once()
+            except Exception:
+                log.exception("notifications.dispatch_failed")
+                tried = 0
+            if tried < batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        stop.wait(), timeout=self.settings.notification_poll_seconds
+                    )
+
+
+async def dispatch_forever(runtime: Runtime, stop: asyncio.Event) -> None:
+    dispatcher = Dispatcher(runtime)
+    try:
+        await dispatcher.run_forever(stop)
+    finally:
+        await dispatcher.close()
+
+
+async def send_reminders(runtime: Runtime, session: AsyncSession) -> None:
+    """Write the reminders now due; one run's worth is one transaction."""
+    await send_due_reminders(session=session)
+
+
+async def send_due_reminders(*, session: AsyncSession) -> int:
+    """A reminder `before` an appointment is due once the appointment is that close, if it
+    was booked earlier than that (nobody booked an hour ahead wants "tomorrow")."""
+    sent = 0
+    now = clock.now()
+    for kind, before, until in REMINDERS:
+        for appointment in await scheduling.booked_starting_between(
+            session=session, start=now + until, end=now + before
+        ):
+            if appointment.created_at > appointment.starts_at - before:
+                continue
+            if await notifications.about_appointment(
+                session,
+                kind=kind,
+                appointment=appointment,
+                dedupe_key=f"{kind.value}:{appointment.id}",
+            ):
+                sent += 1
+    return sent
