@@ -335,8 +335,19 @@ async def _announce(
     realtime.publish_on_commit(
         session, realtime.Event(topic=topic(queue.doctor_id, queue.day), type=UPDATED, data=data)
     )
-    await notifications.queue_positions(session, ordered=current.ordered)
+    head = await _entries_of(session, current.ordered[: notifications.MILESTONES[-1][1]])
+    await notifications.queue_positions(session, ordered=head)
     return current
+
+
+async def _entries_of(
+    session: AsyncSession, waiting: Sequence[priority.Candidate]
+) -> list[QueueEntry]:
+    """The entries of these waiting places, in the same order."""
+    ids = [place.id for place in waiting]
+    found = await session.scalars(select(QueueEntry).where(QueueEntry.id.in_(ids)))
+    by_id = {entry.id: entry for entry in found}
+    return [by_id[entry_id] for entry_id in ids]
 
 
 # --- joining ---------------------------------------------------------------------------------
@@ -1255,10 +1266,7 @@ async def set_meet_link(
     queue = await _get_queue(session, doctor_id, await doctor_today(session, doctor))
     if queue is None or meet_url is None:
         return []
-    first = [waiting.id for waiting in (await state(session, queue)).ordered[:MEET_LINK_TOLD]]
-    found = await session.scalars(select(QueueEntry).where(QueueEntry.id.in_(first)))
-    by_id = {entry.id: entry for entry in found}
-    told = [by_id[entry_id] for entry_id in first]
+    told = await _entries_of(session, (await state(session, queue)).ordered[:MEET_LINK_TOLD])
     for entry in told:
         realtime.publish_on_commit(
             session,
@@ -1305,7 +1313,9 @@ async def mark_doctors_away(
             current = await _announce(session, queue)
             if away:
                 await notifications.about_entries(
-                    session, kind=Kind.doctor_away, entries=current.ordered
+                    session,
+                    kind=Kind.doctor_away,
+                    entries=await _entries_of(session, current.ordered),
                 )
             changed += 1
     return changed
