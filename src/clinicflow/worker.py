@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.assistant import jobs as assistant_jobs
 from clinicflow.queue import jobs as queue_jobs
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import jobs as scheduling_jobs
@@ -44,6 +45,11 @@ JOBS: tuple[Job, ...] = (
     ),
     Job("queue.expire_skipped", queue_jobs.SWEEP_SECONDS, queue_jobs.expire_skipped),
     Job("queue.mark_doctors_away", queue_jobs.SWEEP_SECONDS, queue_jobs.mark_doctors_away),
+    Job(
+        "assistant.forget_closed_memory",
+        assistant_jobs.FORGET_SECONDS,
+        assistant_jobs.forget_closed_memory,
+    ),
 )
 
 

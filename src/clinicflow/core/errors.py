@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     rules_changed = "rules_changed"
     service_unavailable = "service_unavailable"
     internal_error = "internal_error"
+    nothing_to_cancel = "nothing_to_cancel"
 
 
 STATUS: dict[ErrorCode, int] = {
@@ -98,6 +99,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.rules_changed: 409,
     ErrorCode.service_unavailable: 503,
     ErrorCode.internal_error: 500,
+    ErrorCode.nothing_to_cancel: 409,
 }
 
 
