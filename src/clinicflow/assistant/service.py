@@ -74,15 +74,20 @@ def mentions(body: str) -> bool:
 
 def parse(body: str) -> Question | None:
     """The question a message asks the assistant, or None if it does not mention it."""
-    if not mentions(body):
+    match = MENTION.search(body)
+    if match is None:
         return None
-    text = " ".join(MENTION.sub(" ", body).split()).lstrip(",:;- ").strip()
-    if match := REMEMBER.match(text):
-        return Question(Command.remember, text, match["rest"].strip())
+    # What follows the mention is the question ("Hey @b, summary"); a mention at the end
+    # ("summary please @b") asks what came before it.
+    after, before = body[match.end() :], body[: match.start()]
+    text = " ".join(MENTION.sub(" ", after if after.strip(" ,:;-") else before).split())
+    text = text.lstrip(",:;- ").strip()
+    if found := REMEMBER.match(text):
+        return Question(Command.remember, text, found["rest"].strip())
     if SUMMARY.match(text):
         return Question(Command.summary, text, "")
-    if match := RECALL.match(text):
-        return Question(Command.recall, text, match["topic"].strip())
+    if found := RECALL.match(text):
+        return Question(Command.recall, text, found["topic"].strip())
     if DRAFT.match(text):
         return Question(Command.draft_prescription, text, "")
     return Question(Command.ask, text, text)
