@@ -16,6 +16,8 @@ from google.genai import types
 
 from clinicflow.assistant.providers import Command, Quote, Request
 
+# Named, not left to the SDK, whose default differs with and without a custom base URL.
+API_VERSION = "v1beta"
 SYSTEM_PROMPT = """\
 You are the clinical assistant of the doctor in one telehealth consultation.
 Your role: summarise the consultation, recall what was said or what the doctor asked you to \
@@ -71,6 +73,7 @@ class GeminiProvider:
             api_key=api_key,
             http_options=types.HttpOptions(
                 base_url=base_url,
+                api_version=API_VERSION,
                 timeout=int(timeout_seconds * 1000),
                 retry_options=types.HttpRetryOptions(attempts=1),
             ),
