@@ -462,6 +462,17 @@ async def _keeper_consultation(
 async def _audit_memory(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, action: str, **details: Any
 ) -> None:
+    """Audit a memory read or change; a change is also announced to the doctor's open pages
+    (`assistant.memory` on `user:<doctor>`) so every panel shows the same list."""
+    if action != "read":
+        realtime.publish_on_commit(
+            session,
+            realtime.Event(
+                topic=f"user:{actor.id}",
+                type="assistant.memory",
+                data={"consultation_id": str(consultation_id)},
+            ),
+        )
     await audit.record(
         session,
         action=f"assistant.memory_{action}",
