@@ -33,7 +33,6 @@ def chat_config(user: Actor, doctor_id: uuid.UUID) -> dict[str, Any]:
             "thinking": _("Thinking…"),
             "cancel": _("Cancel"),
             "remember": _("Remember"),
-            "remembered": _("Remembered"),
             "edit": _("Edit"),
             "save": _("Save"),
             "delete": _("Delete"),
