@@ -73,7 +73,9 @@ def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
     expect(panel).to_be_visible()
     send(doctor, "@b remember BP 150/95, recheck in two weeks")
     expect(panel.locator("[data-testid=memory-item]")).to_have_count(1)
-    expect(panel.locator("[data-testid=memory-item]")).to_contain_text("BP 150/95, recheck in two weeks")
+    expect(panel.locator("[data-testid=memory-item]")).to_contain_text(
+        "BP 150/95, recheck in two weeks"
+    )
 
     doctor.evaluate(WATCH_STREAMING)
     send(doctor, "@b what did I say about BP?")
