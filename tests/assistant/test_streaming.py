@@ -3,14 +3,18 @@ growing piece by piece, then the stored message of kind `assistant`."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
+from clinicflow.consultations.models import ConsultationStatus
 from tests.assistant.conftest import Chat
+from tests.consultations.clinic import Clinic
 from tests.realtime.conftest import Server, Socket, connect, serving
+from tests.realtime.conftest import two_servers as two_servers  # the fixture
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -62,3 +66,38 @@ async def test_both_people_see_the_answer_stream_in_over_their_sockets(
         await doctor.close()
         await patient.close()
     await chat.assistant.idle()
+
+
+async def test_with_two_server_processes_exactly_one_answers(
+    two_servers: list[Server], clinic: Clinic
+) -> None:
+    """Both processes hear every message through Redis; the claim lets one of them answer."""
+    first, second = two_servers
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    consultation = await clinic.consultation(patient, doctor, ConsultationStatus.active)
+    topic = f"consultation:{consultation.id}"
+    on_first = await connect(first, doctor.headers)
+    on_second = await connect(second, patient.headers)
+    try:
+        for socket in (on_first, on_second):
+            await socket.subscribe(topic, since=consultation.last_seq)
+        await on_first.send(op="send", topic=topic, client_id="q", body="@b summary")
+        sent = await on_first.until(lambda f: f.get("op") == "sent", wait=20)
+        seq = sent["message"]["seq"]
+        frames = await frames_until_answer(on_second, f"assistant:{seq}")
+        # Anything a second answerer sent would arrive within this moment.
+        with contextlib.suppress(TimeoutError):
+            while True:
+                frames.append(await on_second.receive(wait=1.5))
+    finally:
+        await on_first.close()
+        await on_second.close()
+    thinking = [f for f in frames if f.get("type") == "assistant.thinking"]
+    outcomes = [
+        f
+        for f in frames
+        if f.get("type") == "message.created" and f["data"]["client_id"] == f"assistant:{seq}"
+    ]
+    assert len(thinking) == 1
+    assert len(outcomes) == 1
+    assert outcomes[0]["data"]["kind"] == "assistant"
