@@ -7,21 +7,21 @@ import uuid
 from typing import Any
 
 from clinicflow.assistant import access
-from clinicflow.assistant.service import Refusal
+from clinicflow.assistant.service import Notice
 from clinicflow.core.audit import Actor
 from clinicflow.i18n import gettext as _
 
 
 def system_words() -> dict[str, str]:
     return {
-        Refusal.rate_limited: _("Too many questions to the assistant. Try again later."),
-        Refusal.too_long: _("That question is too long for the assistant."),
-        Refusal.doctor_only: _("Only the doctor can ask the assistant for that."),
-        Refusal.empty: _("Tell the assistant what to remember."),
-        Refusal.failed: _("The assistant could not answer. Ask again."),
-        Refusal.timeout: _("The assistant took too long to answer. Ask again."),
-        Refusal.cancelled: _("The answer was cancelled."),
-        Refusal.draft_ready: _("The assistant prepared a draft for the doctor to check."),
+        Notice.rate_limited: _("Too many questions to the assistant. Try again later."),
+        Notice.too_long: _("That question is too long for the assistant."),
+        Notice.doctor_only: _("Only the doctor can ask the assistant for that."),
+        Notice.empty: _("Tell the assistant what to remember."),
+        Notice.failed: _("The assistant could not answer. Ask again."),
+        Notice.timeout: _("The assistant took too long to answer. Ask again."),
+        Notice.cancelled: _("The answer was cancelled."),
+        Notice.draft_ready: _("The assistant prepared a draft for the doctor to check."),
     }
 
 

@@ -154,10 +154,10 @@ class Assistant:
                     pieces.append(piece)
                     await self._publish(plan, "assistant.delta", text=piece)
         except TimeoutError:
-            failure = assistant.Refusal.timeout
+            failure = assistant.Notice.timeout
         except Exception:
             log.exception("assistant.provider_failed", provider=self.provider.name)
-            failure = assistant.Refusal.failed
+            failure = assistant.Notice.failed
         async with self.runtime.transaction() as session:
             if failure is not None:
                 await assistant.fail(session=session, actor=asker, plan=plan, word=failure)

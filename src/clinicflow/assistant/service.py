@@ -47,7 +47,7 @@ MAX_MEMORY_TEXT = 2000
 WINDOW_SECONDS = 3600
 
 
-class Refusal:
+class Notice:
     """The fixed words of the system messages that end a question without an answer; the
     chat page translates them."""
 
@@ -203,17 +203,15 @@ async def begin(
         return None
     if await _limited(limiter, settings, actor, consultation):
         await _refuse(
-            session, actor, consultation, question_seq, question.command, Refusal.rate_limited
+            session, actor, consultation, question_seq, question.command, Notice.rate_limited
         )
         return None
     if len(question.text) > settings.assistant_max_question_chars:
-        await _refuse(
-            session, actor, consultation, question_seq, question.command, Refusal.too_long
-        )
+        await _refuse(session, actor, consultation, question_seq, question.command, Notice.too_long)
         return None
     if question.command in DOCTOR_ONLY and not access.is_doctor_of(actor, consultation.doctor_id):
         await _refuse(
-            session, actor, consultation, question_seq, question.command, Refusal.doctor_only
+            session, actor, consultation, question_seq, question.command, Notice.doctor_only
         )
         return None
     if question.command is Command.remember:
@@ -286,7 +284,7 @@ async def _remember_from_question(
     question: Question,
 ) -> None:
     if not question.topic:
-        await _refuse(session, actor, consultation, message.seq, question.command, Refusal.empty)
+        await _refuse(session, actor, consultation, message.seq, question.command, Notice.empty)
         return
     item = await _add(
         session,
@@ -338,7 +336,7 @@ async def finish(
             consultation=consultation,
             question_seq=plan.question_seq,
             answer=False,
-            body=Refusal.draft_ready,
+            body=Notice.draft_ready,
             sender_id=actor.id,
         )
         if created:
@@ -408,7 +406,7 @@ async def cancel(
         consultation=consultation,
         question_seq=question_seq,
         answer=False,
-        body=Refusal.cancelled,
+        body=Notice.cancelled,
         sender_id=actor.id,
     )
     if not created:
