@@ -68,7 +68,7 @@ async def test_the_right_item_is_found_among_200() -> None:
     text = await answer(request(Command.recall, "penicillin allergy", items))
     lines = text.strip().splitlines()
     assert lines[0] == 'Here is what this consultation holds about "penicillin allergy":'
-    assert lines[1] == '- 14:42 (remembered): "Allergic to penicillin: rash and swelling in 2019"'
+    assert lines[1] == '- 14:42 UTC (remembered): "Allergic to penicillin: rash and swelling in 2019"'
 
 
 async def test_it_says_so_when_nothing_was_mentioned() -> None:
@@ -91,7 +91,7 @@ async def test_a_summary_quotes_memory_and_the_latest_messages_with_times() -> N
     )
     text = await answer(req)
     assert "Problem: Headache" in text
-    assert '- 09:00 (Amina): "It hurts behind my eyes"' in text
+    assert '- 09:00 UTC (Amina): "It hurts behind my eyes"' in text
 
 
 def test_endings_and_case_do_not_hide_a_match() -> None:

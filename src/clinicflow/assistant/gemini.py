@@ -41,7 +41,7 @@ TASKS = {
 
 def _lines(quotes: list[Quote] | tuple[Quote, ...]) -> str:
     return "\n".join(
-        f"- [{quote.at:%H:%M}] {quote.who + ': ' if quote.who else ''}{quote.text}"
+        f"- [{quote.at:%H:%M} UTC] {quote.who + ': ' if quote.who else ''}{quote.text}"
         for quote in quotes
     )
 

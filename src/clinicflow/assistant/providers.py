@@ -198,7 +198,9 @@ def rank(query: str, quotes: Sequence[Quote], *, k1: float = 1.5, b: float = 0.7
 
 
 def quote_line(quote: Quote) -> str:
-    when = quote.at.strftime("%H:%M")
+    """`- 09:05 UTC (who): "text"`: times are said in UTC because one answer is read by
+    people in different time zones."""
+    when = quote.at.strftime("%H:%M UTC")
     label = _("remembered") if quote.source == "memory" else quote.who
     return f'- {when} ({label}): "{quote.text}"'
 
