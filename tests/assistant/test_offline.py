@@ -68,7 +68,9 @@ async def test_the_right_item_is_found_among_200() -> None:
     text = await answer(request(Command.recall, "penicillin allergy", items))
     lines = text.strip().splitlines()
     assert lines[0] == 'Here is what this consultation holds about "penicillin allergy":'
-    assert lines[1] == '- 14:42 UTC (remembered): "Allergic to penicillin: rash and swelling in 2019"'
+    assert (
+        lines[1] == '- 14:42 UTC (remembered): "Allergic to penicillin: rash and swelling in 2019"'
+    )
 
 
 async def test_it_says_so_when_nothing_was_mentioned() -> None:
