@@ -66,8 +66,6 @@ class MemoryStore(Protocol):
         """The consultation's items, oldest first."""
         ...
 
-    async def get(self, consultation_id: uuid.UUID, item_id: uuid.UUID) -> MemoryItem | None: ...
-
     async def update(
         self, consultation_id: uuid.UUID, item_id: uuid.UUID, text: str
     ) -> MemoryItem | None: ...
@@ -129,10 +127,6 @@ class DatabaseMemoryStore:
             .order_by(MemoryRow.created_at, MemoryRow.id)
         )
         return [_from_row(row) for row in rows]
-
-    async def get(self, consultation_id: uuid.UUID, item_id: uuid.UUID) -> MemoryItem | None:
-        row = await self._row(consultation_id, item_id)
-        return _from_row(row) if row else None
 
     async def update(
         self, consultation_id: uuid.UUID, item_id: uuid.UUID, text: str
@@ -222,14 +216,14 @@ class RedisMemoryStore:
         decoded = [_decode(raw) for raw in values]
         return sorted(decoded, key=lambda item: (item.created_at, str(item.id)))
 
-    async def get(self, consultation_id: uuid.UUID, item_id: uuid.UUID) -> MemoryItem | None:
+    async def _get(self, consultation_id: uuid.UUID, item_id: uuid.UUID) -> MemoryItem | None:
         raw = await self._redis.hget(self.key(consultation_id), str(item_id))
         return _decode(raw) if raw is not None else None
 
     async def update(
         self, consultation_id: uuid.UUID, item_id: uuid.UUID, text: str
     ) -> MemoryItem | None:
-        item = await self.get(consultation_id, item_id)
+        item = await self._get(consultation_id, item_id)
         if item is None:
             return None
         changed = dataclasses.replace(item, text=text, updated_at=clock.now())
