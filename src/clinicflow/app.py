@@ -17,6 +17,9 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicflow import i18n, worker
+from clinicflow.assistant import api as assistant_api
+from clinicflow.assistant.providers import build_provider
+from clinicflow.assistant.runner import Assistant
 from clinicflow.config import Settings, get_settings
 from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
@@ -58,11 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     observability.configure_logging(settings)
     runtime = build_runtime(settings)
     metrics = observability.Metrics()
+    assistant = Assistant(runtime, build_provider(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await assistant.start()
         async with worker.embedded(runtime):
             yield
+        await assistant.stop()
         await runtime.close()
 
     app = FastAPI(
@@ -73,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.metrics = metrics
+    app.state.assistant = assistant
 
     app.include_router(observability.router)
     app.include_router(identity_api.router)
@@ -102,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.hub.track_presence(
         queue_topic, kind=queue_events.PRESENCE, counts=queue_events.doctor_counts
     )
+    app.include_router(assistant_api.router)
+    assistant.attach()
     if settings.is_development:
         app.include_router(notification_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

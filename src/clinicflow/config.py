@@ -132,6 +132,27 @@ class Settings(BaseSettings):
     vapid_private_key: str | None = Field(default=None, repr=False)
     vapid_subject: str = "mailto:admin@clinicflow.local"
 
+    # The consultation assistant (`@b`): Gemini through google-genai when a key is set,
+    # otherwise the offline retrieval provider. `gemini_base_url` points the SDK elsewhere
+    # (a proxy, or the tests' stand-in server).
+    gemini_api_key: str | None = Field(
+        default=None,
+        repr=False,
+        validation_alias=AliasChoices("GEMINI_API_KEY", "gemini_api_key"),
+    )
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = None
+    assistant_timeout_seconds: float = 30.0
+    assistant_max_question_chars: int = 1000
+    assistant_requests_per_user_per_hour: int = 30
+    assistant_requests_per_consultation_per_hour: int = 60
+    # How many of the latest messages an answer may draw on.
+    assistant_transcript_messages: int = 200
+    # Memory in Redis expires this long after its last change; the worker deletes the memory
+    # of consultations that closed more than `assistant_memory_retention_days` ago.
+    assistant_memory_ttl_days: int = 90
+    assistant_memory_retention_days: int = 30
+
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
         # A forged access token is a full account takeover, so production must never run on

@@ -1,5 +1,6 @@
 """Imports every domain's tables, so `Base.metadata` is complete for Alembic and tests."""
 
+from clinicflow.assistant.models import MemoryRow
 from clinicflow.consultations.models import Attachment, Consultation, Message
 from clinicflow.core.audit import AuditEntry, AuditHead
 from clinicflow.db import Base
@@ -34,6 +35,7 @@ __all__ = [
     "Delivery",
     "DoctorProfile",
     "LoginSession",
+    "MemoryRow",
     "Message",
     "Notification",
     "OtpCode",

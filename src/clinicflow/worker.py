@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.assistant import jobs as assistant_jobs
 from clinicflow.notifications import jobs as notification_jobs
 from clinicflow.queue import jobs as queue_jobs
 from clinicflow.runtime import Runtime
@@ -50,6 +51,11 @@ JOBS: tuple[Job, ...] = (
         "notifications.send_reminders",
         notification_jobs.REMINDER_SWEEP_SECONDS,
         notification_jobs.send_reminders,
+    ),
+    Job(
+        "assistant.forget_closed_memory",
+        assistant_jobs.FORGET_SECONDS,
+        assistant_jobs.forget_closed_memory,
     ),
 )
 

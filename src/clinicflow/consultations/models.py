@@ -34,12 +34,14 @@ class SenderRole(StrEnum):
     patient = "patient"
     doctor = "doctor"
     system = "system"
+    assistant = "assistant"
 
 
 class MessageKind(StrEnum):
     text = "text"
     attachment = "attachment"
     system = "system"
+    assistant = "assistant"
 
 
 class Consultation(UUIDPrimaryKey, Timestamps, Base):

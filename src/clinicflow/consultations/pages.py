@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
+from clinicflow.assistant import pages as assistant_pages
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
@@ -193,8 +194,10 @@ def _chat_config(user: Actor, consultation: schemas.ConsultationOut) -> dict[str
                 "declined": _("The doctor declined the consultation."),
                 "ended": _("The consultation has ended."),
                 "joined": _("Joined the consultation."),
+                **assistant_pages.system_words(),
             },
         },
+        "assistant": assistant_pages.chat_config(user, consultation.doctor_id),
     }
 
 

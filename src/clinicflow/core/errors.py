@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     service_unavailable = "service_unavailable"
     channel_not_allowed = "channel_not_allowed"
     internal_error = "internal_error"
+    nothing_to_cancel = "nothing_to_cancel"
 
 
 STATUS: dict[ErrorCode, int] = {
@@ -102,6 +103,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.service_unavailable: 503,
     ErrorCode.channel_not_allowed: 422,
     ErrorCode.internal_error: 500,
+    ErrorCode.nothing_to_cancel: 409,
 }
 
 

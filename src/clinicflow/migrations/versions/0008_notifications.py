@@ -3,7 +3,7 @@ its attempts and next attempt, each person's channel choices per type, and brows
 subscriptions.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 04:27:03.658645
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import clinicflow.db
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -31,12 +31,13 @@
   function bubble(message, pending) {
     const item = document.createElement("li");
     const mine = message.sender_id === config.me;
-    item.className = "bubble " + (message.kind === "system" ? "system" : mine ? "mine" : "theirs");
+    const side = message.kind === "system" ? "system" : message.kind === "assistant" ? "assistant" : mine ? "mine" : "theirs";
+    item.className = "bubble " + side;
     if (pending) item.classList.add("pending");
     item.dataset.clientId = message.client_id || "";
     if (message.seq) item.dataset.seq = message.seq;
     const meta = document.createElement("small");
-    const who = message.kind === "system" ? "" : (config.names[message.sender_id] || message.sender_role) + " · ";
+    const who = message.kind === "system" ? "" : message.kind === "assistant" ? config.assistant.text.name + " · " : (config.names[message.sender_id] || message.sender_role) + " · ";
     meta.textContent = who + (pending ? config.text.sending : timeFormat.format(new Date(message.created_at)));
     const body = document.createElement("p");
     if (message.kind === "attachment" && message.attachment) {
@@ -69,6 +70,7 @@
     oldestSeq = oldestSeq === null ? message.seq : Math.min(oldestSeq, message.seq);
     newestSeq = newestSeq === null ? message.seq : Math.max(newestSeq, message.seq);
     if (message.kind === "system" && config.reloadOnSystem) scheduleReload();
+    document.dispatchEvent(new CustomEvent("chat:bubble", { detail: { element, message } }));
   }
 
   function scrollToEnd() {
@@ -140,11 +142,17 @@
 
   const live = new ClinicSocket();
   live.showStateIn(connection);
+  window.clinicChat = { config, api, live };
 
   function follow() {
+    // The assistant's streaming events (and, for the doctor, drafts and memory changes on
+    // their own topic) go to assistant.js.
+    const tellAssistant = (event) => document.dispatchEvent(new CustomEvent("chat:event", { detail: event }));
+    if (config.assistant.panel) live.subscribe("user:" + config.me, { onEvent: tellAssistant });
     live.subscribe(topic, {
       since: newestSeq === null ? 0 : newestSeq,
       onEvent: (event) => {
+        if (event.type.startsWith("assistant.")) tellAssistant(event);
         if (event.type === "message.created") {
           const atEnd = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 40;
           place(event.data);

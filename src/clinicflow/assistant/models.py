@@ -1,0 +1,29 @@
+"""The database memory store's table (used when no Redis is configured).
+
+The text is clinical (findings, instructions), so it is encrypted at rest like message bodies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinicflow.core.security import EncryptedText
+from clinicflow.db import Base, UUIDPrimaryKey
+
+
+class MemoryRow(UUIDPrimaryKey, Base):
+    __tablename__ = "assistant_memory"
+
+    consultation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consultations.id"), index=True)
+    text: Mapped[str] = mapped_column(EncryptedText())
+    source_message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("consultation_messages.id")
+    )
+    source_seq: Mapped[int | None] = mapped_column(Integer)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

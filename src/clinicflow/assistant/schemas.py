@@ -1,0 +1,64 @@
+"""API shapes of the assistant's memory and cancel requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from clinicflow.assistant.memory import MemoryItem
+
+MemoryText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MemoryIn(StrictModel):
+    """Remember `text`, or the message at `message_seq` (its text unless `text` is given)."""
+
+    text: MemoryText | None = None
+    message_seq: int | None = Field(default=None, ge=1, le=2**31)
+
+    @model_validator(mode="after")
+    def _something(self) -> MemoryIn:
+        if self.text is None and self.message_seq is None:
+            raise ValueError("give text or message_seq")
+        return self
+
+
+class MemoryPatch(StrictModel):
+    text: MemoryText
+
+
+class MemoryOut(BaseModel):
+    id: uuid.UUID
+    text: str
+    source_message_id: uuid.UUID | None
+    source_seq: int | None
+    created_by_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemoryList(BaseModel):
+    items: list[MemoryOut]
+
+
+class CancelIn(StrictModel):
+    question_seq: int = Field(ge=1, le=2**31)
+
+
+def memory_out(item: MemoryItem) -> MemoryOut:
+    return MemoryOut(
+        id=item.id,
+        text=item.text,
+        source_message_id=item.source_message_id,
+        source_seq=item.source_seq,
+        created_by_id=item.created_by_id,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )

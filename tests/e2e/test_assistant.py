@@ -1,0 +1,116 @@
+"""The assistant in two real browsers: the doctor asks `@b remember`, then `@b what did I say
+about …`, and sees the answer stream in; the patient sees the answer but no memory panel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.conftest import DESKTOP, LiveServer
+from tests.e2e.people import sign_in_patient, sign_in_staff
+
+pytestmark = pytest.mark.browser
+
+# Records every streaming bubble and the text it showed, before the stored answer replaced it.
+WATCH_STREAMING = """
+() => {
+  window.__streamed = [];
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const bubble = record.target.closest && record.target.closest("li.streaming");
+      for (const node of record.addedNodes) {
+        if (node.matches && node.matches("li.streaming")) window.__streamed.push("");
+      }
+      if (bubble) window.__streamed.push(bubble.querySelector("p").textContent);
+    }
+  }).observe(document.querySelector("[data-messages]"), {
+    childList: true, subtree: true, characterData: true,
+  });
+}
+"""
+
+
+@pytest.fixture
+def two_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page]]:
+    contexts: list[BrowserContext] = [
+        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP)
+        for _ in range(2)
+    ]
+    for context in contexts:
+        context.set_default_timeout(10_000)
+    try:
+        yield contexts[0].new_page(), contexts[1].new_page()
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def send(page: Page, text: str) -> None:
+    page.locator("[data-testid=composer] textarea").fill(text)
+    page.locator("[data-testid=send]").click()
+
+
+def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
+    two_people: tuple[Page, Page], live_server: LiveServer
+) -> None:
+    patient, doctor = two_people
+    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
+    doctor.wait_for_url("**/home")
+    sign_in_patient(patient, live_server, live_server.patient.phone)
+    patient.goto("/consultations")
+    form = patient.locator("[data-testid=start-form]")
+    form.locator("textarea[name=problem]").fill("Headaches in the morning")
+    form.locator("[data-testid=start]").click()
+    patient.wait_for_url("**/consultations/*")
+    doctor.goto(patient.url.replace(live_server.base_url, ""))
+    doctor.locator("[data-testid=accept]").click()
+    expect(patient.locator("[data-testid=composer]")).to_be_visible()
+    expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+
+    panel = doctor.locator("[data-testid=memory-panel]")
+    expect(panel).to_be_visible()
+    send(doctor, "@b remember BP 150/95, recheck in two weeks")
+    expect(panel.locator("[data-testid=memory-item]")).to_have_count(1)
+    expect(panel.locator("[data-testid=memory-item]")).to_contain_text(
+        "BP 150/95, recheck in two weeks"
+    )
+
+    doctor.evaluate(WATCH_STREAMING)
+    send(doctor, "@b what did I say about BP?")
+    answers = doctor.locator("[data-testid=messages] li.bubble.assistant:not(.streaming)")
+    expect(answers).to_have_count(2)
+    answer = answers.last
+    expect(answer).to_contain_text('what this consultation holds about "BP"')
+    expect(answer).to_contain_text("BP 150/95, recheck in two weeks")
+    expect(answer).to_contain_text("Assistant")
+    expect(doctor.locator("li.streaming")).to_have_count(0)
+    streamed = doctor.evaluate("window.__streamed")
+    partial = [text for text in streamed if text]
+    assert streamed, "no streaming bubble was shown"
+    assert len(set(partial)) >= 2, f"the text did not grow piece by piece: {streamed}"
+
+    # The patient sees the answers, and neither the panel nor any "remember" action.
+    patient_answer = patient.locator("[data-testid=messages] li.bubble.assistant").last
+    expect(patient_answer).to_contain_text('what this consultation holds about "BP"')
+    expect(patient.locator("[data-testid=memory-panel]")).to_have_count(0)
+    expect(patient.locator("[data-testid=remember]")).to_have_count(0)
+    memory = patient.request.get(
+        patient.url.replace("/consultations/", "/api/consultations/") + "/assistant/memory"
+    )
+    assert memory.status == 403
+
+    # The doctor edits and deletes on the panel; "Remember" on a message adds it.
+    item = panel.locator("[data-testid=memory-item]")
+    item.locator("[data-testid=memory-edit]").click()
+    panel.locator("textarea").fill("BP 150/95, recheck in one week")
+    panel.locator("[data-testid=memory-save]").click()
+    expect(item).to_contain_text("recheck in one week")
+    send(patient, "I also get dizzy when standing")
+    message = doctor.locator("[data-testid=messages] li", has_text="dizzy when standing")
+    message.locator("[data-testid=remember]").click()
+    expect(panel.locator("[data-testid=memory-item]")).to_have_count(2)
+    panel.locator("[data-testid=memory-item]").first.locator("[data-testid=memory-delete]").click()
+    expect(panel.locator("[data-testid=memory-item]")).to_have_count(1)
+    expect(panel.locator("[data-testid=memory-item]")).to_contain_text("dizzy when standing")
