@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,6 +251,31 @@ def phone_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+@contextmanager
+def _people(browser: Browser, base_url: str, *phones: bool) -> Iterator[list[Page]]:
+    """A page per person, each in a context of its own (own cookies, own socket)."""
+    contexts = [_context(browser, base_url, phone=phone) for phone in phones]
+    try:
+        yield [context.new_page() for context in contexts]
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture
+def two_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page]]:
+    """The patient on a phone, the doctor at a desk."""
+    with _people(browser, live_server.base_url, True, False) as (patient, doctor):
+        yield patient, doctor
+
+
+@pytest.fixture
+def three_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page, Page]]:
+    """The receptionist at a desk, the patient on a phone, the doctor at a desk."""
+    with _people(browser, live_server.base_url, False, True, False) as (desk, patient, doctor):
+        yield desk, patient, doctor
 
 
 @pytest.fixture

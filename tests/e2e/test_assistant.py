@@ -3,12 +3,10 @@ about …`, and sees the answer stream in; the patient sees the answer but no me
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DESKTOP, LiveServer
+from tests.e2e.conftest import LiveServer
 from tests.e2e.people import sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
@@ -30,21 +28,6 @@ WATCH_STREAMING = """
   });
 }
 """
-
-
-@pytest.fixture
-def two_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page]]:
-    contexts: list[BrowserContext] = [
-        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP)
-        for _ in range(2)
-    ]
-    for context in contexts:
-        context.set_default_timeout(10_000)
-    try:
-        yield contexts[0].new_page(), contexts[1].new_page()
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def send(page: Page, text: str) -> None:

@@ -3,39 +3,15 @@ other typing, reload and keep the history, and lose nothing while the patient is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
+from tests.e2e.conftest import LiveServer
 from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
-
-
-@pytest.fixture
-def two_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page]]:
-    """The patient on a phone, the doctor at a desk, each in a context of their own."""
-    contexts: list[BrowserContext] = [
-        browser.new_context(
-            base_url=live_server.base_url,
-            locale="en-US",
-            viewport=PHONE,
-            is_mobile=True,
-            has_touch=True,
-        ),
-        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP),
-    ]
-    for context in contexts:
-        context.set_default_timeout(10_000)
-    try:
-        yield contexts[0].new_page(), contexts[1].new_page()
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def bubbles(page: Page) -> list[str]:

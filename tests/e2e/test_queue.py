@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import Role
 from clinicflow.runtime import build_runtime
-from tests.e2e.conftest import DESKTOP, PHONE, LiveServer, StaffAccount, _in_own_thread
+from tests.e2e.conftest import PHONE, LiveServer, StaffAccount, _in_own_thread
 from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
@@ -44,30 +43,6 @@ def receptionist(live_server: LiveServer) -> StaffAccount:
 
     _in_own_thread(lambda: asyncio.run(seed()))
     return RECEPTIONIST
-
-
-@pytest.fixture
-def three_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page, Page]]:
-    """The receptionist and the doctor at desks, the patient on a phone: a context each."""
-    contexts: list[BrowserContext] = [
-        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP),
-        browser.new_context(
-            base_url=live_server.base_url,
-            locale="en-US",
-            viewport=PHONE,
-            is_mobile=True,
-            has_touch=True,
-        ),
-        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP),
-    ]
-    for context in contexts:
-        context.set_default_timeout(10_000)
-    try:
-        desk, patient, doctor = (context.new_page() for context in contexts)
-        yield desk, patient, doctor
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def register_walk_in(desk: Page, doctor_name: str, name: str, phone: str) -> None:

@@ -4,12 +4,10 @@ records" on a phone, sees the visit, and nothing in the note runs or links anywh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
-from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
+from tests.e2e.conftest import LiveServer
 from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
@@ -19,27 +17,6 @@ NOTE = (
     "[open me](javascript:window.__xss='link') and [guidelines](https://example.org/guide)\n\n"
     "<img src=x onerror=\"window.__xss='img'\">"
 )
-
-
-@pytest.fixture
-def two_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Page, Page]]:
-    contexts: list[BrowserContext] = [
-        browser.new_context(
-            base_url=live_server.base_url,
-            locale="en-US",
-            viewport=PHONE,
-            is_mobile=True,
-            has_touch=True,
-        ),
-        browser.new_context(base_url=live_server.base_url, locale="en-US", viewport=DESKTOP),
-    ]
-    for context in contexts:
-        context.set_default_timeout(10_000)
-    try:
-        yield contexts[0].new_page(), contexts[1].new_page()
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def test_notes_and_prescription_after_finish_reach_my_records_inert(
