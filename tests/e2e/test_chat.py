@@ -64,8 +64,13 @@ def test_patient_and_doctor_talk_in_real_time_and_nothing_is_lost(
     )
     assert patient.locator("[data-testid=messages] img").count() == 0
 
+    # One socket per tab: the chat and the bell share it.
+    sockets: list[str] = []
+    patient.on("websocket", lambda socket: sockets.append(socket.url))
     patient.reload()
     expect(patient.locator("[data-testid=messages] li:not(.system)")).to_have_count(2)
+    expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    assert len(sockets) == 1, sockets
     assert bubbles(patient) == [
         "Hello doctor",
         "<img src=x onerror=alert(1)> How long has it lasted?",

@@ -86,7 +86,7 @@
     timer = setTimeout(run, DEBOUNCE_MS);
   }
 
-  const live = new ClinicSocket();
+  const live = ClinicSocket.shared();
   const badge = root.querySelector("[data-connection]");
   if (badge) live.showStateIn(badge);
 

@@ -140,7 +140,7 @@
     reloadTimer = setTimeout(() => location.reload(), 300);
   }
 
-  const live = new ClinicSocket();
+  const live = ClinicSocket.shared();
   live.showStateIn(connection);
   window.clinicChat = { config, api, live };
 

@@ -4,7 +4,7 @@
   "use strict";
   const root = document.querySelector("[data-consultation-list]");
   if (!root) return;
-  const live = new ClinicSocket();
+  const live = ClinicSocket.shared();
   live.showStateIn(root.querySelector("[data-connection]"));
   live.subscribe("user:" + root.dataset.user, {
     onEvent: (event) => {

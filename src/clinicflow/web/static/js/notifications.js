@@ -58,7 +58,7 @@
     });
   }
 
-  const live = new ClinicSocket();
+  const live = ClinicSocket.shared();
   live.subscribe("user:" + bell.dataset.userId, {
     onEvent: (event) => {
       if (event.type === "notification.created") {

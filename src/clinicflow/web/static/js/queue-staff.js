@@ -229,7 +229,7 @@
     queue.timer = setTimeout(() => refresh(queue), 150);
   }
 
-  const live = new ClinicSocket();
+  const live = ClinicSocket.shared();
   const badgeElement = document.querySelector("[data-connection]");
   if (badgeElement) live.showStateIn(badgeElement);
 

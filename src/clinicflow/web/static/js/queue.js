@@ -338,7 +338,7 @@
 
   places.forEach(render);
 
-  const live = new ClinicSocket();
+  const live = ClinicSocket.shared();
   const badge = root.querySelector("[data-connection]");
   if (badge) live.showStateIn(badge);
   byTopic.forEach((group, topic) => live.subscribe(topic, { onEvent: receive }));

@@ -1,14 +1,18 @@
 // The one realtime client of every page: a socket to /ws that reconnects by itself,
 // resumes each topic from the last seq it saw, keeps unsent messages until the server
 // has acknowledged them, and falls back to polling /api/events when no socket opens.
+// Every script of a page shares one socket (one per tab, as the protocol wants), and a
+// topic may have several listeners (the bell and the page both follow `user:<id>`).
 // Protocol: docs/realtime.md. Usage:
-//   const live = new ClinicSocket();
+//   const live = ClinicSocket.shared();
 //   live.onState((state) => ...);            // "connecting" | "connected" | "reconnecting" | "offline" | "polling"
 //   live.subscribe("consultation:ID", { since: 12, onEvent: (event) => ... });
 //   live.send("consultation:ID", { client_id, body }).then((message) => ...);
 //   live.typing("consultation:ID");
 (function () {
   "use strict";
+  // base.html loads this for the bell, and realtime pages load it too: one class, one socket.
+  if (window.ClinicSocket) return;
 
   const PING_MS = 15000;
   const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
@@ -20,7 +24,7 @@
   class ClinicSocket {
     constructor(options = {}) {
       this.url = options.url || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
-      this.topics = new Map(); // topic -> { since, onEvent }
+      this.topics = new Map(); // topic -> { since, listeners }
       this.pending = new Map(); // client_id -> { topic, payload, resolve, reject, sent }
       this.stateListeners = [];
       this.state = "connecting";
@@ -144,11 +148,16 @@
         if (entry.since !== null && entry.since !== undefined && event.seq <= entry.since) return;
         entry.since = event.seq;
       }
-      entry.onEvent(event);
+      entry.listeners.forEach((listener) => listener(event));
     }
 
     subscribe(topic, { since = null, onEvent }) {
-      this.topics.set(topic, { since, onEvent });
+      const entry = this.topics.get(topic);
+      if (entry) {
+        entry.listeners.push(onEvent);
+        return;
+      }
+      this.topics.set(topic, { since, listeners: [onEvent] });
       this.write({ op: "subscribe", topic, since });
     }
 
@@ -198,6 +207,12 @@
       this.pollTimer = null;
     }
   }
+
+  let shared = null;
+  ClinicSocket.shared = () => {
+    if (!shared) shared = new ClinicSocket();
+    return shared;
+  };
 
   window.ClinicSocket = ClinicSocket;
 })();
