@@ -85,14 +85,14 @@ class PushStandIn:
 
     received: list[dict[str, str]] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
-    gone: bool = False
+    gone: set[str] = field(default_factory=set)  # subscriptions whose browser unsubscribed
 
     def app(self) -> FastAPI:
         app = FastAPI()
 
         @app.post("/push/{subscription}")
         async def push(subscription: str, request: Request) -> Response:
-            if self.gone:
+            if subscription in self.gone:
                 return Response(status_code=410)
             body = await request.body()
             self.bodies.append(body)

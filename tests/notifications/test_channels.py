@@ -25,7 +25,13 @@ from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role
 from clinicflow.notifications.jobs import Dispatcher
-from clinicflow.notifications.models import Channel, Delivery, DeliveryStatus, Kind
+from clinicflow.notifications.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    PushSubscription,
+)
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic
 from tests.factories import Accounts
@@ -218,7 +224,29 @@ async def test_web_push_is_encrypted_for_the_browser_and_signed_with_vapid(
     }
 
 
-async def test_a_browser_that_unsubscribed_makes_push_give_up(
+async def subscribe(client: httpx.AsyncClient, headers: dict[str, str], endpoint: str) -> None:
+    """A browser's push subscription, with keys it would make."""
+    public = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    subscription = {
+        "endpoint": endpoint,
+        "keys": {"p256dh": b64url(public), "auth": b64url(os.urandom(16))},
+    }
+    added = await client.post("/api/push/subscriptions", json=subscription, headers=headers)
+    assert added.status_code == 201, added.text
+
+
+async def endpoints_of(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    rows = await session.scalars(
+        select(PushSubscription.endpoint).where(PushSubscription.user_id == user_id)
+    )
+    return sorted(rows)
+
+
+async def test_a_browser_that_unsubscribed_makes_push_give_up_and_is_forgotten(
     runtime: Runtime,
     client: httpx.AsyncClient,
     accounts: Accounts,
@@ -227,19 +255,33 @@ async def test_a_browser_that_unsubscribed_makes_push_give_up(
     push_url: str,
     session: AsyncSession,
 ) -> None:
-    push_service.gone = True
+    push_service.gone.add("old")
     patient = await Clinic(client, accounts, runtime).patient()
-    browser_key = ec.generate_private_key(ec.SECP256R1())
-    public = browser_key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    subscription = {
-        "endpoint": f"{push_url}/push/old",
-        "keys": {"p256dh": b64url(public), "auth": b64url(os.urandom(16))},
-    }
-    await client.post("/api/push/subscriptions", json=subscription, headers=patient.headers)
+    await subscribe(client, patient.headers, f"{push_url}/push/old")
     notification_id = await notify(runtime, patient.id, Kind.doctor_away)
     await dispatcher.run_once()
     row = await delivery(session, notification_id, Channel.push)
     assert (row.status, row.attempts) == (DeliveryStatus.gave_up, 1)
     assert "410" in (row.error or "")
+    assert await endpoints_of(session, patient.id) == []
+
+
+async def test_a_gone_browser_is_forgotten_while_another_takes_the_push(
+    runtime: Runtime,
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    dispatcher: Dispatcher,
+    push_service: PushStandIn,
+    push_url: str,
+    session: AsyncSession,
+) -> None:
+    push_service.gone.add("old")
+    patient = await Clinic(client, accounts, runtime).patient()
+    await subscribe(client, patient.headers, f"{push_url}/push/old")
+    await subscribe(client, patient.headers, f"{push_url}/push/phone")
+    notification_id = await notify(runtime, patient.id, Kind.doctor_away)
+    await dispatcher.run_once()
+    row = await delivery(session, notification_id, Channel.push)
+    assert row.status is DeliveryStatus.sent, row.error
+    assert [received["subscription"] for received in push_service.received] == ["phone"]
+    assert await endpoints_of(session, patient.id) == [f"{push_url}/push/phone"]

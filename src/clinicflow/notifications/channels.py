@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -36,14 +37,24 @@ GONE_STATUSES = frozenset({404, 410})
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, error: str, *, permanent: bool = False) -> None:
+    def __init__(self, error: str, *, permanent: bool = False, gone: Sequence[str] = ()) -> None:
         super().__init__(error)
         self.error = error
         self.permanent = permanent
+        self.gone = tuple(gone)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A provider took the message: its id for it, and any push endpoints it said are
+    gone on the way (a person's other browser may still have taken the message)."""
+
+    provider_id: str
+    gone: tuple[str, ...] = ()
 
 
 class ChannelSender(Protocol):
-    async def send(self, message: Outgoing) -> str: ...
+    async def send(self, message: Outgoing) -> Sent: ...
 
 
 def _text(message: Outgoing) -> str:
@@ -71,7 +82,7 @@ class TwilioSms:
         self.auth = (account_sid, auth_token)
         self.from_number = from_number
 
-    async def send(self, message: Outgoing) -> str:
+    async def send(self, message: Outgoing) -> Sent:
         if not message.address:
             raise DeliveryFailed("no phone number", permanent=True)
         try:
@@ -90,7 +101,7 @@ class TwilioSms:
             raise DeliveryFailed(f"twilio unreachable: {exc!r}") from exc
         if response.status_code in (200, 201):
             sid: str = response.json()["sid"]
-            return sid
+            return Sent(sid)
         raise DeliveryFailed(
             f"twilio {response.status_code}: {response.text[:300]}",
             permanent=_permanent(response.status_code),
@@ -114,7 +125,7 @@ class SmtpEmail:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.start_tls = username, password, start_tls
 
-    async def send(self, message: Outgoing) -> str:
+    async def send(self, message: Outgoing) -> Sent:
         if not message.address:
             raise DeliveryFailed("no email address", permanent=True)
         email = EmailMessage()
@@ -138,7 +149,7 @@ class SmtpEmail:
             raise DeliveryFailed(f"smtp refused the address: {exc}", permanent=True) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryFailed(f"smtp: {exc!r}") from exc
-        return message_id
+        return Sent(message_id)
 
 
 class WebPush:
@@ -149,7 +160,7 @@ class WebPush:
     def __init__(self, *, private_key: str, subject: str) -> None:
         self.private_key, self.subject = private_key, subject
 
-    async def send(self, message: Outgoing) -> str:
+    async def send(self, message: Outgoing) -> Sent:
         if not message.push:
             raise DeliveryFailed("no push subscription", permanent=True)
         payload = json.dumps(
@@ -164,12 +175,14 @@ class WebPush:
             *(asyncio.to_thread(self._push, target, payload, message) for target in message.push)
         )
         accepted = [result for result in results if isinstance(result, str)]
-        if accepted:
-            return accepted[0]
         errors = [result for result in results if isinstance(result, DeliveryFailed)]
+        gone = [endpoint for error in errors for endpoint in error.gone]
+        if accepted:
+            return Sent(accepted[0], gone=tuple(gone))
         raise DeliveryFailed(
             "; ".join(error.error for error in errors)[:1000],
             permanent=all(error.permanent for error in errors),
+            gone=gone,
         )
 
     def _push(self, target: PushTarget, payload: str, message: Outgoing) -> str | DeliveryFailed:
@@ -191,6 +204,7 @@ class WebPush:
             return DeliveryFailed(
                 f"push {status or 'error'}: {exc.message[:200]}",
                 permanent=status in GONE_STATUSES or _permanent(status),
+                gone=[target.endpoint] if status in GONE_STATUSES else [],
             )
         except Exception as exc:
             return DeliveryFailed(f"push: {exc!r}")
@@ -205,11 +219,11 @@ class OutboxChannel:
     def __init__(self, sender: Sender, channel: Channel) -> None:
         self.sender, self.channel = sender, channel
 
-    async def send(self, message: Outgoing) -> str:
+    async def send(self, message: Outgoing) -> Sent:
         if not message.address:
             raise DeliveryFailed(f"no {self.channel.value} address", permanent=True)
         await self.sender.deliver(to=message.address, channel=self.channel, body=_text(message))
-        return f"outbox:{message.idempotency_key}"
+        return Sent(f"outbox:{message.idempotency_key}")
 
 
 class ProviderSender:

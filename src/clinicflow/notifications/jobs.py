@@ -90,13 +90,13 @@ class Dispatcher:
             return outcome(error=error, permanent=True)
         async with self.limit:
             try:
-                provider_id = await adapter.send(message)
+                sent = await adapter.send(message)
             except DeliveryFailed as exc:
-                return outcome(error=exc.error, permanent=exc.permanent)
+                return outcome(error=exc.error, permanent=exc.permanent, gone=exc.gone)
             except Exception as exc:
                 log.exception("notifications.send_failed", channel=message.channel.value)
                 return outcome(error=repr(exc))
-        return outcome(provider_id=provider_id)
+        return outcome(provider_id=sent.provider_id, gone=sent.gone)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set: straight on while batches come full, else every

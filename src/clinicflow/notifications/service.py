@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
@@ -673,6 +673,8 @@ class Outcome:
     provider_id: str | None = None
     error: str | None = None
     permanent: bool = False
+    # Push endpoints the push service said are gone (404/410): nothing sent there arrives.
+    gone: tuple[str, ...] = ()
 
     @property
     def sent(self) -> bool:
@@ -766,9 +768,13 @@ async def record(
 
     A success is always kept (unless already kept): the message went out. A failure counts
     only if no later claim has taken the row since (its attempt number still matches),
-    so a worker whose lease ran out cannot overwrite a newer attempt.
+    so a worker whose lease ran out cannot overwrite a newer attempt. Browsers the push
+    service says are gone are forgotten, so later pushes do not try them again.
     """
     now = clock.now()
+    gone = {endpoint for outcome in outcomes for endpoint in outcome.gone}
+    if gone:
+        await session.execute(delete(PushSubscription).where(PushSubscription.endpoint.in_(gone)))
     for outcome in outcomes:
         if outcome.sent:
             await session.execute(
