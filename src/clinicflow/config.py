@@ -131,6 +131,18 @@ class Settings(BaseSettings):
     vapid_public_key: str | None = None
     vapid_private_key: str | None = Field(default=None, repr=False)
     vapid_subject: str = "mailto:admin@clinicflow.local"
+    # The push services a browser's subscription may name (a leading dot: any subdomain).
+    # The worker posts to whatever endpoint is stored, so an open list would let anyone
+    # make it call addresses inside the clinic's network. Endpoints must be https, except
+    # a loopback host listed here (a development or test push service).
+    push_service_hosts: list[str] = Field(
+        default_factory=lambda: [
+            "fcm.googleapis.com",
+            "updates.push.services.mozilla.com",
+            "web.push.apple.com",
+            ".notify.windows.com",
+        ]
+    )
 
     # The consultation assistant (`@b`): Gemini through google-genai when a key is set,
     # otherwise the offline retrieval provider. `gemini_base_url` points the SDK elsewhere

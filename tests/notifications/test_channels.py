@@ -103,6 +103,7 @@ def settings(settings: Settings, smtp_port: int, vapid_keys: tuple[str, str]) ->
             "smtp_from": "clinicflow <no-reply@clinic.example.com>",
             "vapid_private_key": private,
             "vapid_public_key": public,
+            "push_service_hosts": ["127.0.0.1"],  # the stand-in push service
         }
     )
 

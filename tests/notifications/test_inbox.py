@@ -188,7 +188,7 @@ async def test_a_browser_registers_its_push_subscription(
 ) -> None:
     patient = await clinic.patient()
     body = {
-        "endpoint": "https://push.example.com/send/abc",
+        "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
         "keys": {"p256dh": "BPublicKey_-", "auth": "c2VjcmV0"},
         "expirationTime": None,
     }
@@ -196,10 +196,22 @@ async def test_a_browser_registers_its_push_subscription(
     assert first.status_code == 201, first.text
     again = await client.post("/api/push/subscriptions", json=body, headers=patient.headers)
     assert again.json()["id"] == first.json()["id"]
-    for endpoint in ["javascript:alert(1)", "https://push.example.com/\x00"]:
+    edge = {**body, "endpoint": "https://wns2-par02p.notify.windows.com/w/?token=abc"}
+    accepted = await client.post("/api/push/subscriptions", json=edge, headers=patient.headers)
+    assert accepted.status_code == 201, accepted.text
+    for endpoint in [
+        "javascript:alert(1)",
+        "https://fcm.googleapis.com/\x00",
+        # The worker would post to these: the clinic's own network, cloud metadata, a
+        # look-alike host, and a listed service over plain http.
+        "http://127.0.0.1:5432/push",
+        "https://169.254.169.254/latest/meta-data",
+        "https://fcm.googleapis.com.evil.example/send",
+        "http://fcm.googleapis.com/fcm/send/abc",
+    ]:
         bad = {**body, "endpoint": endpoint}
         refused = await client.post("/api/push/subscriptions", json=bad, headers=patient.headers)
-        assert refused.status_code == 422
+        assert refused.status_code == 422, endpoint
 
 
 async def test_the_unread_count_leaves_out_what_the_bell_does_not_show(

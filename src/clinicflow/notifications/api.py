@@ -76,7 +76,7 @@ async def push_config(settings: SettingsDep) -> schemas.PushConfigOut:
 
 @router.post("/push/subscriptions", status_code=status.HTTP_201_CREATED)
 async def add_push_subscription(
-    body: schemas.PushSubscriptionIn, session: Session, user: CurrentUser
+    body: schemas.PushSubscriptionIn, session: Session, user: CurrentUser, settings: SettingsDep
 ) -> schemas.PushSubscriptionOut:
     row = await notifications.add_push_subscription(
         session=session,
@@ -84,6 +84,7 @@ async def add_push_subscription(
         endpoint=body.endpoint,
         p256dh=body.keys.p256dh,
         auth=body.keys.auth,
+        allowed_hosts=settings.push_service_hosts,
     )
     return schemas.PushSubscriptionOut(id=row.id, endpoint=row.endpoint)
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import random
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -545,11 +546,38 @@ async def set_preferences(
     return await preferences(session=session, actor=actor)
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def push_service_allowed(endpoint: str, hosts: Collection[str]) -> bool:
+    """Whether the worker may post to this endpoint: https to a listed push service (or a
+    subdomain of a listed `.suffix`), or a listed loopback host."""
+    url = urlsplit(endpoint)
+    host = (url.hostname or "").lower()
+    listed = any(
+        host.endswith(entry.lower()) if entry.startswith(".") else host == entry.lower()
+        for entry in hosts
+    )
+    return listed and (url.scheme == "https" or host in LOOPBACK_HOSTS)
+
+
 async def add_push_subscription(
-    *, session: AsyncSession, actor: Actor, endpoint: str, p256dh: str, auth: str
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
+    allowed_hosts: Collection[str],
 ) -> PushSubscription:
     """Remember a browser's push endpoint; the same endpoint again replaces its keys and
     owner (a shared computer's browser follows whoever signed in last)."""
+    if not push_service_allowed(endpoint, allowed_hosts):
+        raise AppError(
+            ErrorCode.validation_error,
+            _("This browser's push service is not supported."),
+            {"field": "endpoint"},
+        )
     row = await session.scalar(
         select(PushSubscription).where(PushSubscription.endpoint == endpoint)
     )
