@@ -34,9 +34,9 @@ TASKS = {
     Command.draft_prescription: (
         "Draft a prescription from this consultation for the doctor to check and confirm. "
         "Answer with JSON only, exactly this shape: "
-        '{"medications": [{"name": "", "strength": "", "dosage": "", "route": "", '
-        '"frequency": "", "duration": "", "quantity": "", "instructions": ""}], '
-        '"lifestyle_advice": "", "dietary_instructions": "", "warning_signs": ""}. '
+        '{{"medications": [{{"name": "", "strength": "", "dosage": "", "route": "", '
+        '"frequency": "", "duration": "", "quantity": "", "instructions": ""}}], '
+        '"lifestyle_advice": "", "dietary_instructions": "", "warning_signs": ""}}. '
         "One entry per medicine the doctor stated; leave a field empty when it was not stated."
     ),
     Command.ask: "Answer: {topic}",
