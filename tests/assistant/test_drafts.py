@@ -231,9 +231,7 @@ async def test_the_chart_form_is_prefilled_and_issuing_it_uses_the_draft(
     assert list(await session.scalars(used)) == [str(chat.id)]
 
 
-async def test_the_charts_discard_empties_the_form(
-    chat: Chat, browser: httpx.AsyncClient
-) -> None:
+async def test_the_charts_discard_empties_the_form(chat: Chat, browser: httpx.AsyncClient) -> None:
     await remember(chat, AMOXICILLIN)
     await draft(chat)
     await end(chat)
