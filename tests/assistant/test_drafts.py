@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow import worker
 from clinicflow.assistant.prescription import (
     MedicationDraft,
     PrescriptionDraft,
@@ -22,9 +23,11 @@ from clinicflow.assistant.prescription import (
     medications_in,
 )
 from clinicflow.consultations import service as consultations
+from clinicflow.core import clock
 from clinicflow.core.audit import AuditEntry
 from clinicflow.identity.models import Role
 from clinicflow.records.schemas import PrescriptionIn
+from clinicflow.runtime import Runtime
 from tests.assistant.conftest import Chat
 from tests.factories import csrf_from, sign_in_page_staff
 
@@ -247,6 +250,22 @@ async def test_the_charts_discard_empties_the_form(chat: Chat, browser: httpx.As
     assert "Amoxicillin" not in form
     no_token = await browser.post(f"/consultations/{chat.id}/prescription-draft/discard")
     assert no_token.status_code == 403
+
+
+async def test_a_draft_never_issued_goes_with_the_memory(
+    chat: Chat, runtime: Runtime, frozen_clock: clock.FrozenClock
+) -> None:
+    await remember(chat, AMOXICILLIN)
+    await draft(chat)
+    await end(chat)
+    job = next(job for job in worker.JOBS if job.name == "assistant.forget_closed_memory")
+    frozen_clock.advance(minutes=29 * 24 * 60)
+    assert await worker.run_once(runtime, job)
+    headers = chat.doctor.headers
+    assert (await chat.clinic.client.get(draft_url(chat), headers=headers)).status_code == 200
+    frozen_clock.advance(minutes=2 * 24 * 60)
+    assert await worker.run_once(runtime, job)
+    assert (await chat.clinic.client.get(draft_url(chat), headers=headers)).status_code == 404
 
 
 # --- the heuristic and the model's answer, as functions ----------------------------------

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
@@ -136,3 +136,10 @@ async def for_forms(
     for row in rows:
         await _audit(session, actor, row.consultation_id, "read", question_seq=row.question_seq)
     return {row.consultation_id: content(row) for row in rows}
+
+
+async def forget(session: AsyncSession, consultation_ids: Iterable[uuid.UUID]) -> None:
+    """Drafts never issued go with the consultation's memory: both are working notes."""
+    ids = list(consultation_ids)
+    if ids:
+        await session.execute(delete(DraftRow).where(DraftRow.consultation_id.in_(ids)))

@@ -584,7 +584,8 @@ async def delete_memory(
 async def forget_closed(
     *, session: AsyncSession, store: MemoryStore, retention_days: int, ttl_days: int
 ) -> int:
-    """Delete the memory of consultations closed more than `retention_days` ago. Only those
+    """Delete the memory (and any draft never issued) of consultations closed more than
+    `retention_days` ago. Only those
         closed within the memory TTL before that are looked at: older Redis keys have expired by
         themselves, and database rows of older ones went in an earlier run (a worker stopped for
     longer than the TTL leaves those behind)."""
@@ -593,4 +594,5 @@ async def forget_closed(
         session=session, after=before - timedelta(days=ttl_days), before=before
     )
     await store.forget(ids)
+    await drafts.forget(session, ids)
     return len(ids)
