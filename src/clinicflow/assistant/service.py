@@ -326,8 +326,8 @@ async def finish(
     text: str,
 ) -> bool:
     """Store the answer (a draft prescription is kept for the doctor only, and the chat
-    just says one is ready). False when the question already has its outcome (it was cancelled) or the
-    consultation has closed meanwhile: the answer is then dropped."""
+    just says one is ready). False when the question already has its outcome (it was
+    cancelled) or the consultation has closed meanwhile: the answer is then dropped."""
     consultation = await consultations.get_consultation(
         session=session, actor=actor, consultation_id=plan.consultation_id
     )
@@ -585,10 +585,9 @@ async def forget_closed(
     *, session: AsyncSession, store: MemoryStore, retention_days: int, ttl_days: int
 ) -> int:
     """Delete the memory (and any draft never issued) of consultations closed more than
-    `retention_days` ago. Only those
-        closed within the memory TTL before that are looked at: older Redis keys have expired by
-        themselves, and database rows of older ones went in an earlier run (a worker stopped for
-    longer than the TTL leaves those behind)."""
+    `retention_days` ago. Only those closed within the memory TTL before that are looked at:
+    older Redis keys have expired by themselves, and database rows of older ones went in an
+    earlier run (a worker stopped for longer than the TTL leaves those behind)."""
     before = clock.now() - timedelta(days=retention_days)
     ids = await consultations.ended_between(
         session=session, after=before - timedelta(days=ttl_days), before=before
