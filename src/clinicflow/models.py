@@ -1,6 +1,6 @@
 """Imports every domain's tables, so `Base.metadata` is complete for Alembic and tests."""
 
-from clinicflow.assistant.models import MemoryRow
+from clinicflow.assistant.models import DraftRow, MemoryRow
 from clinicflow.consultations.models import Attachment, Consultation, Message
 from clinicflow.core.audit import AuditEntry, AuditHead
 from clinicflow.db import Base
@@ -34,6 +34,7 @@ __all__ = [
     "Consultation",
     "Delivery",
     "DoctorProfile",
+    "DraftRow",
     "LoginSession",
     "MemoryRow",
     "Message",

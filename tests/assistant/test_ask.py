@@ -109,7 +109,8 @@ async def test_a_draft_prescription_reaches_the_doctor_only(chat: Chat) -> None:
     assert (outcome["kind"], outcome["body"]) == ("system", "assistant_draft_ready")
     draft = await chat.events.wait_for(lambda e: e.type == "assistant.draft")
     assert draft.topic == f"user:{chat.doctor.id}"
-    assert "amoxicillin 500 mg" in draft.data["text"]
+    [medication] = draft.data["draft"]["medications"]
+    assert (medication["name"], medication["strength"]) == ("amoxicillin", "500 mg")
     consultation_topic = f"consultation:{chat.id}"
     for event in chat.stream(seq):
         if event.type in ("assistant.delta", "assistant.draft"):

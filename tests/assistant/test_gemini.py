@@ -168,3 +168,80 @@ async def test_cancelling_mid_stream_stops_the_answer(chat: Chat, standin: Stand
         for e in chat.events.of_type("message.created")
         if e.data["client_id"] == f"assistant:{seq}" and e.data["kind"] == "assistant"
     ]
+
+
+GEMINI_DRAFT = {
+    "medications": [
+        {
+            "name": "Amoxicillin",
+            "strength": "500 mg",
+            "dosage": "1 capsule",
+            "route": "by mouth",
+            "frequency": "three times a day",
+            "duration": "7 days",
+            "quantity": "21",
+            "instructions": "",
+        }
+    ],
+    "lifestyle_advice": "Rest",
+    "dietary_instructions": "",
+    "warning_signs": "Rash or swelling of the face",
+}
+
+
+async def stored_draft(chat: Chat) -> dict[str, Any]:
+    seq = await chat.say(chat.doctor, "@b draft prescription")
+    outcome = await chat.outcome(seq)
+    assert (outcome["kind"], outcome["body"]) == ("system", "assistant_draft_ready")
+    response = await chat.clinic.client.get(
+        f"/api/consultations/{chat.id}/assistant/draft", headers=chat.doctor.headers
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.parametrize("fenced", [False, True])
+async def test_a_draft_asks_for_json_and_keeps_what_records_accepts(
+    chat: Chat, standin: StandIn, fenced: bool
+) -> None:
+    await chat.ask(chat.doctor, "@b remember Amoxicillin 500 mg three times a day for 7 days")
+    answer = json.dumps(GEMINI_DRAFT)
+    if fenced:
+        answer = f"```json\n{answer}\n```"
+    standin.pieces = [answer[:40], answer[40:90], answer[90:]]
+    drafted = await stored_draft(chat)
+
+    body = standin.received[-1]["body"]
+    assert body["generationConfig"]["responseMimeType"] == "application/json"
+    asked = body["contents"][0]["parts"][0]["text"]
+    assert "Answer with JSON only" in asked
+    assert '"medications": [{"name": ""' in asked
+    assert "Amoxicillin 500 mg three times a day" in asked
+    assert {key: drafted[key] for key in GEMINI_DRAFT} == GEMINI_DRAFT
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Amoxicillin 500 mg, three times a day, for a week.",
+        json.dumps({"medications": []}),
+        json.dumps({"medications": [{"name": "X", "colour": "red"}]}),
+    ],
+)
+async def test_a_draft_records_refuses_falls_back_to_the_text(
+    chat: Chat, standin: StandIn, answer: str
+) -> None:
+    standin.pieces = [answer]
+    drafted = await stored_draft(chat)
+    assert drafted["medications"] == [
+        {
+            "name": "",
+            "strength": "",
+            "dosage": "",
+            "route": "",
+            "frequency": "",
+            "duration": "",
+            "quantity": "",
+            "instructions": answer,
+        }
+    ]

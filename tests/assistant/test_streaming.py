@@ -101,3 +101,35 @@ async def test_with_two_server_processes_exactly_one_answers(
     assert len(thinking) == 1
     assert len(outcomes) == 1
     assert outcomes[0]["data"]["kind"] == "assistant"
+
+
+async def test_a_draft_reaches_the_doctors_socket_and_never_the_patients(
+    chat: Chat, server: Server
+) -> None:
+    await chat.ask(chat.doctor, "@b remember Amoxicillin 500 mg three times a day for 7 days")
+    topic = f"consultation:{chat.id}"
+    doctor = await connect(server, chat.doctor.headers)
+    patient = await connect(server, chat.patient.headers)
+    try:
+        for socket, person in ((doctor, chat.doctor), (patient, chat.patient)):
+            await socket.subscribe(topic)
+            await socket.subscribe(f"user:{person.id}")
+        await patient.send(op="subscribe", topic=f"user:{chat.doctor.id}")
+        refused = await patient.until(lambda f: f.get("op") in ("error", "subscribed"))
+        assert refused["op"] == "error"
+
+        seq = await chat.say(chat.doctor, "@b draft prescription")
+        drafted = await doctor.until(lambda f: f.get("type") == "assistant.draft")
+        assert drafted["topic"] == f"user:{chat.doctor.id}"
+        assert drafted["data"]["draft"]["medications"][0]["name"] == "Amoxicillin"
+
+        frames = await frames_until_answer(patient, f"assistant:{seq}")
+        assert frames[-1]["data"]["body"] == "assistant_draft_ready"
+        await chat.assistant.idle()
+        await patient.send(op="ping")
+        frames.append(await patient.until(lambda f: f.get("op") == "pong"))
+        assert not [f for f in frames if str(f.get("type", "")).startswith("assistant.")]
+        assert "Amoxicillin" not in str(frames)
+    finally:
+        await doctor.close()
+        await patient.close()

@@ -97,3 +97,59 @@ def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
     panel.locator("[data-testid=memory-item]").first.locator("[data-testid=memory-delete]").click()
     expect(panel.locator("[data-testid=memory-item]")).to_have_count(1)
     expect(panel.locator("[data-testid=memory-item]")).to_contain_text("dizzy when standing")
+
+
+def test_a_drafted_prescription_is_issued_from_the_prefilled_form(
+    two_people: tuple[Page, Page], live_server: LiveServer
+) -> None:
+    patient, doctor = two_people
+    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
+    doctor.wait_for_url("**/home")
+    sign_in_patient(patient, live_server, live_server.patient.phone)
+    patient.goto("/consultations")
+    form = patient.locator("[data-testid=start-form]")
+    form.locator("textarea[name=problem]").fill("Sore throat and fever")
+    form.locator("[data-testid=start]").click()
+    patient.wait_for_url("**/consultations/*")
+    doctor.goto(patient.url.replace(live_server.base_url, ""))
+    doctor.locator("[data-testid=accept]").click()
+    expect(patient.locator("[data-testid=composer]")).to_be_visible()
+    expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+
+    send(doctor, "@b remember Amoxicillin 500 mg three times a day for 7 days")
+    expect(doctor.locator("[data-testid=memory-item]")).to_have_count(1)
+    send(doctor, "@b draft prescription")
+    drafted = doctor.locator("[data-testid=draft]")
+    expect(drafted.locator("[data-testid=draft-medication]")).to_have_text(
+        "Amoxicillin · 500 mg · three times a day · 7 days"
+    )
+    expect(drafted).to_contain_text("once the consultation has ended")
+    notice = "The assistant prepared a draft for the doctor to check."
+    expect(patient.locator("[data-testid=messages]")).to_contain_text(notice)
+    expect(patient.locator("[data-testid=draft]")).to_have_count(0)
+    expect(patient.locator("[data-testid=messages]")).not_to_contain_text("medications")
+
+    doctor.locator("[data-testid=end]").click()
+    expect(doctor.locator("[data-testid=status]")).to_have_text("Ended")
+    doctor.reload()  # the draft is kept on the server
+    expect(drafted.locator("[data-testid=draft-medication]")).to_have_count(1)
+    drafted.locator("[data-testid=draft-open]").click()
+    doctor.wait_for_url("**/patients/*/chart#prescription-*")
+    prescription = doctor.locator("[data-testid=prescription-form]")
+    expect(prescription.locator("[data-testid=name-0]")).to_have_value("Amoxicillin")
+    expect(prescription.locator("[data-testid=strength-0]")).to_have_value("500 mg")
+    expect(prescription.locator("[data-testid=frequency-0]")).to_have_value("three times a day")
+    expect(prescription.locator("[data-testid=duration-0]")).to_have_value("7 days")
+    expect(prescription.locator("[data-testid=name-1]")).to_have_value("")
+    prescription.locator("[data-testid=dosage-0]").fill("1 capsule")
+    prescription.locator("[data-testid=issue]").click()
+    expect(doctor.locator("[data-testid=medication]")).to_contain_text("Amoxicillin")
+    expect(doctor.locator("[data-testid=draft-discard-form]")).to_have_count(0)
+
+    patient.goto("/records")
+    item = patient.locator("[data-testid=record-item][data-kind=consultation]")
+    item.locator("summary").click()
+    expect(item.locator("[data-testid=medication]")).to_contain_text(
+        "Amoxicillin 500 mg · 1 capsule"
+    )
+    expect(item.locator("[data-testid=medication]")).to_contain_text("three times a day · 7 days")

@@ -4,7 +4,7 @@
 | --- | --- | --- | --- | --- |
 | the consultation's doctor | yes | sees, adds, edits, deletes | memory and transcript | yes, shown to the doctor only |
 | its patient | yes | never (403) | the transcript only | no |
-| anyone else | 404, like the consultation | 404 | | |
+| anyone else | 404, like the consultation | 404 | | 404 (the patient too) |
 
 Patients get answers from the transcript only: memory is the doctor's working notes and
 patients see none of it. The consultation itself is loaded through consultations' access, so
@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 
 
@@ -38,3 +38,10 @@ def require_asker(actor: Actor, sender_id: uuid.UUID | None) -> None:
     """Only whoever asked may cancel the answer."""
     if sender_id != actor.id:
         raise AppError(ErrorCode.forbidden, _("Only whoever asked can cancel the answer."))
+
+
+def require_draft_owner(actor: Actor, doctor_id: uuid.UUID) -> None:
+    """A draft prescription is the doctor's alone until they issue it: to the patient, an
+    admin or another doctor it does not exist."""
+    if not is_doctor_of(actor, doctor_id):
+        raise not_found()

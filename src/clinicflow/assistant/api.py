@@ -1,4 +1,5 @@
-"""HTTP routes of the assistant: the doctor's memory panel and cancelling an answer.
+"""HTTP routes of the assistant: the doctor's memory panel, cancelling an answer, and the
+doctor's draft prescription.
 
 Asking needs no route of its own: a chat message that mentions `@b` is the question.
 """
@@ -10,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from clinicflow.assistant import memory, schemas
+from clinicflow.assistant import drafts, memory, schemas
 from clinicflow.assistant import service as assistant
 from clinicflow.consultations import schemas as consultation_schemas
 from clinicflow.core.errors import not_found
@@ -114,3 +115,19 @@ async def cancel_answer(
         session=session, actor=user, consultation_id=consultation_id, question_seq=body.question_seq
     )
     return consultation_schemas.message_out(outcome)
+
+
+@router.get("/draft")
+@writes
+async def read_draft(
+    consultation_id: uuid.UUID, session: Session, user: Member
+) -> schemas.DraftOut:
+    """The draft prescription waiting for the doctor; 404 for anyone else, or when none."""
+    row = await drafts.read(session=session, actor=user, consultation_id=consultation_id)
+    return schemas.draft_out(row)
+
+
+@router.delete("/draft", status_code=status.HTTP_204_NO_CONTENT)
+async def discard_draft(consultation_id: uuid.UUID, session: Session, user: Member) -> Response:
+    await drafts.discard(session=session, actor=user, consultation_id=consultation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -32,8 +32,12 @@ TASKS = {
     Command.summary: "Summarise the consultation so far.",
     Command.recall: "Recall what this consultation holds about: {topic}",
     Command.draft_prescription: (
-        "Draft a prescription from this consultation for the doctor to check and confirm; "
-        "leave blanks for anything not stated."
+        "Draft a prescription from this consultation for the doctor to check and confirm. "
+        "Answer with JSON only, exactly this shape: "
+        '{{"medications": [{{"name": "", "strength": "", "dosage": "", "route": "", '
+        '"frequency": "", "duration": "", "quantity": "", "instructions": ""}}], '
+        '"lifestyle_advice": "", "dietary_instructions": "", "warning_signs": ""}}. '
+        "One entry per medicine the doctor stated; leave a field empty when it was not stated."
     ),
     Command.ask: "Answer: {topic}",
 }
@@ -84,7 +88,14 @@ class GeminiProvider:
             stream = await self._client.aio.models.generate_content_stream(
                 model=self._model,
                 contents=prompt(request),
-                config=types.GenerateContentConfig(system_instruction=SYSTEM_PROMPT),
+                config=types.GenerateContentConfig(
+                    system_instruction=SYSTEM_PROMPT,
+                    response_mime_type=(
+                        "application/json"
+                        if request.command is Command.draft_prescription
+                        else None
+                    ),
+                ),
             )
             async for chunk in stream:
                 if chunk.text:

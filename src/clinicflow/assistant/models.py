@@ -27,3 +27,18 @@ class MemoryRow(UUIDPrimaryKey, Base):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class DraftRow(UUIDPrimaryKey, Base):
+    """The assistant's draft prescription of one consultation, for its doctor: one at a time
+    (a new draft replaces it), kept until the doctor issues it from the form or discards it.
+    The content is the draft's JSON, clinical, so encrypted."""
+
+    __tablename__ = "assistant_drafts"
+
+    consultation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consultations.id"), unique=True)
+    doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    question_seq: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(EncryptedText())
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -37,7 +37,14 @@ def chat_config(user: Actor, doctor_id: uuid.UUID) -> dict[str, Any]:
             "save": _("Save"),
             "delete": _("Delete"),
             "empty": _("Nothing remembered yet."),
-            "send_draft": _("Send to the patient"),
             "discard": _("Discard"),
+            "open_form": _("Open in prescription form"),
+            "draft_waits": _(
+                "The prescription form opens once the consultation has ended. "
+                "Nothing reaches the patient until you issue it."
+            ),
+            "draft_check": _(
+                "Check it in the form; nothing reaches the patient until you issue it."
+            ),
         },
     }

@@ -17,6 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from clinicflow.assistant import prescription
 from clinicflow.config import Settings
 from clinicflow.i18n import gettext as _
 
@@ -39,6 +40,8 @@ class Quote:
     who: str
     text: str
     seq: int | None = None
+    # Written by the consultation's doctor (a memory item, or one of their messages).
+    by_doctor: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,17 +250,16 @@ class OfflineProvider:
         return lines
 
     def _draft(self, request: Request) -> list[str]:
-        lines = [
-            _("Draft prescription for {patient} (to check and confirm; not sent):").format(
-                patient=request.patient_name
-            ),
-            _("Problem: {problem}").format(problem=request.problem),
-        ]
-        if request.memory:
-            lines.append(_("From what you asked me to remember:"))
-            lines.extend(quote_line(quote) for quote in request.memory)
-        lines.append(_("Medicine, dose, how often, for how long: to be completed."))
-        return lines
+        """The prescription's JSON from the medicines the doctor named with a strength (in
+        memory or in their own messages; the patient's words, such as what they already
+        take, are not a prescription). With none, a sentence saying so, which becomes the
+        instructions of an empty row (`prescription.from_answer`)."""
+        found = prescription.medications_in(
+            quote.text for quote in [*request.memory, *request.transcript] if quote.by_doctor
+        )
+        if not found:
+            return [_("I found no medicine with its strength in this consultation.")]
+        return [prescription.PrescriptionDraft(medications=found).model_dump_json()]
 
 
 def build_provider(settings: Settings) -> Provider:

@@ -1,4 +1,4 @@
-"""API shapes of the assistant's memory and cancel requests."""
+"""API shapes of the assistant's memory, cancel requests and draft prescriptions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from clinicflow.assistant import drafts
 from clinicflow.assistant.memory import MemoryItem
+from clinicflow.assistant.models import DraftRow
+from clinicflow.assistant.prescription import PrescriptionDraft
 
 MemoryText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
@@ -61,4 +64,23 @@ def memory_out(item: MemoryItem) -> MemoryOut:
         created_by_id=item.created_by_id,
         created_at=item.created_at,
         updated_at=item.updated_at,
+    )
+
+
+class DraftOut(PrescriptionDraft):
+    """The consultation's draft prescription, in the records prescription's shape."""
+
+    consultation_id: uuid.UUID
+    question_seq: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def draft_out(row: DraftRow) -> DraftOut:
+    return DraftOut(
+        consultation_id=row.consultation_id,
+        question_seq=row.question_seq,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        **drafts.content(row).model_dump(),
     )

@@ -19,11 +19,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
-from clinicflow.assistant import access
+from clinicflow.assistant import access, drafts, prescription
 from clinicflow.assistant.memory import MemoryItem, MemoryStore, new_item
 from clinicflow.assistant.providers import Command, Quote, Request
 from clinicflow.config import Settings
 from clinicflow.consultations import service as consultations
+from clinicflow.consultations.models import SenderRole
 from clinicflow.consultations.schemas import MAX_BODY
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor, Outcome
@@ -244,6 +245,7 @@ async def begin(
                 who=names.get(m.sender_id, "") if m.sender_id else "",
                 text=m.body,
                 seq=m.seq,
+                by_doctor=m.sender_role == SenderRole.doctor,
             )
             for m in messages
         ],
@@ -272,7 +274,9 @@ async def begin(
 
 
 def _memory_quote(item: MemoryItem) -> Quote:
-    return Quote(source="memory", id=str(item.id), at=item.created_at, who="", text=item.text)
+    return Quote(
+        source="memory", id=str(item.id), at=item.created_at, who="", text=item.text, by_doctor=True
+    )
 
 
 async def _remember_from_question(
@@ -321,9 +325,9 @@ async def finish(
     plan: Plan,
     text: str,
 ) -> bool:
-    """Store the answer (a draft goes to the doctor only, and the chat just says one is
-    ready). False when the question already has its outcome (it was cancelled) or the
-    consultation has closed meanwhile: the answer is then dropped."""
+    """Store the answer (a draft prescription is kept for the doctor only, and the chat
+    just says one is ready). False when the question already has its outcome (it was
+    cancelled) or the consultation has closed meanwhile: the answer is then dropped."""
     consultation = await consultations.get_consultation(
         session=session, actor=actor, consultation_id=plan.consultation_id
     )
@@ -340,17 +344,12 @@ async def finish(
             sender_id=actor.id,
         )
         if created:
-            realtime.publish_on_commit(
-                session,
-                realtime.Event(
-                    topic=f"user:{plan.doctor_id}",
-                    type="assistant.draft",
-                    data={
-                        "consultation_id": str(plan.consultation_id),
-                        "question_seq": plan.question_seq,
-                        "text": body,
-                    },
-                ),
+            await drafts.save(
+                session=session,
+                actor=actor,
+                consultation=consultation,
+                question_seq=plan.question_seq,
+                draft=prescription.from_answer(text),
             )
         return created
     _message, created = await consultations.add_assistant_outcome(
@@ -585,13 +584,14 @@ async def delete_memory(
 async def forget_closed(
     *, session: AsyncSession, store: MemoryStore, retention_days: int, ttl_days: int
 ) -> int:
-    """Delete the memory of consultations closed more than `retention_days` ago. Only those
-        closed within the memory TTL before that are looked at: older Redis keys have expired by
-        themselves, and database rows of older ones went in an earlier run (a worker stopped for
-    longer than the TTL leaves those behind)."""
+    """Delete the memory (and any draft never issued) of consultations closed more than
+    `retention_days` ago. Only those closed within the memory TTL before that are looked at:
+    older Redis keys have expired by themselves, and database rows of older ones went in an
+    earlier run (a worker stopped for longer than the TTL leaves those behind)."""
     before = clock.now() - timedelta(days=retention_days)
     ids = await consultations.ended_between(
         session=session, after=before - timedelta(days=ttl_days), before=before
     )
     await store.forget(ids)
+    await drafts.forget(session, ids)
     return len(ids)

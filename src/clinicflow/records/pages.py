@@ -1,5 +1,6 @@
 """Record pages: the patient's "My records", the doctor's patient chart with the visit-note
-and prescription forms (once a consultation has ended), and the public verification page.
+and prescription forms (once a consultation has ended; the prescription form prefilled from
+the assistant's draft when there is one), and the public verification page.
 
 Every rule is the service's and the access module's; these routes turn forms into the
 service's shapes and render what it answers.
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from clinicflow import i18n
+from clinicflow.assistant import drafts as assistant_drafts
 from clinicflow.consultations import service as consultations
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
@@ -154,16 +156,26 @@ async def _chart_context(
 ) -> dict[str, Any]:
     context = await _timeline(session, user, patient_id, public_url, params, client_ip)
     names = await identity.names(session, [patient_id])
+    writable = {
+        item.id
+        for item in context["items"]
+        if item.kind == "consultation" and item.doctor_id == user.id and item.status == "ended"
+    }
     return {
         **context,
         "patient_id": patient_id,
         "patient_name": names.get(patient_id, ""),
-        "writable": {
-            item.id
-            for item in context["items"]
-            if item.kind == "consultation" and item.doctor_id == user.id and item.status == "ended"
+        "writable": writable,
+        # The assistant's drafts prefill the prescription forms of these visits.
+        "drafts": {
+            consultation_id: draft.model_dump()
+            for consultation_id, draft in (
+                await assistant_drafts.for_forms(
+                    session=session, actor=user, consultation_ids=writable
+                )
+            ).items()
         },
-        "medication_rows": range(FORM_MEDICATIONS),
+        "form_medications": FORM_MEDICATIONS,
         "medication_fields": MEDICATION_FIELDS,
         "advice_fields": ADVICE_FIELDS,
     }
@@ -270,7 +282,8 @@ async def write_note(
 
 def _prescription_payload(form: FormData) -> dict[str, Any]:
     medications = []
-    for row in range(FORM_MEDICATIONS):
+    # A form prefilled from a draft may have more rows than the usual three.
+    for row in range(schemas.MAX_MEDICATIONS):
         values = {field: str(form.get(f"{field}_{row}", "")) for field in MEDICATION_FIELDS}
         if any(value.strip() for value in values.values()):
             medications.append(values)
@@ -291,13 +304,37 @@ async def issue_prescription(
     client: ClientInfo,
 ) -> Response:
     async def store(form: FormData) -> object:
-        return await records.issue_prescription(
+        issued = await records.issue_prescription(
             session=session,
             actor=user,
             consultation_id=consultation_id,
             prescription=schemas.PrescriptionIn.model_validate(_prescription_payload(form)),
             client_ip=client.ip,
         )
+        if form.get("from_draft"):
+            await assistant_drafts.used(
+                session=session, actor=user, consultation_id=consultation_id
+            )
+        return issued
+
+    return await _submit(request, session, settings.public_url, user, consultation_id, store)
+
+
+@router.post(
+    "/consultations/{consultation_id}/prescription-draft/discard", dependencies=[CsrfProtected]
+)
+async def discard_draft(
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+) -> Response:
+    """The chart's Discard: the assistant's draft goes; the form is empty again."""
+
+    async def store(_form: FormData) -> object:
+        await assistant_drafts.discard(session=session, actor=user, consultation_id=consultation_id)
+        return None
 
     return await _submit(request, session, settings.public_url, user, consultation_id, store)
 

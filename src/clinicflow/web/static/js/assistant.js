@@ -1,6 +1,6 @@
 // The assistant on the chat page: answers streaming in ("thinking", growing text, then the
 // stored message replaces them), Cancel for whoever asked, and for the doctor the memory
-// panel (see, edit, delete), "Remember" on messages, and drafts to check before sending.
+// panel (see, edit, delete), "Remember" on messages, and the draft prescription to check.
 // Text is only ever set as text.
 (function () {
   "use strict";
@@ -53,27 +53,52 @@
     streaming.delete(seq);
   }
 
-  // --- drafts (the doctor's own topic) -------------------------------------------------
+  // --- the draft prescription (the doctor's own topic) --------------------------------
+  // One per consultation, kept on the server: it streams in, then shows its medicines with
+  // "Open in prescription form" (the chart's form, prefilled) and Discard.
   const drafts = panel && panel.querySelector("[data-drafts]");
-  const draftBoxes = new Map();
+  const draftUrl = `/api/consultations/${config.id}/assistant/draft`;
+  const chartLink = document.querySelector("[data-testid=chart-link]");
+  let draftBox = null;
 
-  function draftBox(seq) {
-    let box = draftBoxes.get(seq);
-    if (box) return box;
-    box = document.createElement("div");
-    box.dataset.testid = "draft";
-    const text = document.createElement("textarea");
-    const send = button(words.send_draft, () => {
-      api(`/api/consultations/${config.id}/messages`, {
-        method: "POST", body: JSON.stringify({ client_id: crypto.randomUUID(), body: text.value }),
-      }).then(() => box.remove());
-    }, "draft-send");
-    const discard = button(words.discard, () => box.remove(), "draft-discard");
-    box.append(text, send, discard);
-    drafts.append(box);
+  function openDraftBox() {
+    if (draftBox) return draftBox;
+    draftBox = document.createElement("div");
+    draftBox.dataset.testid = "draft";
+    draftBox.append(document.createElement("pre"));
+    drafts.append(draftBox);
     drafts.hidden = false;
-    draftBoxes.set(seq, box);
-    return box;
+    return draftBox;
+  }
+
+  function showDraft(draft) {
+    const box = openDraftBox();
+    const medicines = document.createElement("ul");
+    for (const m of draft.medications) {
+      const row = document.createElement("li");
+      row.dataset.testid = "draft-medication";
+      const parts = [m.name, m.strength, m.dosage, m.route, m.frequency, m.duration];
+      row.textContent = parts.filter(Boolean).join(" · ") || m.instructions;
+      medicines.append(row);
+    }
+    const waits = document.createElement("small");
+    waits.className = "muted";
+    waits.textContent = config.status === "ended" ? words.draft_check : words.draft_waits;
+    const open = document.createElement("a");
+    open.textContent = words.open_form;
+    open.dataset.testid = "draft-open";
+    if (chartLink) open.href = chartLink.getAttribute("href").replace(/#.*$/, `#prescription-${config.id}`);
+    const discard = button(words.discard, () => {
+      fetch(draftUrl, {
+        method: "DELETE", credentials: "same-origin",
+        headers: { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+      }).then(() => {
+        box.remove();
+        draftBox = null;
+        drafts.hidden = true;
+      });
+    }, "draft-discard");
+    box.replaceChildren(medicines, waits, open, discard);
   }
 
   // --- events from chat.js -------------------------------------------------------------
@@ -86,9 +111,11 @@
     if (event.type === "assistant.memory") {
       loadMemory();
     } else if (event.type === "assistant.draft") {
-      draftBox(seq).querySelector("textarea").value = data.text;
+      showDraft(data.draft);
+    } else if (isDraft && event.type === "assistant.thinking") {
+      openDraftBox().replaceChildren(document.createElement("pre"));
     } else if (isDraft && event.type === "assistant.delta") {
-      draftBox(seq).querySelector("textarea").value += data.text;
+      openDraftBox().querySelector("pre").textContent += data.text;
     } else if (event.type === "assistant.thinking") {
       streamBubble(seq, data.asker_id);
     } else if (event.type === "assistant.delta") {
@@ -172,4 +199,5 @@
   });
 
   loadMemory();
+  api(draftUrl).then(showDraft).catch(() => {});
 })();
