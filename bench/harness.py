@@ -61,7 +61,7 @@ def serving(env: dict[str, str], log: IO[bytes] | None = None) -> Iterator[str]:
         env=env,
         stdout=output,
         stderr=subprocess.STDOUT,
-        cwd=env["CLINICFLOW_VAR_DIR"],  # not bench/, whose queue.py would shadow the stdlib's
+        cwd=env["CLINICFLOW_VAR_DIR"],  # whatever the server writes stays in the run's var dir
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -9,7 +9,7 @@ at every socket: the figure is when the *last* patient has the new position, and
 socket too. Between calls the doctor finishes the visit, and the next call waits until every
 socket has seen that finish, so one call's frames never queue behind another's.
 
-    .venv/bin/python bench/queue.py [--patients 1000] [--calls 50]
+    .venv/bin/python bench/live_queue.py [--patients 1000] [--calls 50]
                                     [--skip-sqlite] [--skip-postgres]
 
 Two servers take the same load, in turn: clinicflow on SQLite (a temporary file), one
@@ -28,14 +28,6 @@ request's own latency, and any socket that closed or missed a call (must be 0).
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file shares its name with the standard library's `queue`, which asyncio's and httpx's
-# helpers import: look in this folder last, so `queue` stays the standard one.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.append(sys.path.pop(0))
 
 import argparse
 import asyncio
