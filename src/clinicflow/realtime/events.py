@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -21,12 +21,19 @@ class Event:
     type: str
     data: Mapping[str, Any]
     seq: int | None = None
+    _frame: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         return {"topic": self.topic, "type": self.type, "seq": self.seq, "data": dict(self.data)}
 
     def encode(self) -> str:
-        return json.dumps(self.as_json(), separators=(",", ":"))
+        """The frame as sent; kept, because every follower of a topic (and the Redis
+        publish) needs the same text and encoding it again for each was measurable."""
+        frame = self._frame
+        if frame is None:
+            frame = json.dumps(self.as_json(), separators=(",", ":"))
+            object.__setattr__(self, "_frame", frame)
+        return frame
 
     @classmethod
     def decode(cls, raw: str | bytes) -> Event:

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow import i18n
 from clinicflow.core.audit import Actor
+from clinicflow.core.errors import AppError
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
 from clinicflow.realtime.broker import Broker
@@ -35,6 +37,7 @@ Transaction = Callable[..., AbstractAsyncContextManager[AsyncSession]]
 
 REPLAY_BATCH = 500
 TYPING_MIN_SECONDS = 1.0
+MAX_SEND_BATCH = 200
 _connection_ids = itertools.count(1)
 
 
@@ -44,6 +47,11 @@ class NotAllowed(Exception):
 
 class LoginEnded(Exception):
     """The socket's login was signed out or its user deactivated since it connected."""
+
+
+# Refusals that are one sender's own: answered to that sender while the rest of its batch
+# is stored.
+SENDER_ERRORS = (AppError, LoginEnded)
 
 
 class NotFollowing(Exception):
@@ -116,6 +124,71 @@ class Connection:
             self._abort(code)
 
 
+@dataclass(eq=False)
+class PendingSend:
+    """A `send` frame waiting for the writer, and where its answer goes."""
+
+    connection: Connection
+    topic: AcceptsSends
+    key: str
+    payload: Mapping[str, Any]
+    language: str
+    answer: asyncio.Future[dict[str, Any]]
+
+    def settle(self, answer: dict[str, Any] | BaseException) -> None:
+        if self.answer.done():
+            return
+        if isinstance(answer, BaseException):
+            self.answer.set_exception(answer)
+        else:
+            self.answer.set_result(answer)
+
+
+class SendQueue:
+    """Group commit: one writer per process stores every send that arrived while it was
+    busy in one transaction. Each chat message alone paid a transaction (begin, commit,
+    and on SQLite the one writer's turn); at hundreds of messages a second those were most
+    of the cost. The writer runs only while there is work and is started by the first send.
+    """
+
+    def __init__(
+        self,
+        store: Callable[[list[PendingSend]], Awaitable[None]],
+        *,
+        max_batch: int = MAX_SEND_BATCH,
+    ) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._waiting: list[PendingSend] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def put(self, send: PendingSend) -> None:
+        self._waiting.append(send)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                try:
+                    await self._store(batch)
+                except Exception as exc:
+                    for send in batch:
+                        send.settle(exc)
+                except BaseException:
+                    for send in batch:
+                        send.answer.cancel()
+                    raise
+        finally:
+            self._writer = None
+            # Cancelled with sends still waiting (shutdown): they must not hang.
+            for send in self._waiting:
+                send.answer.cancel()
+            self._waiting.clear()
+
+
 class Hub:
     def __init__(
         self,
@@ -134,6 +207,7 @@ class Hub:
         self._presence_of: dict[str, str] = {}
         self._presence_counts: dict[str, Callable[[Member, str], bool]] = {}
         self._taps: list[Callable[[Event], None]] = []
+        self._sends = SendQueue(self._store)
         broker.attach(self.deliver)
 
     def tap(self, observer: Callable[[Event], None]) -> None:
@@ -366,12 +440,60 @@ class Hub:
     async def send(
         self, connection: Connection, name: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Store a sent frame; answered once the batch it joined has committed."""
         topic, key = self.topics.resolve(name)
         if not isinstance(topic, AcceptsSends):
             raise UnknownTopic(name)
-        async with self._transaction(write=True) as session:
-            user = await self._user(session, connection)
-            return await topic.send(session=session, user=user, key=key, payload=payload)
+        send = PendingSend(
+            connection=connection,
+            topic=topic,
+            key=key,
+            payload=payload,
+            language=i18n.current_language(),
+            answer=asyncio.get_running_loop().create_future(),
+        )
+        self._sends.put(send)
+        return await send.answer
+
+    async def _store(self, sends: list[PendingSend]) -> None:
+        """Store a batch in one transaction (one commit, one publish). A send refused by
+        the rules gets its own error without touching the others; anything else (a
+        database error, a deadlock, a failed commit) rolls the batch back and each send is
+        retried alone, so each gets its own answer."""
+        answers: list[tuple[PendingSend, dict[str, Any] | BaseException]] = []
+        try:
+            async with self._transaction(write=True) as session:
+                # Sorted by consultation (stably, so each one's order is kept): two
+                # processes' batches then lock rows in the same order and cannot deadlock.
+                for send in sorted(sends, key=lambda send: send.key):
+                    try:
+                        answers.append((send, await self._send_one(session, send)))
+                    except SENDER_ERRORS as exc:
+                        answers.append((send, exc))
+        except Exception:
+            if len(sends) == 1:
+                raise
+            log.warning("realtime.send_batch_failed", size=len(sends), exc_info=True)
+            for send in sends:
+                await self._store_alone(send)
+            return
+        for send, answer in answers:
+            send.settle(answer)
+
+    async def _store_alone(self, send: PendingSend) -> None:
+        try:
+            async with self._transaction(write=True) as session:
+                answer = await self._send_one(session, send)
+        except Exception as exc:
+            send.settle(exc)
+        else:
+            send.settle(answer)
+
+    async def _send_one(self, session: AsyncSession, send: PendingSend) -> dict[str, Any]:
+        # Error messages are in the sender's language, whoever's batch it is.
+        i18n.set_language(send.language)
+        user = await self._user(session, send.connection)
+        return await send.topic.send(session=session, user=user, key=send.key, payload=send.payload)
 
 
 class PresenceTopic:

@@ -25,8 +25,9 @@ def session_info(publisher: Publisher) -> dict[str, Any]:
     return {PUBLISHER_KEY: publisher}
 
 
-def publish_on_commit(session: AsyncSession, event: Event) -> None:
-    """Send `event` to every follower of its topic once this transaction commits.
+def publish_on_commit(session: AsyncSession, *events: Event) -> None:
+    """Send `events` to every follower of their topics once this transaction commits, as
+    one publish (one Redis round trip for a batch).
 
     A follower that receives an event can therefore always read its data; a rolled-back
     change (or savepoint) announces nothing. A transaction's events go out in the order
@@ -34,11 +35,12 @@ def publish_on_commit(session: AsyncSession, event: Event) -> None:
     """
     publisher: Publisher | None = session.info.get(PUBLISHER_KEY)
     if publisher is None:
-        log.warning("realtime.no_publisher", topic=event.topic, type=event.type)
+        for event in events:
+            log.warning("realtime.no_publisher", topic=event.topic, type=event.type)
         return
 
     async def publish() -> None:
-        await publisher.publish([event])
+        await publisher.publish(list(events))
 
     after_commit(session, publish)
 
