@@ -35,22 +35,27 @@ def send(page: Page, text: str) -> None:
     page.locator("[data-testid=send]").click()
 
 
-def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
-    two_people: tuple[Page, Page], live_server: LiveServer
-) -> None:
-    patient, doctor = two_people
+def in_consultation(patient: Page, doctor: Page, live_server: LiveServer, problem: str) -> None:
+    """Both signed in, the patient's consultation started and accepted, both pages on it."""
     sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
     doctor.wait_for_url("**/home")
     sign_in_patient(patient, live_server, live_server.patient.phone)
     patient.goto("/consultations")
     form = patient.locator("[data-testid=start-form]")
-    form.locator("textarea[name=problem]").fill("Headaches in the morning")
+    form.locator("textarea[name=problem]").fill(problem)
     form.locator("[data-testid=start]").click()
     patient.wait_for_url("**/consultations/*")
     doctor.goto(patient.url.replace(live_server.base_url, ""))
     doctor.locator("[data-testid=accept]").click()
     expect(patient.locator("[data-testid=composer]")).to_be_visible()
     expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+
+
+def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
+    two_people: tuple[Page, Page], live_server: LiveServer
+) -> None:
+    patient, doctor = two_people
+    in_consultation(patient, doctor, live_server, "Headaches in the morning")
 
     panel = doctor.locator("[data-testid=memory-panel]")
     expect(panel).to_be_visible()
@@ -103,18 +108,7 @@ def test_a_drafted_prescription_is_issued_from_the_prefilled_form(
     two_people: tuple[Page, Page], live_server: LiveServer
 ) -> None:
     patient, doctor = two_people
-    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
-    doctor.wait_for_url("**/home")
-    sign_in_patient(patient, live_server, live_server.patient.phone)
-    patient.goto("/consultations")
-    form = patient.locator("[data-testid=start-form]")
-    form.locator("textarea[name=problem]").fill("Sore throat and fever")
-    form.locator("[data-testid=start]").click()
-    patient.wait_for_url("**/consultations/*")
-    doctor.goto(patient.url.replace(live_server.base_url, ""))
-    doctor.locator("[data-testid=accept]").click()
-    expect(patient.locator("[data-testid=composer]")).to_be_visible()
-    expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    in_consultation(patient, doctor, live_server, "Sore throat and fever")
 
     send(doctor, "@b remember Amoxicillin 500 mg three times a day for 7 days")
     expect(doctor.locator("[data-testid=memory-item]")).to_have_count(1)
