@@ -24,7 +24,7 @@ from clinicflow.consultations.models import (
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.errors import AppError
 from clinicflow.identity.models import Role
-from clinicflow.realtime.topics import AcceptsSends
+from clinicflow.realtime.topics import AcceptsSends, Incoming
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic, Person
 from tests.consultations.conftest import Published
@@ -409,25 +409,27 @@ async def test_the_consultation_topic_authorizes_replays_and_sends(
         assert not await topic.authorize(session=tx, user=patient.user, key=str(uuid.uuid4()))
         assert not await topic.authorize(session=tx, user=patient.user, key="not-a-uuid")
 
+    def frame(payload: dict[str, Any]) -> list[Incoming]:
+        return [Incoming(user=patient.user, key=key, payload=payload)]
+
     async with runtime.transaction() as tx:
-        sent = await topic.send(
+        (sent,) = await topic.send(
             session=tx,
-            user=patient.user,
-            key=key,
-            payload={"op": "send", "topic": f"consultation:{key}", "client_id": "s1", "body": "hi"},
+            sends=frame(
+                {"op": "send", "topic": f"consultation:{key}", "client_id": "s1", "body": "hi"}
+            ),
         )
+    assert isinstance(sent, dict)
     assert set(sent) == MESSAGE_FIELDS
     assert sent["seq"] == 2
     async with runtime.transaction() as tx:
-        resent = await topic.send(
-            session=tx, user=patient.user, key=key, payload={"client_id": "s1", "body": "hi"}
-        )
+        (resent,) = await topic.send(session=tx, sends=frame({"client_id": "s1", "body": "hi"}))
     assert resent == sent
     for payload in ({"client_id": "s2"}, {"client_id": "s2", "body": "x" * 4001}, {}):
         async with runtime.transaction() as tx:
-            with pytest.raises(AppError) as refused:
-                await topic.send(session=tx, user=patient.user, key=key, payload=payload)
-        assert refused.value.code.value == "validation_error"
+            (refused,) = await topic.send(session=tx, sends=frame(payload))
+        assert isinstance(refused, AppError)
+        assert refused.code.value == "validation_error"
 
     for n in range(3, 6):
         await clinic.send(doctor, consultation.id, f"m{n}")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.consultations.models import ConsultationStatus, Message
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.realtime.hub import Connection, Member, PendingSend
+from clinicflow.realtime.topics import Incoming
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic, Person
 from tests.realtime.conftest import Server, connect
@@ -111,15 +112,18 @@ async def test_a_failed_batch_is_stored_one_send_at_a_time(
     patient, doctor = await clinic.patient(), await clinic.doctor()
     active = await clinic.consultation(patient, doctor, ConsultationStatus.active)
     hub, mine = runtime.hub, connection_of(patient)
-    send_one = hub._send_one
+    consultation_topic, _ = hub.topics.resolve(f"consultation:{active.id}")
+    store = consultation_topic.send  # type: ignore[attr-defined]
 
-    async def breaks_on_boom(db: AsyncSession, send: PendingSend) -> dict[str, Any]:
-        answer = await send_one(db, send)
-        if send.payload["client_id"] == "boom":
+    async def breaks_on_boom(
+        *, session: AsyncSession, sends: list[Incoming]
+    ) -> list[dict[str, Any] | AppError]:
+        answers: list[dict[str, Any] | AppError] = await store(session=session, sends=sends)
+        if any(send.payload["client_id"] == "boom" for send in sends):
             raise OSError("lost the connection")
-        return answer
+        return answers
 
-    monkeypatch.setattr(hub, "_send_one", breaks_on_boom)
+    monkeypatch.setattr(consultation_topic, "send", breaks_on_boom)
     topic = f"consultation:{active.id}"
     answers = await asyncio.gather(
         *(

@@ -15,6 +15,7 @@ as does every read of messages or notes by the doctor.
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,19 @@ DOCTOR_WRITES = frozenset({S.pending, S.active})
 PATIENT_WRITES = frozenset({S.active})
 
 
-def can_read(actor: Actor, consultation: Consultation) -> bool:
+class Parties(Protocol):
+    """What the rules look at: who the two sides are and where the consultation stands. A
+    loaded `Consultation` is one; so is the few-column row that storing messages locks."""
+
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def doctor_id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> ConsultationStatus: ...
+
+
+def can_read(actor: Actor, consultation: Parties) -> bool:
     if actor.role is Role.admin:
         return True
     return actor.id in (consultation.patient_id, consultation.doctor_id)
@@ -59,7 +72,7 @@ async def get_consultation_for(
     return consultation
 
 
-def not_open(consultation: Consultation) -> AppError:
+def not_open(consultation: Parties) -> AppError:
     return AppError(
         ErrorCode.consultation_not_open,
         _("This consultation is not open for that now."),
@@ -67,12 +80,12 @@ def not_open(consultation: Consultation) -> AppError:
     )
 
 
-def require_participant(actor: Actor, consultation: Consultation) -> None:
+def require_participant(actor: Actor, consultation: Parties) -> None:
     if actor.id not in (consultation.patient_id, consultation.doctor_id):
         raise AppError(ErrorCode.forbidden, _("Only the patient and the doctor write here."))
 
 
-def writable_statuses(actor: Actor, consultation: Consultation) -> frozenset[ConsultationStatus]:
+def writable_statuses(actor: Actor, consultation: Parties) -> frozenset[ConsultationStatus]:
     """The statuses in which the actor may add messages; the service applies them in the same
     statement that takes the message's `seq`, so an "ended" racing a send cannot let a
     message in after the end."""
@@ -87,7 +100,7 @@ def can_write(actor: Actor, consultation: Consultation) -> bool:
     return consultation.status in writable_statuses(actor, consultation)
 
 
-def require_writer(actor: Actor, consultation: Consultation) -> frozenset[ConsultationStatus]:
+def require_writer(actor: Actor, consultation: Parties) -> frozenset[ConsultationStatus]:
     statuses = writable_statuses(actor, consultation)
     if consultation.status not in statuses:
         raise not_open(consultation)

@@ -9,7 +9,7 @@ also go to `user:<doctor_id>` and `user:<patient_id>`, and `consultation.created
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations import service as consultations
+from clinicflow.consultations.models import Message
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.realtime.events import Event
+from clinicflow.realtime.topics import Incoming
 
 
 def _consultation_id(key: str) -> uuid.UUID | None:
@@ -69,27 +71,41 @@ class ConsultationTopic:
         ]
 
     async def send(
-        self, *, session: AsyncSession, user: Actor, key: str, payload: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """A `send` frame `{client_id, body}`: stored exactly as `POST …/messages` would."""
-        consultation_id = _consultation_id(key)
-        if consultation_id is None:
-            raise not_found()
-        try:
-            frame = schemas.SocketSend.model_validate(dict(payload))
-        except ValidationError as exc:
-            raise AppError(
-                ErrorCode.validation_error,
-                _("Send a client_id and a body of 1 to {count} characters.").format(
-                    count=schemas.MAX_BODY
-                ),
-                {"errors": [".".join(str(p) for p in e["loc"]) for e in exc.errors()]},
-            ) from None
-        message, _created = await consultations.send_message(
-            session=session,
-            actor=user,
-            consultation_id=consultation_id,
-            client_id=frame.client_id,
-            body=frame.body,
-        )
-        return schemas.message_json(message)
+        self, *, session: AsyncSession, sends: Sequence[Incoming]
+    ) -> list[dict[str, Any] | AppError]:
+        """`send` frames `{client_id, body}`: stored exactly as `POST …/messages` would,
+        all in one `send_messages`."""
+        answers: list[dict[str, Any] | AppError | None] = []
+        outgoing: list[consultations.Outgoing] = []
+        for send in sends:
+            try:
+                outgoing.append(_outgoing(send))
+                answers.append(None)
+            except AppError as refused:
+                answers.append(refused)
+        stored = iter(await consultations.send_messages(session, outgoing))
+        return [answer if answer is not None else _answer(next(stored)) for answer in answers]
+
+
+def _outgoing(send: Incoming) -> consultations.Outgoing:
+    consultation_id = _consultation_id(send.key)
+    if consultation_id is None:
+        raise not_found()
+    try:
+        frame = schemas.SocketSend.model_validate(dict(send.payload))
+    except ValidationError as exc:
+        raise AppError(
+            ErrorCode.validation_error,
+            _("Send a client_id and a body of 1 to {count} characters.").format(
+                count=schemas.MAX_BODY
+            ),
+            {"errors": [".".join(str(p) for p in e["loc"]) for e in exc.errors()]},
+        ) from None
+    return consultations.Outgoing(send.user, consultation_id, frame.client_id, frame.body)
+
+
+def _answer(stored: tuple[Message, bool] | AppError) -> dict[str, Any] | AppError:
+    if isinstance(stored, AppError):
+        return stored
+    message, _created = stored
+    return schemas.message_json(message)

@@ -1,14 +1,17 @@
 """The rules of consultations: the lifecycle, messages, attachments, notes and recordings.
 
 No message is lost, doubled or reordered because the database decides:
-- each message's `seq` is taken with `UPDATE consultations SET last_seq = last_seq + 1 …
-  RETURNING last_seq` in the sender's own transaction, so concurrent senders queue on the
-  consultation's row and a rolled-back send gives its number back;
-- a unique `(consultation_id, client_id)` makes a resend store nothing new. The usual resend
-  is answered from a look-up first; a concurrent one that loses the race on the index is
-  rolled back to a savepoint taken before its `seq`, so no number is skipped;
-- the status a sender needs is part of the same UPDATE, so a message cannot slip in after a
-  concurrent "end".
+- every writer of messages first locks the consultations' rows (`SELECT … FOR UPDATE` in id
+  order; on SQLite the writer's `BEGIN IMMEDIATE`), then reads their statuses, `last_seq`
+  and the client ids already stored, numbers the new messages and writes them with the new
+  `last_seq` in the same transaction. Concurrent senders queue on the rows, so no number is
+  shared or skipped and a rolled-back send gives its numbers back;
+- a unique `(consultation_id, client_id)` makes a resend store nothing new: it is answered
+  with the stored message, found after the lock, so a concurrent resend finds it too;
+- the status is read under the same lock, so a message cannot slip in after a concurrent
+  "end";
+- many sends are stored in a few statements whatever their number (`send_messages`), which
+  is how the socket hub stores everything that arrived while it was busy.
 Events go out only after the transaction commits (`realtime.publish_on_commit`).
 """
 
@@ -18,11 +21,11 @@ import asyncio
 import re
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, insert, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -40,7 +43,7 @@ from clinicflow.consultations.models import (
 from clinicflow.consultations.storage import FileStore
 from clinicflow.core import audit, clock, cursors, security
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import CONTROL_CHARACTERS
@@ -50,6 +53,8 @@ from clinicflow.scheduling.models import Appointment
 
 S = ConsultationStatus
 MESSAGES = cast(Table, Message.__table__)
+MESSAGE_COLUMNS = tuple(column.name for column in MESSAGES.columns)
+CONSULTATIONS = cast(Table, Consultation.__table__)
 MAX_PAGE = 100
 LIVE = (S.pending, S.active)
 CLIENT_ID = re.compile(schemas.CLIENT_ID_PATTERN)
@@ -404,19 +409,36 @@ async def join(
 # --- messages --------------------------------------------------------------------------------
 
 
-def _sender_role(actor: Actor, consultation: Consultation) -> SenderRole:
+def _sender_role(actor: Actor, consultation: access.Parties) -> SenderRole:
     return SenderRole.doctor if actor.id == consultation.doctor_id else SenderRole.patient
 
 
 async def _by_client_id(
     session: AsyncSession, consultation_id: uuid.UUID, client_id: str
 ) -> Message | None:
-    found: Message | None = await session.scalar(
+    return (await _stored(session, {(consultation_id, client_id)})).get(
+        (consultation_id, client_id)
+    )
+
+
+async def _stored(
+    session: AsyncSession, keys: Collection[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], Message]:
+    """The messages already stored under these (consultation, client id) pairs, in one
+    query whatever their number."""
+    if not keys:
+        return {}
+    found = await session.scalars(
         select(Message).where(
-            Message.consultation_id == consultation_id, Message.client_id == client_id
+            Message.consultation_id.in_({consultation_id for consultation_id, _ in keys}),
+            Message.client_id.in_({client_id for _, client_id in keys}),
         )
     )
-    return found
+    return {
+        key: message
+        for message in found
+        if (key := (message.consultation_id, message.client_id)) in keys
+    }
 
 
 def _resent(existing: Message, actor: Actor) -> Message:
@@ -430,23 +452,101 @@ def _resent(existing: Message, actor: Actor) -> Message:
     return existing
 
 
-async def _next_seq(
-    session: AsyncSession, consultation_id: uuid.UUID, statuses: Collection[S] | None
-) -> int | None:
-    """The next `seq`, or None if the consultation is not in one of `statuses`.
+@dataclass
+class _Locked:
+    """A consultation's row as storing messages needs it, locked until commit; `last_seq`
+    counts up here as messages are given their numbers."""
 
-    The UPDATE holds the consultation's row until commit, which is what queues concurrent
-    senders; on PostgreSQL a waiting sender re-reads the status once the lock is free.
-    """
-    statement = update(Consultation).where(Consultation.id == consultation_id)
-    if statuses is not None:
-        statement = statement.where(Consultation.status.in_(list(statuses)))
-    seq: int | None = await session.scalar(
-        statement.values(last_seq=Consultation.last_seq + 1)
-        .returning(Consultation.last_seq)
-        .execution_options(synchronize_session=False)
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    doctor_id: uuid.UUID
+    status: ConsultationStatus
+    last_seq: int
+
+
+async def _lock(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, _Locked]:
+    """The consultations' rows, locked in id order until commit (`FOR UPDATE` on PostgreSQL;
+    on SQLite the writer's `BEGIN IMMEDIATE` already holds the database). Every writer of
+    messages takes these locks before it looks at statuses or client ids, so concurrent
+    senders queue here: none sees a status about to change, a `seq` about to be taken, or
+    misses a client id about to be stored. The id order keeps two batches that share
+    consultations from deadlocking."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Consultation.id,
+            Consultation.patient_id,
+            Consultation.doctor_id,
+            Consultation.status,
+            Consultation.last_seq,
+        )
+        .where(Consultation.id.in_(sorted(ids)))
+        .order_by(Consultation.id)
+        .with_for_update()
     )
-    return seq
+    return {row.id: _Locked(*row) for row in rows}
+
+
+def _next(
+    locked: _Locked,
+    *,
+    client_id: str,
+    sender_id: uuid.UUID | None,
+    sender_role: SenderRole,
+    kind: MessageKind,
+    body: str,
+) -> Message:
+    """A new message with the consultation's next `seq` (stored by `_store`)."""
+    locked.last_seq += 1
+    return Message(
+        id=uuid.uuid4(),
+        consultation_id=locked.id,
+        seq=locked.last_seq,
+        client_id=client_id,
+        sender_id=sender_id,
+        sender_role=sender_role,
+        kind=kind,
+        body=body,
+        created_at=clock.now(),
+    )
+
+
+async def _store(
+    session: AsyncSession, messages: Sequence[Message], locked: Collection[_Locked]
+) -> None:
+    """Store new messages and their consultations' `last_seq` in two statements whatever
+    their number (plain executemany: the ORM's unit of work was most of a message's cost),
+    and announce them once the transaction commits."""
+    if not messages:
+        return
+    touched = {message.consultation_id for message in messages}
+    await session.execute(
+        update(CONSULTATIONS)
+        .where(CONSULTATIONS.c.id == bindparam("locked_id"))
+        .values(last_seq=bindparam("locked_last_seq")),
+        [
+            {"locked_id": row.id, "locked_last_seq": row.last_seq}
+            for row in locked
+            if row.id in touched
+        ],
+    )
+    await session.execute(
+        insert(MESSAGES),
+        [{column: getattr(message, column) for column in MESSAGE_COLUMNS} for message in messages],
+    )
+    realtime.publish_on_commit(
+        session,
+        *(
+            realtime.Event(
+                topic=topic(message.consultation_id),
+                type="message.created",
+                seq=message.seq,
+                data=schemas.message_json(message),
+            )
+            for message in messages
+        ),
+    )
 
 
 async def _append(
@@ -461,52 +561,43 @@ async def _append(
     statuses: Collection[S] | None,
     attachment: Attachment | None = None,
 ) -> tuple[Message, bool]:
-    """Store one message with the next `seq` and announce it after commit.
+    """Store one message with the next `seq` if the consultation is in one of `statuses`.
 
-    Answers (message, True), or (the message stored earlier under this client id, False)
-    when a concurrent resend won the race on the unique index.
+    Answers (message, True), or (the message stored earlier under this client id, False).
     """
-    message_id = uuid.uuid4()
-    row: dict[str, object] = {
-        "id": message_id,
-        "consultation_id": consultation.id,
-        "client_id": client_id,
-        "sender_id": sender_id,
-        "sender_role": sender_role,
-        "kind": kind,
-        "body": body,
-        "created_at": clock.now(),
-    }
-    try:
-        async with session.begin_nested():
-            seq = await _next_seq(session, consultation.id, statuses)
-            if seq is None:
-                raise access.not_open(consultation)
-            # A plain INSERT, not the ORM's unit of work: this runs for every chat message,
-            # and the flush machinery was a large share of a message's cost.
-            await session.execute(insert(MESSAGES).values(seq=seq, **row))
-            if attachment is not None:
-                attachment.message_id = message_id
-                session.add(attachment)
-                await session.flush()
-    except IntegrityError:
-        # The savepoint took the `seq` increment back with the insert: no gap is left.
-        existing = await _by_client_id(session, consultation.id, client_id)
-        if existing is None:
-            raise
+    locked = (await _lock(session, [consultation.id]))[consultation.id]
+    existing = await _by_client_id(session, consultation.id, client_id)
+    if existing is not None:
         return existing, False
-    set_committed_value(consultation, "last_seq", seq)
-    message = Message(seq=seq, attachment=attachment, **row)
-    realtime.publish_on_commit(
-        session,
-        realtime.Event(
-            topic=topic(consultation.id),
-            type="message.created",
-            seq=message.seq,
-            data=schemas.message_json(message),
-        ),
+    if statuses is not None and locked.status not in statuses:
+        raise access.not_open(locked)
+    message = _next(
+        locked,
+        client_id=client_id,
+        sender_id=sender_id,
+        sender_role=sender_role,
+        kind=kind,
+        body=body,
     )
+    if attachment is not None:
+        attachment.message_id = message.id
+        message.attachment = attachment
+    await _store(session, [message], [locked])
+    if attachment is not None:
+        session.add(attachment)
+        await session.flush()
+    set_committed_value(consultation, "last_seq", locked.last_seq)
     return message, True
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A text message someone sends: what `send_messages` takes, many at a time."""
+
+    actor: Actor
+    consultation_id: uuid.UUID
+    client_id: str
+    body: str
 
 
 async def send_message(
@@ -523,27 +614,84 @@ async def send_message(
     stored message and `created` False, even after the consultation has closed, so a client
     whose first answer was lost learns that its message did arrive.
     """
-    consultation = await access.get_consultation_for(session, actor, consultation_id)
-    statuses = access.writable_statuses(actor, consultation)
-    _check_client_id(client_id)
-    existing = await _by_client_id(session, consultation.id, client_id)
+    (answer,) = await send_messages(session, [Outgoing(actor, consultation_id, client_id, body)])
+    if isinstance(answer, AppError):
+        raise answer
+    return answer
+
+
+async def send_messages(
+    session: AsyncSession, sends: Sequence[Outgoing]
+) -> list[tuple[Message, bool] | AppError]:
+    """Store many text messages, as many `send_message` calls in this order would, but in
+    a handful of statements whatever their number: the socket hub stores every send that
+    arrived while it was busy this way (group commit).
+
+    Each send gets its own answer, (message, created) or the refusal, so one refused send
+    does not hold back the others. A consultation whose patient is away gets one
+    notification for the doctor's messages in the batch, not one per message.
+    """
+    locked = await _lock(session, {send.consultation_id for send in sends})
+    stored = await _stored(
+        session,
+        {
+            (send.consultation_id, send.client_id)
+            for send in sends
+            if CLIENT_ID.fullmatch(send.client_id)
+        },
+    )
+    answers: list[tuple[Message, bool] | AppError] = []
+    created: list[Message] = []
+    for send in sends:
+        try:
+            answers.append(_take(send, locked.get(send.consultation_id), stored, created))
+        except AppError as refused:
+            answers.append(refused)
+    await _store(session, created, locked.values())
+    doctors_wrote = {
+        message.consultation_id: message.sender_id
+        for message in created
+        if message.sender_role is SenderRole.doctor
+    }
+    for consultation_id, sender_id in doctors_wrote.items():
+        if sender_id is not None:
+            await notifications.chat_message(
+                session, consultation=locked[consultation_id], sender_id=sender_id
+            )
+    return answers
+
+
+def _take(
+    send: Outgoing,
+    locked: _Locked | None,
+    stored: dict[tuple[uuid.UUID, str], Message],
+    created: list[Message],
+) -> tuple[Message, bool]:
+    """One send of a batch by the rules, in the order `send_message` has always checked
+    them; a new message is numbered, added to `created` and to `stored` (a repeat later
+    in the batch is a resend of it)."""
+    actor = send.actor
+    if locked is None or not access.can_read(actor, locked):
+        raise not_found()
+    access.writable_statuses(actor, locked)
+    _check_client_id(send.client_id)
+    key = (locked.id, send.client_id)
+    existing = stored.get(key)
     if existing is not None:
         return _resent(existing, actor), False
-    access.require_writer(actor, consultation)
-    _text(body, field="body", max_length=schemas.MAX_BODY)
-    message, created = await _append(
-        session,
-        consultation,
-        client_id=client_id,
+    access.require_writer(actor, locked)
+    _text(send.body, field="body", max_length=schemas.MAX_BODY)
+    message = _next(
+        locked,
+        client_id=send.client_id,
         sender_id=actor.id,
-        sender_role=_sender_role(actor, consultation),
+        sender_role=_sender_role(actor, locked),
         kind=MessageKind.text,
-        body=body,
-        statuses=statuses,
+        body=send.body,
     )
-    if created:
-        await notifications.chat_message(session, consultation=consultation, sender_id=actor.id)
-    return (message, True) if created else (_resent(message, actor), False)
+    stored[key] = message
+    created.append(message)
+    return message, True
 
 
 async def _audit_message_read(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -265,21 +265,37 @@ async def authenticate_login(*, session: AsyncSession, login_id: uuid.UUID) -> A
     return await _active_login(session, LoginSession.id == login_id)
 
 
+async def authenticate_logins(
+    *, session: AsyncSession, login_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Authenticated]:
+    """`authenticate_login` for many sockets in one query (the hub checks every socket
+    of a batch of chat messages at once); logins that no longer count are left out."""
+    if not login_ids:
+        return {}
+    return {
+        login.session_id: login
+        for login in await _active_logins(session, LoginSession.id.in_(login_ids))
+    }
+
+
 async def _active_login(session: AsyncSession, *conditions: Any) -> Authenticated | None:
+    logins = await _active_logins(session, *conditions)
+    return logins[0] if logins else None
+
+
+async def _active_logins(session: AsyncSession, *conditions: Any) -> list[Authenticated]:
     """A login counts only while it is unrevoked, unexpired and its user is active."""
-    row = (
-        await session.execute(
-            select(User, LoginSession.id)
-            .join(LoginSession, LoginSession.user_id == User.id)
-            .where(
-                *conditions,
-                LoginSession.revoked_at.is_(None),
-                LoginSession.expires_at > clock.now(),
-                User.is_active.is_(True),
-            )
+    rows = await session.execute(
+        select(User, LoginSession.id)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            *conditions,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > clock.now(),
+            User.is_active.is_(True),
         )
-    ).one_or_none()
-    return None if row is None else Authenticated(user=row[0], session_id=row[1])
+    )
+    return [Authenticated(user=user, session_id=login_id) for user, login_id in rows]
 
 
 # --- password login --------------------------------------------------------------------------

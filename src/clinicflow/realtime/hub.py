@@ -23,13 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
 from clinicflow.realtime.broker import Broker
 from clinicflow.realtime.events import Event
 from clinicflow.realtime.sequencer import Sequencer
-from clinicflow.realtime.topics import AcceptsSends, Registry, Topic, UnknownTopic
+from clinicflow.realtime.topics import AcceptsSends, Incoming, Registry, Topic, UnknownTopic
 
 log = structlog.get_logger(__name__)
 
@@ -47,11 +46,6 @@ class NotAllowed(Exception):
 
 class LoginEnded(Exception):
     """The socket's login was signed out or its user deactivated since it connected."""
-
-
-# Refusals that are one sender's own: answered to that sender while the rest of its batch
-# is stored.
-SENDER_ERRORS = (AppError, LoginEnded)
 
 
 class NotFollowing(Exception):
@@ -303,15 +297,10 @@ class Hub:
     async def _user(self, session: AsyncSession, connection: Connection) -> Actor:
         """The socket's user, with its login checked again when the last check is older
         than `login_recheck_seconds` (a query per frame would dominate a chat message)."""
-        now = time.monotonic()
-        if now < connection.login_checked_until:
-            return connection.member
-        login = await identity.authenticate_login(session=session, login_id=connection.login_id)
-        if login is None:
-            raise LoginEnded(str(connection.login_id))
-        connection.member = Member(id=login.user.id, name=login.user.name, role=login.user.role)
-        connection.login_checked_until = now + self._login_recheck
-        return connection.member
+        user = (await self._users(session, {connection}))[connection]
+        if isinstance(user, LoginEnded):
+            raise user
+        return user
 
     async def unsubscribe(self, connection: Connection, name: str) -> None:
         follower = connection.followers.get(name)
@@ -460,16 +449,9 @@ class Hub:
         the rules gets its own error without touching the others; anything else (a
         database error, a deadlock, a failed commit) rolls the batch back and each send is
         retried alone, so each gets its own answer."""
-        answers: list[tuple[PendingSend, dict[str, Any] | BaseException]] = []
         try:
             async with self._transaction(write=True) as session:
-                # Sorted by consultation (stably, so each one's order is kept): two
-                # processes' batches then lock rows in the same order and cannot deadlock.
-                for send in sorted(sends, key=lambda send: send.key):
-                    try:
-                        answers.append((send, await self._send_one(session, send)))
-                    except SENDER_ERRORS as exc:
-                        answers.append((send, exc))
+                answers = await self._store_in(session, sends)
         except Exception:
             if len(sends) == 1:
                 raise
@@ -477,23 +459,65 @@ class Hub:
             for send in sends:
                 await self._store_alone(send)
             return
-        for send, answer in answers:
+        for send, answer in zip(sends, answers, strict=True):
             send.settle(answer)
 
     async def _store_alone(self, send: PendingSend) -> None:
         try:
             async with self._transaction(write=True) as session:
-                answer = await self._send_one(session, send)
+                (answer,) = await self._store_in(session, [send])
         except Exception as exc:
             send.settle(exc)
         else:
             send.settle(answer)
 
-    async def _send_one(self, session: AsyncSession, send: PendingSend) -> dict[str, Any]:
-        # Error messages are in the sender's language, whoever's batch it is.
-        i18n.set_language(send.language)
-        user = await self._user(session, send.connection)
-        return await send.topic.send(session=session, user=user, key=send.key, payload=send.payload)
+    async def _store_in(
+        self, session: AsyncSession, sends: list[PendingSend]
+    ) -> list[dict[str, Any] | BaseException]:
+        """Hand the batch to its topics, one call per topic kind and sender language (error
+        messages are in the sender's language, whoever's batch it is), keeping each
+        sender's order."""
+        users = await self._users(session, {send.connection for send in sends})
+        answers: dict[int, dict[str, Any] | BaseException] = {}
+        groups: dict[tuple[AcceptsSends, str], list[tuple[int, Incoming]]] = {}
+        for index, send in enumerate(sends):
+            user = users[send.connection]
+            if isinstance(user, LoginEnded):
+                answers[index] = user
+                continue
+            incoming = Incoming(user=user, key=send.key, payload=send.payload)
+            groups.setdefault((send.topic, send.language), []).append((index, incoming))
+        for (topic, language), group in groups.items():
+            i18n.set_language(language)
+            stored = await topic.send(session=session, sends=[incoming for _, incoming in group])
+            answers.update(zip((index for index, _ in group), stored, strict=True))
+        return [answers[index] for index in range(len(sends))]
+
+    async def _users(
+        self, session: AsyncSession, connections: set[Connection]
+    ) -> dict[Connection, Member | LoginEnded]:
+        """Each socket's user, the logins whose last check is older than
+        `login_recheck_seconds` checked again in one query for the whole batch."""
+        now = time.monotonic()
+        due: dict[uuid.UUID, list[Connection]] = {}
+        for connection in connections:
+            if now >= connection.login_checked_until:
+                due.setdefault(connection.login_id, []).append(connection)
+        logins = (
+            await identity.authenticate_logins(session=session, login_ids=list(due)) if due else {}
+        )
+        users: dict[Connection, Member | LoginEnded] = {}
+        for connection in connections:
+            if connection.login_id not in due:
+                users[connection] = connection.member
+            elif (login := logins.get(connection.login_id)) is None:
+                users[connection] = LoginEnded(str(connection.login_id))
+            else:
+                user = login.user
+                connection.member = Member(id=user.id, name=user.name, role=user.role)
+                connection.login_checked_until = now + self._login_recheck
+                users[connection] = connection.member
+        return users
 
 
 class PresenceTopic:

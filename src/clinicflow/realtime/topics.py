@@ -3,12 +3,14 @@ a late or reconnecting follower up from the database."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.audit import Actor
+from clinicflow.core.errors import AppError
 from clinicflow.realtime.events import Event
 
 
@@ -29,14 +31,26 @@ class Topic(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """One `{"op": "send"}` frame: who sent it, to which key of the topic, and the frame."""
+
+    user: Actor
+    key: str
+    payload: Mapping[str, Any]
+
+
 @runtime_checkable
 class AcceptsSends(Protocol):
     """A topic whose followers may also write to it over the socket (`{"op": "send"}`)."""
 
     async def send(
-        self, *, session: AsyncSession, user: Actor, key: str, payload: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """Store what was sent (the caller commits) and answer with what was stored."""
+        self, *, session: AsyncSession, sends: Sequence[Incoming]
+    ) -> list[dict[str, Any] | AppError]:
+        """Store what was sent, in order (the caller commits), and answer each send: what
+        was stored, or why it was refused. The hub hands over every send that arrived
+        while it was storing the last ones, so this should cost a few statements in all,
+        not a few per send."""
         ...
 
 
