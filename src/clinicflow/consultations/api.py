@@ -16,7 +16,7 @@ from starlette.types import Message as AsgiMessage
 
 from clinicflow.consultations import schemas
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Consultation, ConsultationStatus, Message
+from clinicflow.consultations.models import Consultation, ConsultationStatus
 from clinicflow.consultations.storage import file_store
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import ClientInfo, CurrentUser, Reader, Session, SettingsDep
@@ -54,7 +54,9 @@ async def _one(session: Session, consultation: Consultation) -> schemas.Consulta
     return (await consultations.describe(session, [consultation]))[0]
 
 
-def _message_answer(response: Response, message: Message, created: bool) -> schemas.MessageOut:
+def _message_answer(
+    response: Response, message: schemas.MessageView, created: bool
+) -> schemas.MessageOut:
     if not created:
         response.status_code = status.HTTP_200_OK
     return schemas.message_out(message)

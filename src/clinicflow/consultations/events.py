@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Message
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
@@ -104,7 +103,7 @@ def _outgoing(send: Incoming) -> consultations.Outgoing:
     return consultations.Outgoing(send.user, consultation_id, frame.client_id, frame.body)
 
 
-def _answer(stored: tuple[Message, bool] | AppError) -> dict[str, Any] | AppError:
+def _answer(stored: tuple[schemas.MessageView, bool] | AppError) -> dict[str, Any] | AppError:
     if isinstance(stored, AppError):
         return stored
     message, _created = stored

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from clinicflow.consultations.models import (
+    Attachment,
     Consultation,
     ConsultationStatus,
     ConsultationType,
-    Message,
     MessageKind,
     SenderRole,
 )
@@ -168,7 +168,33 @@ def attachment_url(consultation_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
     return f"/api/consultations/{consultation_id}/attachments/{attachment_id}"
 
 
-def message_out(message: Message) -> MessageOut:
+class MessageView(Protocol):
+    """What a message's answer and event are made of: a stored `Message`, or one a writer
+    has just numbered (`service.NewMessage`)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def consultation_id(self) -> uuid.UUID: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def sender_id(self) -> uuid.UUID | None: ...
+    @property
+    def sender_role(self) -> SenderRole: ...
+    @property
+    def kind(self) -> MessageKind: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def attachment(self) -> Attachment | None: ...
+
+
+def message_out(message: MessageView) -> MessageOut:
     attachment = message.attachment
     return MessageOut(
         id=message.id,
@@ -191,7 +217,7 @@ def message_out(message: Message) -> MessageOut:
     )
 
 
-def message_json(message: Message) -> dict[str, Any]:
+def message_json(message: MessageView) -> dict[str, Any]:
     data: dict[str, Any] = message_out(message).model_dump(mode="json")
     return data
 

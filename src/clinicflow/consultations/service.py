@@ -362,7 +362,7 @@ async def _transition(
 
 async def _system_message(
     session: AsyncSession, consultation: Consultation, actor: Actor, event: str
-) -> Message:
+) -> schemas.MessageView:
     """A line in the conversation that records an event (accepted, declined, ended); its
     `sender_id` names whose action it was. Each happens once, so its client id is fixed."""
     message, _created = await _append(
@@ -380,7 +380,7 @@ async def _system_message(
 
 async def join(
     *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
-) -> tuple[Message, bool]:
+) -> tuple[schemas.MessageView, bool]:
     """Say in the conversation that the patient or doctor has opened it; once per person.
 
     Called by the chat page when it opens and by "join the call"; the second and later
@@ -441,7 +441,7 @@ async def _stored(
     }
 
 
-def _resent(existing: Message, actor: Actor) -> Message:
+def _resent(existing: schemas.MessageView, actor: Actor) -> schemas.MessageView:
     """A resend answers with what was stored; someone else's id is not theirs to reuse."""
     if existing.sender_id != actor.id:
         raise AppError(
@@ -488,6 +488,23 @@ async def _lock(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.
     return {row.id: _Locked(*row) for row in rows}
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    """A message a writer has just numbered: its row, its event and its answer are made
+    from this (an ORM `Message` for each one was a large share of a chat message's cost)."""
+
+    id: uuid.UUID
+    consultation_id: uuid.UUID
+    seq: int
+    client_id: str
+    sender_id: uuid.UUID | None
+    sender_role: SenderRole
+    kind: MessageKind
+    body: str
+    created_at: datetime
+    attachment: Attachment | None = None
+
+
 def _next(
     locked: _Locked,
     *,
@@ -496,10 +513,11 @@ def _next(
     sender_role: SenderRole,
     kind: MessageKind,
     body: str,
-) -> Message:
+    attachment: Attachment | None = None,
+) -> NewMessage:
     """A new message with the consultation's next `seq` (stored by `_store`)."""
     locked.last_seq += 1
-    return Message(
+    return NewMessage(
         id=uuid.uuid4(),
         consultation_id=locked.id,
         seq=locked.last_seq,
@@ -509,11 +527,12 @@ def _next(
         kind=kind,
         body=body,
         created_at=clock.now(),
+        attachment=attachment,
     )
 
 
 async def _store(
-    session: AsyncSession, messages: Sequence[Message], locked: Collection[_Locked]
+    session: AsyncSession, messages: Sequence[NewMessage], locked: Collection[_Locked]
 ) -> None:
     """Store new messages and their consultations' `last_seq` in two statements whatever
     their number (plain executemany: the ORM's unit of work was most of a message's cost),
@@ -560,7 +579,7 @@ async def _append(
     body: str,
     statuses: Collection[S] | None,
     attachment: Attachment | None = None,
-) -> tuple[Message, bool]:
+) -> tuple[schemas.MessageView, bool]:
     """Store one message with the next `seq` if the consultation is in one of `statuses`.
 
     Answers (message, True), or (the message stored earlier under this client id, False).
@@ -578,10 +597,10 @@ async def _append(
         sender_role=sender_role,
         kind=kind,
         body=body,
+        attachment=attachment,
     )
     if attachment is not None:
         attachment.message_id = message.id
-        message.attachment = attachment
     await _store(session, [message], [locked])
     if attachment is not None:
         session.add(attachment)
@@ -607,7 +626,7 @@ async def send_message(
     consultation_id: uuid.UUID,
     client_id: str,
     body: str,
-) -> tuple[Message, bool]:
+) -> tuple[schemas.MessageView, bool]:
     """Store a text message as written (it is escaped on display, never rendered as HTML).
 
     Answers (message, created): a resend of a client id already stored answers with the
@@ -622,7 +641,7 @@ async def send_message(
 
 async def send_messages(
     session: AsyncSession, sends: Sequence[Outgoing]
-) -> list[tuple[Message, bool] | AppError]:
+) -> list[tuple[schemas.MessageView, bool] | AppError]:
     """Store many text messages, as many `send_message` calls in this order would, but in
     a handful of statements whatever their number: the socket hub stores every send that
     arrived while it was busy this way (group commit).
@@ -632,16 +651,18 @@ async def send_messages(
     notification for the doctor's messages in the batch, not one per message.
     """
     locked = await _lock(session, {send.consultation_id for send in sends})
-    stored = await _stored(
-        session,
-        {
-            (send.consultation_id, send.client_id)
-            for send in sends
-            if CLIENT_ID.fullmatch(send.client_id)
-        },
+    stored: dict[tuple[uuid.UUID, str], schemas.MessageView] = dict(
+        await _stored(
+            session,
+            {
+                (send.consultation_id, send.client_id)
+                for send in sends
+                if CLIENT_ID.fullmatch(send.client_id)
+            },
+        )
     )
-    answers: list[tuple[Message, bool] | AppError] = []
-    created: list[Message] = []
+    answers: list[tuple[schemas.MessageView, bool] | AppError] = []
+    created: list[NewMessage] = []
     for send in sends:
         try:
             answers.append(_take(send, locked.get(send.consultation_id), stored, created))
@@ -664,9 +685,9 @@ async def send_messages(
 def _take(
     send: Outgoing,
     locked: _Locked | None,
-    stored: dict[tuple[uuid.UUID, str], Message],
-    created: list[Message],
-) -> tuple[Message, bool]:
+    stored: dict[tuple[uuid.UUID, str], schemas.MessageView],
+    created: list[NewMessage],
+) -> tuple[schemas.MessageView, bool]:
     """One send of a batch by the rules, in the order `send_message` has always checked
     them; a new message is numbered, added to `created` and to `stored` (a repeat later
     in the batch is a resend of it)."""
@@ -798,7 +819,7 @@ async def add_attachment(
     data: bytes,
     max_bytes: int,
     client_id: str | None = None,
-) -> tuple[Message, bool]:
+) -> tuple[schemas.MessageView, bool]:
     """Store an image or PDF (encrypted, like message bodies) and announce it as a message.
 
     The type comes from the bytes alone; the file is written before the message row, so a
@@ -1131,7 +1152,7 @@ async def add_assistant_outcome(
     answer: bool,
     body: str,
     sender_id: uuid.UUID | None,
-) -> tuple[Message, bool]:
+) -> tuple[schemas.MessageView, bool]:
     """The one outcome of the question at `question_seq` while the consultation is open: an
     `answer` (kind `assistant`) or a system message (a refusal, an error, a cancellation).
 

@@ -28,7 +28,7 @@ from clinicflow.identity.schemas import Role
 from clinicflow.realtime.broker import Broker
 from clinicflow.realtime.events import Event
 from clinicflow.realtime.sequencer import Sequencer
-from clinicflow.realtime.topics import AcceptsSends, Incoming, Registry, Topic, UnknownTopic
+from clinicflow.realtime.topics import AcceptsSends, Incoming, Registry, Topic
 
 log = structlog.get_logger(__name__)
 
@@ -430,9 +430,7 @@ class Hub:
         self, connection: Connection, name: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Store a sent frame; answered once the batch it joined has committed."""
-        topic, key = self.topics.resolve(name)
-        if not isinstance(topic, AcceptsSends):
-            raise UnknownTopic(name)
+        topic, key = self.topics.resolve_accepting(name)
         send = PendingSend(
             connection=connection,
             topic=topic,

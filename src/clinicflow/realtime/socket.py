@@ -70,18 +70,20 @@ async def serve(websocket: WebSocket, runtime: Runtime) -> None:
         abort=abort,
     )
     writer = asyncio.create_task(_write(websocket, connection))
+    loop = asyncio.get_running_loop()
     try:
-        while not connection.closing:
-            try:
-                message = await asyncio.wait_for(
-                    websocket.receive(), timeout=settings.ws_idle_seconds
-                )
-            except TimeoutError:
-                connection.abort(IDLE_CODE)
-                break
-            if message["type"] == "websocket.disconnect":
-                break
-            await _handle(hub, connection, message.get("text"))
+        # One deadline moved on each frame rather than `wait_for` around each receive: that
+        # made a task per frame. It is off while a frame is handled, which may wait.
+        async with asyncio.timeout(settings.ws_idle_seconds) as silence:
+            while not connection.closing:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                silence.reschedule(None)
+                await _handle(hub, connection, message.get("text"))
+                silence.reschedule(loop.time() + settings.ws_idle_seconds)
+    except TimeoutError:
+        connection.abort(IDLE_CODE)
     except WebSocketDisconnect:
         pass
     finally:

@@ -61,9 +61,21 @@ class UnknownTopic(Exception):
 class Registry:
     def __init__(self) -> None:
         self._topics: dict[str, Topic] = {}
+        self._accepting: dict[str, AcceptsSends] = {}
 
     def register(self, topic: Topic) -> None:
         self._topics[topic.kind] = topic
+        if isinstance(topic, AcceptsSends):
+            self._accepting[topic.kind] = topic
+
+    def resolve_accepting(self, name: str) -> tuple[AcceptsSends, str]:
+        """Like `resolve`, for a topic that takes sends (the protocol check is slow, so it
+        is made once, when the topic is registered)."""
+        _, key = self.resolve(name)
+        topic = self._accepting.get(name.partition(":")[0])
+        if topic is None:
+            raise UnknownTopic(name)
+        return topic, key
 
     def resolve(self, name: str) -> tuple[Topic, str]:
         kind, sep, key = name.partition(":")
