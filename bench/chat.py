@@ -13,7 +13,8 @@ socket receives its `message.created` event. Three servers take the same load, i
 
     .venv/bin/python bench/chat.py [--consultations 500] [--rate 1000] [--seconds 30]
                                    [--drain 10] [--doctors 50] [--client-processes 2]
-                                   [--skip-bare] [--skip-sqlite] [--skip-postgres]
+                                   [--timeline] [--skip-bare] [--skip-sqlite]
+                                   [--skip-postgres]
 
 The PostgreSQL run creates a throwaway database on postgresql+asyncpg://postgres@127.0.0.1:5432
 and drops it afterwards, and uses Redis db 9 on 127.0.0.1:6379, flushed before and after; it
@@ -251,6 +252,7 @@ class Outcome:
     lag_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     slow: Counter[int] = field(default_factory=Counter)  # second of the window -> slow messages
+    timeline: list[tuple[int, float]] = field(default_factory=list)  # (second sent, latency)
     closes: Counter[str] = field(default_factory=Counter)
 
     def merge(self, other: Outcome) -> None:
@@ -290,8 +292,10 @@ class Tally:
         self.outcome.delivered += 1
         latency = (now - self.sent_at[client_id]) * 1000
         self.outcome.latency_ms.append(latency)
+        second = int(self.sent_at[client_id] - self.start)
+        self.outcome.timeline.append((second, latency))
         if latency > TARGET_P99_MS:
-            self.outcome.slow[int(self.sent_at[client_id] - self.start)] += 1
+            self.outcome.slow[second] += 1
         if now <= self.window_end:
             self.outcome.delivered_in_window += 1
 
@@ -853,6 +857,20 @@ def run_postgres(args: argparse.Namespace) -> Outcome | None:
 # --- reporting -------------------------------------------------------------------------------
 
 
+def report_timeline(outcome: Outcome) -> None:
+    """Latency by the second a message was sent: a pause of the whole server shows as one
+    bad second, a queue building up as a run of growing ones."""
+    by_second: defaultdict[int, list[float]] = defaultdict(list)
+    for second, latency in outcome.timeline:
+        by_second[second].append(latency)
+    print("  second   messages      p50 ms      p99 ms      max ms")
+    for second, latencies in sorted(by_second.items()):
+        print(
+            f"  {second:6d} {len(latencies):10d} {harness.percentile(latencies, 0.5):11.1f} "
+            f"{harness.percentile(latencies, 0.99):11.1f} {max(latencies):11.1f}"
+        )
+
+
 def report(outcome: Outcome, plan: Plan) -> None:
     seconds = plan.seconds
     print(
@@ -975,6 +993,9 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=10, help="seconds to wait for stragglers")
     parser.add_argument("--doctors", type=int, default=50)
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument(
+        "--timeline", action="store_true", help="latency by the second each message was sent"
+    )
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
@@ -1005,6 +1026,8 @@ def main() -> None:
         outcome = run(args)
         if outcome is not None:
             report(outcome, plan)
+            if args.timeline:
+                report_timeline(outcome)
             results[label] = outcome
     report_ratios(results, args.seconds)
 

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clinicflow import i18n, worker
+from clinicflow import db, i18n, worker
 from clinicflow.assistant import api as assistant_api
 from clinicflow.assistant.providers import build_provider
 from clinicflow.assistant.runner import Assistant
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await assistant.start()
-        async with worker.embedded(runtime):
+        async with db.checkpoints(runtime.engine), worker.embedded(runtime):
             yield
         await assistant.stop()
         await runtime.close()
