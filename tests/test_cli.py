@@ -161,3 +161,32 @@ async def test_serve_binds_where_it_is_told(settings: Settings) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+async def test_the_served_app_keeps_full_collections_rare(settings: Settings) -> None:
+    """`serve` moves the start-up heap out of the collector's way and makes full
+    collections rare: with 1,000 sockets open each one paused the server for ~180 ms."""
+    program = (
+        "import gc; from clinicflow.cli import serving_app; serving_app(); "
+        "print(gc.get_threshold()[2], gc.get_freeze_count())"
+    )
+    environment = {
+        "CLINICFLOW_ENV": "test",
+        "CLINICFLOW_SECRET_KEY": settings.secret_key,
+        "DATABASE_URL": settings.database_url,
+        "CLINICFLOW_VAR_DIR": str(settings.var_dir),
+        "PATH": "/usr/bin:/bin",
+    }
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", program],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    full_every, frozen = (int(word) for word in result.stdout.split())
+    assert full_every >= 1000
+    assert frozen > 10_000

@@ -54,13 +54,26 @@ def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+# Full collections are left to every this many collections of the middle generation
+# instead of Python's 10 (see `serving_app`).
+FULL_COLLECTION_EVERY = 1000
+
+
 def serving_app() -> FastAPI:
     """The app for `serve`, with everything built at start-up moved out of the garbage
-    collector's reach: with 1,000 sockets open, full collections walking those long-lived
-    objects took 100–220 ms each, a pause every message in flight waited for."""
+    collector's reach, and full collections made rare.
+
+    Each full collection walks every long-lived object: with 1,000 sockets open that took
+    160–185 ms, a pause every message in flight waited for, and under a steady chat load
+    one came every 15 s. Young objects, where nearly all garbage is, are still collected
+    as often as before; a cycle that lived long enough to reach the oldest generation now
+    waits longer to be freed.
+    """
     web_app = create_app()
     gc.collect()
     gc.freeze()
+    youngest, middle, _ = gc.get_threshold()
+    gc.set_threshold(youngest, middle, FULL_COLLECTION_EVERY)
     return web_app
 
 
