@@ -37,5 +37,10 @@ class Event:
 
     @classmethod
     def decode(cls, raw: str | bytes) -> Event:
-        value = json.loads(raw)
-        return cls(topic=value["topic"], type=value["type"], data=value["data"], seq=value["seq"])
+        """The event in `raw`, keeping `raw` as its frame: it is what `encode` made in the
+        process that published it, so encoding it again for the followers here is waste."""
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        value = json.loads(text)
+        event = cls(topic=value["topic"], type=value["type"], data=value["data"], seq=value["seq"])
+        object.__setattr__(event, "_frame", text)
+        return event
