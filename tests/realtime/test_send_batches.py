@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations.models import ConsultationStatus, Message
 from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.notifications.models import Kind, Notification
 from clinicflow.realtime.hub import Connection, Member, PendingSend
 from clinicflow.realtime.topics import Incoming
 from clinicflow.runtime import Runtime
@@ -102,6 +103,42 @@ async def test_one_batch_answers_each_send_by_the_rules(
         .order_by(Message.seq)
     )
     assert list(stored) == ["first", "twice", "last"]
+
+
+async def test_a_batch_tells_each_away_patient_once(
+    runtime: Runtime, clinic: Clinic, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Doctors' messages in one batch: a patient watching the consultation is not notified,
+    each patient who is away gets one notification however many messages were for them."""
+    doctor = await clinic.doctor()
+    watching, away, also_away = [await clinic.patient() for _ in range(3)]
+    consultations = {
+        person.id: await clinic.consultation(person, doctor, ConsultationStatus.active)
+        for person in (watching, away, also_away)
+    }
+    viewer = connection_of(watching)
+    watched = consultations[watching.id].id
+    await runtime.broker.presence.join(f"presence:{watched}", str(watching.id), viewer.id)
+    hub, doctors = runtime.hub, connection_of(doctor)
+    sizes = batches_of(runtime, monkeypatch)
+
+    targets = [watching, away, away, also_away, away]
+    answers = await asyncio.gather(
+        *(
+            hub.send(
+                doctors,
+                f"consultation:{consultations[person.id].id}",
+                {"client_id": f"m{n}", "body": "Please take the tablets with food."},
+            )
+            for n, person in enumerate(targets)
+        )
+    )
+    assert sizes == [5]
+    assert all(isinstance(answer, dict) for answer in answers)
+    told = await session.scalars(
+        select(Notification.user_id).where(Notification.kind == Kind.chat_message)
+    )
+    assert sorted(told, key=str) == sorted([away.id, also_away.id], key=str)
 
 
 async def test_a_failed_batch_is_stored_one_send_at_a_time(

@@ -669,16 +669,14 @@ async def send_messages(
         except AppError as refused:
             answers.append(refused)
     await _store(session, created, locked.values())
-    doctors_wrote = {
-        message.consultation_id: message.sender_id
-        for message in created
-        if message.sender_role is SenderRole.doctor
-    }
-    for consultation_id, sender_id in doctors_wrote.items():
-        if sender_id is not None:
-            await notifications.chat_message(
-                session, consultation=locked[consultation_id], sender_id=sender_id
-            )
+    await notifications.chat_messages(
+        session,
+        sent={
+            message.consultation_id: (locked[message.consultation_id], message.sender_id)
+            for message in created
+            if message.sender_role is SenderRole.doctor and message.sender_id is not None
+        },
+    )
     return answers
 
 

@@ -400,24 +400,38 @@ async def about_consultation(
     )
 
 
-async def chat_message(
-    session: AsyncSession, *, consultation: ConsultationLike, sender_id: uuid.UUID
-) -> Notification | None:
-    """A message for a patient who is not looking at the consultation (no socket of theirs
-    on its presence topic): one who is reads it there and needs no notification."""
-    patient_id = consultation.patient_id
-    if sender_id == patient_id:
-        return None
-    if str(patient_id) in await realtime.present_users(session, f"presence:{consultation.id}"):
-        return None
-    sender = await identity.names(session, [sender_id])
-    return await notify(
-        session,
-        user_id=patient_id,
-        kind=Kind.chat_message,
-        values={"sender": sender.get(sender_id, "")},
-        consultation_id=consultation.id,
-    )
+async def chat_messages(
+    session: AsyncSession, *, sent: Mapping[uuid.UUID, tuple[ConsultationLike, uuid.UUID]]
+) -> list[Notification]:
+    """Doctors' messages, by consultation (consultation, sender), for patients who are not
+    looking at the consultation (no socket of theirs on its presence topic): one who is
+    reads them there and needs no notification. One presence look-up for them all: a
+    batch of sends holds its consultations' rows while this runs."""
+    waiting = {
+        f"presence:{consultation.id}": (consultation, sender_id)
+        for consultation, sender_id in sent.values()
+        if sender_id != consultation.patient_id
+    }
+    if not waiting:
+        return []
+    present = await realtime.present_users_of(session, waiting)
+    away = [
+        (consultation, sender_id)
+        for topic, (consultation, sender_id) in waiting.items()
+        if str(consultation.patient_id) not in present[topic]
+    ]
+    names = await identity.names(session, {sender_id for _, sender_id in away})
+    told = [
+        await notify(
+            session,
+            user_id=consultation.patient_id,
+            kind=Kind.chat_message,
+            values={"sender": names.get(sender_id, "")},
+            consultation_id=consultation.id,
+        )
+        for consultation, sender_id in away
+    ]
+    return [notification for notification in told if notification is not None]
 
 
 # --- the bell -------------------------------------------------------------------------

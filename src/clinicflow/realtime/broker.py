@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
 
 import structlog
@@ -40,6 +40,10 @@ class Presence(Protocol):
     async def refresh(self, topics: Iterable[tuple[str, str, str]]) -> None: ...
 
     async def users(self, topic: str) -> list[str]: ...
+
+    async def users_of(self, topics: Collection[str]) -> dict[str, set[str]]:
+        """`users` of many topics in one go (one round trip to Redis)."""
+        ...
 
 
 class Broker(Protocol):
@@ -92,6 +96,9 @@ class MemoryPresence:
 
     async def users(self, topic: str) -> list[str]:
         return sorted(self._user_set(topic))
+
+    async def users_of(self, topics: Collection[str]) -> dict[str, set[str]]:
+        return {topic: self._user_set(topic) for topic in topics}
 
 
 class MemoryBroker:
@@ -158,6 +165,18 @@ class RedisPresence:
 
     async def users(self, topic: str) -> list[str]:
         return sorted(await self._users(self._key(topic)))
+
+    async def users_of(self, topics: Collection[str]) -> dict[str, set[str]]:
+        ordered = list(topics)
+        now = time.time()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic in ordered:
+                pipe.zrangebyscore(self._key(topic), now, "+inf")
+            found = await pipe.execute()
+        return {
+            topic: {_user_of(member) for member in members}
+            for topic, members in zip(ordered, found, strict=True)
+        }
 
 
 def _user_of(member: object) -> str:

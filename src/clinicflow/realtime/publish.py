@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 import structlog
@@ -45,12 +46,12 @@ def publish_on_commit(session: AsyncSession, *events: Event) -> None:
     after_commit(session, publish)
 
 
-async def present_users(session: AsyncSession, topic: str) -> set[str]:
-    """Who is present on a presence topic now (user ids), through the process's broker;
-    nobody when the session has no broker with presence."""
+async def present_users_of(session: AsyncSession, topics: Collection[str]) -> dict[str, set[str]]:
+    """Who is present on each of these presence topics now (user ids), through the
+    process's broker in one look-up; nobody when the session has no broker with presence."""
     publisher = session.info.get(PUBLISHER_KEY)
     presence = getattr(publisher, "presence", None)
     if presence is None:
-        return set()
-    users: list[str] = await presence.users(topic)
-    return set(users)
+        return {topic: set() for topic in topics}
+    users: dict[str, set[str]] = await presence.users_of(topics)
+    return users
