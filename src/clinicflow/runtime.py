@@ -21,6 +21,9 @@ from clinicflow.realtime import publish
 from clinicflow.realtime.broker import Broker, MemoryBroker, RedisBroker
 from clinicflow.realtime.hub import Hub
 
+# Batches of chat sends stored at once by one process on PostgreSQL (realtime.hub.SendQueue).
+SERVER_DATABASE_SEND_WRITERS = 2
+
 
 @dataclass
 class Runtime:
@@ -48,6 +51,7 @@ class Runtime:
             transaction=self.transaction,
             gap_wait_seconds=self.settings.realtime_gap_wait_seconds,
             login_recheck_seconds=self.settings.ws_login_recheck_seconds,
+            send_writers=1 if self.settings.is_sqlite else SERVER_DATABASE_SEND_WRITERS,
         )
 
     async def close(self) -> None:

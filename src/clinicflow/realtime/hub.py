@@ -139,10 +139,14 @@ class PendingSend:
 
 
 class SendQueue:
-    """Group commit: one writer per process stores every send that arrived while it was
-    busy in one transaction. Each chat message alone paid a transaction (begin, commit,
-    and on SQLite the one writer's turn); at hundreds of messages a second those were most
-    of the cost. The writer runs only while there is work and is started by the first send.
+    """Group commit: a writer stores every send that arrived while it was busy in one
+    transaction. Each chat message alone paid a transaction (begin, commit, and on SQLite
+    the one writer's turn); at hundreds of messages a second those were most of the cost.
+
+    Up to `writers` batches are stored at once. On a server database a batch spends most
+    of its time waiting (round trips, the commit's flush to disk), and the next one can be
+    taken meanwhile; SQLite has one writer whatever we do, so there it is one. Writers run
+    only while there is work and are started by the sends.
     """
 
     def __init__(
@@ -150,18 +154,21 @@ class SendQueue:
         store: Callable[[list[PendingSend]], Awaitable[None]],
         *,
         max_batch: int = MAX_SEND_BATCH,
+        writers: int = 1,
     ) -> None:
         self._store = store
         self._max_batch = max_batch
+        self._most_writers = writers
         self._waiting: list[PendingSend] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
 
     def put(self, send: PendingSend) -> None:
         self._waiting.append(send)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write())
+        if len(self._writers) < self._most_writers:
+            self._writers.add(asyncio.create_task(self._write()))
 
     async def _write(self) -> None:
+        me = asyncio.current_task()
         try:
             while self._waiting:
                 batch = self._waiting[: self._max_batch]
@@ -176,11 +183,14 @@ class SendQueue:
                         send.answer.cancel()
                     raise
         finally:
-            self._writer = None
-            # Cancelled with sends still waiting (shutdown): they must not hang.
-            for send in self._waiting:
-                send.answer.cancel()
-            self._waiting.clear()
+            # Leaving the set at once (not in a done callback) means a send put after the
+            # last look at `_waiting` always finds room to start a writer.
+            self._writers.discard(me)
+            if not self._writers:
+                # Cancelled with sends still waiting (shutdown): they must not hang.
+                for send in self._waiting:
+                    send.answer.cancel()
+                self._waiting.clear()
 
 
 class Hub:
@@ -191,6 +201,7 @@ class Hub:
         transaction: Transaction,
         gap_wait_seconds: float = 0.25,
         login_recheck_seconds: float = 5.0,
+        send_writers: int = 1,
     ) -> None:
         self.broker = broker
         self._login_recheck = login_recheck_seconds
@@ -201,7 +212,7 @@ class Hub:
         self._presence_of: dict[str, str] = {}
         self._presence_counts: dict[str, Callable[[Member, str], bool]] = {}
         self._taps: list[Callable[[Event], None]] = []
-        self._sends = SendQueue(self._store)
+        self._sends = SendQueue(self._store, writers=send_writers)
         broker.attach(self.deliver)
 
     def tap(self, observer: Callable[[Event], None]) -> None:
