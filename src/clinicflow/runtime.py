@@ -55,6 +55,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.hub.close()
         await self.broker.close()
         if self.redis is not None:
             await self.redis.aclose(close_connection_pool=True)

@@ -156,6 +156,29 @@ async def test_signing_out_stops_an_open_socket(
     assert await closed_code(socket) == 4401
 
 
+async def test_signing_out_closes_a_quiet_socket_within_the_recheck(
+    settings: Settings, client: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    """Logins are checked again in the background for every open socket, so one that sends
+    nothing is closed too, and a chat send never waits on that check."""
+    user = await accounts.make(Role.doctor)
+    tokens = await login(client, user)
+    rechecking = create_app(settings.model_copy(update={"ws_login_recheck_seconds": 1.0}))
+    try:
+        async with serving(rechecking) as server:
+            socket = await connect(server, headers=bearer(tokens))
+            await socket.subscribe(f"user:{user.id}")
+            response = await client.post(
+                "/api/auth/logout",
+                json={"refresh_token": tokens["refresh_token"]},
+                headers=bearer(tokens),
+            )
+            assert response.status_code in (200, 204), response.text
+            assert await closed_code(socket) == 4401  # no frame sent since
+    finally:
+        await rechecking.state.runtime.close()
+
+
 async def test_polling_returns_what_a_subscriber_would_catch_up_on(
     client: httpx.AsyncClient, accounts: Accounts
 ) -> None:

@@ -10,6 +10,7 @@ order) waits briefly for it, and the database fills the gap if it does not come.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 import uuid
@@ -86,6 +87,7 @@ class Connection:
     """
 
     OVERFLOW_CODE = 1013
+    SIGN_IN_CODE = 4401
 
     def __init__(
         self,
@@ -213,6 +215,8 @@ class Hub:
         self._presence_counts: dict[str, Callable[[Member, str], bool]] = {}
         self._taps: list[Callable[[Event], None]] = []
         self._sends = SendQueue(self._store, writers=send_writers)
+        self._connections: set[Connection] = set()
+        self._login_sweeper: asyncio.Task[None] | None = None
         broker.attach(self.deliver)
 
     def tap(self, observer: Callable[[Event], None]) -> None:
@@ -334,7 +338,44 @@ class Hub:
         if follower.filling is not None:
             follower.filling.cancel()
 
+    def connect(self, connection: Connection) -> None:
+        """A socket has opened; its login is checked from now on (`_sweep_logins`)."""
+        self._connections.add(connection)
+        if self._login_recheck > 0 and self._login_sweeper is None:
+            self._login_sweeper = asyncio.create_task(self._sweep_logins())
+
+    async def _sweep_logins(self) -> None:
+        """Check again, in one query every half interval, the logins of every socket whose
+        check would expire before the next sweep; close a socket whose login has ended.
+
+        A chat send then finds its socket's login freshly checked and asks the database
+        nothing about it (a batch paid a round trip for the few sockets due), and signing
+        out closes the socket within the interval without waiting for its next frame.
+        """
+        half = self._login_recheck / 2
+        while self._connections:
+            await asyncio.sleep(half)
+            due = {c for c in self._connections if not c.closing}
+            try:
+                async with self._transaction(write=False) as session:
+                    users = await self._users(session, due, ahead=half)
+            except Exception:
+                log.warning("realtime.login_sweep_failed", exc_info=True)
+                continue
+            for connection, user in users.items():
+                if isinstance(user, LoginEnded):
+                    connection.abort(Connection.SIGN_IN_CODE)
+        self._login_sweeper = None
+
+    async def close(self) -> None:
+        if self._login_sweeper is not None:
+            self._login_sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._login_sweeper
+            self._login_sweeper = None
+
     async def disconnect(self, connection: Connection) -> None:
+        self._connections.discard(connection)
         connection.closing = True
         for name in list(connection.followers):
             try:
@@ -503,14 +544,15 @@ class Hub:
         return [answers[index] for index in range(len(sends))]
 
     async def _users(
-        self, session: AsyncSession, connections: set[Connection]
+        self, session: AsyncSession, connections: set[Connection], *, ahead: float = 0.0
     ) -> dict[Connection, Member | LoginEnded]:
         """Each socket's user, the logins whose last check is older than
-        `login_recheck_seconds` checked again in one query for the whole batch."""
+        `login_recheck_seconds` (or will be in `ahead` seconds) checked again in one query
+        for them all."""
         now = time.monotonic()
         due: dict[uuid.UUID, list[Connection]] = {}
         for connection in connections:
-            if now >= connection.login_checked_until:
+            if now + ahead >= connection.login_checked_until:
                 due.setdefault(connection.login_id, []).append(connection)
         logins = (
             await identity.authenticate_logins(session=session, login_ids=list(due)) if due else {}

@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 
 MAX_FRAME_CHARS = 64 * 1024
 IDLE_CODE = 4408
-SIGN_IN_CODE = 4401
+SIGN_IN_CODE = Connection.SIGN_IN_CODE
 FORBIDDEN_ORIGIN_CODE = 4403
 
 
@@ -69,6 +69,7 @@ async def serve(websocket: WebSocket, runtime: Runtime) -> None:
         buffer_size=settings.ws_send_buffer,
         abort=abort,
     )
+    hub.connect(connection)
     writer = asyncio.create_task(_write(websocket, connection))
     loop = asyncio.get_running_loop()
     try:
