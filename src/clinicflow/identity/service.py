@@ -255,21 +255,16 @@ async def authenticate_cookie(*, session: AsyncSession, cookie: str) -> Authenti
     )
 
 
-async def authenticate_login(*, session: AsyncSession, login_id: uuid.UUID) -> Authenticated | None:
-    """The login a long-lived connection (a socket) was opened with, if it still counts.
-
-    Checked again on each thing the connection asks for, so signing out or deactivating
-    the user stops an open socket too, while a short-lived access token may expire
-    under it without closing it.
-    """
-    return await _active_login(session, LoginSession.id == login_id)
-
-
 async def authenticate_logins(
     *, session: AsyncSession, login_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, Authenticated]:
-    """`authenticate_login` for many sockets in one query (the hub checks every socket
-    of a batch of chat messages at once); logins that no longer count are left out."""
+    """The logins long-lived connections (sockets) were opened with, those that still
+    count, in one query for them all (the hub checks every open socket at once).
+
+    Checked again while the socket is open, so signing out or deactivating the user stops
+    an open socket too, while a short-lived access token may expire under it without
+    closing it. Logins that no longer count are left out.
+    """
     if not login_ids:
         return {}
     return {
