@@ -415,7 +415,7 @@ def _sender_role(actor: Actor, consultation: access.Parties) -> SenderRole:
 
 async def _by_client_id(
     session: AsyncSession, consultation_id: uuid.UUID, client_id: str
-) -> Message | None:
+) -> schemas.MessageView | None:
     return (await _stored(session, {(consultation_id, client_id)})).get(
         (consultation_id, client_id)
     )
@@ -423,7 +423,7 @@ async def _by_client_id(
 
 async def _stored(
     session: AsyncSession, keys: Collection[tuple[uuid.UUID, str]]
-) -> dict[tuple[uuid.UUID, str], Message]:
+) -> dict[tuple[uuid.UUID, str], schemas.MessageView]:
     """The messages already stored under these (consultation, client id) pairs, in one
     query whatever their number."""
     if not keys:
@@ -651,15 +651,13 @@ async def send_messages(
     notification for the doctor's messages in the batch, not one per message.
     """
     locked = await _lock(session, {send.consultation_id for send in sends})
-    stored: dict[tuple[uuid.UUID, str], schemas.MessageView] = dict(
-        await _stored(
-            session,
-            {
-                (send.consultation_id, send.client_id)
-                for send in sends
-                if CLIENT_ID.fullmatch(send.client_id)
-            },
-        )
+    stored = await _stored(
+        session,
+        {
+            (send.consultation_id, send.client_id)
+            for send in sends
+            if CLIENT_ID.fullmatch(send.client_id)
+        },
     )
     answers: list[tuple[schemas.MessageView, bool] | AppError] = []
     created: list[NewMessage] = []
