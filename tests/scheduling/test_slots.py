@@ -498,12 +498,22 @@ def cases(draw: st.DrawFn) -> tuple[Schedule, datetime, datetime]:
     return schedule, start.astimezone(caller), end.astimezone(caller)
 
 
+def minutes_between(start: datetime, end: datetime) -> int:
+    """Real minutes from start to end.
+
+    `end - start` is wall-clock time when both share a tzinfo (Python's rule), so across a
+    fall-back night a one-minute range measured that way is 59 minutes long backwards.
+    """
+    return int((end.astimezone(UTC) - start.astimezone(UTC)) / ONE_MINUTE)
+
+
 def busy_and_now(
     data: st.DataObject, slots: list[Slot], start: datetime, end: datetime
 ) -> tuple[list[Slot], datetime]:
     """Some of the schedule's own slots, a few arbitrary periods, and a moment near the range."""
     busy = data.draw(st.lists(st.sampled_from(slots), max_size=20)) if slots else []
-    span = int((end - start) / ONE_MINUTE)
+    span = minutes_between(start, end)
+    start = start.astimezone(UTC)
     arbitrary = st.tuples(st.integers(-60, span + 60), st.integers(0, 180)).map(
         lambda offsets: (
             start + ONE_MINUTE * offsets[0],
@@ -619,7 +629,8 @@ def test_splitting_the_range_neither_adds_nor_loses_slots(
     case: tuple[Schedule, datetime, datetime], data: st.DataObject
 ) -> None:
     schedule, start, end = case
-    middle = start + ONE_MINUTE * data.draw(st.integers(0, int((end - start) / ONE_MINUTE)))
+    elapsed = ONE_MINUTE * data.draw(st.integers(0, minutes_between(start, end)))
+    middle = (start.astimezone(UTC) + elapsed).astimezone(start.tzinfo)
 
     assert schedule_slots(schedule, start, middle) + schedule_slots(schedule, middle, end) == (
         schedule_slots(schedule, start, end)
