@@ -107,7 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     queue_topic = queue_events.QueueTopic()
     runtime.hub.topics.register(queue_topic)
     runtime.hub.track_presence(
-        queue_topic, kind=queue_events.PRESENCE, counts=queue_events.doctor_counts
+        queue_topic,
+        kind=queue_events.PRESENCE,
+        counts=queue_events.doctor_counts,
+        arrived=queue_events.doctor_arrived,
     )
     app.include_router(assistant_api.router)
     assistant.attach()

@@ -14,7 +14,7 @@ keeps the newest state when two processes' events arrive out of order:
 
 The queue's doctor following it counts as present in `queue-presence:<doctor_id>:<date>`
 (nobody else does); the worker shows patients "doctor away" when that has been empty for
-two minutes while they wait.
+two minutes while they wait, and the doctor's coming back shows them back at once.
 """
 
 from __future__ import annotations
@@ -46,6 +46,14 @@ def parse_key(key: str) -> tuple[uuid.UUID, date] | None:
 
 def presence_topic(doctor_id: uuid.UUID, day: date) -> str:
     return f"{PRESENCE}:{doctor_id}:{day.isoformat()}"
+
+
+async def doctor_arrived(session: AsyncSession, key: str) -> None:
+    """The hub calls this when the queue's doctor (the only member who counts) starts
+    following it."""
+    parsed = parse_key(key)
+    if parsed is not None:
+        await queues.doctor_arrived(session=session, doctor_id=parsed[0], day=parsed[1])
 
 
 def doctor_counts(member: Member, key: str) -> bool:

@@ -1308,14 +1308,29 @@ async def mark_doctors_away(
             queue.doctor_absent_since = queue.doctor_absent_since or now
             away = now - queue.doctor_absent_since >= away_after
         if away != queue.doctor_away:
-            await _lock(session, queue)
-            queue.doctor_away = away
-            current = await _announce(session, queue)
-            if away:
-                await notifications.about_entries(
-                    session,
-                    kind=Kind.doctor_away,
-                    entries=await _entries_of(session, current.ordered),
-                )
+            await _show_away(session, queue, away)
             changed += 1
     return changed
+
+
+async def doctor_arrived(*, session: AsyncSession, doctor_id: uuid.UUID, day: date) -> None:
+    """The doctor has just opened their queue for `day`: waiting patients see them back at
+    once, not at the next sweep of `mark_doctors_away` (up to 15 s later), and the doctor's
+    own page does not open on "doctor away"."""
+    queue = await _get_queue(session, doctor_id, day)
+    if queue is None or (queue.doctor_absent_since is None and not queue.doctor_away):
+        return
+    queue.doctor_absent_since = None
+    if queue.doctor_away:
+        await _show_away(session, queue, False)
+
+
+async def _show_away(session: AsyncSession, queue: Queue, away: bool) -> None:
+    """Show the queue's doctor as away (telling the waiting patients) or back."""
+    await _lock(session, queue)
+    queue.doctor_away = away
+    current = await _announce(session, queue)
+    if away:
+        await notifications.about_entries(
+            session, kind=Kind.doctor_away, entries=await _entries_of(session, current.ordered)
+        )

@@ -34,6 +34,7 @@ from clinicflow.realtime.topics import AcceptsSends, Incoming, Registry, Topic
 log = structlog.get_logger(__name__)
 
 Transaction = Callable[..., AbstractAsyncContextManager[AsyncSession]]
+Arrival = Callable[[AsyncSession, str], Awaitable[None]]
 
 REPLAY_BATCH = 500
 TYPING_MIN_SECONDS = 1.0
@@ -213,6 +214,7 @@ class Hub:
         self._followers: dict[str, dict[Connection, Follower]] = {}
         self._presence_of: dict[str, str] = {}
         self._presence_counts: dict[str, Callable[[Member, str], bool]] = {}
+        self._arrivals: dict[str, Arrival] = {}
         self._taps: list[Callable[[Event], None]] = []
         self._sends = SendQueue(self._store, writers=send_writers)
         self._connections: set[Connection] = set()
@@ -231,13 +233,20 @@ class Hub:
         *,
         kind: str = "presence",
         counts: Callable[[Member, str], bool] | None = None,
+        arrived: Arrival | None = None,
     ) -> None:
         """Following `<topic.kind>:<key>` marks the user present in `<kind>:<key>`, which
         anyone allowed to follow the first may follow to see who is connected. With
-        `counts`, only the followers it accepts (given the member and the key) are."""
+        `counts`, only the followers it accepts (given the member and the key) are. With
+        `arrived`, a user's coming into the presence also runs it, given a write
+        transaction and the key, for a domain that keeps a record of who is there and
+        should not wait for its own sweep to notice. It runs before the subscription is
+        confirmed, so what it publishes reaches the new follower first."""
         self._presence_of[topic.kind] = kind
         if counts is not None:
             self._presence_counts[topic.kind] = counts
+        if arrived is not None:
+            self._arrivals[topic.kind] = arrived
         self.topics.register(PresenceTopic(of=topic, hub=self, kind=kind))
 
     def _presence_topic(self, follower: Follower, member: Member) -> str | None:
@@ -281,7 +290,20 @@ class Hub:
             presence, str(connection.member.id), connection.id
         ):
             await self._announce_presence(presence)
+            await self._arrive(follower)
         return follower
+
+    async def _arrive(self, follower: Follower) -> None:
+        """Run the topic's `arrived`. The subscription stands if it fails: it only hurries
+        what the domain's sweep would do anyway."""
+        arrived = self._arrivals.get(follower.topic.partition(":")[0])
+        if arrived is None:
+            return
+        try:
+            async with self._transaction(write=True) as session:
+                await arrived(session, follower.key)
+        except Exception:
+            log.exception("realtime.arrival_failed", topic=follower.topic)
 
     async def _catch_up(
         self, connection: Connection, follower: Follower, topic: Topic, *, authorize: bool
