@@ -13,8 +13,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
+from clinicflow.consultations.models import (
+    Consultation,
+    ConsultationStatus,
+    Message,
+    MessageKind,
+)
 from clinicflow.identity.models import Role, User
 from clinicflow.queue.models import QueueEntry
+from clinicflow.records.models import Prescription, VisitNoteVersion
 from clinicflow.scheduling.models import Availability
 from tests.factories import run_cli
 
@@ -105,6 +112,23 @@ async def test_demo_loads_once_and_prints_logins(settings: Settings, session: As
     assert all(week.weekly["mon"] for week in weeks), "demo doctors have hours to book"
     tokens = (await session.scalars(select(QueueEntry.token).order_by(QueueEntry.token))).all()
     assert tokens == [1, 2, 3, 4], "the demo queue has patients waiting"
+    statuses = (await session.scalars(select(Consultation.status))).all()
+    assert sorted(statuses) == sorted(
+        [ConsultationStatus.ended, ConsultationStatus.active, ConsultationStatus.pending]
+    ), "a doctor's list has a request, a chat under way and a finished one"
+    ended = await session.scalar(
+        select(Consultation).where(Consultation.status == ConsultationStatus.ended)
+    )
+    assert ended is not None
+    said = await session.scalar(
+        select(func.count()).where(
+            Message.consultation_id == ended.id, Message.kind == MessageKind.text
+        )
+    )
+    assert said == 4
+    for record in (VisitNoteVersion, Prescription):
+        count = select(func.count()).select_from(record)
+        assert await session.scalar(count.where(record.consultation_id == ended.id)) == 1
 
     second = await cli(settings, "demo", env="development")
     assert second.returncode == 0

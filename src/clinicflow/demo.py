@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.consultations import service as consultations
+from clinicflow.consultations.models import ConsultationType
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Language, PatientType, Role
+from clinicflow.identity.models import Language, PatientType, Role, User
 from clinicflow.queue import service as queues
 from clinicflow.queue.models import Severity
+from clinicflow.records import schemas as records_schemas
+from clinicflow.records import service as records
 from clinicflow.scheduling import service as scheduling
 
 STAFF = [
@@ -65,6 +70,24 @@ PATIENTS = [
 ]
 
 
+# A finished chat (with a visit note and a prescription in the patient's record), one under
+# way, and a request the doctor has not answered yet: (who speaks, what they write).
+FINISHED_CHAT = [
+    ("patient", "Good morning doctor, I have had a dry cough for a week, worse at night."),
+    ("doctor", "Sorry to hear that. Any fever, chest pain or trouble breathing?"),
+    ("patient", "A little fever the first two days, none now. Breathing is fine."),
+    (
+        "doctor",
+        "It sounds like a cough left over from a cold. I am sending a prescription and a "
+        "note; come in if it lasts two more weeks or you get short of breath.",
+    ),
+]
+ACTIVE_CHAT = [
+    ("patient", "Habari daktari. Nina maumivu ya kichwa tangu jana."),
+    ("doctor", "Pole sana. Je, una homa au kichefuchefu?"),
+]
+
+
 async def load(session: AsyncSession) -> str | None:
     """Create the demo clinic and return its logins as text; None if accounts already exist."""
     if await identity.count_users(session):
@@ -97,9 +120,10 @@ async def load(session: AsyncSession) -> str | None:
                 exceptions=[],
             )
     lines.append("Patients sign in with their phone at /login/phone; codes appear at /dev/outbox:")
+    patients = []
     for number, (name, patient_type, language, born) in enumerate(PATIENTS, start=1):
         phone = f"+2547000000{number:02d}"
-        await identity.create_user(
+        patient = await identity.create_user(
             session=session,
             actor=None,
             role=Role.patient,
@@ -111,6 +135,7 @@ async def load(session: AsyncSession) -> str | None:
                 "date_of_birth": born,
             },
         )
+        patients.append(patient)
         lines.append(f"  patient       {phone:<32} {name}")
     # Today's queue of the first doctor, so the desk, the doctor's queue and a patient's
     # waiting room have someone in them.
@@ -127,4 +152,86 @@ async def load(session: AsyncSession) -> str | None:
             client=identity.Client(ip=None, user_agent="demo"),
         )
     lines.append(f"Today's queue of {first_doctor.name} holds the first four patients.")
+    lines.append(await _consultations(session, doctors=staff[2:4], patients=patients))
     return "\n".join(lines) + "\n"
+
+
+async def _consultations(
+    session: AsyncSession, *, doctors: list[User], patients: list[User]
+) -> str:
+    """Consultations in each state a doctor's list shows, and a patient record to open."""
+    amani, neema = doctors
+    esther, amina, gift = patients[4], patients[0], patients[6]
+    finished = await _chat(session, esther, amani, "Dry cough for a week", FINISHED_CHAT)
+    await consultations.end(session=session, actor=amani, consultation_id=finished)
+    await records.write_visit_note(
+        session=session,
+        actor=amani,
+        consultation_id=finished,
+        note=records_schemas.VisitNoteIn(
+            body_markdown=(
+                "Dry cough for 7 days after a cold, **no fever now**, breathing normal.\n\n"
+                "- Plenty of warm fluids\n- Back in two weeks if it goes on"
+            ),
+            diagnosis="Post-viral cough",
+        ),
+    )
+    await records.issue_prescription(
+        session=session,
+        actor=amani,
+        consultation_id=finished,
+        prescription=records_schemas.PrescriptionIn(
+            medications=[
+                records_schemas.MedicationIn(
+                    name="Dextromethorphan syrup",
+                    strength="15 mg/5 ml",
+                    dosage="10 ml",
+                    route="oral",
+                    frequency="at night",
+                    duration="7 days",
+                    quantity="100 ml",
+                )
+            ],
+            warning_signs="Shortness of breath, chest pain, or a fever that comes back.",
+        ),
+    )
+    await _chat(session, amina, neema, "Maumivu ya kichwa", ACTIVE_CHAT)
+    await consultations.start(
+        session=session,
+        actor=gift,
+        doctor_id=amani.id,
+        problem="A rash on both arms since Monday",
+        type=ConsultationType.video,
+    )
+    return (
+        f"Consultations: {esther.name} finished one with {amani.name} (note and prescription"
+        f" in her record), {amina.name} is chatting with {neema.name}, and {gift.name} is"
+        f" waiting for {amani.name} to accept."
+    )
+
+
+async def _chat(
+    session: AsyncSession,
+    patient: User,
+    doctor: User,
+    problem: str,
+    messages: list[tuple[str, str]],
+) -> uuid.UUID:
+    """A chat consultation the doctor has accepted, with these messages in it."""
+    consultation = await consultations.start(
+        session=session,
+        actor=patient,
+        doctor_id=doctor.id,
+        problem=problem,
+        type=ConsultationType.chat,
+    )
+    await consultations.accept(session=session, actor=doctor, consultation_id=consultation.id)
+    for number, (speaker, body) in enumerate(messages, start=1):
+        await consultations.send_message(
+            session=session,
+            actor=patient if speaker == "patient" else doctor,
+            consultation_id=consultation.id,
+            client_id=f"demo-{number}",
+            body=body,
+        )
+    return consultation.id
