@@ -108,6 +108,22 @@ def test_every_extracted_message_has_a_swahili_translation() -> None:
     )
 
 
+def test_the_swahili_catalog_holds_only_strings_the_sources_use() -> None:
+    """A string removed from the code leaves the catalogue too (scripts/i18n-extract drops
+    it), so translators never work on words nobody will see."""
+    used = {(message.msgid, message.context) for message in extract_messages()}
+    unused = [
+        message.id
+        for message in load_catalog()
+        if message.id and (_singular(message.id), message.context) not in used
+    ]
+    assert not unused, f"run scripts/i18n-extract; no source uses: {unused}"
+
+
+def _singular(msgid: str | tuple[str, ...]) -> str:
+    return msgid if isinstance(msgid, str) else msgid[0]
+
+
 def test_a_new_untranslated_string_is_reported(tmp_path: Path) -> None:
     package = tmp_path / "src" / "clinicflow"
     (package / "web" / "templates").mkdir(parents=True)
