@@ -354,6 +354,38 @@ async def test_lists_page_with_a_cursor_and_filter(clinic: Clinic) -> None:
     assert broken.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "when",
+    [
+        "0001-01-01T00:00:00+00:01",  # before year 1 in UTC: overflowed into a 500
+        "9999-12-31T23:59:00-00:01",  # after year 9999 in UTC
+        "1899-12-31T23:00:00+00:00",
+        "3000-01-01T00:00:00+00:00",
+        "2026-03-03T09:00:00",  # no offset: which 9 o'clock?
+    ],
+)
+async def test_times_outside_the_calendar_or_without_an_offset_are_refused(
+    clinic: Clinic, when: str
+) -> None:
+    doctor, _ = await clinic.doctor()
+    _, patient = await clinic.patient()
+    desk = await clinic.staff()
+    refused = [
+        await clinic.client.get("/api/appointments", params={"from": when}, headers=desk),
+        await clinic.client.get("/api/appointments", params={"to": when}, headers=desk),
+        await clinic.client.get(
+            f"/api/doctors/{doctor.id}/slots", params={"from": when, "to": when}
+        ),
+        await clinic.client.post(
+            "/api/holds", json={"doctor_id": str(doctor.id), "starts_at": when}, headers=patient
+        ),
+        await clinic.book(patient, doctor, when),
+    ]
+    assert [(r.status_code, r.json()["error"]["code"]) for r in refused] == [
+        (422, "validation_error")
+    ] * len(refused)
+
+
 async def test_the_doctor_directory(clinic: Clinic) -> None:
     await clinic.accounts.make(Role.doctor, name="Dr. Neema", profile={"specialty": "Paediatrics"})
     await clinic.accounts.make(Role.doctor, name="Dr. Joseph", profile={"specialty": "Dermatology"})

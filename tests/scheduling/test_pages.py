@@ -137,6 +137,11 @@ async def test_a_patient_holds_and_books_through_the_pages(
     assert 'data-date="2026-03-04"' in week.text
     assert f'href="/book/{doctor.id}?week=2026-03-09"' in week.text
     assert 'data-testid="previous-week"' not in week.text
+    # A week past the calendar's end (its arithmetic overflowed into a 500) is this week.
+    for far in ("9999-12-31", "0001-01-01"):
+        same = await client.get(f"/book/{doctor.id}", params={"week": far})
+        assert same.status_code == 200
+        assert slot_values(same.text) == free
 
     held = await client.post(
         f"/book/{doctor.id}/hold",

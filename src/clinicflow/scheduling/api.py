@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import AwareDatetime
 
 from clinicflow.deps import ClientInfo, CurrentUser, Session, SettingsDep
 from clinicflow.identity import service as identity
@@ -89,8 +87,8 @@ async def get_slots(
     doctor_id: uuid.UUID,
     session: Session,
     settings: SettingsDep,
-    start: Annotated[AwareDatetime, Query(alias="from")],
-    end: Annotated[AwareDatetime, Query(alias="to")],
+    start: Annotated[schemas.Instant, Query(alias="from")],
+    end: Annotated[schemas.Instant, Query(alias="to")],
 ) -> schemas.SlotsOut:
     timezone, free = await scheduling.free_slots(
         session=session, settings=settings, doctor_id=doctor_id, start=start, end=end
@@ -150,8 +148,8 @@ async def list_appointments(
     session: Session,
     user: CurrentUser,
     status_filter: Annotated[AppointmentStatus | None, Query(alias="status")] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[schemas.Instant | None, Query(alias="from")] = None,
+    end: Annotated[schemas.Instant | None, Query(alias="to")] = None,
     doctor_id: uuid.UUID | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

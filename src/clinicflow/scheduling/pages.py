@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import AwareDatetime, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
@@ -47,7 +47,7 @@ router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 _reason = TypeAdapter(schemas.Reason)
 SearchQuery = Annotated[str | None, Query(max_length=100)]
 DateQuery = Annotated[str | None, Query(max_length=10)]
-StartsAt = Annotated[AwareDatetime, Form()]
+StartsAt = Annotated[schemas.Instant, Form()]
 ReasonField = Annotated[str, Form(max_length=2000)]
 DayField = Annotated[str, Form(max_length=500)]
 # Refusals after which the week is shown again, so the patient can pick another time.
@@ -207,11 +207,14 @@ def _monday(day: date) -> date:
 
 
 def _parse_date(value: str | None) -> date | None:
-    """A date from a query or form field; anything unreadable means "not given"."""
+    """A date from a query or form field; anything unreadable, or outside the calendar
+    requests may name (`schemas.YEARS`, where a week's arithmetic cannot overflow), means
+    "not given"."""
     try:
-        return date.fromisoformat(value) if value else None
+        parsed = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return parsed if parsed is not None and parsed.year in schemas.YEARS else None
 
 
 async def _doctor(session: AsyncSession, doctor_id: uuid.UUID) -> DoctorCard:

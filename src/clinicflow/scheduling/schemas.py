@@ -16,6 +16,21 @@ ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$
 Interval = tuple[ClockTime, ClockTime]
 Reason = Annotated[str, StringConstraints(max_length=500), AfterValidator(no_control_characters)]
 
+YEARS = range(1900, 3000)
+
+
+def in_calendar(value: datetime) -> datetime:
+    """Refuse a time outside the years 1900-2999: far wider than any clinic's calendar, and
+    far enough from datetime's own limits that converting it to UTC or adding a range of
+    days never overflows (year 1 at +00:01 answered a 500)."""
+    if value.year not in YEARS:
+        raise ValueError(f"must be in the years {YEARS.start}-{YEARS.stop - 1}")
+    return value
+
+
+# A time in a request: with its offset (a time without one is ambiguous), and in range.
+Instant = Annotated[AwareDatetime, AfterValidator(in_calendar)]
+
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -62,7 +77,7 @@ class SlotsOut(BaseModel):
 
 class HoldIn(StrictModel):
     doctor_id: uuid.UUID
-    starts_at: AwareDatetime
+    starts_at: Instant
     patient_id: uuid.UUID | None = None
 
 
@@ -79,7 +94,7 @@ class HoldOut(BaseModel):
 
 class AppointmentIn(StrictModel):
     doctor_id: uuid.UUID
-    starts_at: AwareDatetime
+    starts_at: Instant
     mode: Mode
     reason: Reason = ""
     hold_id: uuid.UUID | None = None
@@ -87,7 +102,7 @@ class AppointmentIn(StrictModel):
 
 
 class RescheduleIn(StrictModel):
-    starts_at: AwareDatetime
+    starts_at: Instant
 
 
 class AppointmentOut(BaseModel):
