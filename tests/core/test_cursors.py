@@ -24,6 +24,8 @@ def test_a_cursor_round_trips() -> None:
         base64.urlsafe_b64encode(b"2026-03-02T09:15:00|not-a-uuid").decode(),
         # A time without a zone: the database column would refuse it with a 500.
         base64.urlsafe_b64encode(f"2026-03-02T09:15:00|{uuid.uuid4()}".encode()).decode(),
+        # Before year 1 in UTC: converting it for the database overflowed into a 500.
+        base64.urlsafe_b64encode(f"0001-01-01T00:00:00+00:01|{uuid.uuid4()}".encode()).decode(),
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),
     ],
 )

@@ -208,6 +208,8 @@ async def test_a_browser_registers_its_push_subscription(
         "https://169.254.169.254/latest/meta-data",
         "https://fcm.googleapis.com.evil.example/send",
         "http://fcm.googleapis.com/fcm/send/abc",
+        # Not an address at all (an unclosed IPv6 bracket answered a 500).
+        "https://[fcm.googleapis.com/send",
     ]:
         bad = {**body, "endpoint": endpoint}
         refused = await client.post("/api/push/subscriptions", json=bad, headers=patient.headers)

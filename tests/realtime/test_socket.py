@@ -52,6 +52,9 @@ async def test_another_sites_page_cannot_open_a_socket(
     with pytest.raises(InvalidStatus) as refused:
         await connect(server, headers=headers, origin="https://evil.example.com")
     assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as malformed:
+        await connect(server, headers=headers, origin="http://[")
+    assert malformed.value.response.status_code == 403
     same_site = await connect(server, headers=headers, origin=server.http_url)
     await same_site.send(op="ping")
     assert await same_site.receive() == {"op": "pong"}

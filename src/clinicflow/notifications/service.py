@@ -566,7 +566,10 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 def push_service_allowed(endpoint: str, hosts: Collection[str]) -> bool:
     """Whether the worker may post to this endpoint: https to a listed push service (or a
     subdomain of a listed `.suffix`), or a listed loopback host."""
-    url = urlsplit(endpoint)
+    try:
+        url = urlsplit(endpoint)
+    except ValueError:  # not an address at all, such as an unclosed IPv6 "["
+        return False
     host = (url.hostname or "").lower()
     listed = any(
         host.endswith(entry.lower()) if entry.startswith(".") else host == entry.lower()

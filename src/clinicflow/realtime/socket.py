@@ -39,7 +39,11 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
     our cookie. Clients without a browser send none and authenticate by bearer token."""
     if origin is None:
         return True
-    return urlsplit(origin).netloc == host or origin.rstrip("/") in allowed
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # not an address at all, such as an unclosed IPv6 "["
+        return False
+    return netloc == host or origin.rstrip("/") in allowed
 
 
 async def serve(websocket: WebSocket, runtime: Runtime) -> None:

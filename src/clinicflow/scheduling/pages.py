@@ -502,7 +502,9 @@ def _held_until(value: str | None, starts: datetime) -> datetime:
         parsed = datetime.fromisoformat(value) if value else None
     except ValueError:
         parsed = None
-    return parsed if parsed is not None and parsed.tzinfo is not None else starts
+    if parsed is None or parsed.tzinfo is None or parsed.year not in schemas.YEARS:
+        return starts
+    return parsed
 
 
 @router.post("/book/{doctor_id}/confirm", dependencies=[CsrfProtected])
