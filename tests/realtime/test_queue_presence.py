@@ -7,12 +7,26 @@ from datetime import timedelta
 import httpx
 
 from clinicflow.core.clock import FrozenClock
+from clinicflow.identity.models import User
 from clinicflow.queue import events as queue_events
 from clinicflow.queue import service as queues
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts
 from tests.queue.clinic import TODAY, QueueClinic
 from tests.realtime.conftest import Server, connect
+
+
+async def one_waiting(
+    clinic: QueueClinic,
+) -> tuple[User, dict[str, str], dict[str, str], dict[str, str]]:
+    """A doctor, the front desk and one patient checked in to today's queue: (doctor,
+    doctor's headers, desk's headers, patient's headers)."""
+    doctor, doctor_headers = await clinic.doctor()
+    desk = await clinic.front_desk()
+    _patient, patient_headers, _entry = await clinic.booked_and_checked_in(
+        desk, doctor, "2026-03-02T11:00:00+00:00"
+    )
+    return doctor, doctor_headers, desk, patient_headers
 
 
 async def test_the_doctor_following_the_queue_is_present_and_patients_are_not(
@@ -23,11 +37,7 @@ async def test_the_doctor_following_the_queue_is_present_and_patients_are_not(
     frozen_clock: FrozenClock,
 ) -> None:
     clinic = QueueClinic(client, accounts, runtime)
-    doctor, doctor_headers = await clinic.doctor()
-    desk = await clinic.front_desk()
-    _patient, patient_headers, _entry = await clinic.booked_and_checked_in(
-        desk, doctor, "2026-03-02T11:00:00+00:00"
-    )
+    doctor, doctor_headers, desk, patient_headers = await one_waiting(clinic)
     topic = f"queue:{doctor.id}:{TODAY}"
     presence = f"{queue_events.PRESENCE}:{doctor.id}:{TODAY}"
 
@@ -65,11 +75,7 @@ async def test_the_doctor_opening_the_queue_shows_them_back_at_once(
     """Patients and the doctor see the doctor back the moment the doctor follows the
     queue, not at the worker's next sweep (none runs here)."""
     clinic = QueueClinic(client, accounts, runtime)
-    doctor, doctor_headers = await clinic.doctor()
-    desk = await clinic.front_desk()
-    _patient, patient_headers, _entry = await clinic.booked_and_checked_in(
-        desk, doctor, "2026-03-02T11:00:00+00:00"
-    )
+    doctor, doctor_headers, desk, patient_headers = await one_waiting(clinic)
     async with runtime.transaction() as session:
         await queues.mark_doctors_away(session=session, present=set(), away_after=timedelta())
     topic = f"queue:{doctor.id}:{TODAY}"

@@ -152,31 +152,21 @@ async def test_a_patient_holds_and_books_through_the_pages(
     assert "for 5 minutes, until 12:05." in held.text
     assert 'name="mode" value="online"' in held.text
 
+    async def confirm(reason: str, **extra: str) -> httpx.Response:
+        """Tuesday 9:00, online, from the confirm form the hold showed."""
+        data = {"starts_at": TUESDAY_9, "mode": "online", "reason": reason, **extra}
+        return await client.post(
+            f"/book/{doctor.id}/confirm", data={**data, "csrf_token": csrf_from(held.text)}
+        )
+
     # A refused reason shows the confirm page again; a held-until time the form should
     # not carry (one UTC cannot hold overflowed into a 500) shows the slot's start instead.
     for until in ("0001-01-01T00:00:00+00:01", "not a time"):
-        again = await client.post(
-            f"/book/{doctor.id}/confirm",
-            data={
-                "starts_at": TUESDAY_9,
-                "mode": "online",
-                "reason": "A cough\x00",
-                "held_until": until,
-                "csrf_token": csrf_from(held.text),
-            },
-        )
+        again = await confirm("A cough\x00", held_until=until)
         assert again.status_code == 422
         assert "Tuesday 3 March 2026, 09:00–09:15" in again.text
 
-    booked = await client.post(
-        f"/book/{doctor.id}/confirm",
-        data={
-            "starts_at": TUESDAY_9,
-            "mode": "online",
-            "reason": "A cough for a week",
-            "csrf_token": csrf_from(held.text),
-        },
-    )
+    booked = await confirm("A cough for a week")
     assert booked.status_code == 303
     assert booked.headers["location"].startswith("/appointments?booked=")
 
