@@ -6,6 +6,7 @@ on the first page a browser sees, so even the login form is protected.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,20 @@ def render_refusal(
     response = render(request, template, {**context, "error": exc.message}, status_code=exc.status)
     response.headers.update(exc.headers)
     return response
+
+
+async def refusal_page(
+    request: Request,
+    session: AsyncSession,
+    exc: AppError,
+    template: str,
+    context: Callable[[], Awaitable[dict[str, Any]]],
+    **extra: Any,
+) -> HTMLResponse:
+    """The page a form posted from, shown again with a service's refusal.
+
+    The refused call's changes are undone first and only then is the context read, so the
+    page is drawn from what is stored, not from what the refused call left in the session.
+    """
+    await drop_refused_changes(session, exc)
+    return render_refusal(request, exc, template, {**await context(), **extra})
