@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from clinicflow.core import audit
 from clinicflow.runtime import Runtime
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -44,6 +45,7 @@ class TransactionalRoute(APIRoute):
             )
             async with runtime.transaction(write=write) as session:
                 request.state.db = session
+                audit.bind_address(session, request.client.host if request.client else None)
                 return await handler(request)
 
         return handle_in_transaction

@@ -71,6 +71,22 @@ class AuditHead(Base):
 
 
 HEAD_ROW = {"id": 1, "last_seq": 0, "last_hash": GENESIS_HASH}
+ADDRESS_KEY = "clinicflow.client_address"
+
+
+def bind_address(session: AsyncSession, address: str | None) -> None:
+    """Remember, for the unit of work, the network address the acting person came from.
+
+    The address belongs to the request (or socket frame) that opened the transaction, so the
+    boundary binds it once and every audit row written in that transaction carries it; no
+    verb has to thread a `client_ip` argument through to the place it audits.
+    """
+    session.info[ADDRESS_KEY] = address
+
+
+def bound_address(session: AsyncSession) -> str | None:
+    address: str | None = session.info.get(ADDRESS_KEY)
+    return address
 
 
 @event.listens_for(AuditHead.__table__, "after_create")
@@ -125,7 +141,7 @@ async def record(
         action=action,
         resource_type=resource_type,
         resource_id=str(resource_id) if resource_id is not None else None,
-        ip=ip,
+        ip=ip if ip is not None else bound_address(session),
         outcome=outcome.value,
         details=details or {},
         prev_hash=head.last_hash,
