@@ -11,7 +11,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,7 +43,8 @@ from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
 from clinicflow.scheduling.events import AvailabilityTopic
 from clinicflow.web import pages as web_pages
-from clinicflow.web.templating import STATIC_DIR, render
+from clinicflow.web.assets import ASSETS, STATIC_PATH, VersionedStaticFiles
+from clinicflow.web.templating import render
 
 log = structlog.get_logger(__name__)
 
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     assistant.attach()
     if settings.is_development:
         app.include_router(notification_pages.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(STATIC_PATH, VersionedStaticFiles(ASSETS), name="static")
 
     _install_error_handlers(app)
     app.add_middleware(LanguageMiddleware)

@@ -2,6 +2,9 @@
 
 Every form carries the token from the `cf_csrf` cookie (double submit); the cookie is set
 on the first page a browser sees, so even the login form is protected.
+
+`render` draws a whole page; `render_block` draws one block of a page's own template with the
+same context, for a live page that fetches the part an event changed and swaps it in.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2_fragments import render_block as draw_block
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
@@ -21,10 +25,11 @@ from clinicflow.core import security
 from clinicflow.core.errors import AppError
 from clinicflow.db import KeepChanges
 from clinicflow.deps import CSRF_COOKIE
+from clinicflow.web.assets import ASSETS
+from clinicflow.web.assets import STATIC_DIR as STATIC_DIR
 from clinicflow.web.navigation import navigation_for
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-STATIC_DIR = Path(__file__).parent / "static"
 
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
@@ -35,6 +40,8 @@ _environment.install_gettext_callables(  # type: ignore[attr-defined]
     gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
 )
 _environment.policies["ext.i18n.trimmed"] = True
+_environment.globals["static_url"] = ASSETS.url
+_environment.globals["import_map"] = ASSETS.import_map()
 templates = Jinja2Templates(env=_environment)
 
 
@@ -59,15 +66,10 @@ def set_csrf_cookie(request: Request, response: Any) -> None:
         )
 
 
-def render(
-    request: Request,
-    template: str,
-    context: dict[str, Any] | None = None,
-    *,
-    status_code: int = 200,
-) -> HTMLResponse:
+def page_context(request: Request, context: dict[str, Any] | None) -> dict[str, Any]:
+    """What every page's template may use, beside what its handler passes."""
     viewer = getattr(request.state, "viewer", None)
-    page_context = {
+    return {
         "user": viewer,
         "nav": navigation_for(viewer.role if viewer else None),
         "csrf_token": csrf_token(request),
@@ -75,7 +77,34 @@ def render(
         "languages": i18n.LANGUAGES,
         **(context or {}),
     }
-    response = templates.TemplateResponse(request, template, page_context, status_code=status_code)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, template, page_context(request, context), status_code=status_code
+    )
+    set_csrf_cookie(request, response)
+    return response
+
+
+def render_block(
+    request: Request, template: str, block_name: str, context: dict[str, Any] | None = None
+) -> HTMLResponse:
+    """One block of `template`, drawn with the context `render` would give the whole page.
+
+    A block drawn alone sees the context and nothing else: the template's top-level imports
+    and macros are not run, so a block meant to be drawn alone imports and defines what it
+    uses inside itself. The block must be written in `template` itself, not only inherited
+    (see docs/web.md).
+    """
+    block_context = {"request": request, **page_context(request, context)}
+    response = HTMLResponse(draw_block(_environment, template, block_name, block_context))
     set_csrf_cookie(request, response)
     return response
 

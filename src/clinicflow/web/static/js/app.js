@@ -1,5 +1,8 @@
 // Page-wide behaviour that needs no framework: a busy state on submitted forms, so a
-// slow connection never invites a second click.
+// slow connection never invites a second click. Every page loads this module, so it also
+// loads htmx for the pages' hx- attributes (a module that calls htmx imports it as well).
+import "htmx";
+
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (form instanceof HTMLFormElement && form.classList.contains("busy-on-submit")) {

@@ -2,12 +2,11 @@
 // stored message replaces them), Cancel for whoever asked, and for the doctor the memory
 // panel (see, edit, delete), "Remember" on messages, and the draft prescription to check.
 // Text is only ever set as text.
-(function () {
-  "use strict";
+import { chat } from "chat";
 
-  const chat = window.clinicChat;
-  if (!chat) return;
-  const { config, api } = chat;
+if (chat) start(chat);
+
+function start({ config, api }) {
   const words = config.assistant.text;
   const list = document.querySelector("[data-messages]");
   const panel = document.querySelector("[data-memory-panel]");
@@ -200,4 +199,4 @@
 
   loadMemory();
   api(draftUrl).then(showDraft).catch(() => {});
-})();
+}

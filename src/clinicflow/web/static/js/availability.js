@@ -6,12 +6,14 @@
 // first snapshot is checked against what the page shows (a change may have landed between
 // rendering the page and subscribing); a later one means the socket came back or the client
 // is polling, and refreshes the week if anything may have changed meanwhile.
-(function () {
-  "use strict";
+import htmx from "htmx";
+import { ClinicSocket } from "realtime";
 
-  const DEBOUNCE_MS = 300;
-  const root = document.querySelector("[data-availability]");
-  if (!root) return;
+const DEBOUNCE_MS = 300;
+const root = document.querySelector("[data-availability]");
+if (root) start(root);
+
+function start(root) {
 
   let timer = null;
   let running = false;
@@ -110,4 +112,4 @@
       if (stale) schedule();
     },
   });
-})();
+}

@@ -1,11 +1,15 @@
 // The consultation chat page: history that loads as you scroll up, live messages in seq
 // order, typing and presence, and messages typed while offline kept (also across a
 // reload) until the server has stored them. Message text is only ever set as text.
-(function () {
-  "use strict";
+//
+// assistant.js imports `chat`: the page's config, the api() helper and the socket (null on
+// a page without a chat).
+import { ClinicSocket } from "realtime";
 
-  const root = document.querySelector("[data-chat]");
-  if (!root) return;
+const root = document.querySelector("[data-chat]");
+export const chat = root ? start(root) : null;
+
+function start(root) {
   const config = JSON.parse(root.querySelector("script[type='application/json']").textContent);
   const topic = "consultation:" + config.id;
   const scroller = root.querySelector("[data-scroll]");
@@ -142,7 +146,6 @@
 
   const live = ClinicSocket.shared();
   live.showStateIn(connection);
-  window.clinicChat = { config, api, live };
 
   function follow() {
     // The assistant's streaming events (and, for the doctor, drafts and memory changes on
@@ -250,4 +253,6 @@
     follow();
     readUnsent().forEach(send);
   });
-})();
+
+  return { config, api, live };
+}

@@ -1,9 +1,12 @@
 // Keeps a list of consultations current: any change to one of mine (a new request, an
 // accept, an end) re-fetches the list through htmx.
-(function () {
-  "use strict";
-  const root = document.querySelector("[data-consultation-list]");
-  if (!root) return;
+import htmx from "htmx";
+import { ClinicSocket } from "realtime";
+
+const root = document.querySelector("[data-consultation-list]");
+if (root) start(root);
+
+function start(root) {
   const live = ClinicSocket.shared();
   live.showStateIn(root.querySelector("[data-connection]"));
   live.subscribe("user:" + root.dataset.user, {
@@ -11,4 +14,4 @@
       if (event.type.startsWith("consultation.")) htmx.trigger(root, "consultations-changed");
     },
   });
-})();
+}

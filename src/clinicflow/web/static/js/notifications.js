@@ -3,11 +3,12 @@
 // when the person has allowed it, a browser notification. On the preferences page, the
 // "turn on browser notifications" button asks for permission and subscribes this browser
 // to Web Push through the service worker (/sw.js).
-(function () {
-  "use strict";
+import { ClinicSocket } from "realtime";
 
-  const bell = document.querySelector("[data-bell]");
-  if (!bell || !window.ClinicSocket) return;
+const bell = document.querySelector("[data-bell]");
+if (bell) start(bell);
+
+function start(bell) {
   const count = bell.querySelector("[data-bell-count]");
   const banner = document.querySelector("[data-urgent-banner]");
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -115,4 +116,4 @@
       }
     });
   }
-})();
+}

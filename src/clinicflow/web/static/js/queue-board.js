@@ -2,11 +2,10 @@
 // screen, and sockets need a sign-in, so it polls GET /api/queue/board every 3 seconds.
 // Each doctor's row keeps the newest (date, revision) it has shown. Numbers and doctors'
 // names only: the board's API has no patients in it.
-(function () {
-  "use strict";
+const root = document.querySelector("[data-board]");
+if (root) start(root);
 
-  const root = document.querySelector("[data-board]");
-  if (!root) return;
+function start(root) {
   const config = JSON.parse(root.querySelector("script[type='application/json']").textContent);
   const text = config.text;
   const rowsBox = root.querySelector("[data-board-rows]");
@@ -76,4 +75,4 @@
 
   config.rows.forEach(draw);
   setTimeout(poll, POLL_MS);
-})();
+}

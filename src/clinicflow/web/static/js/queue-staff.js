@@ -7,11 +7,12 @@
 // again from the API. Every event and answer carries the queue's `revision`; nothing older
 // than what is on show is ever drawn. The doctor's page following its topic is also what
 // tells patients the doctor is present.
-(function () {
-  "use strict";
+import { ClinicSocket } from "realtime";
 
-  const root = document.querySelector("[data-staff-queues]");
-  if (!root) return;
+const root = document.querySelector("[data-staff-queues]");
+if (root) start(root);
+
+function start(root) {
   const config = JSON.parse(root.querySelector("script[type='application/json']").textContent);
   const text = config.text;
   const isDoctor = config.role === "doctor";
@@ -330,4 +331,4 @@
       }
     });
   }
-})();
+}

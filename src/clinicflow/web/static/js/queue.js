@@ -8,11 +8,12 @@
 // two processes' events arriving out of order never move the page back. `changed` names
 // the entries whose status moved; when one is ours, GET /api/queue/me fills in the rest
 // (the consultation to join), and only the newest of those answers is applied.
-(function () {
-  "use strict";
+import { ClinicSocket } from "realtime";
 
-  const root = document.querySelector("[data-waiting-room]");
-  if (!root) return;
+const root = document.querySelector("[data-waiting-room]");
+if (root) start(root);
+
+function start(root) {
   const config = JSON.parse(root.querySelector("script[type='application/json']").textContent);
   const text = config.text;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -405,4 +406,4 @@
       refetchSoon();
     }));
   });
-})();
+}
