@@ -8,40 +8,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+# re-exported until other domains import it from schemas
+from clinicflow.consultations.schemas import ConsultationStatus as ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationType as ConsultationType
+from clinicflow.consultations.schemas import MessageKind as MessageKind
+from clinicflow.consultations.schemas import SenderRole as SenderRole
 from clinicflow.core.security import EncryptedText
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
-
-
-class ConsultationType(StrEnum):
-    chat = "chat"
-    audio = "audio"
-    video = "video"
-
-
-class ConsultationStatus(StrEnum):
-    pending = "pending"
-    active = "active"
-    declined = "declined"
-    ended = "ended"
-
-
-class SenderRole(StrEnum):
-    patient = "patient"
-    doctor = "doctor"
-    system = "system"
-    assistant = "assistant"
-
-
-class MessageKind(StrEnum):
-    text = "text"
-    attachment = "attachment"
-    system = "system"
-    assistant = "assistant"
 
 
 class Consultation(UUIDPrimaryKey, Timestamps, Base):
