@@ -1,8 +1,10 @@
 """What the records domain reads of consultations, for a patient's medical record.
 
-No access check of their own: the records domain's `access.py` decides who may read a
-record before it asks. They answer frozen views (`schemas.ConsultationView`,
-`schemas.ChatMessage`), never the tables, so records cannot change a consultation.
+They answer frozen views (`schemas.ConsultationView`, `schemas.ChatMessage`), never the
+tables, so records reads a consultation without being able to change it. Only
+`consultation_for` applies the consultation's own read rule; the patient-wide reads have no
+access check of their own: the records domain's `access.py` decides who may read a record
+before it asks.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The consultation's lifecycle: its transition table, the one function that moves it, and
-the verbs that do (start, accept, decline, end, and the queue's open and end of a visit).
+"""The consultation's lifecycle: its transition table, the one function that moves it, the
+verbs that do (start, accept, decline, end, and the queue's open and end of a visit), and
+`join`, the line that says someone has come into the conversation.
 
 ```
 pending ──accept──▶ active ──end──▶ ended
