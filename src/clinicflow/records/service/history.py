@@ -64,6 +64,9 @@ async def _matching_consultations(
 
 @dataclass(frozen=True)
 class Entry:
+    """One line of the timeline, a consultation or an appointment, placed at its time (an
+    appointment's start, a consultation's creation); the export lists the same lines."""
+
     at: datetime
     id: uuid.UUID
     consultation: consultation_schemas.ConsultationView | None = None
@@ -146,6 +149,8 @@ async def history(
 async def history_items(
     session: AsyncSession, entries: Sequence[Entry], *, public_url: str, with_history: bool
 ) -> list[schemas.HistoryItem]:
+    """The answer shape of these lines, with the notes, prescriptions and doctors' names
+    looked up in one query each whatever the number of lines."""
     consultation_ids = [e.consultation.id for e in entries if e.consultation]
     notes = await versions_of(session, consultation_ids)
     prescriptions = await _prescriptions_of(session, consultation_ids, public_url=public_url)
