@@ -42,8 +42,9 @@ class Consultation(UUIDPrimaryKey, Timestamps, Base):
     accepted_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
-    # The last message `seq` handed out; taken with UPDATE … RETURNING in the sender's
-    # transaction, so concurrent senders queue on this row and never share or skip a number.
+    # The last message `seq` handed out; read under the row lock and written back in the
+    # sender's transaction (service/sending.py), so concurrent senders queue on this row and
+    # never share or skip a number.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[str | None] = mapped_column(EncryptedText())
     recording_url: Mapped[str | None] = mapped_column(String(2000))
