@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
-from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import ConsultationStatus
+from clinicflow.consultations.service import attachments
 from clinicflow.core.audit import AuditEntry
 from clinicflow.identity.models import Role
 from tests.consultations.clinic import Clinic, Person
@@ -245,7 +245,7 @@ async def test_an_upload_without_a_file_field_is_422(
     ],
 )
 def test_file_names_are_made_safe_and_truthful(given: str, kind: str, expected: str) -> None:
-    assert consultations._clean_filename(given, kind) == expected
+    assert attachments._clean_filename(given, kind) == expected
 
 
 async def test_a_non_ascii_name_survives_the_download_header(clinic: Clinic) -> None:

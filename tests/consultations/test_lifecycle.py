@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.consultations.models import ConsultationStatus, ConsultationType
+from clinicflow.consultations import service as consultations
+from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
+from clinicflow.consultations.service.lifecycle import TRANSITIONS, move
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
+from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity.models import Role
-from tests.consultations.clinic import MEET, Clinic
+from clinicflow.runtime import Runtime
+from tests.consultations.clinic import MEET, Clinic, Person
 from tests.consultations.conftest import Published
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -233,6 +240,118 @@ async def test_every_transition_rule(
         )
         last = history.json()["items"][-1]
         assert (last["kind"], last["body"]) == ("system", SYSTEM_BODY[action])
+
+
+def test_the_transition_table_is_the_documented_one() -> None:
+    """docs/consultations.md draws this table; a change to it is a change of the rules."""
+    assert {
+        S.pending: {S.active, S.declined},
+        S.active: {S.ended},
+        S.declined: set(),
+        S.ended: set(),
+    } == TRANSITIONS
+
+
+@pytest.mark.parametrize("status", list(S))
+@pytest.mark.parametrize("to", list(S))
+def test_move_applies_the_table_and_refuses_any_other_move(status: S, to: S) -> None:
+    consultation = Consultation(status=status)
+    if to in TRANSITIONS[status]:
+        move(consultation, to)
+        assert consultation.status is to
+        return
+    with pytest.raises(AppError) as refused:
+        move(consultation, to)
+    assert refused.value.code is ErrorCode.invalid_transition
+    assert refused.value.status == 409
+    assert refused.value.details == {"status": status.value, "to": to.value}
+    assert consultation.status is status
+
+
+# Each lifecycle verb and the status it moves to.
+VERBS = {"accept": S.active, "decline": S.declined, "end": S.ended, "end_if_open": S.ended}
+
+
+async def _apply(
+    runtime: Runtime, verb: str, person: Person, consultation_id: uuid.UUID
+) -> AppError | None:
+    async with runtime.transaction() as tx:
+        try:
+            if verb == "decline":
+                await consultations.decline(
+                    session=tx, actor=person.user, consultation_id=consultation_id, reason="No"
+                )
+            else:
+                await getattr(consultations, verb)(
+                    session=tx, actor=person.user, consultation_id=consultation_id
+                )
+        except AppError as refused:
+            return refused
+    return None
+
+
+async def _status(runtime: Runtime, consultation_id: uuid.UUID) -> S:
+    async with runtime.transaction(write=False) as tx:
+        status = await tx.scalar(
+            select(Consultation.status).where(Consultation.id == consultation_id)
+        )
+    assert status is not None
+    return status
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(sorted(VERBS)), st.sampled_from(["doctor", "patient"])),
+        min_size=1,
+        max_size=6,
+    )
+)
+async def test_no_sequence_of_lifecycle_verbs_breaks_the_table(
+    clinic_people: tuple[Person, Person], runtime: Runtime, steps: list[tuple[str, str]]
+) -> None:
+    patient, doctor = clinic_people
+    async with runtime.transaction() as tx:
+        started = await consultations.start(
+            session=tx,
+            actor=patient.user,
+            doctor_id=doctor.id,
+            problem="Property",
+            type=ConsultationType.chat,
+        )
+    status = await _status(runtime, started.id)
+    assert status is S.pending
+    for verb, who in steps:
+        refused = await _apply(runtime, verb, doctor if who == "doctor" else patient, started.id)
+        after = await _status(runtime, started.id)
+        if after is not status:
+            assert after in TRANSITIONS[status], (status, verb, after)
+            assert refused is None
+        target = VERBS[verb]
+        if verb == "end_if_open" and status is not S.active:
+            # The queue's verb for a finished visit: nothing to end, nothing to refuse.
+            assert refused is None
+            assert after is status
+        elif who == "patient":
+            assert refused is not None
+            assert refused.code is ErrorCode.forbidden
+        elif target in TRANSITIONS[status]:
+            assert refused is None
+            assert after is target
+        else:
+            assert refused is not None
+            assert refused.code is ErrorCode.invalid_transition
+            assert refused.details == {"status": status.value, "to": target.value}
+        status = after
+
+
+@pytest.fixture
+async def clinic_people(clinic: Clinic) -> tuple[Person, Person]:
+    return await clinic.patient(), await clinic.doctor()
 
 
 async def test_a_decline_needs_a_reason_the_patient_then_reads(clinic: Clinic) -> None:

@@ -11,7 +11,8 @@ import httpx
 from sqlalchemy import select
 
 from clinicflow.config import Settings
-from clinicflow.consultations.models import Consultation, ConsultationStatus
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment, Mode

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import ConsultationType
+from clinicflow.consultations.schemas import ConsultationType
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role

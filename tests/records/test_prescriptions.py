@@ -11,7 +11,7 @@ import pytest
 import zxingcpp
 from pypdf import PdfReader
 
-from clinicflow.consultations.models import ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.records.models import ImmutableRecord, Prescription
 from clinicflow.runtime import Runtime
 from tests.records.clinic import MEDICATION, PRESCRIPTION, RecordsClinic, tamper

@@ -20,7 +20,8 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.consultations.models import Consultation, ConsultationStatus
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
@@ -107,7 +108,7 @@ def require_writer(actor: Actor, consultation: Parties) -> frozenset[Consultatio
     return statuses
 
 
-def require_doctor(actor: Actor, consultation: Consultation) -> None:
+def require_doctor(actor: Actor, consultation: Parties) -> None:
     """Accepting, declining, ending, notes and recordings are the consultation's doctor's."""
     if actor.id != consultation.doctor_id:
         raise AppError(ErrorCode.forbidden, _("Only the consultation's doctor can do that."))

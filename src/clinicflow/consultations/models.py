@@ -8,40 +8,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+# re-exported until other domains import it from schemas
+from clinicflow.consultations.schemas import ConsultationStatus as ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationType as ConsultationType
+from clinicflow.consultations.schemas import MessageKind as MessageKind
+from clinicflow.consultations.schemas import SenderRole as SenderRole
 from clinicflow.core.security import EncryptedText
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
-
-
-class ConsultationType(StrEnum):
-    chat = "chat"
-    audio = "audio"
-    video = "video"
-
-
-class ConsultationStatus(StrEnum):
-    pending = "pending"
-    active = "active"
-    declined = "declined"
-    ended = "ended"
-
-
-class SenderRole(StrEnum):
-    patient = "patient"
-    doctor = "doctor"
-    system = "system"
-    assistant = "assistant"
-
-
-class MessageKind(StrEnum):
-    text = "text"
-    attachment = "attachment"
-    system = "system"
-    assistant = "assistant"
 
 
 class Consultation(UUIDPrimaryKey, Timestamps, Base):
@@ -65,8 +42,9 @@ class Consultation(UUIDPrimaryKey, Timestamps, Base):
     accepted_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
-    # The last message `seq` handed out; taken with UPDATE … RETURNING in the sender's
-    # transaction, so concurrent senders queue on this row and never share or skip a number.
+    # The last message `seq` handed out; read under the row lock and written back in the
+    # sender's transaction (service/sending.py), so concurrent senders queue on this row and
+    # never share or skip a number.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[str | None] = mapped_column(EncryptedText())
     recording_url: Mapped[str | None] = mapped_column(String(2000))

@@ -29,7 +29,7 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import drop_refused_changes, render, render_refusal
+from clinicflow.web.templating import refusal_page, render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -144,9 +144,14 @@ async def start(
             status_code=422,
         )
     except AppError as exc:
-        await drop_refused_changes(session, exc)
-        context = await _list_context(session, user)
-        return render_refusal(request, exc, "consultations/list.html", {**context, "form": form})
+        return await refusal_page(
+            request,
+            session,
+            exc,
+            "consultations/list.html",
+            lambda: _list_context(session, user),
+            form=form,
+        )
     return RedirectResponse(f"/consultations/{consultation.id}", status_code=303)
 
 
@@ -238,9 +243,13 @@ async def _change(
     try:
         await change()
     except AppError as exc:
-        await drop_refused_changes(session, exc)
-        context = await _chat_context(session, user, consultation_id)
-        return render_refusal(request, exc, "consultations/chat.html", context)
+        return await refusal_page(
+            request,
+            session,
+            exc,
+            "consultations/chat.html",
+            lambda: _chat_context(session, user, consultation_id),
+        )
     return RedirectResponse(f"/consultations/{consultation_id}", status_code=303)
 
 

@@ -8,19 +8,14 @@ on attachment messages only.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from clinicflow.consultations.models import (
-    Attachment,
-    Consultation,
-    ConsultationStatus,
-    ConsultationType,
-    MessageKind,
-    SenderRole,
-)
+from clinicflow.core.schemas import StrictModel
 from clinicflow.identity.schemas import no_control_characters
 
 MAX_PROBLEM = 2000
@@ -50,8 +45,35 @@ Notes = Annotated[
 ]
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# The enums live here, not in `models`, so another domain reads them without importing the
+# tables; `models` uses them from here.
+
+
+class ConsultationType(StrEnum):
+    chat = "chat"
+    audio = "audio"
+    video = "video"
+
+
+class ConsultationStatus(StrEnum):
+    pending = "pending"
+    active = "active"
+    declined = "declined"
+    ended = "ended"
+
+
+class SenderRole(StrEnum):
+    patient = "patient"
+    doctor = "doctor"
+    system = "system"
+    assistant = "assistant"
+
+
+class MessageKind(StrEnum):
+    text = "text"
+    attachment = "attachment"
+    system = "system"
+    assistant = "assistant"
 
 
 class ConsultationIn(StrictModel):
@@ -168,9 +190,22 @@ def attachment_url(consultation_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
     return f"/api/consultations/{consultation_id}/attachments/{attachment_id}"
 
 
+class AttachmentView(Protocol):
+    """What a message's answer shows of its file: a stored `Attachment` is one."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def size_bytes(self) -> int: ...
+
+
 class MessageView(Protocol):
     """What a message's answer and event are made of: a stored `Message`, or one a writer
-    has just numbered (`service.NewMessage`)."""
+    has just numbered (`service.sending.NewMessage`)."""
 
     @property
     def id(self) -> uuid.UUID: ...
@@ -191,7 +226,7 @@ class MessageView(Protocol):
     @property
     def created_at(self) -> datetime: ...
     @property
-    def attachment(self) -> Attachment | None: ...
+    def attachment(self) -> AttachmentView | None: ...
 
 
 def message_out(message: MessageView) -> MessageOut:
@@ -222,46 +257,33 @@ def message_json(message: MessageView) -> dict[str, Any]:
     return data
 
 
-def consultation_out(consultation: Consultation, names: dict[uuid.UUID, str]) -> ConsultationOut:
-    recording = (
-        RecordingOut(
-            url=consultation.recording_url,
-            duration_seconds=consultation.recording_duration_seconds,
-            size_bytes=consultation.recording_size_bytes,
-        )
-        if consultation.recording_url
-        else None
-    )
-    return ConsultationOut(
-        id=consultation.id,
-        patient_id=consultation.patient_id,
-        patient_name=names.get(consultation.patient_id, ""),
-        doctor_id=consultation.doctor_id,
-        doctor_name=names.get(consultation.doctor_id, ""),
-        appointment_id=consultation.appointment_id,
-        type=consultation.type,
-        status=consultation.status,
-        problem=consultation.problem,
-        decline_reason=consultation.decline_reason,
-        meet_url=consultation.meet_url,
-        created_at=consultation.created_at,
-        accepted_at=consultation.accepted_at,
-        ended_at=consultation.ended_at,
-        duration_seconds=consultation.duration_seconds,
-        last_seq=consultation.last_seq,
-        recording=recording,
-    )
+# What other domains are given instead of the tables: plain frozen values, so they read a
+# consultation without holding (or being able to change) its row.
 
 
-def desk_entry(consultation: Consultation, names: dict[uuid.UUID, str]) -> DeskEntry:
-    return DeskEntry(
-        id=consultation.id,
-        status=consultation.status,
-        type=consultation.type,
-        patient_id=consultation.patient_id,
-        patient_name=names.get(consultation.patient_id, ""),
-        doctor_id=consultation.doctor_id,
-        doctor_name=names.get(consultation.doctor_id, ""),
-        created_at=consultation.created_at,
-        accepted_at=consultation.accepted_at,
-    )
+@dataclass(frozen=True, slots=True)
+class ConsultationView:
+    """A consultation as the medical record reads it: who, when, how, where it stands and
+    what it was about. Never the doctor's private notes."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    doctor_id: uuid.UUID
+    appointment_id: uuid.UUID | None
+    type: ConsultationType
+    status: ConsultationStatus
+    problem: str
+    created_at: datetime
+    duration_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A text message of a consultation, as the medical record keeps it."""
+
+    id: uuid.UUID
+    consultation_id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID | None
+    body: str
+    created_at: datetime

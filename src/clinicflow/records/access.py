@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access as consultation_access
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Consultation, ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationView
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
@@ -85,12 +85,12 @@ def require_searcher(view: View) -> None:
 
 async def consultation_to_write(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
-) -> Consultation:
+) -> ConsultationView:
     """The consultation, locked, if the actor is its doctor and it has ended: notes and
     prescriptions are written once the visit is over, so the patient has them the moment
     it is finished. Outsiders get the consultation's own not-found."""
-    consultation = await consultation_access.get_consultation_for(
-        session, actor, consultation_id, for_update=True
+    consultation = await consultations.consultation_for(
+        session=session, actor=actor, consultation_id=consultation_id, for_update=True
     )
     consultation_access.require_doctor(actor, consultation)
     if consultation.status is not ConsultationStatus.ended:

@@ -16,10 +16,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from clinicflow.consultations.models import Message
+from clinicflow.consultations.schemas import ChatMessage
 from clinicflow.identity.models import User
 from clinicflow.records import schemas
-from clinicflow.records.service import Record
+from clinicflow.records.service.exports import Record
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 ENCOUNTER_CLASS = {
@@ -192,7 +192,7 @@ def _medication_requests(
     return resources
 
 
-def _communication(record: Record, message: Message, sender_id: uuid.UUID) -> dict[str, Any]:
+def _communication(record: Record, message: ChatMessage, sender_id: uuid.UUID) -> dict[str, Any]:
     return {
         "resourceType": "Communication",
         "id": str(message.id),

@@ -32,7 +32,7 @@ from clinicflow.identity import service as identity
 from clinicflow.records import access, schemas
 from clinicflow.records import service as records
 from clinicflow.routing import TransactionalRoute, writes
-from clinicflow.web.templating import drop_refused_changes, render, render_refusal
+from clinicflow.web.templating import refusal_page, render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -207,9 +207,13 @@ async def _form_refusal(
     public_url: str,
     exc: AppError,
 ) -> Response:
-    await drop_refused_changes(session, exc)
-    context = await _chart_context(session, user, patient_id, public_url, {}, None)
-    return render_refusal(request, exc, "records/chart.html", context)
+    return await refusal_page(
+        request,
+        session,
+        exc,
+        "records/chart.html",
+        lambda: _chart_context(session, user, patient_id, public_url, {}, None),
+    )
 
 
 def _invalid(exc: ValidationError) -> AppError:
@@ -224,7 +228,7 @@ def _invalid(exc: ValidationError) -> AppError:
 async def _consultation_patient(
     session: AsyncSession, user: Actor, consultation_id: uuid.UUID
 ) -> uuid.UUID:
-    consultation = await consultations.get_consultation(
+    consultation = await consultations.consultation_for(
         session=session, actor=user, consultation_id=consultation_id
     )
     return consultation.patient_id

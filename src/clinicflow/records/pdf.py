@@ -17,7 +17,7 @@ from fpdf.enums import XPos, YPos
 
 from clinicflow.i18n import gettext_in
 from clinicflow.records import schemas
-from clinicflow.records.service import Record
+from clinicflow.records.service.exports import Record
 
 LINE = 5.5
 

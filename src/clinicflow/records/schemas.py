@@ -13,8 +13,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from clinicflow.core.schemas import StrictModel
 from clinicflow.identity.schemas import no_control_characters
 
 MAX_NOTE = 20000
@@ -44,10 +45,6 @@ Diagnosis = Annotated[
     StringConstraints(strip_whitespace=True, max_length=1000),
     AfterValidator(no_control_characters),
 ]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class VisitNoteIn(StrictModel):

@@ -1,0 +1,99 @@
+"""What the `@b` assistant reads of a consultation and how it adds its outcome.
+
+Kept apart from the send path: the assistant reacts to a message once it is stored and
+adds its outcome through these, so `send_message` knows nothing of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.consultations import access, schemas
+from clinicflow.consultations.models import (
+    Consultation,
+    ConsultationStatus,
+    Message,
+    MessageKind,
+    SenderRole,
+)
+from clinicflow.consultations.service.lifecycle import LIVE
+from clinicflow.consultations.service.sending import append
+from clinicflow.core.audit import Actor
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.i18n import gettext as _
+
+S = ConsultationStatus
+ASSISTANT_CLIENT_ID = "assistant:{seq}"
+
+
+async def message_at(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, seq: int
+) -> tuple[Consultation, Message]:
+    """One message of a consultation the actor may read, by its `seq` (not found otherwise)."""
+    consultation = await access.get_consultation_for(session, actor, consultation_id)
+    message = await session.scalar(
+        select(Message).where(Message.consultation_id == consultation.id, Message.seq == seq)
+    )
+    if message is None:
+        raise AppError(ErrorCode.not_found, _("Not found."))
+    return consultation, message
+
+
+async def transcript(
+    *, session: AsyncSession, consultation: Consultation, limit: int
+) -> list[Message]:
+    """The latest `limit` text messages, oldest first: what the assistant may draw on. Not
+    audited here; the assistant writes one audit row per request naming what it used."""
+    newest_first = await session.scalars(
+        select(Message)
+        .where(Message.consultation_id == consultation.id, Message.kind == MessageKind.text)
+        .order_by(Message.seq.desc())
+        .limit(limit)
+    )
+    return list(newest_first)[::-1]
+
+
+async def add_assistant_outcome(
+    *,
+    session: AsyncSession,
+    consultation: Consultation,
+    question_seq: int,
+    answer: bool,
+    body: str,
+    sender_id: uuid.UUID | None,
+) -> tuple[schemas.MessageView, bool]:
+    """The one outcome of the question at `question_seq` while the consultation is open: an
+    `answer` (kind `assistant`) or a system message (a refusal, an error, a cancellation).
+
+    Its client id is fixed per question, so the unique index lets exactly one outcome in:
+    a cancel racing the answer, or a second process answering, stores nothing and gets
+    (the stored outcome, False).
+    """
+    return await append(
+        session,
+        consultation,
+        client_id=ASSISTANT_CLIENT_ID.format(seq=question_seq),
+        sender_id=sender_id,
+        sender_role=SenderRole.assistant if answer else SenderRole.system,
+        kind=MessageKind.assistant if answer else MessageKind.system,
+        body=body,
+        statuses=LIVE,
+    )
+
+
+async def ended_between(
+    *, session: AsyncSession, after: datetime, before: datetime
+) -> list[uuid.UUID]:
+    """Consultations that closed (ended or declined) in `[after, before)`."""
+    rows = await session.scalars(
+        select(Consultation.id).where(
+            Consultation.status.in_([S.ended, S.declined]),
+            Consultation.ended_at >= after,
+            Consultation.ended_at < before,
+        )
+    )
+    return list(rows)

@@ -1,0 +1,314 @@
+"""The consultation's lifecycle: its transition table, the one function that moves it, the
+verbs that do (start, accept, decline, end, and the queue's open and end of a visit), and
+`join`, the line that says someone has come into the conversation.
+
+```
+pending ──accept──▶ active ──end──▶ ended
+   └──decline(reason)──▶ declined
+```
+
+Every move leaves a system message in the conversation, an audit row, an event to both
+people and a notification (`_transition`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.consultations import access, schemas
+from clinicflow.consultations.models import (
+    Consultation,
+    ConsultationStatus,
+    ConsultationType,
+    MessageKind,
+    SenderRole,
+)
+from clinicflow.consultations.service.checks import invalid, valid_text
+from clinicflow.consultations.service.describing import publish_change, publish_update
+from clinicflow.consultations.service.sending import append, by_client_id
+from clinicflow.core import audit, clock
+from clinicflow.core.audit import Actor
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import service as identity
+from clinicflow.notifications import service as notifications
+from clinicflow.scheduling import service as scheduling
+from clinicflow.scheduling.models import Appointment
+
+S = ConsultationStatus
+# Every move a consultation makes: from each status, the statuses it may go to. A
+# consultation is created `INITIAL`; nothing leaves `declined` or `ended`.
+INITIAL = S.pending
+TRANSITIONS: dict[ConsultationStatus, frozenset[ConsultationStatus]] = {
+    S.pending: frozenset({S.active, S.declined}),
+    S.active: frozenset({S.ended}),
+    S.declined: frozenset(),
+    S.ended: frozenset(),
+}
+# Open: waiting for the doctor or under way (the desk's list, the assistant's answers).
+LIVE = (S.pending, S.active)
+
+
+def require_move(consultation: access.Parties, to: ConsultationStatus) -> None:
+    """Refuse (409 `invalid_transition`) a move the table does not have."""
+    if to not in TRANSITIONS[consultation.status]:
+        raise AppError(
+            ErrorCode.invalid_transition,
+            _("This consultation cannot make that change in its current status."),
+            {"status": consultation.status.value, "to": to.value},
+        )
+
+
+def move(consultation: Consultation, to: ConsultationStatus) -> None:
+    """The only writer of `consultation.status` after its creation: applies a move the table
+    has and refuses any other."""
+    require_move(consultation, to)
+    consultation.status = to
+
+
+async def start(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    doctor_id: uuid.UUID,
+    problem: str,
+    type: ConsultationType,
+    appointment_id: uuid.UUID | None = None,
+    client_ip: str | None = None,
+) -> Consultation:
+    access.require_patient(actor)
+    problem = valid_text(problem.strip(), field="problem", max_length=schemas.MAX_PROBLEM)
+    doctor = await identity.get_doctor(session, doctor_id)
+    if appointment_id is not None:
+        await _check_appointment(session, actor, appointment_id, doctor.id)
+    consultation = Consultation(
+        id=uuid.uuid4(),
+        patient_id=actor.id,
+        doctor_id=doctor.id,
+        appointment_id=appointment_id,
+        problem=problem,
+        type=type,
+        status=INITIAL,
+        last_seq=0,
+    )
+    session.add(consultation)
+    await session.flush()
+    await audit.record(
+        session,
+        action="consultation.start",
+        resource_type="consultation",
+        resource_id=consultation.id,
+        actor=actor,
+        ip=client_ip,
+        details={"doctor_id": str(doctor.id), "type": type.value},
+    )
+    await publish_change(
+        session, consultation, "consultation.created", [f"user:{consultation.doctor_id}"]
+    )
+    return consultation
+
+
+async def _check_appointment(
+    session: AsyncSession, actor: Actor, appointment_id: uuid.UUID, doctor_id: uuid.UUID
+) -> None:
+    """A linked appointment must be the patient's own, with the same doctor."""
+    problem = invalid("appointment_id", _("Link one of your appointments with this doctor."))
+    try:
+        appointment = await scheduling.get_appointment(
+            session=session, actor=actor, appointment_id=appointment_id
+        )
+    except AppError as exc:
+        if exc.code is ErrorCode.not_found:
+            raise problem from None
+        raise
+    if appointment.doctor_id != doctor_id or appointment.patient_id != actor.id:
+        raise problem
+
+
+async def _doctors_change(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, *, to: S
+) -> Consultation:
+    """The consultation, locked, if the actor is its doctor and the table lets it move `to`:
+    every status change starts here so two of them cannot interleave, and a wrong status is
+    refused before the rest of the request is looked at."""
+    consultation = await access.get_consultation_for(
+        session, actor, consultation_id, for_update=True
+    )
+    access.require_doctor(actor, consultation)
+    require_move(consultation, to)
+    return consultation
+
+
+async def accept(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    client_ip: str | None = None,
+) -> Consultation:
+    consultation = await _doctors_change(session, actor, consultation_id, to=S.active)
+    if consultation.type is not ConsultationType.chat:
+        # Copied, not referenced: a later change of the doctor's link must not alter this
+        # consultation. A doctor without a link still accepts; the answer shows none.
+        doctor = await identity.get_doctor(session, consultation.doctor_id)
+        consultation.meet_url = doctor.doctor.meet_url if doctor.doctor else None
+    move(consultation, S.active)
+    consultation.accepted_at = clock.now()
+    await _transition(session, consultation, actor, "accepted", client_ip)
+    return consultation
+
+
+async def decline(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    reason: str,
+    client_ip: str | None = None,
+) -> Consultation:
+    consultation = await _doctors_change(session, actor, consultation_id, to=S.declined)
+    consultation.decline_reason = valid_text(
+        reason.strip(), field="reason", max_length=schemas.MAX_REASON
+    )
+    move(consultation, S.declined)
+    consultation.ended_at = clock.now()
+    await _transition(session, consultation, actor, "declined", client_ip)
+    return consultation
+
+
+async def end(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    client_ip: str | None = None,
+) -> Consultation:
+    consultation = await _doctors_change(session, actor, consultation_id, to=S.ended)
+    now = clock.now()
+    move(consultation, S.ended)
+    consultation.ended_at = now
+    started = consultation.accepted_at or consultation.created_at
+    consultation.duration_seconds = max(0, int((now - started).total_seconds()))
+    await _transition(session, consultation, actor, "ended", client_ip)
+    return consultation
+
+
+async def open_for_visit(
+    *, session: AsyncSession, actor: Actor, appointment: Appointment, meet_url: str
+) -> Consultation:
+    """The consultation of an online appointment whose patient the doctor calls from the
+    queue: the one the patient already started for it (accepted now), or a new active
+    video consultation; either way with the doctor's link as it is at the call."""
+    consultation = await session.scalar(
+        select(Consultation)
+        .where(Consultation.appointment_id == appointment.id, Consultation.status.in_(LIVE))
+        .order_by(Consultation.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if consultation is not None and consultation.status is S.active:
+        consultation.meet_url = meet_url
+        await session.flush()
+        await publish_update(session, consultation)
+        return consultation
+    if consultation is None:
+        consultation = Consultation(
+            id=uuid.uuid4(),
+            patient_id=appointment.patient_id,
+            doctor_id=appointment.doctor_id,
+            appointment_id=appointment.id,
+            problem=appointment.reason or _("Appointment"),
+            type=ConsultationType.video,
+            status=INITIAL,
+            last_seq=0,
+        )
+        session.add(consultation)
+        await session.flush()
+    consultation.meet_url = meet_url
+    move(consultation, S.active)
+    consultation.accepted_at = clock.now()
+    await _transition(session, consultation, actor, "accepted", None)
+    return consultation
+
+
+async def end_if_open(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> Consultation | None:
+    """End the consultation of a finished queue visit, unless it has ended already."""
+    consultation = await access.get_consultation_for(
+        session, actor, consultation_id, for_update=True
+    )
+    if consultation.status is not S.active:
+        return None
+    return await end(session=session, actor=actor, consultation_id=consultation_id)
+
+
+async def _transition(
+    session: AsyncSession,
+    consultation: Consultation,
+    actor: Actor,
+    event: str,
+    client_ip: str | None,
+) -> None:
+    """Store the new status, say so in the conversation, audit it and tell both people."""
+    await session.flush()
+    await _system_message(session, consultation, actor, event)
+    await audit.record(
+        session,
+        action=f"consultation.{event}",
+        resource_type="consultation",
+        resource_id=consultation.id,
+        actor=actor,
+        ip=client_ip,
+    )
+    await publish_update(session, consultation)
+    await notifications.about_consultation(session, event=event, consultation=consultation)
+
+
+async def _system_message(
+    session: AsyncSession, consultation: Consultation, actor: Actor, event: str
+) -> schemas.MessageView:
+    """A line in the conversation that records an event (accepted, declined, ended); its
+    `sender_id` names whose action it was. Each happens once, so its client id is fixed."""
+    message, _created = await append(
+        session,
+        consultation,
+        client_id=f"system:{event}",
+        sender_id=actor.id,
+        sender_role=SenderRole.system,
+        kind=MessageKind.system,
+        body=event,
+        statuses=None,
+    )
+    return message
+
+
+async def join(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> tuple[schemas.MessageView, bool]:
+    """Say in the conversation that the patient or doctor has opened it; once per person.
+
+    Called by the chat page when it opens and by "join the call"; the second and later
+    calls answer with the first one's message.
+    """
+    consultation = await access.get_consultation_for(session, actor, consultation_id)
+    access.require_participant(actor, consultation)
+    client_id = f"system:joined:{actor.id}"
+    existing = await by_client_id(session, consultation.id, client_id)
+    if existing is not None:
+        return existing, False
+    if consultation.status is not S.active:
+        raise access.not_open(consultation)
+    return await append(
+        session,
+        consultation,
+        client_id=client_id,
+        sender_id=actor.id,
+        sender_role=SenderRole.system,
+        kind=MessageKind.system,
+        body="joined",
+        statuses=(S.active,),
+    )

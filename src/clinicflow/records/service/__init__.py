@@ -1,0 +1,27 @@
+"""The rules of the medical record: visit notes, prescriptions, the history and exports.
+
+- A visit note is written by the consultation's doctor once the consultation has ended; a
+  change adds a version (who, when, what), never overwrites one. Readers see the latest,
+  marked as amended when there is more than one; staff also see the earlier versions.
+- A prescription is issued by the consultation's doctor once it has ended and is never
+  changed: a correction is a new prescription that supersedes it (once).
+- A staff read of any part of a record leaves an audit row; so does every write.
+
+Modules: `notes`, `prescriptions` (with their verification codes), `history` (the
+timeline and its search), `exports` (the whole record), `read_audit` (the row a staff read
+leaves). The verbs are re-exported here (`from clinicflow.records import service as
+records`).
+"""
+
+from clinicflow.records.service.exports import Record as Record
+from clinicflow.records.service.exports import export as export
+from clinicflow.records.service.history import PAGE as PAGE
+from clinicflow.records.service.history import history as history
+from clinicflow.records.service.notes import read_visit_note as read_visit_note
+from clinicflow.records.service.notes import write_visit_note as write_visit_note
+from clinicflow.records.service.prescriptions import (
+    describe_prescriptions as describe_prescriptions,
+)
+from clinicflow.records.service.prescriptions import issue_prescription as issue_prescription
+from clinicflow.records.service.prescriptions import read_prescription as read_prescription
+from clinicflow.records.service.prescriptions import verify as verify
