@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.assistant import service as assistant
-from clinicflow.assistant.memory import DatabaseMemoryStore
-from clinicflow.assistant.providers import Command
+from clinicflow.assistant.memory_stores import DatabaseMemoryStore
+from clinicflow.assistant.requests import Command
 from clinicflow.consultations import service as consultations
 from clinicflow.core.audit import AuditEntry
 from clinicflow.runtime import Runtime

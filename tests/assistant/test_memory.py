@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import worker
-from clinicflow.assistant.memory import RedisMemoryStore
+from clinicflow.assistant.memory_stores import RedisMemoryStore
 from clinicflow.assistant.models import MemoryRow
 from clinicflow.config import Settings
 from clinicflow.consultations.models import ConsultationStatus

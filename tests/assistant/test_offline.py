@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinicflow.assistant.providers import Command, OfflineProvider, Quote, Request, rank, terms
+from clinicflow.assistant.offline import OfflineProvider, rank, terms
+from clinicflow.assistant.requests import Command, Quote, Request
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 FILLER = (

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from clinicflow.assistant import service as assistant
-from clinicflow.assistant.providers import Command, Request
+from clinicflow.assistant.requests import Command, Request
 from clinicflow.consultations.models import ConsultationStatus, Message
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.runtime import Runtime

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.consultations.models import ConsultationStatus, Message
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.notifications.models import Kind, Notification
-from clinicflow.realtime.hub import Connection, Member, PendingSend
+from clinicflow.realtime.connections import Connection, Member
+from clinicflow.realtime.sends import PendingSend
 from clinicflow.realtime.topics import Incoming
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic, Person

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clinicflow.identity.schemas import Role
-from clinicflow.realtime.hub import Connection, Member, PendingSend, SendQueue
+from clinicflow.realtime.connections import Connection, Member
+from clinicflow.realtime.sends import PendingSend, SendQueue
 
 CONNECTION = Connection(
     member=Member(id=uuid.uuid4(), name="Test", role=Role.patient),

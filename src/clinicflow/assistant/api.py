@@ -11,12 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from clinicflow.assistant import drafts, memory, schemas
+from clinicflow.assistant import drafts, memory_stores, schemas
 from clinicflow.assistant import service as assistant
 from clinicflow.consultations import schemas as consultation_schemas
-from clinicflow.core.errors import not_found
-from clinicflow.deps import AuthenticatedDep, RuntimeDep, Session
-from clinicflow.identity.models import User
+from clinicflow.deps import Reader, RuntimeDep, Session
 from clinicflow.routing import TransactionalRoute, writes
 
 router = APIRouter(
@@ -26,28 +24,17 @@ router = APIRouter(
 )
 
 
-def get_member(auth: AuthenticatedDep) -> User:
-    """Anonymous callers get the consultation's own not-found, not a 401 that would say
-    it exists."""
-    if auth is None:
-        raise not_found()
-    return auth.user
+def _store(runtime: RuntimeDep, session: Session) -> memory_stores.MemoryStore:
+    return memory_stores.store_for(runtime.settings, runtime.redis, session)
 
 
-Member = Annotated[User, Depends(get_member)]
-
-
-def _store(runtime: RuntimeDep, session: Session) -> memory.MemoryStore:
-    return memory.store_for(runtime.settings, runtime.redis, session)
-
-
-Store = Annotated[memory.MemoryStore, Depends(_store)]
+Store = Annotated[memory_stores.MemoryStore, Depends(_store)]
 
 
 @router.get("/memory")
 @writes
 async def list_memory(
-    consultation_id: uuid.UUID, session: Session, user: Member, store: Store
+    consultation_id: uuid.UUID, session: Session, user: Reader, store: Store
 ) -> schemas.MemoryList:
     """The consultation's memory, oldest first: its doctor only (403 for the patient)."""
     items = await assistant.list_memory(
@@ -61,7 +48,7 @@ async def add_memory(
     consultation_id: uuid.UUID,
     body: schemas.MemoryIn,
     session: Session,
-    user: Member,
+    user: Reader,
     store: Store,
 ) -> schemas.MemoryOut:
     item = await assistant.add_memory(
@@ -81,7 +68,7 @@ async def update_memory(
     item_id: uuid.UUID,
     body: schemas.MemoryPatch,
     session: Session,
-    user: Member,
+    user: Reader,
     store: Store,
 ) -> schemas.MemoryOut:
     item = await assistant.update_memory(
@@ -97,7 +84,7 @@ async def update_memory(
 
 @router.delete("/memory/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_memory(
-    consultation_id: uuid.UUID, item_id: uuid.UUID, session: Session, user: Member, store: Store
+    consultation_id: uuid.UUID, item_id: uuid.UUID, session: Session, user: Reader, store: Store
 ) -> Response:
     await assistant.delete_memory(
         session=session, actor=user, store=store, consultation_id=consultation_id, item_id=item_id
@@ -107,7 +94,7 @@ async def delete_memory(
 
 @router.post("/cancel")
 async def cancel_answer(
-    consultation_id: uuid.UUID, body: schemas.CancelIn, session: Session, user: Member
+    consultation_id: uuid.UUID, body: schemas.CancelIn, session: Session, user: Reader
 ) -> consultation_schemas.MessageOut:
     """Stop the answer to your own question; the chat then says it was cancelled (409 once
     it has been answered)."""
@@ -120,7 +107,7 @@ async def cancel_answer(
 @router.get("/draft")
 @writes
 async def read_draft(
-    consultation_id: uuid.UUID, session: Session, user: Member
+    consultation_id: uuid.UUID, session: Session, user: Reader
 ) -> schemas.DraftOut:
     """The draft prescription waiting for the doctor; 404 for anyone else, or when none."""
     row = await drafts.read(session=session, actor=user, consultation_id=consultation_id)
@@ -128,6 +115,6 @@ async def read_draft(
 
 
 @router.delete("/draft", status_code=status.HTTP_204_NO_CONTENT)
-async def discard_draft(consultation_id: uuid.UUID, session: Session, user: Member) -> Response:
+async def discard_draft(consultation_id: uuid.UUID, session: Session, user: Reader) -> Response:
     await drafts.discard(session=session, actor=user, consultation_id=consultation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,7 +14,7 @@ import httpx
 from google import genai
 from google.genai import types
 
-from clinicflow.assistant.providers import Command, Quote, Request
+from clinicflow.assistant.requests import Command, Quote, Request
 
 # Named, not left to the SDK, whose default differs with and without a custom base URL.
 API_VERSION = "v1beta"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.assistant import memory
+from clinicflow.assistant import memory_stores
 from clinicflow.assistant import service as assistant
 from clinicflow.runtime import Runtime
 
@@ -15,7 +15,7 @@ async def forget_closed_memory(runtime: Runtime, session: AsyncSession) -> None:
     settings = runtime.settings
     await assistant.forget_closed(
         session=session,
-        store=memory.store_for(settings, runtime.redis, session),
+        store=memory_stores.store_for(settings, runtime.redis, session),
         retention_days=settings.assistant_memory_retention_days,
         ttl_days=settings.assistant_memory_ttl_days,
     )

@@ -4,7 +4,7 @@ ones that mention it, streaming the answer to the consultation as it is produced
 It watches the hub's events (`Hub.tap`) rather than the send path, so sending a message
 stays exactly as fast and as simple as before. With Redis every process sees every
 message; a claim (`SET NX`) makes exactly one of them answer, and the unique outcome of each
-question (see service.py) holds even if two did. Streaming events are ephemeral:
+question (see service/asking.py) holds even if two did. Streaming events are ephemeral:
 
 - `assistant.thinking` `{question_seq, asker_id}` as soon as the work starts;
 - `assistant.delta` `{question_seq, text}` for each piece, in order;
@@ -23,9 +23,9 @@ from typing import Any
 
 import structlog
 
-from clinicflow.assistant import memory
+from clinicflow.assistant import memory_stores
 from clinicflow.assistant import service as assistant
-from clinicflow.assistant.providers import Provider
+from clinicflow.assistant.requests import Provider
 from clinicflow.identity import service as identity
 from clinicflow.realtime.events import Event
 from clinicflow.runtime import Runtime
@@ -124,7 +124,7 @@ class Assistant:
             plan = await assistant.begin(
                 session=session,
                 actor=asker,
-                store=memory.store_for(runtime.settings, runtime.redis, session),
+                store=memory_stores.store_for(runtime.settings, runtime.redis, session),
                 limiter=runtime.limiter,
                 settings=runtime.settings,
                 provider_name=self.provider.name,

@@ -6,18 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from clinicflow.assistant import drafts
-from clinicflow.assistant.memory import MemoryItem
+from clinicflow.assistant.memory_stores import MemoryItem
 from clinicflow.assistant.models import DraftRow
 from clinicflow.assistant.prescription import PrescriptionDraft
+from clinicflow.core.schemas import StrictModel
 
 MemoryText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class MemoryIn(StrictModel):

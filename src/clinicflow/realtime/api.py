@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query, WebSocket
 from clinicflow.core.errors import not_found
 from clinicflow.deps import CurrentUser, RuntimeDep, Session
 from clinicflow.realtime import socket
-from clinicflow.realtime.hub import NotAllowed
-from clinicflow.realtime.topics import UnknownTopic
+from clinicflow.realtime.topics import NotAllowed, UnknownTopic
 from clinicflow.routing import TransactionalRoute, writes
 
 router = APIRouter(tags=["realtime"], route_class=TransactionalRoute)

@@ -22,8 +22,10 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from clinicflow.core.errors import AppError
 from clinicflow.deps import SESSION_COOKIE, bearer_token
 from clinicflow.identity import service as identity
-from clinicflow.realtime.hub import Connection, Hub, LoginEnded, Member, NotAllowed, NotFollowing
-from clinicflow.realtime.topics import UnknownTopic
+from clinicflow.realtime.connections import Connection, Member
+from clinicflow.realtime.hub import Hub, NotFollowing
+from clinicflow.realtime.logins import LoginEnded
+from clinicflow.realtime.topics import NotAllowed, UnknownTopic
 from clinicflow.runtime import Runtime
 
 log = structlog.get_logger(__name__)

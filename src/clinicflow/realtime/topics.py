@@ -1,5 +1,6 @@
 """What a domain tells the hub about one kind of topic: who may follow it, and how to catch
-a late or reconnecting follower up from the database."""
+a late or reconnecting follower up from the database; the registry of those kinds, and
+`user:<id>`, the one kind the realtime package keeps itself."""
 
 from __future__ import annotations
 
@@ -58,6 +59,10 @@ class UnknownTopic(Exception):
     """The topic name does not parse or names no registered kind."""
 
 
+class NotAllowed(Exception):
+    """The topic is missing or not this user's to follow (the two look the same)."""
+
+
 class Registry:
     def __init__(self) -> None:
         self._topics: dict[str, Topic] = {}
@@ -83,3 +88,17 @@ class Registry:
         if not sep or not key or topic is None or len(name) > 200:
             raise UnknownTopic(name)
         return topic, key
+
+
+class UserTopic:
+    """`user:<id>`: things for one person (their consultations' changes, notifications)."""
+
+    kind = "user"
+
+    async def authorize(self, *, session: AsyncSession, user: Actor, key: str) -> bool:
+        return key == str(user.id)
+
+    async def replay(
+        self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int
+    ) -> list[Event]:
+        return []

@@ -1,5 +1,5 @@
-"""The rules of the assistant: mentions and commands, limits, memory, and the one outcome of
-each question.
+"""Asking the assistant: a question checked against the limits and either settled at once
+(a refusal, a `remember`) or planned for the provider, then its answer, failure or cancel.
 
 A question is a chat message that mentions `@b` (or `@assistant`); it is stored like any
 other message first, so it is never lost. Its outcome (the answer, or a short system
@@ -10,95 +10,35 @@ cancel racing the answer, or two processes answering, cannot both land.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
 from clinicflow.assistant import access, drafts, prescription
-from clinicflow.assistant.memory import MemoryItem, MemoryStore, new_item
-from clinicflow.assistant.providers import Command, Quote, Request
+from clinicflow.assistant.memory_stores import MemoryItem, MemoryStore
+from clinicflow.assistant.requests import Command, Quote, Request
+from clinicflow.assistant.service.memory import add_item
+from clinicflow.assistant.service.questions import Notice, Question, mentions, parse
 from clinicflow.config import Settings
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import SenderRole
 from clinicflow.consultations.schemas import MAX_BODY
-from clinicflow.core import audit, clock
+from clinicflow.core import audit
 from clinicflow.core.audit import Actor, Outcome
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.core.ratelimit import RateLimiter
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import CONTROL_CHARACTERS
 
-MENTION = re.compile(r"(?<![\w@.])@(?:b|assistant)(?![\w@])", re.IGNORECASE)
-REMEMBER = re.compile(r"^remember\b[\s:,-]*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
-SUMMARY = re.compile(r"^(summary|summari[sz]e)\b", re.IGNORECASE)
-RECALL = re.compile(
-    r"^what\s+did\s+(?:i|we|you|the\s+patient|the\s+doctor)\s+(?:say|write|tell\s+\w+)\s+"
-    r"(?:about|on|regarding)\s+(?P<topic>.+?)[\s?.!]*$",
-    re.IGNORECASE | re.DOTALL,
-)
-DRAFT = re.compile(r"^draft\s+(?:a\s+)?prescription\b", re.IGNORECASE)
 DOCTOR_ONLY = frozenset({Command.remember, Command.draft_prescription})
-MAX_MEMORY_TEXT = 2000
 WINDOW_SECONDS = 3600
-
-
-class Notice:
-    """The fixed words of the system messages that end a question without an answer; the
-    chat page translates them."""
-
-    rate_limited = "assistant_rate_limited"
-    too_long = "assistant_too_long"
-    doctor_only = "assistant_doctor_only"
-    empty = "assistant_empty"
-    failed = "assistant_failed"
-    timeout = "assistant_timeout"
-    cancelled = "assistant_cancelled"
-    draft_ready = "assistant_draft_ready"
-
-
-@dataclass(frozen=True)
-class Question:
-    command: Command
-    text: str
-    topic: str
-
-
-def mentions(body: str) -> bool:
-    return MENTION.search(body) is not None
-
-
-def parse(body: str) -> Question | None:
-    """The question a message asks the assistant, or None if it does not mention it."""
-    match = MENTION.search(body)
-    if match is None:
-        return None
-    # What follows the mention is the question ("Hey @b, summary"); a mention at the end
-    # ("summary please @b") asks what came before it.
-    after, before = body[match.end() :], body[: match.start()]
-    text = " ".join(MENTION.sub(" ", after if after.strip(" ,:;-") else before).split())
-    text = text.lstrip(",:;- ").strip()
-    if found := REMEMBER.match(text):
-        return Question(Command.remember, text, found["rest"].strip())
-    if SUMMARY.match(text):
-        return Question(Command.summary, text, "")
-    if found := RECALL.match(text):
-        return Question(Command.recall, text, found["topic"].strip())
-    if DRAFT.match(text):
-        return Question(Command.draft_prescription, text, "")
-    return Question(Command.ask, text, text)
 
 
 def topic(consultation_id: uuid.UUID) -> str:
     return f"consultation:{consultation_id}"
-
-
-# --- asking ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -290,7 +230,7 @@ async def _remember_from_question(
     if not question.topic:
         await _refuse(session, actor, consultation, message.seq, question.command, Notice.empty)
         return
-    item = await _add(
+    item = await add_item(
         session,
         actor,
         store,
@@ -422,176 +362,3 @@ async def cancel(
         session, actor, consultation.id, question_seq, None, Outcome.success, cancelled=True
     )
     return outcome
-
-
-# --- memory ---------------------------------------------------------------------------------
-
-
-def _memory_text(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise AppError(ErrorCode.validation_error, _("Write something first."), {"field": "text"})
-    if len(text) > MAX_MEMORY_TEXT:
-        raise AppError(
-            ErrorCode.validation_error,
-            _("At most {count} characters, please.").format(count=MAX_MEMORY_TEXT),
-            {"field": "text"},
-        )
-    if CONTROL_CHARACTERS.search(text):
-        raise AppError(
-            ErrorCode.validation_error,
-            _("The text contains characters that cannot be stored."),
-            {"field": "text"},
-        )
-    return text
-
-
-async def _keeper_consultation(
-    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
-) -> Any:
-    consultation = await consultations.get_consultation(
-        session=session, actor=actor, consultation_id=consultation_id
-    )
-    access.require_memory_keeper(actor, consultation.doctor_id)
-    return consultation
-
-
-async def _audit_memory(
-    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, action: str, **details: Any
-) -> None:
-    """Audit a memory read or change; a change is also announced to the doctor's open pages
-    (`assistant.memory` on `user:<doctor>`) so every panel shows the same list."""
-    if action != "read":
-        realtime.publish_on_commit(
-            session,
-            realtime.Event(
-                topic=f"user:{actor.id}",
-                type="assistant.memory",
-                data={"consultation_id": str(consultation_id)},
-            ),
-        )
-    await audit.record(
-        session,
-        action=f"assistant.memory_{action}",
-        resource_type="consultation",
-        resource_id=consultation_id,
-        actor=actor,
-        details=details,
-    )
-
-
-async def _add(
-    session: AsyncSession,
-    actor: Actor,
-    store: MemoryStore,
-    consultation: Any,
-    text: str,
-    *,
-    source_message_id: uuid.UUID | None,
-    source_seq: int | None,
-) -> MemoryItem:
-    item = await store.add(
-        new_item(
-            consultation_id=consultation.id,
-            text=_memory_text(text),
-            created_by_id=actor.id,
-            source_message_id=source_message_id,
-            source_seq=source_seq,
-        )
-    )
-    await _audit_memory(
-        session, actor, consultation.id, "add", item_id=str(item.id), source_seq=source_seq
-    )
-    return item
-
-
-async def list_memory(
-    *, session: AsyncSession, actor: Actor, store: MemoryStore, consultation_id: uuid.UUID
-) -> list[MemoryItem]:
-    consultation = await _keeper_consultation(session, actor, consultation_id)
-    items = await store.items(consultation.id)
-    if items:
-        await _audit_memory(session, actor, consultation.id, "read", count=len(items))
-    return items
-
-
-async def add_memory(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    store: MemoryStore,
-    consultation_id: uuid.UUID,
-    text: str | None = None,
-    message_seq: int | None = None,
-) -> MemoryItem:
-    """Remember `text`, or the message at `message_seq` (the "remember" action on a message)."""
-    consultation = await _keeper_consultation(session, actor, consultation_id)
-    if message_seq is None:
-        return await _add(
-            session, actor, store, consultation, text or "", source_message_id=None, source_seq=None
-        )
-    _consultation, message = await consultations.message_at(
-        session=session, actor=actor, consultation_id=consultation.id, seq=message_seq
-    )
-    if message.kind != "text":
-        raise AppError(
-            ErrorCode.validation_error,
-            _("Only written messages can be remembered."),
-            {"field": "message_seq"},
-        )
-    return await _add(
-        session,
-        actor,
-        store,
-        consultation,
-        text or message.body,
-        source_message_id=message.id,
-        source_seq=message.seq,
-    )
-
-
-async def update_memory(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    store: MemoryStore,
-    consultation_id: uuid.UUID,
-    item_id: uuid.UUID,
-    text: str,
-) -> MemoryItem:
-    consultation = await _keeper_consultation(session, actor, consultation_id)
-    item = await store.update(consultation.id, item_id, _memory_text(text))
-    if item is None:
-        raise not_found()
-    await _audit_memory(session, actor, consultation.id, "update", item_id=str(item_id))
-    return item
-
-
-async def delete_memory(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    store: MemoryStore,
-    consultation_id: uuid.UUID,
-    item_id: uuid.UUID,
-) -> None:
-    consultation = await _keeper_consultation(session, actor, consultation_id)
-    if not await store.delete(consultation.id, item_id):
-        raise not_found()
-    await _audit_memory(session, actor, consultation.id, "delete", item_id=str(item_id))
-
-
-async def forget_closed(
-    *, session: AsyncSession, store: MemoryStore, retention_days: int, ttl_days: int
-) -> int:
-    """Delete the memory (and any draft never issued) of consultations closed more than
-    `retention_days` ago. Only those closed within the memory TTL before that are looked at:
-    older Redis keys have expired by themselves, and database rows of older ones went in an
-    earlier run (a worker stopped for longer than the TTL leaves those behind)."""
-    before = clock.now() - timedelta(days=retention_days)
-    ids = await consultations.ended_between(
-        session=session, after=before - timedelta(days=ttl_days), before=before
-    )
-    await store.forget(ids)
-    await drafts.forget(session, ids)
-    return len(ids)

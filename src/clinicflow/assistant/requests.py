@@ -1,0 +1,58 @@
+"""What a provider is given and what it must do with it.
+
+A `Request` holds everything a provider may use (the command, the question, the memory
+items and the transcript, all of one consultation) and nothing else, so a provider cannot
+mix consultations whatever it does. `Provider` is the one thing every provider does: answer
+a request as a stream of text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class Command(StrEnum):
+    summary = "summary"
+    remember = "remember"
+    recall = "recall"
+    draft_prescription = "draft_prescription"
+    ask = "ask"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One thing the assistant may draw on: a memory item or a message, with its time."""
+
+    source: str  # "memory" or "message"
+    id: str
+    at: datetime
+    who: str
+    text: str
+    seq: int | None = None
+    # Written by the consultation's doctor (a memory item, or one of their messages).
+    by_doctor: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    command: Command
+    question: str
+    topic: str
+    memory: Sequence[Quote]
+    transcript: Sequence[Quote]
+    patient_name: str
+    problem: str
+    # "doctor" or "patient": a patient's answers never draw on memory nor diagnose.
+    asker: str
+
+
+class Provider(Protocol):
+    name: str
+
+    def answer(self, request: Request) -> AsyncIterator[str]:
+        """The answer, piece by piece; raises on failure."""
+        ...
