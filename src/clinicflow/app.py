@@ -35,7 +35,7 @@ from clinicflow.queue import api as queue_api
 from clinicflow.queue import events as queue_events
 from clinicflow.queue import pages as queue_pages
 from clinicflow.realtime import api as realtime_api
-from clinicflow.realtime.hub import UserTopic
+from clinicflow.realtime.topics import UserTopic
 from clinicflow.records import api as records_api
 from clinicflow.records import pages as records_pages
 from clinicflow.runtime import build_runtime

@@ -21,7 +21,7 @@ from clinicflow.realtime import publish
 from clinicflow.realtime.broker import Broker, MemoryBroker, RedisBroker
 from clinicflow.realtime.hub import Hub
 
-# Batches of chat sends stored at once by one process on PostgreSQL (realtime.hub.SendQueue).
+# Batches of chat sends stored at once by one process on PostgreSQL (realtime.sends.SendQueue).
 SERVER_DATABASE_SEND_WRITERS = 2
 
 
