@@ -15,6 +15,7 @@ from clinicflow import db
 from clinicflow.config import Environment, Settings
 from clinicflow.core import security
 from clinicflow.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from clinicflow.identity import service as identity
 from clinicflow.notifications import channels
 from clinicflow.notifications import service as notifications
 from clinicflow.realtime import publish
@@ -107,7 +108,12 @@ def build_runtime(settings: Settings) -> Runtime:
             presence_ttl=settings.presence_ttl_seconds,
         )
     allowed = notifications.clinic_channels(settings)
-    info = {**notifications.session_info(sender, allowed), **publish.session_info(broker)}
+    info = {
+        **notifications.session_info(sender, allowed),
+        # Identity texts the sign-in code through this without importing notifications.
+        **identity.code_sender_info(notifications.CodeBySms(sender)),
+        **publish.session_info(broker),
+    }
     return Runtime(
         settings=settings,
         engine=engine,

@@ -9,8 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
+from clinicflow.identity import service as identity
 from clinicflow.identity.models import OtpCode, Role, User
+from clinicflow.notifications.models import Channel
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, bearer, latest_code
 
@@ -202,6 +205,41 @@ async def test_code_message_uses_the_patients_language(
     body = runtime.outbox.messages()[0].body
     assert "clinicflow" in body
     assert "expires" not in body
+
+
+async def test_the_code_goes_out_by_sms_once_committed_and_never_for_a_rolled_back_request(
+    runtime: Runtime, settings: Settings
+) -> None:
+    """Identity texts the code through the `CodeSender` the runtime put in the session
+    (notifications' SMS), after the commit: a request that rolls back texts nothing."""
+    assert runtime.outbox is not None
+
+    class RolledBack(Exception):
+        pass
+
+    async def ask(session: AsyncSession, phone: str) -> None:
+        await identity.request_otp(
+            session=session,
+            settings=settings,
+            limiter=runtime.limiter,
+            phone=phone,
+            client=identity.Client(ip="192.0.2.1"),
+        )
+
+    async def ask_then_fail() -> None:
+        async with runtime.transaction() as session:
+            await ask(session, "+254722000999")
+            raise RolledBack
+
+    with pytest.raises(RolledBack):
+        await ask_then_fail()
+    assert runtime.outbox.messages() == []
+    async with runtime.transaction() as session:
+        await ask(session, PHONE)
+        assert runtime.outbox.messages() == []
+    [message] = runtime.outbox.messages()
+    assert (message.to, message.channel) == (PHONE, Channel.sms)
+    assert latest_code(runtime, PHONE) in message.body
 
 
 @pytest.mark.parametrize(

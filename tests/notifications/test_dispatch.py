@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Environment, Settings
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity import service as identity
+from clinicflow.identity.models import OtpCode, Role
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.channels import ProviderSender
 from clinicflow.notifications.jobs import Dispatcher
@@ -272,3 +274,33 @@ async def test_production_sends_the_sign_in_code_through_twilio(
         await runtime.close()
     [sms] = twilio.messages
     assert (sms.to, sms.body) == ("+254700111222", "Your clinicflow code is 123456.")
+
+
+async def test_production_texts_a_requested_sign_in_code_through_twilio_after_the_commit(
+    settings: Settings, twilio: TwilioStandIn, twilio_url: str
+) -> None:
+    """Identity's `request_otp` reaches Twilio through the `CodeSender` the runtime wires in
+    (notifications' `CodeBySms`), without identity importing notifications."""
+    production = with_twilio(settings, twilio_url).model_copy(
+        update={"env": Environment.production}
+    )
+    runtime = build_runtime(production)
+    try:
+        async with runtime.transaction() as session:
+            await identity.request_otp(
+                session=session,
+                settings=production,
+                limiter=runtime.limiter,
+                phone="+254700111333",
+                client=identity.Client(ip="192.0.2.7"),
+            )
+            assert twilio.messages == []
+            stored = await session.scalar(select(OtpCode.code_hash))
+    finally:
+        await runtime.close()
+    [sms] = twilio.messages
+    code = re.search(r"\b(\d{6})\b", sms.body)
+    assert sms.to == "+254700111333"
+    assert code is not None
+    assert stored is not None
+    assert code.group(1) not in stored

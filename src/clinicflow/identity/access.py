@@ -1,4 +1,4 @@
-"""Who may see and change which user: decided here and nowhere else."""
+"""Who may see and change which user, and who may sign in how: decided here and nowhere else."""
 
 from __future__ import annotations
 
@@ -9,7 +9,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.models import Role, User
+from clinicflow.identity import roles
+from clinicflow.identity.models import User
+
+# re-exported until queue.access imports it from identity.roles
+from clinicflow.identity.roles import FRONT_DESK as FRONT_DESK
+from clinicflow.identity.schemas import Role
+
+
+def may_sign_in_with_password(user: User) -> bool:
+    """Staff sign in by email and password; a patient never does, even with a password set."""
+    return user.role in roles.STAFF
+
+
+def may_sign_in_with_code(user: User) -> bool:
+    """Only patients sign in by a code texted to their phone."""
+    return user.role is Role.patient
 
 
 def can_manage_users(actor: User) -> bool:
@@ -21,12 +36,21 @@ def require_user_manager(actor: User) -> None:
         raise AppError(ErrorCode.forbidden, _("Only an administrator can manage accounts."))
 
 
-FRONT_DESK = frozenset({Role.receptionist, Role.admin})
+def require_no_self_lockout(
+    actor: User, user: User, *, role: Role | None, is_active: bool | None
+) -> None:
+    """An admin may not deactivate themself or change their own role, so the clinic is
+    never left without an admin by accident."""
+    if user.id == actor.id and (is_active is False or role not in (None, actor.role)):
+        raise AppError(
+            ErrorCode.cannot_modify_self,
+            _("You cannot deactivate your own account or change your own role."),
+        )
 
 
 def require_front_desk(actor: Actor) -> None:
     """Looking patients up by name or phone is the front desk's job (and an admin's)."""
-    if actor.role not in FRONT_DESK:
+    if actor.role not in roles.FRONT_DESK:
         raise AppError(ErrorCode.forbidden, _("Only the front desk can book for patients."))
 
 

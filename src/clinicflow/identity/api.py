@@ -18,7 +18,7 @@ from clinicflow.deps import (
 )
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.routing import TransactionalRoute
 
 router = APIRouter(prefix="/api", route_class=TransactionalRoute)

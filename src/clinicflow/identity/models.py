@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
 
-
-class Role(StrEnum):
-    patient = "patient"
-    doctor = "doctor"
-    receptionist = "receptionist"
-    admin = "admin"
-
-
-class PatientType(StrEnum):
-    adult = "adult"
-    child = "child"
-    elderly = "elderly"
-    pregnant = "pregnant"
-    disabled = "disabled"
-
-
-class Language(StrEnum):
-    en = "en"
-    sw = "sw"
+# re-exported until other domains import it from schemas
+from clinicflow.identity.schemas import Language as Language
+from clinicflow.identity.schemas import PatientType as PatientType
+from clinicflow.identity.schemas import Role as Role
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):

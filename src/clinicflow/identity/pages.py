@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
@@ -26,10 +25,10 @@ from clinicflow.deps import (
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.routing import TransactionalRoute
 from clinicflow.web.pages import LANGUAGE_COOKIE, safe_next, set_language_cookie
-from clinicflow.web.templating import drop_refused_changes, render, render_refusal
+from clinicflow.web.templating import refusal_page, render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 _phone = TypeAdapter(schemas.Phone)
@@ -59,15 +58,9 @@ def _signed_in(
     return response
 
 
-async def _form_error(
-    request: Request,
-    session: AsyncSession,
-    exc: AppError,
-    template: str,
-    context: dict[str, object],
-) -> HTMLResponse:
-    await drop_refused_changes(session, exc)
-    return render_refusal(request, exc, template, context)
+async def _as_posted() -> dict[str, Any]:
+    """A sign-in form shown again after a refusal holds what was posted and nothing stored."""
+    return {}
 
 
 @router.get("/login")
@@ -101,8 +94,14 @@ async def staff_login(
             kind=identity.SessionKind.web,
         )
     except AppError as exc:
-        return await _form_error(
-            request, session, exc, "identity/login.html", {"next": next or "", "email": email}
+        return await refusal_page(
+            request,
+            session,
+            exc,
+            "identity/login.html",
+            _as_posted,
+            next=next or "",
+            email=email,
         )
     return _signed_in(request, settings, login, next)
 
@@ -140,7 +139,9 @@ async def phone_request_code(
             session=session, settings=settings, limiter=limiter, phone=normalized, client=client
         )
     except AppError as exc:
-        return await _form_error(request, session, exc, "identity/phone.html", {"phone": phone})
+        return await refusal_page(
+            request, session, exc, "identity/phone.html", _as_posted, phone=phone
+        )
     return RedirectResponse(
         f"/login/phone/verify?{urlencode({'phone': normalized})}", status_code=303
     )
@@ -203,7 +204,9 @@ async def phone_verify_code(
         )
     except AppError as exc:
         context["needs_name"] = exc.code is ErrorCode.name_required
-        return await _form_error(request, session, exc, "identity/verify.html", context)
+        return await refusal_page(
+            request, session, exc, "identity/verify.html", _as_posted, **context
+        )
     return _signed_in(request, settings, login, "/home")
 
 

@@ -6,7 +6,7 @@ here, so "who counts as staff?" has one answer.
 
 from __future__ import annotations
 
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 
 STAFF = frozenset({Role.doctor, Role.receptionist, Role.admin})
 """Everyone who works at the clinic: signs in by email and password, never by phone code."""

@@ -6,12 +6,61 @@ import re
 import uuid
 import zoneinfo
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from clinicflow.identity.models import Language, PatientType
-from clinicflow.identity.models import Role as Role  # re-exported for other domains
+from clinicflow import i18n
+from clinicflow.core.schemas import StrictModel
+from clinicflow.i18n import gettext as _
+
+
+class Role(StrEnum):
+    patient = "patient"
+    doctor = "doctor"
+    receptionist = "receptionist"
+    admin = "admin"
+
+    @property
+    def label(self) -> str:
+        return {
+            Role.patient: _("Patient"),
+            Role.doctor: _("Doctor"),
+            Role.receptionist: _("Receptionist"),
+            Role.admin: _("Administrator"),
+        }[self]
+
+
+class PatientType(StrEnum):
+    adult = "adult"
+    child = "child"
+    elderly = "elderly"
+    pregnant = "pregnant"
+    disabled = "disabled"
+
+    @property
+    def label(self) -> str:
+        return {
+            PatientType.adult: _("Adult"),
+            PatientType.child: _("Child"),
+            PatientType.elderly: _("Elderly"),
+            PatientType.pregnant: _("Pregnant"),
+            PatientType.disabled: _("Disabled"),
+        }[self]
+
+
+class Language(StrEnum):
+    en = "en"
+    sw = "sw"
+
+    @property
+    def label(self) -> str:
+        """The language's own name for itself ("Kiswahili", whatever the page's language):
+        a reader looks for their own language by the name they know it by, the same words
+        the language switcher shows."""
+        return i18n.LANGUAGES[self.value]
+
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
@@ -68,10 +117,6 @@ MeetUrl = Annotated[
         strip_whitespace=True, pattern=r"^https://meet\.google\.com/[a-z]{3}-[a-z]{4}-[a-z]{3}$"
     ),
 ]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class LoginRequest(StrictModel):

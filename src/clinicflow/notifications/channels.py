@@ -26,7 +26,8 @@ from pywebpush import WebPushException, webpush
 
 from clinicflow.config import Settings
 from clinicflow.notifications.models import Channel, Priority
-from clinicflow.notifications.service import Outgoing, PushTarget, Sender, mask
+from clinicflow.notifications.service.dispatch import Outgoing, PushTarget
+from clinicflow.notifications.service.senders import Sender, mask
 
 log = structlog.get_logger(__name__)
 

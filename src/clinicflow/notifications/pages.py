@@ -8,6 +8,7 @@ bell in every page's header and the urgent banner are kept live by
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +24,7 @@ from clinicflow.notifications import service as notifications
 from clinicflow.notifications.models import Channel, DeliveryStatus, Kind
 from clinicflow.notifications.templates import ALL_CHANNELS, TEMPLATES
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import STATIC_DIR, drop_refused_changes, render, render_refusal
+from clinicflow.web.templating import STATIC_DIR, refusal_page, render
 
 # The development outbox: mounted only when CLINICFLOW_ENV=development (404 elsewhere).
 router = APIRouter(include_in_schema=False)
@@ -126,9 +127,13 @@ async def save_preferences(request: Request, session: Session, user: PageUser) -
     try:
         await notifications.set_preferences(session=session, actor=user, choices=choices)
     except AppError as exc:
-        await drop_refused_changes(session, exc)
-        context = await _preferences_context(session, user)
-        return render_refusal(request, exc, "notifications/preferences.html", context)
+        return await refusal_page(
+            request,
+            session,
+            exc,
+            "notifications/preferences.html",
+            functools.partial(_preferences_context, session, user),
+        )
     return RedirectResponse("/notifications/preferences?saved=1", status_code=303)
 
 

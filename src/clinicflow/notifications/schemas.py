@@ -8,12 +8,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from clinicflow.core.schemas import StrictModel
 from clinicflow.identity.schemas import no_control_characters
 from clinicflow.notifications.models import Channel, DeliveryStatus, Kind, Priority
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class NotificationOut(BaseModel):

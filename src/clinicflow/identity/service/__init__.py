@@ -1,0 +1,52 @@
+"""The rules of identity: who can log in, how, and who manages accounts.
+
+Every verb takes a session and plain values, flushes and never commits; the caller's
+boundary (a request, a command) owns the transaction. One module per job:
+
+- `sessions`: starting and ending logins, tokens and their rotation, authentication;
+- `budgets`: the sign-in throttles;
+- `password`: staff sign-in by email and password;
+- `phone`: patient sign-in by a texted code, and the `CodeSender` it texts through;
+- `accounts`: creating and editing accounts, the admin's list;
+- `directory`: looking people up (doctors, patients, names).
+
+Other domains import this package (`from clinicflow.identity import service as identity`)
+and call the verbs re-exported here.
+"""
+
+from __future__ import annotations
+
+from clinicflow.identity.service.accounts import create_user as create_user
+from clinicflow.identity.service.accounts import get_user as get_user
+from clinicflow.identity.service.accounts import list_users as list_users
+from clinicflow.identity.service.accounts import normalize_email as normalize_email
+from clinicflow.identity.service.accounts import set_preferred_language as set_preferred_language
+from clinicflow.identity.service.accounts import update_user as update_user
+from clinicflow.identity.service.directory import count_users as count_users
+from clinicflow.identity.service.directory import (
+    find_or_register_patient as find_or_register_patient,
+)
+from clinicflow.identity.service.directory import find_patients as find_patients
+from clinicflow.identity.service.directory import get_doctor as get_doctor
+from clinicflow.identity.service.directory import get_patient as get_patient
+from clinicflow.identity.service.directory import is_active as is_active
+from clinicflow.identity.service.directory import names as names
+from clinicflow.identity.service.directory import search_doctors as search_doctors
+from clinicflow.identity.service.directory import users as users
+from clinicflow.identity.service.password import login_with_password as login_with_password
+from clinicflow.identity.service.phone import CodeSender as CodeSender
+from clinicflow.identity.service.phone import OtpSent as OtpSent
+from clinicflow.identity.service.phone import code_sender_info as code_sender_info
+from clinicflow.identity.service.phone import request_otp as request_otp
+from clinicflow.identity.service.phone import verify_otp as verify_otp
+from clinicflow.identity.service.sessions import Authenticated as Authenticated
+from clinicflow.identity.service.sessions import Client as Client
+from clinicflow.identity.service.sessions import Login as Login
+from clinicflow.identity.service.sessions import SessionKind as SessionKind
+from clinicflow.identity.service.sessions import (
+    authenticate_access_token as authenticate_access_token,
+)
+from clinicflow.identity.service.sessions import authenticate_cookie as authenticate_cookie
+from clinicflow.identity.service.sessions import authenticate_logins as authenticate_logins
+from clinicflow.identity.service.sessions import logout as logout
+from clinicflow.identity.service.sessions import refresh as refresh

@@ -1,0 +1,176 @@
+"""What other domains call when something happened that a patient must hear about: a
+booking, a place in a queue, a consultation's news, a doctor's chat message.
+
+Each takes the other domain's record through a small protocol (`AppointmentLike`,
+`EntryLike`, `ConsultationLike`), so notifications reads those records without importing
+the domains that own them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow import realtime
+from clinicflow.identity import service as identity
+from clinicflow.notifications.models import Kind, Notification
+from clinicflow.notifications.service.writing import notify
+
+
+class AppointmentLike(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def doctor_id(self) -> uuid.UUID: ...
+    @property
+    def starts_at(self) -> datetime: ...
+
+
+class ConsultationLike(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def doctor_id(self) -> uuid.UUID: ...
+
+
+async def _doctor(session: AsyncSession, doctor_id: uuid.UUID) -> tuple[str, str]:
+    found = await identity.users(session, [doctor_id])
+    if not found:
+        return "", "UTC"
+    doctor = found[0]
+    return doctor.name, doctor.doctor.timezone if doctor.doctor else "UTC"
+
+
+async def about_appointment(
+    session: AsyncSession,
+    *,
+    kind: Kind,
+    appointment: AppointmentLike,
+    dedupe_key: str | None = None,
+) -> Notification | None:
+    """A booking's notification, with the time in the doctor's own zone (the clinic's)."""
+    name, zone = await _doctor(session, appointment.doctor_id)
+    when = appointment.starts_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    return await notify(
+        session,
+        user_id=appointment.patient_id,
+        kind=kind,
+        values={"doctor": name, "when": when},
+        appointment_id=appointment.id,
+        dedupe_key=dedupe_key,
+    )
+
+
+class EntryLike(Protocol):
+    """A place in a queue, as the queue domain holds it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def doctor_id(self) -> uuid.UUID: ...
+    @property
+    def token(self) -> int: ...
+    @property
+    def appointment_id(self) -> uuid.UUID | None: ...
+
+
+async def about_entry(
+    session: AsyncSession,
+    *,
+    kind: Kind,
+    entry: EntryLike,
+    position: int | None = None,
+    link: str | None = None,
+    dedupe_key: str | None = None,
+) -> Notification | None:
+    """A queue notification to the patient holding `entry`."""
+    name, _zone = await _doctor(session, entry.doctor_id)
+    values = {
+        "doctor": name,
+        "token": str(entry.token),
+        "position": str(position or ""),
+        "link": link or "",
+    }
+    return await notify(
+        session,
+        user_id=entry.patient_id,
+        kind=kind,
+        values=values,
+        appointment_id=entry.appointment_id,
+        dedupe_key=dedupe_key,
+    )
+
+
+async def about_entries(session: AsyncSession, *, kind: Kind, entries: Sequence[EntryLike]) -> None:
+    for entry in entries:
+        await about_entry(session, kind=kind, entry=entry)
+
+
+CONSULTATION_EVENTS = {
+    "accepted": Kind.consult_accepted,
+    "declined": Kind.consult_declined,
+    "ended": Kind.consult_ended,
+}
+
+
+async def about_consultation(
+    session: AsyncSession, *, event: str, consultation: ConsultationLike
+) -> Notification | None:
+    """Tell the patient their consultation was accepted, declined or ended; other changes
+    of its status are not news to them."""
+    kind = CONSULTATION_EVENTS.get(event)
+    if kind is None:
+        return None
+    name, _zone = await _doctor(session, consultation.doctor_id)
+    return await notify(
+        session,
+        user_id=consultation.patient_id,
+        kind=kind,
+        values={"doctor": name},
+        consultation_id=consultation.id,
+    )
+
+
+async def chat_messages(
+    session: AsyncSession, *, sent: Mapping[uuid.UUID, tuple[ConsultationLike, uuid.UUID]]
+) -> list[Notification]:
+    """Doctors' messages, by consultation (consultation, sender), for patients who are not
+    looking at the consultation (no socket of theirs on its presence topic): one who is
+    reads them there and needs no notification. One presence look-up for them all: a
+    batch of sends holds its consultations' rows while this runs."""
+    waiting = {
+        f"presence:{consultation.id}": (consultation, sender_id)
+        for consultation, sender_id in sent.values()
+        if sender_id != consultation.patient_id
+    }
+    if not waiting:
+        return []
+    present = await realtime.present_users_of(session, waiting)
+    away = [
+        (consultation, sender_id)
+        for topic, (consultation, sender_id) in waiting.items()
+        if str(consultation.patient_id) not in present[topic]
+    ]
+    names = await identity.names(session, {sender_id for _, sender_id in away})
+    told = [
+        await notify(
+            session,
+            user_id=consultation.patient_id,
+            kind=Kind.chat_message,
+            values={"sender": names.get(sender_id, "")},
+            consultation_id=consultation.id,
+        )
+        for consultation, sender_id in away
+    ]
+    return [notification for notification in told if notification is not None]

@@ -1,0 +1,109 @@
+"""The one way to tell a person something.
+
+`notify` writes the notification and one delivery row per channel in the caller's
+transaction: the notifications table is the outbox, so a change and the promise to tell
+someone about it commit together, and a crash afterwards loses nothing because the
+dispatcher (`jobs.py`) finds the pending rows in the database. The in-app copy needs no
+dispatcher: it is the row itself, announced on `user:<id>` once the transaction commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow import realtime
+from clinicflow.core import clock
+from clinicflow.notifications import schemas
+from clinicflow.notifications.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    Notification,
+    Preference,
+)
+from clinicflow.notifications.service.bell import unread_count, user_topic
+from clinicflow.notifications.service.channel_choice import (
+    allowed_channels,
+    effective_channels,
+    recipient_of,
+)
+from clinicflow.notifications.templates import TEMPLATES
+
+
+async def notify(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    kind: Kind,
+    values: Mapping[str, str] | None = None,
+    appointment_id: uuid.UUID | None = None,
+    consultation_id: uuid.UUID | None = None,
+    dedupe_key: str | None = None,
+) -> Notification | None:
+    """Tell `user_id` about something in this transaction; None if they cannot be told
+    (deactivated) or were already told (`dedupe_key`)."""
+    if dedupe_key is not None and await session.scalar(
+        select(Notification.id).where(Notification.dedupe_key == dedupe_key)
+    ):
+        return None
+    recipient = await recipient_of(session, user_id)
+    if recipient is None:
+        return None
+    template = TEMPLATES[kind]
+    title, body = template.render(recipient.language, values or {})
+    chosen = await session.scalar(
+        select(Preference.channels).where(Preference.user_id == user_id, Preference.kind == kind)
+    )
+    channels = effective_channels(
+        kind, chosen=chosen, allowed=allowed_channels(session), available=recipient.addresses
+    )
+    now = clock.now()
+    notification = Notification(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        kind=kind,
+        priority=template.priority,
+        language=recipient.language,
+        title=title[:200],
+        body=body,
+        appointment_id=appointment_id,
+        consultation_id=consultation_id,
+        dedupe_key=dedupe_key,
+        created_at=now,
+    )
+    session.add(notification)
+    # The deliveries refer to the row, and the two tables have no relationship to order the
+    # inserts by: the notification goes first.
+    await session.flush()
+    for channel in channels:
+        in_app = channel is Channel.in_app
+        session.add(
+            Delivery(
+                notification_id=notification.id,
+                channel=channel,
+                address=recipient.addresses[channel],
+                status=DeliveryStatus.sent if in_app else DeliveryStatus.pending,
+                attempts=1 if in_app else 0,
+                sent_at=now if in_app else None,
+                next_attempt_at=None if in_app else now,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    if Channel.in_app in channels:
+        unread = await unread_count(session, user_id)
+        out = schemas.NotificationOut.model_validate(notification).model_dump(mode="json")
+        realtime.publish_on_commit(
+            session,
+            realtime.Event(
+                topic=user_topic(user_id),
+                type="notification.created",
+                data={"notification": out, "unread_count": unread},
+            ),
+        )
+    return notification
