@@ -11,7 +11,7 @@ appointment become X?" has one answer, the table.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,14 +45,25 @@ LIVE = (S.booked, S.checked_in)
 NOT_CANCELLED = Appointment.status != S.cancelled
 
 
-def transition(appointment: Appointment, to: AppointmentStatus) -> None:
+def transition(
+    appointment: Appointment,
+    to: AppointmentStatus,
+    *,
+    only_from: Collection[AppointmentStatus] | None = None,
+) -> None:
     """Move the appointment to `to`, or refuse with 409 `invalid_transition` when the table
-    does not allow that move from where it is (staying put is a move too, and refused)."""
-    if to not in TRANSITIONS[appointment.status]:
+    does not allow that move from where it is (staying put is a move too, and refused).
+
+    `only_from` narrows where a verb's move may start, for a verb that is one particular
+    way into a status: a re-admission makes a missed patient checked in, while a booked
+    one is checked in by a check-in.
+    """
+    current = appointment.status
+    if to not in TRANSITIONS[current] or (only_from is not None and current not in only_from):
         raise AppError(
             ErrorCode.invalid_transition,
             _("This appointment can no longer be changed."),
-            {"status": appointment.status.value, "to": to.value},
+            {"status": current.value, "to": to.value},
         )
     appointment.status = to
 

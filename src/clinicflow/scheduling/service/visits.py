@@ -11,6 +11,7 @@ its own action.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,10 +29,14 @@ async def _appointment(session: AsyncSession, appointment_id: uuid.UUID) -> Appo
 
 
 async def _move(
-    session: AsyncSession, appointment_id: uuid.UUID, to: AppointmentStatus
+    session: AsyncSession,
+    appointment_id: uuid.UUID,
+    to: AppointmentStatus,
+    *,
+    only_from: Collection[AppointmentStatus] | None = None,
 ) -> AppointmentView:
     appointment = await _appointment(session, appointment_id)
-    transition(appointment, to)
+    transition(appointment, to, only_from=only_from)
     await session.flush()
     return AppointmentView.model_validate(appointment)
 
@@ -39,8 +44,10 @@ async def _move(
 async def check_in_appointment(
     *, session: AsyncSession, appointment_id: uuid.UUID
 ) -> AppointmentView:
-    """The patient has arrived and holds a token."""
-    return await _move(session, appointment_id, AppointmentStatus.checked_in)
+    """The patient has arrived for a booked appointment and holds a token."""
+    return await _move(
+        session, appointment_id, AppointmentStatus.checked_in, only_from=[AppointmentStatus.booked]
+    )
 
 
 async def begin_appointment_visit(
@@ -78,7 +85,7 @@ async def readmit_appointment(
     """A patient who missed their turn arrived late and got a new token; the appointment
     counts how often that happened."""
     appointment = await _appointment(session, appointment_id)
-    transition(appointment, AppointmentStatus.checked_in)
+    transition(appointment, AppointmentStatus.checked_in, only_from=[AppointmentStatus.no_show])
     appointment.late_arrivals += 1
     await session.flush()
     return AppointmentView.model_validate(appointment)
@@ -89,12 +96,12 @@ async def restore_appointment_status(
 ) -> AppointmentView:
     """Take back a call (the queue's undo): the status the appointment had before it.
 
-    The same table decides, so only the moves it lists are taken back: from in
-    consultation to checked in or to missed. A status it already has is left as it is (a
-    call that had changed nothing).
+    Only a call is taken back, so the move starts in consultation, and the table decides
+    where it may go: back to checked in, or to missed for a recalled no-show. A status the
+    appointment already has is left as it is (a call that had changed nothing).
     """
     appointment = await _appointment(session, appointment_id)
     if appointment.status is not status:
-        transition(appointment, status)
+        transition(appointment, status, only_from=[AppointmentStatus.in_consultation])
         await session.flush()
     return AppointmentView.model_validate(appointment)
