@@ -14,7 +14,8 @@ from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role, User
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import Appointment, AppointmentStatus, Mode
+from clinicflow.scheduling.models import Appointment
+from clinicflow.scheduling.schemas import AppointmentStatus, Mode
 from tests.factories import Accounts, csrf_from
 from tests.factories import sign_in_page_patient as sign_in_patient
 from tests.factories import sign_in_page_staff as sign_in_staff

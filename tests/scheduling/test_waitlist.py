@@ -17,13 +17,8 @@ from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role, User
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import (
-    OfferStatus,
-    SlotHold,
-    WaitlistEntry,
-    WaitlistOffer,
-    WaitlistStatus,
-)
+from clinicflow.scheduling.models import OfferStatus, SlotHold, WaitlistEntry, WaitlistOffer
+from clinicflow.scheduling.schemas import WaitlistStatus
 from tests.factories import csrf_from
 from tests.factories import sign_in_page_patient as sign_in_patient
 from tests.scheduling.clinic import TUESDAY_9, TUESDAY_915, Clinic, at

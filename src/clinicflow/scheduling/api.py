@@ -13,7 +13,8 @@ from clinicflow.identity.schemas import SearchText
 from clinicflow.routing import TransactionalRoute
 from clinicflow.scheduling import schemas
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import AppointmentStatus, Availability
+from clinicflow.scheduling.models import Availability
+from clinicflow.scheduling.schemas import AppointmentStatus
 
 router = APIRouter(prefix="/api", route_class=TransactionalRoute, tags=["scheduling"])
 feeds = APIRouter(route_class=TransactionalRoute, tags=["scheduling"])

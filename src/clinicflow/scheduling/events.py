@@ -1,4 +1,4 @@
-"""The `availability:<doctor_id>` topic for the realtime hub, and how scheduling announces on it.
+"""The `availability:<doctor_id>` topic for the realtime hub.
 
 Events on it, all ephemeral (`seq` null):
 
@@ -7,7 +7,8 @@ Events on it, all ephemeral (`seq` null):
   (`{"timezone", "slots": [{"starts_at", "ends_at"}]}`).
 - `availability.changed`, once the transaction that changed it commits: one slot was
   taken or freed (`{"doctor_id", "starts_at", "ends_at", "free"}`), or the doctor's whole
-  week changed (`{"doctor_id", "schedule": true}`).
+  week changed (`{"doctor_id", "schedule": true}`). The service publishes it through
+  `service.announcements.announce`.
 
 A hold that simply runs out is announced by nobody (no transaction ends it); a follower
 sees that slot free again on its next refresh or snapshot.
@@ -16,8 +17,7 @@ sees that slot free again on its next refresh or snapshot.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,34 +28,10 @@ from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity import service as identity
 from clinicflow.scheduling import schemas
+from clinicflow.scheduling import service as scheduling
+from clinicflow.scheduling.service.announcements import KIND, topic
 
-KIND = "availability"
 SNAPSHOT = "availability.snapshot"
-CHANGED = "availability.changed"
-
-
-def topic(doctor_id: uuid.UUID) -> str:
-    return f"{KIND}:{doctor_id}"
-
-
-def announce(
-    session: AsyncSession,
-    doctor_id: uuid.UUID,
-    slot: tuple[datetime, datetime] | None = None,
-    *,
-    free: bool = False,
-) -> None:
-    """Tell the doctor's followers, once this transaction commits, that `slot` was freed
-    (`free=True`) or taken, or with no `slot` that the doctor's whole week changed."""
-    data: dict[str, Any] = {"doctor_id": str(doctor_id)}
-    if slot is None:
-        data["schedule"] = True
-    else:
-        data.update(schemas.SlotOut(starts_at=slot[0], ends_at=slot[1]).model_dump(mode="json"))
-        data["free"] = free
-    realtime.publish_on_commit(
-        session, realtime.Event(topic=topic(doctor_id), type=CHANGED, data=data)
-    )
 
 
 def _doctor_id(key: str) -> uuid.UUID | None:
@@ -89,9 +65,6 @@ class AvailabilityTopic:
     async def replay(
         self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int
     ) -> list[realtime.Event]:
-        # Imported here because the service imports this module to announce its changes.
-        from clinicflow.scheduling import service as scheduling
-
         doctor_id = _doctor_id(key)
         if doctor_id is None:
             return []

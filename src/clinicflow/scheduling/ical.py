@@ -12,7 +12,7 @@ from datetime import datetime
 
 from icalendar import Calendar, Event
 
-from clinicflow.scheduling.models import AppointmentStatus, Mode
+from clinicflow.scheduling.schemas import AppointmentStatus, Mode
 
 PRODUCT_ID = "-//clinicflow//appointments//EN"
 

@@ -11,20 +11,13 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
-
-
-class AppointmentStatus(StrEnum):
-    booked = "booked"
-    checked_in = "checked_in"
-    in_consultation = "in_consultation"
-    completed = "completed"
-    cancelled = "cancelled"
-    no_show = "no_show"
-
-
-class Mode(StrEnum):
-    online = "online"
-    in_person = "in_person"
+from clinicflow.scheduling.schemas import (
+    AppointmentStatus as AppointmentStatus,  # re-exported until other domains import it from schemas
+)
+from clinicflow.scheduling.schemas import (
+    Mode as Mode,  # re-exported until other domains import it from schemas
+)
+from clinicflow.scheduling.schemas import WaitlistStatus
 
 
 class Availability(Base):
@@ -104,13 +97,6 @@ class CalendarFeed(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
-
-
-class WaitlistStatus(StrEnum):
-    active = "active"
-    fulfilled = "fulfilled"
-    left = "left"
-    expired = "expired"
 
 
 class WaitlistEntry(UUIDPrimaryKey, Base):

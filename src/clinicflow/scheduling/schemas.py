@@ -1,15 +1,63 @@
-"""API shapes of scheduling. Times in requests and answers are ISO 8601 with an offset."""
+"""API shapes of scheduling, its enums with their words, and the views other domains read.
+
+Times in requests and answers are ISO 8601 with an offset. The enums live here rather than
+in `models.py` because other domains and the pages use them; `models.py` imports them.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from clinicflow.core.schemas import StrictModel
+from clinicflow.i18n import gettext as _
 from clinicflow.identity.schemas import Timezone, no_control_characters
-from clinicflow.scheduling.models import AppointmentStatus, Mode, WaitlistStatus
+
+
+class AppointmentStatus(StrEnum):
+    """Where an appointment is in its life; the moves between them are in
+    `service.lifecycle.TRANSITIONS`."""
+
+    booked = "booked"
+    checked_in = "checked_in"
+    in_consultation = "in_consultation"
+    completed = "completed"
+    cancelled = "cancelled"
+    no_show = "no_show"
+
+    @property
+    def label(self) -> str:
+        return {
+            AppointmentStatus.booked: _("Booked"),
+            AppointmentStatus.checked_in: _("Checked in"),
+            AppointmentStatus.in_consultation: _("In consultation"),
+            AppointmentStatus.completed: _("Completed"),
+            AppointmentStatus.cancelled: _("Cancelled"),
+            AppointmentStatus.no_show: _("Did not come"),
+        }[self]
+
+
+class Mode(StrEnum):
+    online = "online"
+    in_person = "in_person"
+
+    @property
+    def label(self) -> str:
+        return {Mode.online: _("Online"), Mode.in_person: _("In person")}[self]
+
+
+class WaitlistStatus(StrEnum):
+    """An API value only (no page shows it), so it has no words of its own."""
+
+    active = "active"
+    fulfilled = "fulfilled"
+    left = "left"
+    expired = "expired"
+
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
@@ -30,10 +78,6 @@ def in_calendar(value: datetime) -> datetime:
 
 # A time in a request: with its offset (a time without one is ambiguous), and in range.
 Instant = Annotated[AwareDatetime, AfterValidator(in_calendar)]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ExceptionDay(StrictModel):
@@ -158,3 +202,33 @@ class WaitlistEntryOut(BaseModel):
     status: WaitlistStatus
     created_at: datetime
     offer: OfferOut | None = None
+
+
+class AppointmentView(BaseModel):
+    """An appointment as another domain reads it: values, not the row, so that only
+    scheduling's verbs change an appointment."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: uuid.UUID
+    doctor_id: uuid.UUID
+    patient_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    mode: Mode
+    reason: str
+    status: AppointmentStatus
+    cancelled_at: datetime | None
+    late_arrivals: int
+
+
+class AvailabilityView(BaseModel):
+    """A doctor's stored week as another domain reads it (the queue counts days in its zone)."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    doctor_id: uuid.UUID
+    timezone: str
+    slot_minutes: int
+    weekly: dict[str, list[Interval]]
+    exceptions: list[ExceptionDay]
