@@ -23,37 +23,49 @@ START = E.waiting
 # index `uq_queue_entries_queue_id_patient_id_active` lists the same statuses).
 ACTIVE = (E.waiting, E.in_consultation, E.skipped)
 
-# Each status and the statuses it may move to, with the verbs that make each move. "Undo"
+# Each status and the statuses it may move to, with the verbs that make each move. Undo
 # puts back the status an entry had before the doctor's last call or no-show, whatever has
-# happened to it since within the undo window.
+# become of it since, within the undo window; a re-admitted patient either takes their place
+# back (skipped -> waiting) or gets a new place, which starts at `START`.
 TRANSITIONS: dict[EntryStatus, frozenset[EntryStatus]] = {
     E.waiting: frozenset(
         {
-            E.in_consultation,  # call next; undo of a called patient's no-show after they
-            # took their place back
-            E.skipped,  # no-show (the doctor skips a patient who is not there)
+            # call next; undo of a called patient's no-show once they took their place back
+            E.in_consultation,
+            # no-show: the doctor skips a patient who is not there
+            E.skipped,
         }
     ),
     E.in_consultation: frozenset(
         {
-            E.completed,  # finish
-            E.skipped,  # no-show of the called patient
-            E.waiting,  # undo of a call
-            E.no_show,  # undo of a recall of a no-show
+            # finish
+            E.completed,
+            # no-show of the called patient; undo of a recall of a skipped patient
+            E.skipped,
+            # undo of a call
+            E.waiting,
+            # undo of a recall of a no-show
+            E.no_show,
         }
     ),
     E.skipped: frozenset(
         {
-            E.in_consultation,  # recall; undo of a called patient's no-show
-            E.waiting,  # the place taken back within the grace period; undo of a no-show
-            E.no_show,  # the grace period is over (the worker's sweep, or a late arrival)
+            # recall; undo of a called patient's no-show
+            E.in_consultation,
+            # the place taken back within the grace period (arrival, new token); undo of a
+            # no-show
+            E.waiting,
+            # the grace period is over: the worker's sweep, or a late arrival
+            E.no_show,
         }
     ),
     E.no_show: frozenset(
         {
-            E.in_consultation,  # recall
-            E.waiting,  # undo of a no-show the sweep had already expired (a grace period
-            # shorter than the undo window)
+            # recall
+            E.in_consultation,
+            # undo of a no-show the sweep has already expired (a grace period shorter than
+            # the undo window)
+            E.waiting,
         }
     ),
     E.completed: frozenset(),
