@@ -27,13 +27,10 @@ from clinicflow.queue.service.joining import walk_in as walk_in
 from clinicflow.queue.service.meeting_link import set_meet_link as set_meet_link
 from clinicflow.queue.service.missed import expire_skipped as expire_skipped
 from clinicflow.queue.service.missed import requeue as requeue
-from clinicflow.queue.service.other_domains import Booking as Booking
-from clinicflow.queue.service.other_domains import doctor_zone as doctor_zone
 from clinicflow.queue.service.patient import ready as ready
 from clinicflow.queue.service.presence import doctor_arrived as doctor_arrived
 from clinicflow.queue.service.presence import mark_doctors_away as mark_doctors_away
 from clinicflow.queue.service.queue_state import SNAPSHOT as SNAPSHOT
-from clinicflow.queue.service.queue_state import UPDATED as UPDATED
 from clinicflow.queue.service.queue_state import State as State
 from clinicflow.queue.service.queue_state import state as state
 from clinicflow.queue.service.queue_state import topic as topic
