@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clinicflow.identity.models import PatientType
-from clinicflow.queue.models import Severity
 from clinicflow.queue.priority import Candidate, Rules, order, score
+from clinicflow.queue.schemas import Severity
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 weights = st.floats(min_value=-50, max_value=50, allow_nan=False)

@@ -28,6 +28,13 @@ def require_front_desk(actor: Actor) -> None:
         raise AppError(ErrorCode.forbidden, _("Only the front desk can do this."))
 
 
+def require_role(actor: Actor, role: Role) -> None:
+    """A page made for one role: the waiting room is a patient's, the doctor's queue a
+    doctor's."""
+    if actor.role is not role:
+        raise AppError(ErrorCode.forbidden, _("This page is not for your account."))
+
+
 def require_queue_doctor(actor: Actor, doctor_id: uuid.UUID) -> None:
     """Calling, finishing and skipping patients are the doctor's own decisions."""
     if not (actor.role is Role.doctor and actor.id == doctor_id):

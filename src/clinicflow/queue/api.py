@@ -231,7 +231,7 @@ async def get_rules(session: Session, user: CurrentUser) -> schemas.RulesOut:
 async def put_rules(
     body: schemas.RulesIn, session: Session, user: CurrentUser, client: ClientInfo
 ) -> schemas.RulesOut:
-    rules = body.to_rules()
+    rules = queues.rules_from(body)
     row = await queues.set_rules(session=session, actor=user, rules=rules, client_ip=client.ip)
     return _rules_out(row, rules)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
@@ -12,32 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicflow.db import Base, UUIDPrimaryKey, string_enum
 from clinicflow.identity.models import PatientType
-
-
-class Severity(StrEnum):
-    emergency = "emergency"
-    urgent = "urgent"
-    routine = "routine"
-
-
-class EntryStatus(StrEnum):
-    waiting = "waiting"
-    in_consultation = "in_consultation"
-    # Called and not there, or not there when nearly called: the place is kept for the
-    # clinic's grace period, then the entry becomes `no_show`.
-    skipped = "skipped"
-    no_show = "no_show"
-    completed = "completed"
-
-
-# An entry in one of these still holds its place in the day's queue.
-ACTIVE = (EntryStatus.waiting, EntryStatus.in_consultation, EntryStatus.skipped)
-
-
-class EntrySource(StrEnum):
-    check_in = "check_in"
-    walk_in = "walk_in"
-    requeue = "requeue"
+from clinicflow.queue.schemas import EntrySource, EntryStatus
+from clinicflow.queue.schemas import (
+    Severity as Severity,  # re-exported until other domains import it from schemas
+)
 
 
 class Queue(UUIDPrimaryKey, Base):
@@ -70,7 +47,7 @@ class QueueEntry(UUIDPrimaryKey, Base):
     __table_args__ = (
         UniqueConstraint("queue_id", "token", name="uq_queue_entries_queue_id_token"),
         # One place per patient in a queue at a time: a double click or a second desk
-        # cannot give a patient two tokens.
+        # cannot give a patient two tokens. The statuses are `service.lifecycle.ACTIVE`.
         Index(
             "uq_queue_entries_queue_id_patient_id_active",
             "queue_id",

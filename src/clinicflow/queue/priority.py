@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from clinicflow.identity.models import PatientType
-from clinicflow.queue.models import Severity
+from clinicflow.queue.schemas import Severity
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,72 @@
-"""The queue's JSON shapes. `id`, `token`, `status`, `position`, `estimated_wait_minutes`
-on an entry and `serving_token` on a queue are fixed by the HTTP contract."""
+"""The queue's JSON shapes and its enums. `id`, `token`, `status`, `position`,
+`estimated_wait_minutes` on an entry and `serving_token` on a queue are fixed by the HTTP
+contract.
+
+The enums live here, not in `models.py`, so that pages, other domains and the API shapes can
+name a status without importing tables; each carries the words a person reads (`label`).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from clinicflow.core.schemas import StrictModel
+from clinicflow.i18n import gettext as _
 from clinicflow.identity.models import PatientType
 from clinicflow.identity.schemas import MeetUrl, Name, Phone, no_control_characters
-from clinicflow.queue import priority
-from clinicflow.queue.models import EntrySource, EntryStatus, QueueEntry, Severity
+
+
+class Severity(StrEnum):
+    emergency = "emergency"
+    urgent = "urgent"
+    routine = "routine"
+
+    @property
+    def label(self) -> str:
+        """The words a person reads, in their language."""
+        return {
+            Severity.emergency: _("Emergency"),
+            Severity.urgent: _("Urgent"),
+            Severity.routine: _("Routine"),
+        }[self]
+
+
+class EntryStatus(StrEnum):
+    """Where a place in the queue stands; the moves between these are in
+    `service/lifecycle.py`."""
+
+    waiting = "waiting"
+    in_consultation = "in_consultation"
+    # Called and not there, or not there when nearly called: the place is kept for the
+    # clinic's grace period, then the entry becomes `no_show`.
+    skipped = "skipped"
+    no_show = "no_show"
+    completed = "completed"
+
+    @property
+    def label(self) -> str:
+        """The words a person reads, in their language."""
+        return {
+            EntryStatus.waiting: _("Waiting"),
+            EntryStatus.in_consultation: _("In consultation"),
+            EntryStatus.skipped: _("Missed their turn"),
+            EntryStatus.no_show: _("Did not come"),
+            EntryStatus.completed: _("Seen"),
+        }[self]
+
+
+class EntrySource(StrEnum):
+    """How a place was taken. Shown to nobody (only the API carries it), so it has no label."""
+
+    check_in = "check_in"
+    walk_in = "walk_in"
+    requeue = "requeue"
+
 
 Reason = Annotated[
     str,
@@ -20,10 +74,6 @@ Reason = Annotated[
     AfterValidator(no_control_characters),
 ]
 Weight = Annotated[float, Field(ge=-1000, le=1000)]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class CheckInIn(StrictModel):
@@ -140,24 +190,6 @@ class RulesIn(StrictModel):
     no_show_grace_minutes: Annotated[int, Field(ge=0, le=240)] = 10
     check_in_window_minutes: Annotated[int, Field(ge=0, le=720)] = 60
 
-    def to_rules(self) -> priority.Rules:
-        """Weights not named keep their default (nothing), so a partial body is complete."""
-        defaults = priority.Rules()
-        return priority.Rules(
-            severity_weights={
-                **defaults.severity_weights,
-                **{k.value: v for k, v in self.severity_weights.items()},
-            },
-            patient_type_weights={
-                **defaults.patient_type_weights,
-                **{k.value: v for k, v in self.patient_type_weights.items()},
-            },
-            late_appointment_bonus=self.late_appointment_bonus,
-            aging_weight_per_minute=self.aging_weight_per_minute,
-            no_show_grace_minutes=self.no_show_grace_minutes,
-            check_in_window_minutes=self.check_in_window_minutes,
-        )
-
 
 class RulesOut(RulesIn):
     model_config = ConfigDict(extra="ignore")
@@ -165,37 +197,3 @@ class RulesOut(RulesIn):
     version: int
     updated_at: datetime | None
     updated_by_id: uuid.UUID | None
-
-
-def entry_out(
-    entry: QueueEntry,
-    *,
-    position: int | None,
-    average_minutes: float,
-    now: datetime,
-    patient_name: str | None,
-) -> EntryOut:
-    minutes = None if position is None else round(position * average_minutes)
-    return EntryOut(
-        id=entry.id,
-        token=entry.token,
-        status=entry.status,
-        position=position,
-        estimated_wait_minutes=minutes,
-        estimated_at=None if minutes is None else now + timedelta(minutes=minutes),
-        severity=entry.severity,
-        patient_type=entry.patient_type,
-        source=entry.source,
-        doctor_id=entry.doctor_id,
-        date=entry.day,
-        patient_id=entry.patient_id,
-        patient_name=patient_name,
-        appointment_id=entry.appointment_id,
-        consultation_id=entry.consultation_id,
-        online=entry.online,
-        joined_at=entry.joined_at,
-        ready_at=entry.ready_at,
-        called_at=entry.called_at,
-        skipped_at=entry.skipped_at,
-        finished_at=entry.finished_at,
-    )

@@ -1,0 +1,20 @@
+"""Queue pages: the patient's waiting room, the front desk's queues, the doctor's queue, the
+arrival (check-in) page and the public display board.
+
+Every rule is the queue service's. These routes turn forms into its arguments and its
+answers (and refusals) into pages; what changes while a page is open is kept current by
+`static/js/queue.js` (patients), `queue-staff.js` (desk and doctor) and `queue-board.js`.
+Each page has its module; `router` gathers them for `app.py`.
+"""
+
+from fastapi import APIRouter
+
+from clinicflow.queue.pages import arrival, board, desk, doctor, waiting_room
+from clinicflow.routing import TransactionalRoute
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+router.include_router(waiting_room.router)
+router.include_router(arrival.router)
+router.include_router(desk.router)
+router.include_router(doctor.router)
+router.include_router(board.router)

@@ -1,0 +1,89 @@
+"""Today's booked appointments as check-in cards (time, mode, short code, QR), and the QR
+codes that open the arrival page."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import qrcode  # type: ignore[import-untyped]
+import qrcode.image.svg  # type: ignore[import-untyped]
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.config import Settings
+from clinicflow.core.audit import Actor
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import service as identity
+from clinicflow.queue import service as queues
+
+APPOINTMENT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class CheckInCard:
+    appointment_id: uuid.UUID
+    doctor: str
+    patient: str
+    time: str
+    mode: str
+    code: str
+    qr: Markup | None
+
+
+def arrival_url(settings: Settings, code: str | None = None) -> str:
+    """The absolute address a check-in QR code opens."""
+    base = settings.public_url.rstrip("/") + "/queue/arrive"
+    return f"{base}?{urlencode({'code': code})}" if code else base
+
+
+def qr_svg(data: str, label: str) -> Markup:
+    """An inline SVG QR code of `data`, drawn on the server (no image file, no script)."""
+    code = qrcode.QRCode(border=2, image_factory=qrcode.image.svg.SvgPathImage)
+    code.add_data(data)
+    code.make(fit=True)
+    svg: str = code.make_image().to_string(encoding="unicode")
+    # Drop the fixed millimetre size so CSS sizes it; say what it is to screen readers.
+    start = svg.index("<svg") + len("<svg")
+    head, rest = svg[:start], svg[start:]
+    for attribute in ("width", "height"):
+        at = rest.find(f' {attribute}="')
+        if at != -1:
+            end = rest.index('"', at + len(attribute) + 3)
+            rest = rest[:at] + rest[end + 1 :]
+    escaped = Markup.escape(label)
+    return Markup(f'{head} class="qr" role="img" aria-label="{escaped}"{rest}')  # noqa: S704
+
+
+def _clock_label(at: datetime, zone: Any) -> str:
+    return f"{at.astimezone(zone):%H:%M}"
+
+
+async def todays_appointments(
+    session: AsyncSession, actor: Actor, settings: Settings, *, with_qr: bool
+) -> list[CheckInCard]:
+    """Booked appointments on their doctor's today that the actor may see, to check in."""
+    found = await queues.appointments_to_check_in(session, actor, limit=APPOINTMENT_LIMIT)
+    people = await identity.names(
+        session, {a.doctor_id for a, _zone in found} | {a.patient_id for a, _zone in found}
+    )
+    cards = []
+    for appointment, zone in found:
+        code = queues.check_in_code(settings, appointment.id)
+        cards.append(
+            CheckInCard(
+                appointment_id=appointment.id,
+                doctor=people.get(appointment.doctor_id, ""),
+                patient=people.get(appointment.patient_id, ""),
+                time=_clock_label(appointment.starts_at, zone),
+                mode=appointment.mode,
+                code=code,
+                qr=qr_svg(arrival_url(settings, code), _("Check-in code {code}").format(code=code))
+                if with_qr
+                else None,
+            )
+        )
+    return cards

@@ -1,0 +1,215 @@
+"""The front desk (`/desk/queue`): walk-ins, check-in by code or from today's booked list,
+every doctor's queue of today, and the receipt the patient is told."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.config import Settings
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.labels import choices
+from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, SettingsDep, Viewer
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import service as identity
+from clinicflow.queue import access, schemas
+from clinicflow.queue import service as queues
+from clinicflow.queue.pages.check_in_cards import todays_appointments
+from clinicflow.queue.pages.texts import patient_type_labels, staff_text
+from clinicflow.queue.schemas import Severity
+from clinicflow.routing import TransactionalRoute
+from clinicflow.web.templating import refusal_page, render
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class WalkInForm:
+    doctor_id: str = ""
+    phone: str = ""
+    name: str = ""
+    severity: str = Severity.routine.value
+    patient_type: str = ""
+
+
+@dataclass(frozen=True)
+class DoctorOption:
+    id: uuid.UUID
+    name: str
+    specialty: str
+
+
+async def receipt(session: AsyncSession, viewer: Viewer, entry_id: uuid.UUID) -> dict[str, Any]:
+    """What the desk tells the patient after a walk-in or check-in: token, doctor, place."""
+    entry = await access.get_entry_for(session, viewer, entry_id)
+    current = await queues.state(session, await queues.queue_of(session, entry))
+    names = await identity.names(session, {entry.patient_id, entry.doctor_id})
+    out = current.entry(entry, names.get(entry.patient_id))
+    return {
+        "token": entry.token,
+        "patient": names.get(entry.patient_id, ""),
+        "doctor": names.get(entry.doctor_id, ""),
+        "position": out.position,
+        "minutes": out.estimated_wait_minutes,
+    }
+
+
+async def _desk_context(
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+    *,
+    form: WalkInForm | None = None,
+    done: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    access.require_front_desk(viewer)
+    doctors = await identity.search_doctors(session)
+    queue_data = []
+    for doctor in doctors:
+        current, entries = await queues.queue_for(
+            session=session, actor=viewer, doctor_id=doctor.id, day=None
+        )
+        names = await queues.visible_names(session, viewer, doctor.id, entries)
+        queue_data.append(
+            {
+                "doctor_id": str(doctor.id),
+                "doctor_name": doctor.name,
+                "topic": queues.topic(doctor.id, current.queue.day),
+                "queue": queues.queue_out(current, entries, names).model_dump(mode="json"),
+            }
+        )
+    done_receipt = None
+    if done is not None:
+        try:
+            done_receipt = await receipt(session, viewer, done)
+        except AppError:
+            done_receipt = None
+    return {
+        "doctors": [
+            DoctorOption(d.id, d.name, d.doctor.specialty if d.doctor else "") for d in doctors
+        ],
+        "form": form or WalkInForm(),
+        "severity_labels": choices(Severity),
+        "patient_type_labels": patient_type_labels(),
+        "appointments": await todays_appointments(session, viewer, settings, with_qr=False),
+        "receipt": done_receipt,
+        "queues": queue_data,
+        "config": {"role": "desk", "queues": queue_data, "text": staff_text()},
+    }
+
+
+@router.get("/desk/queue")
+async def desk_queue(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    done: uuid.UUID | None = None,
+) -> Response:
+    context = await _desk_context(session, user, settings, done=done)
+    return render(request, "queue/desk.html", context)
+
+
+@router.post("/desk/queue/walk-in", dependencies=[CsrfProtected])
+async def desk_walk_in(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    client: ClientInfo,
+    doctor_id: Annotated[str, Form(max_length=64)] = "",
+    phone: Annotated[str, Form(max_length=64)] = "",
+    name: Annotated[str, Form(max_length=240)] = "",
+    severity: Annotated[str, Form(max_length=16)] = Severity.routine.value,
+    patient_type: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    access.require_front_desk(user)
+    form = WalkInForm(doctor_id, phone, name, severity, patient_type)
+    try:
+        body = schemas.WalkInIn.model_validate(
+            {
+                "doctor_id": doctor_id,
+                "phone": phone,
+                "name": name,
+                "severity": severity,
+                "patient_type": patient_type or None,
+            }
+        )
+    except ValidationError as exc:
+        fields = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        context = await _desk_context(session, user, settings, form=form)
+        return render(
+            request,
+            "queue/desk.html",
+            {**context, "error": _walk_in_problem(fields)},
+            status_code=422,
+        )
+    try:
+        entry = await queues.walk_in(
+            session=session,
+            actor=user,
+            doctor_id=body.doctor_id,
+            phone=body.phone,
+            name=body.name,
+            severity=body.severity,
+            patient_type=body.patient_type,
+            client=client,
+        )
+    except AppError as exc:
+        return await refusal_page(
+            request,
+            session,
+            exc,
+            "queue/desk.html",
+            lambda: _desk_context(session, user, settings, form=form),
+        )
+    return RedirectResponse(f"/desk/queue?done={entry.id}", status_code=303)
+
+
+def _walk_in_problem(fields: set[str]) -> str:
+    if "doctor_id" in fields:
+        return _("Choose a doctor.")
+    if "phone" in fields:
+        return _("Write the phone number with its country code, like +254712345678.")
+    if "name" in fields:
+        return _("Write the patient's name.")
+    return _("Choose how urgent it is and the kind of patient from the lists.")
+
+
+@router.post("/desk/queue/check-in", dependencies=[CsrfProtected])
+async def desk_check_in(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    client: ClientInfo,
+    appointment_id: Annotated[uuid.UUID | None, Form()] = None,
+    code: Annotated[str | None, Form(max_length=32)] = None,
+) -> Response:
+    access.require_front_desk(user)
+    try:
+        if appointment_id is None and not (code or "").strip():
+            raise AppError(
+                ErrorCode.validation_error,
+                _("Type the check-in code from the patient's screen."),
+                {"field": "code"},
+            )
+        entry, _created = await queues.check_in(
+            session=session,
+            settings=settings,
+            actor=user,
+            appointment_id=appointment_id,
+            code=code,
+            client_ip=client.ip,
+        )
+    except AppError as exc:
+        return await refusal_page(
+            request, session, exc, "queue/desk.html", lambda: _desk_context(session, user, settings)
+        )
+    return RedirectResponse(f"/desk/queue?done={entry.id}", status_code=303)

@@ -1,0 +1,70 @@
+"""Staff moving a waiting patient by hand: just before another, with a reason, audited."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.core import audit, clock
+from clinicflow.core.audit import Actor
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.i18n import gettext as _
+from clinicflow.queue import access
+from clinicflow.queue.models import QueueEntry
+from clinicflow.queue.schemas import EntryStatus
+from clinicflow.queue.service.days import locked_entry
+from clinicflow.queue.service.lifecycle import require_status
+from clinicflow.queue.service.queue_state import State, announce, state
+
+E = EntryStatus
+
+
+async def move(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    entry_id: uuid.UUID,
+    before_entry_id: uuid.UUID,
+    reason: str,
+    client_ip: str | None = None,
+) -> tuple[State, QueueEntry]:
+    """Put a waiting patient just before another, with a reason for the audit trail."""
+    queue, entry = await locked_entry(session, actor, entry_id)
+    access.require_queue_staff(actor, entry.doctor_id)
+    target = await session.get(QueueEntry, before_entry_id)
+    if target is None or target.queue_id != queue.id or target.id == entry.id:
+        raise AppError(
+            ErrorCode.validation_error,
+            _("Choose another patient waiting in the same queue."),
+            {"field": "before_entry_id"},
+        )
+    require_status(entry, E.waiting, to="move")
+    require_status(target, E.waiting, to="move")
+    # Break a circle: if the target was put (directly or through others) before this
+    # entry, the one pinned to it now goes just after it instead, as this move asks.
+    current = await state(session, queue)
+    cursor: QueueEntry | None = target
+    seen = {entry.id}
+    while cursor is not None and cursor.pinned_before_id is not None:
+        if cursor.pinned_before_id == entry.id:
+            after = current.ordered[current.positions[entry.id] + 1 :]
+            following = next((e for e in after if e.id != cursor.id), None)
+            cursor.pinned_before_id = following.id if following else None
+            break
+        if cursor.id in seen:
+            break
+        seen.add(cursor.id)
+        cursor = await session.get(QueueEntry, cursor.pinned_before_id)
+    entry.pinned_before_id = target.id
+    entry.pinned_at = clock.now()
+    await audit.record(
+        session,
+        action="queue.move",
+        resource_type="queue_entry",
+        resource_id=entry.id,
+        actor=actor,
+        ip=client_ip,
+        details={"before_entry_id": str(target.id), "token": entry.token, "reason": reason},
+    )
+    return await announce(session, queue, [entry]), entry

@@ -1,0 +1,250 @@
+"""The doctor's controls, the queue's own doctor only: call next, recall, finish, no-show (a
+skip with a grace period), undo of the last call or no-show, pause and resume.
+
+Every status these write goes through `lifecycle.transition`, whose table lists the moves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.consultations import service as consultations
+from clinicflow.core import audit, clock
+from clinicflow.core.audit import Actor
+from clinicflow.core.errors import ErrorCode
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import service as identity
+from clinicflow.notifications import service as notifications
+from clinicflow.notifications.service import Kind
+from clinicflow.queue import access
+from clinicflow.queue.models import Queue, QueueEntry
+from clinicflow.queue.schemas import EntryStatus
+from clinicflow.queue.service import other_domains
+from clinicflow.queue.service.days import lock, locked_entry, open_queue
+from clinicflow.queue.service.lifecycle import require_status, transition
+from clinicflow.queue.service.queue_state import State, announce, state
+from clinicflow.queue.service.refusals import conflict
+
+E = EntryStatus
+UNDO_SECONDS = 120
+
+
+async def _today_queue_for_update(
+    session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
+) -> Queue:
+    access.require_queue_doctor(actor, doctor_id)
+    doctor = await identity.get_doctor(session, doctor_id)
+    queue = await open_queue(session, doctor_id, await other_domains.doctor_today(session, doctor))
+    await lock(session, queue)
+    return queue
+
+
+async def _in_consultation(session: AsyncSession, queue: Queue) -> QueueEntry | None:
+    found: QueueEntry | None = await session.scalar(
+        select(QueueEntry).where(
+            QueueEntry.queue_id == queue.id, QueueEntry.status == E.in_consultation
+        )
+    )
+    return found
+
+
+async def _call(
+    session: AsyncSession, actor: Actor, queue: Queue, entry: QueueEntry, action: str
+) -> None:
+    """Make `entry` the patient in consultation, remembering how to undo it."""
+    busy = await _in_consultation(session, queue)
+    if busy is not None and busy.id != entry.id:
+        raise conflict(
+            ErrorCode.doctor_busy,
+            _("Finish the current patient first."),
+            entry_id=str(busy.id),
+            token=busy.token,
+        )
+    appointment = (
+        await other_domains.booking(session, entry.appointment_id) if entry.appointment_id else None
+    )
+    if entry.online and appointment is not None:
+        doctor = await identity.get_doctor(session, queue.doctor_id)
+        meet_url = other_domains.doctor_meet_url(doctor)
+        if not meet_url:
+            raise conflict(
+                ErrorCode.meet_link_required,
+                _("Set your meeting link before calling an online patient."),
+            )
+        entry.consultation_id = await other_domains.open_consultation(
+            session, actor, appointment.id, meet_url
+        )
+    now = clock.now()
+    before = {
+        "action": action,
+        "entry_id": str(entry.id),
+        "at": now.isoformat(),
+        "status": entry.status.value,
+        "called_at": entry.called_at.isoformat() if entry.called_at else None,
+        "serving_token": queue.serving_token,
+        "appointment_status": appointment.status if appointment else None,
+    }
+    transition(entry, E.in_consultation)
+    queue.last_action = before
+    entry.called_at = now
+    entry.skipped_at = None
+    queue.serving_token = entry.token
+    if appointment is not None:
+        await other_domains.begin_visit(session, appointment.id)
+    await notifications.about_entry(session, kind=Kind.queue_turn, entry=entry)
+
+
+async def call_next(
+    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, client_ip: str | None = None
+) -> tuple[State, QueueEntry]:
+    queue = await _today_queue_for_update(session, actor, doctor_id)
+    if queue.paused:
+        raise conflict(ErrorCode.queue_paused, _("The queue is paused. Resume it first."))
+    current = await state(session, queue)
+    if not current.ordered:
+        raise conflict(ErrorCode.queue_empty, _("Nobody is waiting."))
+    entry = await session.get_one(QueueEntry, current.ordered[0].id)
+    await _call(session, actor, queue, entry, "call")
+    await audit.record(
+        session,
+        action="queue.call",
+        resource_type="queue_entry",
+        resource_id=entry.id,
+        actor=actor,
+        ip=client_ip,
+        details={"token": entry.token},
+    )
+    return await announce(session, queue, [entry]), entry
+
+
+async def recall(
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+) -> tuple[State, QueueEntry]:
+    """Call again a patient who was called (tell them once more) or skipped."""
+    queue, entry = await locked_entry(session, actor, entry_id)
+    access.require_queue_doctor(actor, entry.doctor_id)
+    require_status(entry, E.in_consultation, E.skipped, E.no_show, to="recall")
+    if entry.status is not E.in_consultation:
+        await _call(session, actor, queue, entry, "recall")
+    await audit.record(
+        session,
+        action="queue.recall",
+        resource_type="queue_entry",
+        resource_id=entry.id,
+        actor=actor,
+        ip=client_ip,
+        details={"token": entry.token},
+    )
+    return await announce(session, queue, [entry], recalled=entry), entry
+
+
+async def finish(
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+) -> tuple[State, QueueEntry]:
+    """End the visit: the consultation ends, the appointment is completed, and its length
+    counts towards the doctor's average."""
+    queue, entry = await locked_entry(session, actor, entry_id)
+    access.require_queue_doctor(actor, entry.doctor_id)
+    now = clock.now()
+    transition(entry, E.completed)
+    entry.finished_at = now
+    entry.duration_seconds = max(0, int((now - (entry.called_at or now)).total_seconds()))
+    if entry.appointment_id is not None:
+        await other_domains.mark_completed(session, entry.appointment_id)
+    if entry.consultation_id is not None:
+        await consultations.end_if_open(
+            session=session, actor=actor, consultation_id=entry.consultation_id
+        )
+    queue.last_action = None
+    await audit.record(
+        session,
+        action="queue.finish",
+        resource_type="queue_entry",
+        resource_id=entry.id,
+        actor=actor,
+        ip=client_ip,
+        details={"token": entry.token, "duration_seconds": entry.duration_seconds},
+    )
+    return await announce(session, queue, [entry]), entry
+
+
+async def no_show(
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+) -> tuple[State, QueueEntry]:
+    """Skip a patient who is not there: their place is kept for the grace period, after
+    which they are a no-show (`expire_skipped`)."""
+    queue, entry = await locked_entry(session, actor, entry_id)
+    access.require_queue_doctor(actor, entry.doctor_id)
+    now = clock.now()
+    before = {
+        "action": "no_show",
+        "entry_id": str(entry.id),
+        "at": now.isoformat(),
+        "status": entry.status.value,
+        "called_at": entry.called_at.isoformat() if entry.called_at else None,
+        "serving_token": queue.serving_token,
+        "appointment_status": None,
+    }
+    transition(entry, E.skipped)
+    queue.last_action = before
+    entry.skipped_at = now
+    await notifications.about_entry(session, kind=Kind.queue_missed, entry=entry)
+    await audit.record(
+        session,
+        action="queue.no_show",
+        resource_type="queue_entry",
+        resource_id=entry.id,
+        actor=actor,
+        ip=client_ip,
+        details={"token": entry.token},
+    )
+    return await announce(session, queue, [entry]), entry
+
+
+async def undo(
+    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, client_ip: str | None = None
+) -> tuple[State, QueueEntry]:
+    """Take back the last call or no-show, within `UNDO_SECONDS` of it."""
+    queue = await _today_queue_for_update(session, actor, doctor_id)
+    last = queue.last_action
+    if not last or clock.now() - datetime.fromisoformat(last["at"]) > timedelta(
+        seconds=UNDO_SECONDS
+    ):
+        raise conflict(ErrorCode.nothing_to_undo, _("There is nothing to undo any more."))
+    entry = await session.get(QueueEntry, uuid.UUID(last["entry_id"]))
+    assert entry is not None
+    previous = EntryStatus(last["status"])
+    # A skipped patient who has since taken their place back is waiting already.
+    if entry.status is not previous:
+        transition(entry, previous)
+    entry.called_at = datetime.fromisoformat(last["called_at"]) if last["called_at"] else None
+    if entry.status is not E.skipped:
+        entry.skipped_at = None
+    queue.serving_token = last["serving_token"]
+    if last["appointment_status"] and entry.appointment_id is not None:
+        await other_domains.restore_status(
+            session, entry.appointment_id, last["appointment_status"]
+        )
+    queue.last_action = None
+    await audit.record(
+        session,
+        action=f"queue.undo_{last['action']}",
+        resource_type="queue_entry",
+        resource_id=entry.id,
+        actor=actor,
+        ip=client_ip,
+        details={"token": entry.token},
+    )
+    return await announce(session, queue, [entry]), entry
+
+
+async def set_paused(
+    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, paused: bool
+) -> State:
+    queue = await _today_queue_for_update(session, actor, doctor_id)
+    queue.paused = paused
+    return await announce(session, queue)

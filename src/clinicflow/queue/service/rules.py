@@ -1,0 +1,101 @@
+"""The clinic's queue rules: versioned rows, read by ordering, check-in and the grace period."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.core import audit, clock
+from clinicflow.core.audit import Actor
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.i18n import gettext as _
+from clinicflow.identity.schemas import Role
+from clinicflow.queue import priority, schemas
+from clinicflow.queue.models import QueueRules
+from clinicflow.queue.service.refusals import conflict
+
+
+async def current_rules(session: AsyncSession) -> tuple[QueueRules | None, priority.Rules]:
+    """The newest version of the clinic's rules (None and the defaults before any change)."""
+    row = await session.scalar(select(QueueRules).order_by(QueueRules.version.desc()).limit(1))
+    if row is None:
+        return None, priority.Rules()
+    return row, priority.Rules(**row.values)
+
+
+async def set_rules(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    rules: priority.Rules,
+    client_ip: str | None = None,
+) -> QueueRules:
+    """Store a new version; the old ones stay, and the change is audited with both."""
+    if actor.role is not Role.admin:
+        raise AppError(ErrorCode.forbidden, _("Only an administrator can change queue rules."))
+    previous, before = await current_rules(session)
+    row = QueueRules(
+        version=(previous.version if previous else 0) + 1,
+        values=rules_values(rules),
+        created_at=clock.now(),
+        created_by_id=actor.id,
+    )
+    session.add(row)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise conflict(
+            ErrorCode.rules_changed, _("The rules were changed meanwhile. Load them and try again.")
+        ) from None
+    await audit.record(
+        session,
+        action="queue.rules_changed",
+        resource_type="queue_rules",
+        resource_id=row.version,
+        actor=actor,
+        ip=client_ip,
+        details={"before": rules_values(before), "after": row.values},
+    )
+    return row
+
+
+def rules_values(rules: priority.Rules) -> dict[str, Any]:
+    return {
+        "severity_weights": dict(rules.severity_weights),
+        "patient_type_weights": dict(rules.patient_type_weights),
+        "late_appointment_bonus": rules.late_appointment_bonus,
+        "aging_weight_per_minute": rules.aging_weight_per_minute,
+        "no_show_grace_minutes": rules.no_show_grace_minutes,
+        "check_in_window_minutes": rules.check_in_window_minutes,
+    }
+
+
+def rules_from(body: schemas.RulesIn) -> priority.Rules:
+    """Weights not named keep their default (nothing), so a partial body is complete."""
+    defaults = priority.Rules()
+    return priority.Rules(
+        severity_weights={
+            **defaults.severity_weights,
+            **{k.value: v for k, v in body.severity_weights.items()},
+        },
+        patient_type_weights={
+            **defaults.patient_type_weights,
+            **{k.value: v for k, v in body.patient_type_weights.items()},
+        },
+        late_appointment_bonus=body.late_appointment_bonus,
+        aging_weight_per_minute=body.aging_weight_per_minute,
+        no_show_grace_minutes=body.no_show_grace_minutes,
+        check_in_window_minutes=body.check_in_window_minutes,
+    )
+
+
+async def rules_for(
+    *, session: AsyncSession, actor: Actor
+) -> tuple[QueueRules | None, priority.Rules]:
+    if actor.role is not Role.admin:
+        raise AppError(ErrorCode.forbidden, _("Only an administrator can see queue rules."))
+    return await current_rules(session)
