@@ -28,9 +28,10 @@ from clinicflow.scheduling.pages.fields import (
     ReasonField,
     SearchQuery,
     StartsAt,
+    WeekBlock,
     parse_date,
 )
-from clinicflow.scheduling.pages.week import week_view
+from clinicflow.scheduling.pages.week import week_block, week_view
 from clinicflow.scheduling.schemas import Mode
 from clinicflow.web.templating import refusal_page, render, render_refusal
 
@@ -111,8 +112,11 @@ async def doctor_week(
     settings: SettingsDep,
     user: PageUser,
     week: DateQuery = None,
+    block: WeekBlock = None,
 ) -> Response:
     context = await _book_week_page(request, session, settings, doctor_id, parse_date(week))
+    if block is not None:
+        return week_block(request, context)
     return render(request, "scheduling/week.html", context)
 
 

@@ -28,9 +28,10 @@ from clinicflow.scheduling.pages.fields import (
     ReasonField,
     SearchQuery,
     StartsAt,
+    WeekBlock,
     parse_date,
 )
-from clinicflow.scheduling.pages.week import week_view
+from clinicflow.scheduling.pages.week import week_block, week_view
 from clinicflow.scheduling.schemas import Mode
 from clinicflow.web.templating import refusal_page, render
 
@@ -153,6 +154,7 @@ async def desk(
     doctor: uuid.UUID | None = None,
     week: DateQuery = None,
     booked: uuid.UUID | None = None,
+    block: WeekBlock = None,
 ) -> Response:
     context = await _desk_context(
         request,
@@ -164,6 +166,8 @@ async def desk(
         doctor_id=doctor,
         week=parse_date(week),
     )
+    if block is not None:
+        return week_block(request, context)
     if booked is not None:
         context["booked"] = await _booked_row(session, people.viewer(request), booked)
     return render(request, "scheduling/desk.html", context)
