@@ -380,6 +380,10 @@ async def test_the_week_block_is_the_weeks_part_of_the_page_alone(clinic: Clinic
     assert f'name="csrf_token" value="{csrf_from(page.text)}"' in fragment
     for rest_of_the_page in ("<html", "data-availability", "waitlist-form", "<script"):
         assert rest_of_the_page not in fragment
+    clinic.client.cookies.set("cf_lang", "sw")  # in the reader's language, like the page
+    swahili = await clinic.client.get(path, params={**week, "block": "week_grid"})
+    assert "Jumanne 3 Machi" in swahili.text
+    assert "Tuesday" not in swahili.text
 
     unknown = await clinic.client.get(
         path, params={**week, "block": "everything"}, headers={"accept": "text/html"}
