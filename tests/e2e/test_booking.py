@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -157,6 +158,9 @@ def test_a_time_taken_or_freed_updates_an_open_week_without_a_reload(
     expect(taken).to_have_count(1)
     # Survives only as long as the page is not loaded again.
     watcher.evaluate("window.stillTheSamePage = true")
+    # What the watcher's page asks its server for from now on.
+    asked: list[str] = []
+    watcher.on("request", lambda request: asked.append(request.url))
 
     booker = phone_page
     sign_in_patient(booker, live_server, live_server.patient.phone)
@@ -172,6 +176,10 @@ def test_a_time_taken_or_freed_updates_an_open_week_without_a_reload(
     expect(first_time.first).to_have_text("08:30")
     assert watcher.evaluate("window.stillTheSamePage") is True
     expect(watcher.get_by_test_id("connection")).to_have_text("Live")
+    # The page fetched only the week, drawn by the server, never the whole page again.
+    weeks = [url for url in asked if urlsplit(url).path == f"/book/{doctor_id}"]
+    assert weeks
+    assert all(parse_qs(urlsplit(url).query).get("block") == ["week_grid"] for url in weeks)
     screenshot(watcher, "week-live-taken")
 
     # The booker cancels: the time is free again on the watcher's page.

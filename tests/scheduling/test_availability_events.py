@@ -354,3 +354,92 @@ async def test_the_desk_week_follows_the_doctors_topic(clinic: Clinic) -> None:
     url = f"/desk/book?patient={patient.id}&amp;doctor={doctor.id}&amp;week=2026-03-02"
     assert f'data-refresh-url="{url}"' in page.text
     assert page.text.index("/static/js/realtime.js") < page.text.index("/static/js/availability.js")
+
+
+async def test_the_week_block_is_the_weeks_part_of_the_page_alone(clinic: Clinic) -> None:
+    """What availability.js fetches on a change: the page's own week, drawn by the server
+    from the page's template (`?block=week_grid`), for whoever may see the page."""
+    doctor, _ = await clinic.doctor()
+    patient = await clinic.accounts.make(Role.patient)
+    _, baraka = await clinic.patient()
+    await booked(clinic, baraka, doctor, TUESDAY_9)
+    await sign_in_page_patient(clinic.client, clinic.runtime, patient)
+    path, week = f"/book/{doctor.id}", {"week": "2026-03-02"}
+
+    page = await clinic.client.get(path, params=week)
+    block = await clinic.client.get(path, params={**week, "block": "week_grid"})
+    assert block.status_code == 200
+    assert block.headers["content-type"].startswith("text/html")
+    fragment = block.text
+    assert fragment.startswith('<div id="week-grid" data-testid="week-grid"')
+    assert fragment.endswith("</div>")
+    assert fragment in page.text  # exactly the part of the page it stands for
+    assert 'data-testid="slot"' in fragment
+    assert 'value="2026-03-03T06:00:00+00:00"' not in fragment  # booked
+    assert 'value="2026-03-03T06:15:00+00:00"' in fragment
+    assert f'name="csrf_token" value="{csrf_from(page.text)}"' in fragment
+    for rest_of_the_page in ("<html", "data-availability", "waitlist-form", "<script"):
+        assert rest_of_the_page not in fragment
+    clinic.client.cookies.set("cf_lang", "sw")  # in the reader's language, like the page
+    swahili = await clinic.client.get(path, params={**week, "block": "week_grid"})
+    assert "Jumanne 3 Machi" in swahili.text
+    assert "Tuesday" not in swahili.text
+
+    unknown = await clinic.client.get(
+        path, params={**week, "block": "everything"}, headers={"accept": "text/html"}
+    )
+    assert unknown.status_code == 422
+    missing = await clinic.client.get(
+        "/book/00000000-0000-4000-8000-000000000000", params={"block": "week_grid"}
+    )
+    assert missing.status_code == 404
+
+    # The same access as the page: signed out, both send the browser to sign in.
+    clinic.client.cookies.clear()
+    signed_out = await clinic.client.get(path, params=week)
+    signed_out_block = await clinic.client.get(path, params={**week, "block": "week_grid"})
+    assert signed_out_block.status_code == signed_out.status_code == 303
+    assert signed_out_block.headers["location"].startswith("/login")
+
+
+async def test_the_desk_week_block_is_for_the_front_desk_alone(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    patient = await clinic.accounts.make(Role.patient)
+    receptionist = await clinic.accounts.make(Role.receptionist)
+    await sign_in_page_staff(clinic.client, receptionist)
+    week = {"patient": str(patient.id), "doctor": str(doctor.id), "week": "2026-03-02"}
+
+    page = await clinic.client.get("/desk/book", params=week)
+    block = await clinic.client.get("/desk/book", params={**week, "block": "week_grid"})
+    assert block.status_code == 200
+    assert block.text.startswith('<div id="week-grid"')
+    assert block.text in page.text
+    assert f'name="patient_id" value="{patient.id}"' in block.text  # the desk's own form
+    assert "desk-steps" not in block.text
+    # Before a doctor is chosen, the desk shows no week to give.
+    no_week = await clinic.client.get(
+        "/desk/book", params={"patient": str(patient.id), "block": "week_grid"}
+    )
+    assert no_week.status_code == 404
+
+    clinic.client.cookies.clear()
+    await sign_in_page_patient(clinic.client, clinic.runtime, patient)
+    refused_page = await clinic.client.get("/desk/book", params=week)
+    refused_block = await clinic.client.get("/desk/book", params={**week, "block": "week_grid"})
+    assert refused_block.status_code == refused_page.status_code == 403
+    assert "week-grid" not in refused_block.text
+
+
+async def test_only_patients_are_offered_the_waitlist_on_the_week(clinic: Clinic) -> None:
+    doctor, _ = await clinic.doctor()
+    receptionist = await clinic.accounts.make(Role.receptionist)
+    await sign_in_page_staff(clinic.client, receptionist)
+    staff_week = await clinic.client.get(f"/book/{doctor.id}")
+    assert staff_week.status_code == 200
+    assert 'data-testid="waitlist-form"' not in staff_week.text
+    clinic.client.cookies.clear()
+    await sign_in_page_patient(
+        clinic.client, clinic.runtime, await clinic.accounts.make(Role.patient)
+    )
+    patient_week = await clinic.client.get(f"/book/{doctor.id}")
+    assert 'data-testid="waitlist-form"' in patient_week.text

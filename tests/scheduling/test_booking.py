@@ -279,6 +279,36 @@ async def test_a_cancelled_slot_can_be_booked_again(clinic: Clinic) -> None:
     assert (twice.status_code, twice.json()["error"]["code"]) == (409, "invalid_transition")
 
 
+async def test_the_audit_rows_carry_the_callers_address(
+    clinic: Clinic, session: AsyncSession
+) -> None:
+    """The verbs take no address: the request binds it to the unit of work, and every audit
+    row written in that transaction carries it (`client` calls from 203.0.113.7)."""
+    doctor, _ = await clinic.doctor()
+    amina_user, amina = await clinic.patient()
+    booked = (await clinic.book(amina, doctor, TUESDAY_9)).json()
+    moved = await clinic.client.post(
+        f"/api/appointments/{booked['id']}/reschedule",
+        json={"starts_at": TUESDAY_915},
+        headers=amina,
+    )
+    assert moved.status_code == 200, moved.text
+    cancelled = await clinic.client.post(f"/api/appointments/{booked['id']}/cancel", headers=amina)
+    assert cancelled.status_code == 200, cancelled.text
+    rows = (
+        await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action.startswith("appointment."))
+            .order_by(AuditEntry.seq)
+        )
+    ).all()
+    assert [(r.action, r.resource_id, r.actor_id, r.ip) for r in rows] == [
+        ("appointment.book", booked["id"], amina_user.id, "203.0.113.7"),
+        ("appointment.reschedule", booked["id"], amina_user.id, "203.0.113.7"),
+        ("appointment.cancel", booked["id"], amina_user.id, "203.0.113.7"),
+    ]
+
+
 async def test_reschedule_moves_the_appointment(clinic: Clinic, session: AsyncSession) -> None:
     doctor, _ = await clinic.doctor()
     _, amina = await clinic.patient()

@@ -169,13 +169,17 @@ async def test_one_active_entry_per_doctor_and_only_patients_join(
     )
     assert unknown.status_code == 404
     actions = list(
-        await session.scalars(
-            select(AuditEntry.action)
+        await session.execute(
+            select(AuditEntry.action, AuditEntry.ip)
             .where(AuditEntry.action.like("waitlist.%"))
             .order_by(AuditEntry.seq)
         )
     )
-    assert actions == ["waitlist.join", "waitlist.join", "waitlist.leave", "waitlist.join"]
+    # Each row carries the address of the request that wrote it (`client`'s).
+    assert [tuple(row) for row in actions] == [
+        (action, "203.0.113.7")
+        for action in ("waitlist.join", "waitlist.join", "waitlist.leave", "waitlist.join")
+    ]
 
 
 async def test_an_entry_whose_days_are_past_does_not_block_joining_again(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from clinicflow.deps import ClientInfo, CurrentUser, Session, SettingsDep
+from clinicflow.deps import CurrentUser, Session, SettingsDep
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import SearchText
 from clinicflow.routing import TransactionalRoute
@@ -128,7 +128,6 @@ async def create_appointment(
     session: Session,
     settings: SettingsDep,
     user: CurrentUser,
-    client: ClientInfo,
 ) -> schemas.AppointmentOut:
     appointment = await scheduling.book(
         session=session,
@@ -139,7 +138,6 @@ async def create_appointment(
         mode=body.mode,
         reason=body.reason,
         patient_id=body.patient_id,
-        client_ip=client.ip,
     )
     return schemas.AppointmentOut.model_validate(appointment)
 
@@ -200,14 +198,12 @@ async def cancel_appointment(
     session: Session,
     settings: SettingsDep,
     user: CurrentUser,
-    client: ClientInfo,
 ) -> schemas.AppointmentOut:
     appointment = await scheduling.cancel(
         session=session,
         settings=settings,
         actor=user,
         appointment_id=appointment_id,
-        client_ip=client.ip,
     )
     return schemas.AppointmentOut.model_validate(appointment)
 
@@ -219,7 +215,6 @@ async def reschedule_appointment(
     session: Session,
     settings: SettingsDep,
     user: CurrentUser,
-    client: ClientInfo,
 ) -> schemas.AppointmentOut:
     appointment = await scheduling.reschedule(
         session=session,
@@ -227,7 +222,6 @@ async def reschedule_appointment(
         actor=user,
         appointment_id=appointment_id,
         starts_at=body.starts_at,
-        client_ip=client.ip,
     )
     return schemas.AppointmentOut.model_validate(appointment)
 
@@ -259,7 +253,6 @@ async def join_waitlist(
     session: Session,
     settings: SettingsDep,
     user: CurrentUser,
-    client: ClientInfo,
 ) -> schemas.WaitlistEntryOut:
     """Wait for a freed time with a doctor between two of the doctor's days (inclusive)."""
     entry = await scheduling.join_waitlist(
@@ -269,7 +262,6 @@ async def join_waitlist(
         doctor_id=body.doctor_id,
         first_day=body.first_day,
         last_day=body.last_day,
-        client_ip=client.ip,
     )
     return _waiting(scheduling.Waiting(entry, None))
 
@@ -286,10 +278,9 @@ async def leave_waitlist(
     session: Session,
     settings: SettingsDep,
     user: CurrentUser,
-    client: ClientInfo,
 ) -> Response:
     await scheduling.leave_waitlist(
-        session=session, settings=settings, actor=user, entry_id=entry_id, client_ip=client.ip
+        session=session, settings=settings, actor=user, entry_id=entry_id
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

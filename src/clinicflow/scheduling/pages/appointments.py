@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import clock
 from clinicflow.core.errors import AppError
-from clinicflow.deps import ClientInfo, CsrfProtected, PageUser, Session, SettingsDep, Viewer
+from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, Viewer
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.schemas import Role
 from clinicflow.routing import TransactionalRoute
+from clinicflow.scheduling import access
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment
 from clinicflow.scheduling.pages import formatting, people
@@ -161,7 +161,8 @@ async def _waitlist_rows(session: AsyncSession, actor: Viewer) -> list[WaitlistR
 async def _appointments_context(
     session: AsyncSession, actor: Viewer, start: date | None, end: date | None
 ) -> dict[str, Any]:
-    if actor.role is Role.patient:
+    shown = access.appointment_list(actor)
+    if shown == "patient":
         now = clock.now()
         upcoming, _more = await scheduling.list_appointments(
             session=session, actor=actor, start=now, limit=LIST_LIMIT
@@ -180,7 +181,7 @@ async def _appointments_context(
         }
     # Staff see a range of days; a doctor's days are counted in their own zone.
     timezone = "UTC"
-    if actor.role is Role.doctor:
+    if shown == "doctor":
         availability = await scheduling.get_availability(session=session, doctor_id=actor.id)
         timezone = availability.timezone
     zone = ZoneInfo(timezone)
@@ -217,7 +218,7 @@ async def _appointments_context(
             (_("This week"), monday, monday + timedelta(days=6)),
             (_("Next week"), monday + timedelta(days=7), monday + timedelta(days=13)),
         ],
-        "show_doctor": actor.role is not Role.doctor,
+        "show_doctor": shown != "doctor",
     }
 
 
@@ -264,7 +265,6 @@ async def cancel(
     session: Session,
     settings: SettingsDep,
     user: PageUser,
-    client: ClientInfo,
     start: Annotated[str | None, Form(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Form(alias="to", max_length=10)] = None,
 ) -> Response:
@@ -275,7 +275,6 @@ async def cancel(
             settings=settings,
             actor=user,
             appointment_id=appointment_id,
-            client_ip=client.ip,
         )
     except AppError as exc:
         page = partial(_appointments_context, session, people.viewer(request), first, last)
@@ -298,11 +297,10 @@ async def leave_waitlist(
     session: Session,
     settings: SettingsDep,
     user: PageUser,
-    client: ClientInfo,
 ) -> Response:
     try:
         await scheduling.leave_waitlist(
-            session=session, settings=settings, actor=user, entry_id=entry_id, client_ip=client.ip
+            session=session, settings=settings, actor=user, entry_id=entry_id
         )
     except AppError as exc:
         page = partial(_appointments_context, session, people.viewer(request), None, None)

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.deps import ClientInfo, CsrfProtected, PageUser, Session, SettingsDep
+from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep
 from clinicflow.i18n import gettext as _
 from clinicflow.routing import TransactionalRoute
+from clinicflow.scheduling import access
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.pages import formatting, people
 from clinicflow.scheduling.pages.confirm import RefusalPage, book_from_form, held
@@ -27,9 +28,10 @@ from clinicflow.scheduling.pages.fields import (
     ReasonField,
     SearchQuery,
     StartsAt,
+    WeekBlock,
     parse_date,
 )
-from clinicflow.scheduling.pages.week import week_view
+from clinicflow.scheduling.pages.week import week_block, week_view
 from clinicflow.scheduling.schemas import Mode
 from clinicflow.web.templating import refusal_page, render, render_refusal
 
@@ -48,12 +50,13 @@ async def _book_week_page(
     week: date | datetime | None,
     waitlist_days: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    viewer = people.viewer(request)
     view = await week_view(
         session,
         settings,
         doctor_id=doctor_id,
         week=week,
-        viewer_id=people.viewer(request).id,
+        viewer_id=viewer.id,
         url_for_week=_book_week_url(doctor_id),
     )
     # The waitlist form proposes the days of the week on show that are still to come.
@@ -63,6 +66,7 @@ async def _book_week_page(
         "week": view,
         "hold_action": f"/book/{doctor_id}/hold",
         "hidden": {},
+        "can_join_waitlist": access.can_join_waitlist(viewer),
         "waitlist_action": f"/book/{doctor_id}/waitlist",
         "waitlist_from": first,
         "waitlist_to": last,
@@ -108,8 +112,11 @@ async def doctor_week(
     settings: SettingsDep,
     user: PageUser,
     week: DateQuery = None,
+    block: WeekBlock = None,
 ) -> Response:
     context = await _book_week_page(request, session, settings, doctor_id, parse_date(week))
+    if block is not None:
+        return week_block(request, context)
     return render(request, "scheduling/week.html", context)
 
 
@@ -142,7 +149,6 @@ async def join_waitlist(
     session: Session,
     settings: SettingsDep,
     user: PageUser,
-    client: ClientInfo,
     start: Annotated[str, Form(alias="from", max_length=10)] = "",
     end: Annotated[str, Form(alias="to", max_length=10)] = "",
 ) -> Response:
@@ -163,7 +169,6 @@ async def join_waitlist(
             doctor_id=doctor_id,
             first_day=first,
             last_day=last,
-            client_ip=client.ip,
         )
     except AppError as exc:
         return await refusal_page(request, session, exc, "scheduling/week.html", week)
@@ -208,7 +213,6 @@ async def confirm(
     session: Session,
     settings: SettingsDep,
     user: PageUser,
-    client: ClientInfo,
     starts_at: StartsAt,
     mode: Annotated[Mode, Form()] = Mode.in_person,
     reason: ReasonField = "",
@@ -220,7 +224,6 @@ async def confirm(
         session,
         settings,
         user,
-        client,
         doctor_id=doctor_id,
         patient_id=None,
         starts_at=starts_at,

@@ -19,7 +19,6 @@ from clinicflow.config import Settings
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
-from clinicflow.identity import service as identity
 from clinicflow.scheduling import schemas
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment
@@ -87,7 +86,6 @@ async def book_from_form(
     session: AsyncSession,
     settings: Settings,
     user: Actor,
-    client: identity.Client,
     *,
     doctor_id: uuid.UUID,
     patient_id: uuid.UUID | None,
@@ -125,7 +123,6 @@ async def book_from_form(
             mode=mode,
             reason=checked_reason,
             patient_id=patient_id,
-            client_ip=client.ip,
         )
     except AppError as exc:
         confirm_page = RefusalPage("scheduling/confirm.html", confirm_again)

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError
-from clinicflow.deps import ClientInfo, CsrfProtected, PageUser, Session, SettingsDep, Viewer
-from clinicflow.identity import access as identity_access
+from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, Viewer
 from clinicflow.routing import TransactionalRoute
+from clinicflow.scheduling import access
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.pages import formatting, people
 from clinicflow.scheduling.pages.appointments import AppointmentRow, appointment_rows
@@ -28,9 +28,10 @@ from clinicflow.scheduling.pages.fields import (
     ReasonField,
     SearchQuery,
     StartsAt,
+    WeekBlock,
     parse_date,
 )
-from clinicflow.scheduling.pages.week import week_view
+from clinicflow.scheduling.pages.week import week_block, week_view
 from clinicflow.scheduling.schemas import Mode
 from clinicflow.web.templating import refusal_page, render
 
@@ -58,7 +59,7 @@ async def _desk_context(
     week: date | datetime | None,
 ) -> dict[str, Any]:
     actor = people.viewer(request)
-    identity_access.require_front_desk(actor)
+    access.require_desk_booker(actor)
     context: dict[str, Any] = {"q": q or "", "dq": dq or "", "patient": None, "week": None}
     if patient_id is None:
         context["patients"] = await people.find_patients(session, actor, q) if q else None
@@ -153,6 +154,7 @@ async def desk(
     doctor: uuid.UUID | None = None,
     week: DateQuery = None,
     booked: uuid.UUID | None = None,
+    block: WeekBlock = None,
 ) -> Response:
     context = await _desk_context(
         request,
@@ -164,6 +166,8 @@ async def desk(
         doctor_id=doctor,
         week=parse_date(week),
     )
+    if block is not None:
+        return week_block(request, context)
     if booked is not None:
         context["booked"] = await _booked_row(session, people.viewer(request), booked)
     return render(request, "scheduling/desk.html", context)
@@ -179,7 +183,7 @@ async def desk_hold(
     doctor_id: Annotated[uuid.UUID, Form()],
     starts_at: StartsAt,
 ) -> Response:
-    identity_access.require_front_desk(user)
+    access.require_desk_booker(user)
     try:
         slot = await scheduling.hold_slot(
             session=session,
@@ -204,7 +208,6 @@ async def desk_book(
     session: Session,
     settings: SettingsDep,
     user: PageUser,
-    client: ClientInfo,
     patient_id: Annotated[uuid.UUID, Form()],
     doctor_id: Annotated[uuid.UUID, Form()],
     starts_at: StartsAt,
@@ -212,13 +215,12 @@ async def desk_book(
     reason: ReasonField = "",
     held_until: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
-    identity_access.require_front_desk(user)
+    access.require_desk_booker(user)
     return await book_from_form(
         request,
         session,
         settings,
         user,
-        client,
         doctor_id=doctor_id,
         patient_id=patient_id,
         starts_at=starts_at,

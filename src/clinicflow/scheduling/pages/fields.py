@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Form, Query
 
@@ -13,6 +13,8 @@ SearchQuery = Annotated[str | None, Query(max_length=100)]
 DateQuery = Annotated[str | None, Query(max_length=10)]
 StartsAt = Annotated[schemas.Instant, Form()]
 ReasonField = Annotated[str, Form(max_length=2000)]
+# `?block=week_grid` asks a week page for its week of free times alone (`week.week_block`).
+WeekBlock = Annotated[Literal["week_grid"] | None, Query()]
 
 
 def parse_date(value: str | None) -> date | None:

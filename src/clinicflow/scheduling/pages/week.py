@@ -1,5 +1,9 @@
 """The week of a doctor's free times, as the patient's page and the desk's show it
-(`scheduling/_week.html`), kept live by `static/js/availability.js`."""
+(`scheduling/_week.html`), kept live by `static/js/availability.js`.
+
+The script does not draw the week itself: when the doctor's topic announces a change, it
+asks the page it is on for the block `week_grid` alone (`?block=week_grid`, `week_block`)
+and swaps it in, so the week has one template and one renderer, the server's."""
 
 from __future__ import annotations
 
@@ -7,15 +11,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import Request
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core import clock
+from clinicflow.core.errors import not_found
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.pages import formatting
 from clinicflow.scheduling.pages.people import DoctorCard, doctor
+from clinicflow.web.templating import render_block
+
+WEEK_TEMPLATE = "scheduling/_week.html"
+WEEK_BLOCK = "week_grid"
 
 
 @dataclass(frozen=True)
@@ -101,3 +113,12 @@ async def week_view(
         starts_at=start.isoformat(),
         ends_at=end.isoformat(),
     )
+
+
+def week_block(request: Request, context: dict[str, Any]) -> Response:
+    """The week of free times alone, drawn from its page's own context: what availability.js
+    fetches and swaps in. A page that shows no week (the desk before a doctor is chosen)
+    has none to give."""
+    if context.get("week") is None:
+        raise not_found()
+    return render_block(request, WEEK_TEMPLATE, WEEK_BLOCK, context)

@@ -21,7 +21,6 @@ from clinicflow.core import audit, clock, cursors
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.service import Kind
 from clinicflow.scheduling import access
@@ -42,7 +41,6 @@ async def book(
     mode: Mode,
     reason: str = "",
     patient_id: uuid.UUID | None = None,
-    client_ip: str | None = None,
 ) -> Appointment:
     patient = await holds.chosen_patient(session, actor, patient_id)
     ends_at = await free_time.bookable_end(session, doctor_id, starts_at)
@@ -75,7 +73,6 @@ async def book(
         resource_type="appointment",
         resource_id=appointment.id,
         actor=actor,
-        ip=client_ip,
         details={"doctor_id": str(doctor_id), "starts_at": starts_at.isoformat()},
     )
     announce(session, doctor_id, (starts_at, ends_at), free=False)
@@ -94,7 +91,7 @@ def _check_change_window(settings: Settings, actor: Actor, appointment: Appointm
             {"status": appointment.status.value},
         )
     window = timedelta(minutes=settings.cancellation_window_minutes)
-    if actor.role is Role.patient and appointment.starts_at - clock.now() < window:
+    if not access.may_change_late(actor) and appointment.starts_at - clock.now() < window:
         raise AppError(
             ErrorCode.too_late_to_change,
             _("Appointments can be changed until {minutes} minutes before they start.").format(
@@ -109,7 +106,6 @@ async def cancel(
     settings: Settings,
     actor: Actor,
     appointment_id: uuid.UUID,
-    client_ip: str | None = None,
 ) -> Appointment:
     appointment = await access.get_appointment_for(session, actor, appointment_id)
     _check_change_window(settings, actor, appointment)
@@ -122,7 +118,6 @@ async def cancel(
         resource_type="appointment",
         resource_id=appointment.id,
         actor=actor,
-        ip=client_ip,
     )
     await notifications.about_appointment(
         session, kind=Kind.booking_cancelled, appointment=appointment
@@ -146,7 +141,6 @@ async def reschedule(
     actor: Actor,
     appointment_id: uuid.UUID,
     starts_at: datetime,
-    client_ip: str | None = None,
 ) -> Appointment:
     appointment = await access.get_appointment_for(session, actor, appointment_id)
     _check_change_window(settings, actor, appointment)
@@ -172,7 +166,6 @@ async def reschedule(
         resource_type="appointment",
         resource_id=appointment.id,
         actor=actor,
-        ip=client_ip,
         details={"from": previous.isoformat(), "to": starts_at.isoformat()},
     )
     await notifications.about_appointment(session, kind=Kind.booking_moved, appointment=appointment)
@@ -194,11 +187,7 @@ async def list_appointments(
     limit: int = 50,
 ) -> tuple[list[Appointment], str | None]:
     """Appointments the actor may see, by start time, a page at a time (keyset cursor)."""
-    query = select(Appointment)
-    if actor.role is Role.patient:
-        query = query.where(Appointment.patient_id == actor.id)
-    elif actor.role is Role.doctor:
-        query = query.where(Appointment.doctor_id == actor.id)
+    query = access.visible_appointments(actor, select(Appointment))
     if doctor_id is not None:
         query = query.where(Appointment.doctor_id == doctor_id)
     if status is not None:

@@ -18,10 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Settings
 from clinicflow.core import clock
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
 from clinicflow.scheduling import access
 from clinicflow.scheduling.models import OfferStatus, SlotHold, WaitlistOffer
 from clinicflow.scheduling.service import free_time, waitlist
@@ -33,7 +30,7 @@ async def chosen_patient(
 ) -> uuid.UUID:
     """Whom a hold or booking is for; a patient staff name must exist."""
     chosen = access.patient_for(actor, patient_id)
-    if actor.role is not Role.patient:
+    if access.books_for_others(actor):
         await identity.get_patient(session, chosen)
     return chosen
 
@@ -88,9 +85,7 @@ async def release_hold(
     *, session: AsyncSession, settings: Settings, actor: Actor, hold_id: uuid.UUID
 ) -> None:
     """End a hold early; a waitlist offer released this way passes on to the next patient."""
-    hold = await session.get(SlotHold, hold_id)
-    if hold is None or not (hold.patient_id == actor.id or access.is_staff(actor)):
-        raise AppError(ErrorCode.not_found, _("Not found."))
+    hold = await access.get_hold_to_release(session, actor, hold_id)
     # The offer row before the hold row: the order the sweep takes them in, so the two
     # never wait for each other on PostgreSQL.
     passed = await waitlist.close_offers(

@@ -61,10 +61,9 @@ async def join_waitlist(
     doctor_id: uuid.UUID,
     first_day: date,
     last_day: date,
-    client_ip: str | None = None,
 ) -> WaitlistEntry:
     """Wait for a freed time with a doctor between two of the doctor's days (inclusive)."""
-    access.require_patient(actor)
+    access.require_waitlist_joiner(actor)
     availability = await get_availability(session=session, doctor_id=doctor_id)
     today = _local_today(availability.timezone)
     if first_day < today:
@@ -122,7 +121,6 @@ async def join_waitlist(
         resource_type="waitlist_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={
             "doctor_id": str(doctor_id),
             "from": first_day.isoformat(),
@@ -168,7 +166,6 @@ async def leave_waitlist(
     settings: Settings,
     actor: Actor,
     entry_id: uuid.UUID,
-    client_ip: str | None = None,
 ) -> None:
     """Stop waiting; a slot held for the patient by an offer goes to the next one."""
     entry = await access.get_waitlist_entry_for(session, actor, entry_id)
@@ -184,7 +181,6 @@ async def leave_waitlist(
         resource_type="waitlist_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
     )
 
 

@@ -1,6 +1,8 @@
 // Keeps a week of free times current (templates/scheduling/_week.html): it follows the
-// doctor's availability:<id> topic, and when a time is taken or freed it fetches the week
-// again and swaps #week-grid in place with htmx, so the page never needs a reload.
+// doctor's availability:<id> topic, and when a time is taken or freed it asks its page for
+// the block week_grid alone (?block=week_grid, drawn by the server from the page's own
+// template) and swaps #week-grid in place with htmx, so the page never needs a reload and
+// nothing here draws a time.
 //
 // The topic sends a snapshot of the free times on every (re)subscribe, then changes. The
 // first snapshot is checked against what the page shows (a change may have landed between
@@ -10,6 +12,7 @@ import htmx from "htmx";
 import { ClinicSocket } from "realtime";
 
 const DEBOUNCE_MS = 300;
+const BLOCK = "week_grid";
 const root = document.querySelector("[data-availability]");
 if (root) start(root);
 
@@ -50,14 +53,17 @@ function start(root) {
     const week = grid();
     // A slot button was pressed: the page is on its way to the next one.
     if (!week || week.querySelector("form.is-busy")) return;
-    const response = await fetch(week.dataset.refreshUrl, { credentials: "same-origin" });
+    // The week's own page (a refused form answers on a POST address), asked for the block.
+    const url = new URL(week.dataset.refreshUrl, window.location.href);
+    url.searchParams.set("block", BLOCK);
+    const response = await fetch(url, { credentials: "same-origin" });
     // Signed out (a redirect to the sign-in page) or the doctor is gone: keep what is shown.
     if (!response.ok || response.redirected) return;
-    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("week-grid");
+    const fresh = await response.text();
     const current = grid();
-    if (!fresh || !current || current.querySelector("form.is-busy")) return;
+    if (!current || current.querySelector("form.is-busy")) return;
     const focused = current.contains(document.activeElement) ? document.activeElement.value : null;
-    htmx.swap(current, fresh.outerHTML, { swapStyle: "outerHTML" });
+    htmx.swap(current, fresh, { swapStyle: "outerHTML" });
     if (focused) {
       const same = document.querySelector(`#week-grid button[name=starts_at][value="${CSS.escape(focused)}"]`);
       if (same) same.focus();
