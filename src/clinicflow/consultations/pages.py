@@ -24,7 +24,7 @@ from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
-from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session
+from clinicflow.deps import CsrfProtected, PageViewer, Session
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
@@ -117,7 +117,6 @@ async def start(
     request: Request,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
     doctor_id: Annotated[str, Form(max_length=64)],
     problem: Annotated[str, Form(max_length=schemas.MAX_PROBLEM * 2)],
     type: Annotated[str, Form(max_length=16)] = ConsultationType.chat.value,
@@ -130,7 +129,6 @@ async def start(
             doctor_id=uuid.UUID(doctor_id),
             problem=problem,
             type=ConsultationType(type),
-            client_ip=client.ip,
         )
     except ValueError:
         return render(
@@ -259,16 +257,13 @@ async def accept(
     consultation_id: uuid.UUID,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
 ) -> Response:
     return await _change(
         request,
         session,
         user,
         consultation_id,
-        lambda: consultations.accept(
-            session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
-        ),
+        lambda: consultations.accept(session=session, actor=user, consultation_id=consultation_id),
     )
 
 
@@ -278,7 +273,6 @@ async def decline(
     consultation_id: uuid.UUID,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
     reason: Annotated[str, Form(max_length=1000)],
 ) -> Response:
     return await _change(
@@ -291,7 +285,6 @@ async def decline(
             actor=user,
             consultation_id=consultation_id,
             reason=reason,
-            client_ip=client.ip,
         ),
     )
 
@@ -302,14 +295,11 @@ async def end(
     consultation_id: uuid.UUID,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
 ) -> Response:
     return await _change(
         request,
         session,
         user,
         consultation_id,
-        lambda: consultations.end(
-            session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
-        ),
+        lambda: consultations.end(session=session, actor=user, consultation_id=consultation_id),
     )
