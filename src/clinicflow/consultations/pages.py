@@ -49,6 +49,11 @@ class StartForm:
     problem: str = ""
     type: str = ConsultationType.chat.value
 
+    @property
+    def types(self) -> list[ConsultationType]:
+        """The ways to talk the form offers, in order; the template shows each `.label`."""
+        return list(ConsultationType)
+
 
 def _when(value: Any) -> str:
     return format_datetime(value, format="medium", locale=i18n.current_language())

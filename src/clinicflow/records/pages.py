@@ -64,29 +64,6 @@ def _day(value: Any) -> str:
     return format_date(value, format="medium", locale=i18n.current_language())
 
 
-def _labels() -> dict[str, str]:
-    """The words for modes and statuses, translated."""
-    return {
-        "consultation": _("Consultation"),
-        "appointment": _("Appointment"),
-        "chat": _("Chat"),
-        "audio": _("Audio call"),
-        "video": _("Video call"),
-        "online": _("Online"),
-        "in_person": _("In person"),
-        "pending": _("Waiting for the doctor"),
-        "active": _("In progress"),
-        "ended": _("Finished"),
-        "declined": _("Declined"),
-        "booked": _("Booked"),
-        "checked_in": _("Checked in"),
-        "in_consultation": _("With the doctor"),
-        "completed": _("Completed"),
-        "cancelled": _("Cancelled"),
-        "no_show": _("Missed"),
-    }
-
-
 def _date_or_none(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
@@ -126,7 +103,6 @@ async def _timeline(
         "filters": filters,
         "more_query": urlencode({**more, "cursor": page.next_cursor or ""}),
         "doctors": sorted(doctors.items(), key=lambda pair: pair[1]),
-        "labels": _labels(),
         "when": _when,
         "day": _day,
     }
