@@ -27,13 +27,13 @@ from clinicflow.core.errors import AppError
 from clinicflow.deps import CsrfProtected, PageViewer, Session
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
 from clinicflow.routing import TransactionalRoute
 from clinicflow.web.templating import refusal_page, render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 LIST_LIMIT = 100
+S = ConsultationStatus
 
 
 @dataclass(frozen=True)
@@ -72,20 +72,12 @@ def _rows(items: Sequence[schemas.ConsultationOut | schemas.DeskEntry]) -> list[
 
 
 async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:
-    if user.role is Role.receptionist:
+    if access.sees_only_the_desk_list(user):
         entries = await consultations.desk(session=session, actor=user)
         live = _rows(entries)
         groups = [
-            (
-                _("Waiting for the doctor"),
-                [r for r in live if r["status"] is ConsultationStatus.pending],
-                "pending",
-            ),
-            (
-                _("In progress"),
-                [r for r in live if r["status"] is ConsultationStatus.active],
-                "active",
-            ),
+            (S.pending.label, [r for r in live if r["status"] is S.pending], "pending"),
+            (S.active.label, [r for r in live if r["status"] is S.active], "active"),
         ]
         return {"groups": groups, "doctors": None, "viewer_is_doctor": False, "desk": True}
     mine, _cursor = await consultations.list_consultations(
@@ -96,19 +88,14 @@ async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:
     def having(*statuses: ConsultationStatus) -> list[dict[str, Any]]:
         return [row for row in rows if row["status"] in statuses]
 
-    waiting = _("New requests") if user.role is Role.doctor else _("Waiting for the doctor")
+    doctor = access.receives_requests(user)
     groups = [
-        (waiting, having(ConsultationStatus.pending), "pending"),
-        (_("In progress"), having(ConsultationStatus.active), "active"),
-        (_("Earlier"), having(ConsultationStatus.ended, ConsultationStatus.declined), "earlier"),
+        (_("New requests") if doctor else S.pending.label, having(S.pending), "pending"),
+        (S.active.label, having(S.active), "active"),
+        (_("Earlier"), having(S.ended, S.declined), "earlier"),
     ]
-    doctors = await _doctor_choices(session) if user.role is Role.patient else None
-    return {
-        "groups": groups,
-        "doctors": doctors,
-        "viewer_is_doctor": user.role is Role.doctor,
-        "desk": False,
-    }
+    doctors = await _doctor_choices(session) if access.can_start(user) else None
+    return {"groups": groups, "doctors": doctors, "viewer_is_doctor": doctor, "desk": False}
 
 
 @router.get("/consultations", response_class=HTMLResponse)
@@ -159,7 +146,7 @@ async def start(
 
 
 def _actions(user: Actor, consultation: Consultation) -> list[Action]:
-    if user.id != consultation.doctor_id:
+    if not access.is_doctor_of(user, consultation):
         return []
     if consultation.status is ConsultationStatus.pending:
         return [
@@ -216,10 +203,11 @@ async def _chat_context(
         session=session, actor=user, consultation_id=consultation_id
     )
     described = (await consultations.describe(session, [consultation]))[0]
-    mine = user.id == consultation.patient_id
+    mine = access.is_patient_of(user, consultation)
     return {
         "consultation": described,
         "other_name": described.doctor_name if mine else described.patient_name,
+        "chart_link": access.is_doctor_of(user, consultation),
         "config": _chat_config(user, described),
         "can_write": access.can_write(user, consultation),
         "read_only_reason": _read_only_reason(consultation),

@@ -130,7 +130,7 @@ async def _chart_context(
     writable = {
         item.id
         for item in context["items"]
-        if item.kind == "consultation" and item.doctor_id == user.id and item.status == "ended"
+        if item.kind == "consultation" and access.can_write_visit(user, item)
     }
     return {
         **context,

@@ -122,7 +122,7 @@ async def _check_appointment(
         if exc.code is ErrorCode.not_found:
             raise problem from None
         raise
-    if appointment.doctor_id != doctor_id or appointment.patient_id != actor.id:
+    if appointment.doctor_id != doctor_id or not access.is_patient_of(actor, appointment):
         raise problem
 
 
