@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from babel.dates import format_datetime
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,11 +28,14 @@ from clinicflow.deps import CsrfProtected, PageViewer, Session
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import refusal_page, render
+from clinicflow.web.templating import refusal_page, render, render_block
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 LIST_LIMIT = 100
+LIST_TEMPLATE = "consultations/list.html"
+# The block of the list drawn alone for a live update.
+GROUPS_BLOCK = "consultation_groups"
 S = ConsultationStatus
 
 
@@ -99,9 +102,19 @@ async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:
 
 
 @router.get("/consultations", response_class=HTMLResponse)
-async def consultation_list(request: Request, session: Session, user: PageViewer) -> Response:
-    context = await _list_context(session, user)
-    return render(request, "consultations/list.html", {**context, "form": StartForm()})
+async def consultation_list(
+    request: Request,
+    session: Session,
+    user: PageViewer,
+    fragment: Annotated[Literal["groups"] | None, Query()] = None,
+) -> Response:
+    """The viewer's consultations in groups. `?fragment=groups` draws only the groups, from
+    the same context and template: the page fetches it when a socket event says one of its
+    consultations changed (`static/js/consultation-list.js`)."""
+    context = {**await _list_context(session, user), "form": StartForm()}
+    if fragment == "groups":
+        return render_block(request, LIST_TEMPLATE, GROUPS_BLOCK, context)
+    return render(request, LIST_TEMPLATE, context)
 
 
 @router.post("/consultations", dependencies=[CsrfProtected])
@@ -125,7 +138,7 @@ async def start(
     except ValueError:
         return render(
             request,
-            "consultations/list.html",
+            LIST_TEMPLATE,
             {
                 **await _list_context(session, user),
                 "form": form,
@@ -138,7 +151,7 @@ async def start(
             request,
             session,
             exc,
-            "consultations/list.html",
+            LIST_TEMPLATE,
             lambda: _list_context(session, user),
             form=form,
         )
