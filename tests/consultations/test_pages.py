@@ -10,7 +10,7 @@ import pytest
 from clinicflow.consultations.models import ConsultationStatus
 from clinicflow.identity.models import Role
 from clinicflow.runtime import Runtime
-from tests.consultations.clinic import Clinic
+from tests.consultations.clinic import Clinic, Person
 from tests.factories import Accounts, csrf_from, sign_in_page_patient, sign_in_page_staff
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -139,3 +139,63 @@ async def test_signed_out_visitors_are_sent_to_sign_in(client: httpx.AsyncClient
     response = await client.get("/consultations")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
+
+
+async def groups_of(client: httpx.AsyncClient) -> tuple[str, str]:
+    """The whole list page, and its groups as the live update fetches them."""
+    page = await client.get("/consultations")
+    groups = await client.get("/consultations", params={"fragment": "groups"})
+    assert page.status_code == groups.status_code == 200, groups.text
+    assert groups.headers["content-type"].startswith("text/html")
+    return page.text, groups.text
+
+
+async def test_the_list_draws_its_groups_alone_for_the_viewer(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, clinic: Clinic
+) -> None:
+    """`?fragment=groups` is exactly the part of the page the live update swaps: the same
+    template block, drawn for the same viewer with the same access as the page."""
+    doctor = await clinic.doctor()
+    patient = Person(await accounts.make(Role.patient), {})
+    other = Person(await accounts.make(Role.patient), {})
+    mine = await clinic.consultation(patient, doctor)
+    theirs = await clinic.consultation(other, doctor, ConsultationStatus.active)
+
+    await sign_in_page_patient(client, runtime, patient.user)
+    page, groups = await groups_of(client)
+    fragment = groups.strip()
+    assert fragment.startswith('<div id="consultation-groups">')
+    assert fragment.endswith("</div>")
+    assert "<html" not in fragment
+    assert 'data-testid="start-form"' not in fragment
+    assert groups in page
+    assert str(mine.id) in fragment
+    assert str(theirs.id) not in fragment
+
+    client.cookies.clear()
+    await sign_in_page_staff(client, doctor.user)
+    page, groups = await groups_of(client)
+    assert groups in page
+    assert [str(mine.id), str(theirs.id)] == re.findall(r'data-id="([^"]+)"', groups)
+    assert "New requests" in groups
+
+    client.cookies.clear()
+    await sign_in_page_staff(client, await accounts.make(Role.receptionist))
+    page, groups = await groups_of(client)
+    assert groups in page
+    assert patient.user.name in groups
+    assert "Headache for three days" not in groups
+    assert 'href="/consultations/' not in groups
+
+    client.cookies.clear()
+    signed_out = await client.get("/consultations", params={"fragment": "groups"})
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"].startswith("/login")
+
+
+async def test_the_list_draws_no_other_fragment(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    await sign_in_page_patient(client, runtime, await accounts.make(Role.patient))
+    response = await client.get("/consultations", params={"fragment": "start-form"})
+    assert response.status_code == 422

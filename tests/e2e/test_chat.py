@@ -3,6 +3,8 @@ other typing, reload and keep the history, and lose nothing while the patient is
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -16,6 +18,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 def bubbles(page: Page) -> list[str]:
     return page.locator("[data-testid=messages] li:not(.system) p").all_inner_texts()
+
+
+def path_of_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 def send(page: Page, text: str) -> None:
@@ -32,6 +39,11 @@ def test_patient_and_doctor_talk_in_real_time_and_nothing_is_lost(
     doctor.goto("/consultations")
     expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
     expect(doctor.locator("[data-testid=no-consultations]")).to_be_visible()
+    # The open list learns of a new request over the socket and fetches only its groups,
+    # drawn by the server (the page is not reloaded: this mark survives).
+    doctor.evaluate("window.__list_not_reloaded = true")
+    fetched: list[str] = []
+    doctor.on("request", lambda request: fetched.append(path_of_url(request.url)))
 
     sign_in_patient(patient, live_server, live_server.patient.phone)
     patient.goto("/consultations")
@@ -45,6 +57,9 @@ def test_patient_and_doctor_talk_in_real_time_and_nothing_is_lost(
     # The doctor's open list shows the new request without a reload, at the top.
     pending = doctor.locator("[data-testid=pending] [data-testid=consultation]")
     expect(pending).to_have_count(1)
+    assert doctor.evaluate("window.__list_not_reloaded") is True
+    assert "/consultations?fragment=groups" in fetched
+    assert "/consultations" not in fetched
     pending.locator("[data-testid=open]").click()
     doctor.locator("[data-testid=accept]").click()
     expect(doctor.locator("[data-testid=status]")).to_have_text("In progress")

@@ -168,6 +168,34 @@ async def test_writes_and_staff_reads_are_audited(
     assert rows[0].details == {"version": 1, "length": len(NOTE["body_markdown"])}
 
 
+async def test_audit_rows_store_the_callers_address(
+    clinic: RecordsClinic, session: AsyncSession
+) -> None:
+    """The request boundary binds the caller's address (the test client's is 203.0.113.7)
+    to the unit of work, so every row a write or a staff read leaves carries it."""
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    visit = await clinic.visit(patient, doctor)
+    assert (await clinic.note(doctor, visit.id)).status_code == 200
+    assert (await clinic.prescribe(doctor, visit.id)).status_code == 201
+    read = await clinic.client.get(
+        f"/api/consultations/{visit.id}/visit-note", headers=doctor.headers
+    )
+    assert read.status_code == 200
+    history = await clinic.client.get(f"/api/patients/{patient.id}/history", headers=doctor.headers)
+    assert history.status_code == 200
+    rows = list(
+        await session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("records.%")).order_by(AuditEntry.seq)
+        )
+    )
+    assert [(r.action, r.ip) for r in rows] == [
+        ("records.visit_note_written", "203.0.113.7"),
+        ("records.prescription_issued", "203.0.113.7"),
+        ("records.visit_note_read", "203.0.113.7"),
+        ("records.history_read", "203.0.113.7"),
+    ]
+
+
 async def test_concurrent_amendments_take_consecutive_versions(
     clinic: RecordsClinic, session: AsyncSession
 ) -> None:

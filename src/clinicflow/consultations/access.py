@@ -10,6 +10,9 @@
 
 Admins read for complaints and medico-legal review; every such read leaves an audit row,
 as does every read of messages or notes by the doctor.
+
+Each public decision's docstring opens with its rule in one line: `scripts/access_matrix.py`
+quotes it into docs/access.md.
 """
 
 from __future__ import annotations
@@ -25,45 +28,66 @@ from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
+from clinicflow.identity.roles import AUDITED_READERS, FRONT_DESK
 from clinicflow.identity.schemas import Role
 
 S = ConsultationStatus
-AUDITED_READERS = frozenset({Role.doctor, Role.admin})
-DESK = frozenset({Role.receptionist, Role.admin})
 DOCTOR_WRITES = frozenset({S.pending, S.active})
 PATIENT_WRITES = frozenset({S.active})
 
 
-class Parties(Protocol):
-    """What the rules look at: who the two sides are and where the consultation stands. A
-    loaded `Consultation` is one; so is the few-column row that storing messages locks."""
+class Sides(Protocol):
+    """Who the two sides are: a consultation, or the appointment a patient links to one."""
 
     @property
     def patient_id(self) -> uuid.UUID: ...
     @property
     def doctor_id(self) -> uuid.UUID: ...
+
+
+class Parties(Sides, Protocol):
+    """What the rules look at: who the two sides are and where the consultation stands. A
+    loaded `Consultation` is one; so is the few-column row that storing messages locks."""
+
     @property
     def status(self) -> ConsultationStatus: ...
 
 
+def is_patient_of(actor: Actor, consultation: Sides) -> bool:
+    """The consultation's patient: the one who asked for it."""
+    return actor.id == consultation.patient_id
+
+
+def is_doctor_of(actor: Actor, consultation: Sides) -> bool:
+    """The consultation's doctor: the one asked, who answers it."""
+    return actor.id == consultation.doctor_id
+
+
+def is_participant(actor: Actor, consultation: Sides) -> bool:
+    """Its patient and its doctor, the only two who speak in a consultation."""
+    return is_patient_of(actor, consultation) or is_doctor_of(actor, consultation)
+
+
 def can_read(actor: Actor, consultation: Parties) -> bool:
+    """Its patient and its doctor read it in every status; an admin reads any consultation."""
     if actor.role is Role.admin:
         return True
-    return actor.id in (consultation.patient_id, consultation.doctor_id)
+    return is_participant(actor, consultation)
 
 
 def reads_are_audited(actor: Actor) -> bool:
-    """Staff reads of messages and notes leave an audit row; a patient reading their own
-    conversation does not."""
+    """Doctors' and admins' reads of messages, files and notes are audited; a patient's are not."""
     return actor.role in AUDITED_READERS
 
 
 async def get_consultation_for(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, *, for_update: bool = False
 ) -> Consultation:
-    """The consultation if the actor may read it; the same not-found whether it is missing
-    or not theirs. `for_update` locks the row (PostgreSQL) so a status check and the change
-    that follows cannot interleave with another transition."""
+    """The consultation if the actor may read it; the same not-found if missing or not theirs.
+
+    `for_update` locks the row (PostgreSQL) so a status check and the change that follows
+    cannot interleave with another transition.
+    """
     query = select(Consultation).where(Consultation.id == consultation_id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -74,6 +98,7 @@ async def get_consultation_for(
 
 
 def not_open(consultation: Parties) -> AppError:
+    """The refusal (409) of the right person at the wrong time: the status does not allow it."""
     return AppError(
         ErrorCode.consultation_not_open,
         _("This consultation is not open for that now."),
@@ -82,74 +107,99 @@ def not_open(consultation: Parties) -> AppError:
 
 
 def require_participant(actor: Actor, consultation: Parties) -> None:
-    if actor.id not in (consultation.patient_id, consultation.doctor_id):
+    """Only its patient and its doctor write in a consultation (403 for an admin reading it)."""
+    if not is_participant(actor, consultation):
         raise AppError(ErrorCode.forbidden, _("Only the patient and the doctor write here."))
 
 
 def writable_statuses(actor: Actor, consultation: Parties) -> frozenset[ConsultationStatus]:
-    """The statuses in which the actor may add messages; the service applies them in the same
-    statement that takes the message's `seq`, so an "ended" racing a send cannot let a
-    message in after the end."""
+    """The doctor writes while it is pending or active, the patient once it is active.
+
+    The service applies these statuses in the same statement that takes the message's
+    `seq`, so an "ended" racing a send cannot let a message in after the end.
+    """
     require_participant(actor, consultation)
-    return DOCTOR_WRITES if actor.id == consultation.doctor_id else PATIENT_WRITES
+    return DOCTOR_WRITES if is_doctor_of(actor, consultation) else PATIENT_WRITES
 
 
 def can_write(actor: Actor, consultation: Consultation) -> bool:
-    """Whether a page should offer the message box right now."""
-    if actor.id not in (consultation.patient_id, consultation.doctor_id):
+    """Whether a page offers the message box: a participant, in a status they may write in."""
+    if not is_participant(actor, consultation):
         return False
     return consultation.status in writable_statuses(actor, consultation)
 
 
 def require_writer(actor: Actor, consultation: Parties) -> frozenset[ConsultationStatus]:
+    """A participant, in a status they may write in (409 `consultation_not_open` otherwise)."""
     statuses = writable_statuses(actor, consultation)
     if consultation.status not in statuses:
         raise not_open(consultation)
     return statuses
 
 
-def require_doctor(actor: Actor, consultation: Parties) -> None:
+def require_doctor(actor: Actor, consultation: Sides) -> None:
     """Accepting, declining, ending, notes and recordings are the consultation's doctor's."""
-    if actor.id != consultation.doctor_id:
+    if not is_doctor_of(actor, consultation):
         raise AppError(ErrorCode.forbidden, _("Only the consultation's doctor can do that."))
 
 
 def require_notes_reader(actor: Actor, consultation: Consultation) -> None:
-    """The doctor's private notes are never shown to the patient."""
-    if actor.id != consultation.doctor_id and actor.role is not Role.admin:
+    """The doctor's private notes are read by the doctor and admins, never by the patient."""
+    if not is_doctor_of(actor, consultation) and actor.role is not Role.admin:
         raise AppError(ErrorCode.forbidden, _("Only the doctor sees these notes."))
 
 
 def require_notes_writer(actor: Actor, consultation: Consultation) -> None:
+    """Only its doctor writes the private notes, while the consultation is pending or active."""
     require_doctor(actor, consultation)
     if consultation.status not in DOCTOR_WRITES:
         raise not_open(consultation)
 
 
 def require_recording_writer(actor: Actor, consultation: Consultation) -> None:
-    """Recording details exist once the call has happened, so they are accepted while the
-    consultation is active and after it has ended (unlike messages)."""
+    """Only its doctor sets the recording details, while it is active or after it has ended.
+
+    The details exist once the call has happened, so unlike messages they are still
+    accepted after the end.
+    """
     require_doctor(actor, consultation)
     if consultation.status not in (S.active, S.ended):
         raise not_open(consultation)
 
 
+def can_start(actor: Actor) -> bool:
+    """Only patients start consultations: the start form is theirs."""
+    return actor.role is Role.patient
+
+
 def require_patient(actor: Actor) -> None:
-    if actor.role is not Role.patient:
+    """Only patients start consultations (403 for staff)."""
+    if not can_start(actor):
         raise AppError(ErrorCode.forbidden, _("Only patients start consultations."))
+
+
+def receives_requests(actor: Actor) -> bool:
+    """Doctors receive consultation requests: their list shows new ones and names the patient."""
+    return actor.role is Role.doctor
 
 
 def require_desk(actor: Actor) -> None:
     """The front desk sees who is in consultation with whom, never what is said."""
-    if actor.role not in DESK:
+    if actor.role not in FRONT_DESK:
         raise AppError(ErrorCode.forbidden, _("Only the front desk sees this list."))
 
 
 def sees_every_consultation(actor: Actor) -> bool:
+    """An admin's list holds every consultation; everyone else's only their own."""
     return actor.role is Role.admin
 
 
-def require_lister(actor: Actor) -> None:
+def sees_only_the_desk_list(actor: Actor) -> bool:
     """Receptionists see consultations only on the desk list, without their content."""
-    if actor.role is Role.receptionist:
+    return actor.role is Role.receptionist
+
+
+def require_lister(actor: Actor) -> None:
+    """Patients, doctors and admins list consultations; receptionists use the desk list."""
+    if sees_only_the_desk_list(actor):
         raise AppError(ErrorCode.forbidden, _("Use the desk list of consultations."))

@@ -19,7 +19,7 @@ from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation, ConsultationStatus
 from clinicflow.consultations.storage import file_store
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.deps import ClientInfo, CurrentUser, Reader, Session, SettingsDep
+from clinicflow.deps import CurrentUser, Reader, Session, SettingsDep
 from clinicflow.i18n import gettext as _
 from clinicflow.routing import TransactionalRoute, writes
 
@@ -64,7 +64,7 @@ def _message_answer(
 
 @router.post("/consultations", status_code=status.HTTP_201_CREATED)
 async def start_consultation(
-    body: schemas.ConsultationIn, session: Session, user: CurrentUser, client: ClientInfo
+    body: schemas.ConsultationIn, session: Session, user: CurrentUser
 ) -> schemas.ConsultationOut:
     consultation = await consultations.start(
         session=session,
@@ -73,7 +73,6 @@ async def start_consultation(
         problem=body.problem,
         type=body.type,
         appointment_id=body.appointment_id,
-        client_ip=client.ip,
     )
     return await _one(session, consultation)
 
@@ -119,10 +118,10 @@ async def get_consultation(
 
 @router.post("/consultations/{consultation_id}/accept")
 async def accept_consultation(
-    consultation_id: uuid.UUID, session: Session, user: Reader, client: ClientInfo
+    consultation_id: uuid.UUID, session: Session, user: Reader
 ) -> schemas.ConsultationOut:
     consultation = await consultations.accept(
-        session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
+        session=session, actor=user, consultation_id=consultation_id
     )
     return await _one(session, consultation)
 
@@ -133,24 +132,22 @@ async def decline_consultation(
     body: schemas.DeclineIn,
     session: Session,
     user: Reader,
-    client: ClientInfo,
 ) -> schemas.ConsultationOut:
     consultation = await consultations.decline(
         session=session,
         actor=user,
         consultation_id=consultation_id,
         reason=body.reason,
-        client_ip=client.ip,
     )
     return await _one(session, consultation)
 
 
 @router.post("/consultations/{consultation_id}/end")
 async def end_consultation(
-    consultation_id: uuid.UUID, session: Session, user: Reader, client: ClientInfo
+    consultation_id: uuid.UUID, session: Session, user: Reader
 ) -> schemas.ConsultationOut:
     consultation = await consultations.end(
-        session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
+        session=session, actor=user, consultation_id=consultation_id
     )
     return await _one(session, consultation)
 
@@ -174,7 +171,6 @@ async def list_messages(
     consultation_id: uuid.UUID,
     session: Session,
     user: Reader,
-    client: ClientInfo,
     before_seq: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> schemas.MessagePage:
@@ -185,7 +181,6 @@ async def list_messages(
         consultation_id=consultation_id,
         before_seq=before_seq,
         limit=limit,
-        client_ip=client.ip,
     )
     return schemas.MessagePage(items=[schemas.message_out(m) for m in messages], before_seq=earlier)
 
@@ -293,7 +288,6 @@ async def download_attachment(
     session: Session,
     settings: SettingsDep,
     user: Reader,
-    client: ClientInfo,
 ) -> Response:
     """Always a download (never shown inline by the browser), with the type found at upload."""
     attachment, data = await consultations.read_attachment(
@@ -302,7 +296,6 @@ async def download_attachment(
         store=file_store(settings),
         consultation_id=consultation_id,
         attachment_id=attachment_id,
-        client_ip=client.ip,
     )
     return Response(
         data,
@@ -317,11 +310,11 @@ async def download_attachment(
 @router.get("/consultations/{consultation_id}/notes")
 @writes
 async def read_notes(
-    consultation_id: uuid.UUID, session: Session, user: Reader, client: ClientInfo
+    consultation_id: uuid.UUID, session: Session, user: Reader
 ) -> schemas.NotesOut:
     """The doctor's private notes: the doctor and admins only, every read audited."""
     notes = await consultations.read_notes(
-        session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
+        session=session, actor=user, consultation_id=consultation_id
     )
     return schemas.NotesOut(notes=notes)
 
@@ -332,14 +325,12 @@ async def write_notes(
     body: schemas.NotesIn,
     session: Session,
     user: Reader,
-    client: ClientInfo,
 ) -> schemas.NotesOut:
     notes = await consultations.write_notes(
         session=session,
         actor=user,
         consultation_id=consultation_id,
         notes=body.notes,
-        client_ip=client.ip,
     )
     return schemas.NotesOut(notes=notes)
 
@@ -350,7 +341,6 @@ async def set_recording(
     body: schemas.RecordingIn,
     session: Session,
     user: Reader,
-    client: ClientInfo,
 ) -> schemas.ConsultationOut:
     """Where an audio or video consultation's recording is, how long and how large."""
     consultation = await consultations.set_recording(
@@ -360,6 +350,5 @@ async def set_recording(
         url=body.url,
         duration_seconds=body.duration_seconds,
         size_bytes=body.size_bytes,
-        client_ip=client.ip,
     )
     return await _one(session, consultation)

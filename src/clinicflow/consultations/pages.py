@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from babel.dates import format_datetime
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,16 +24,19 @@ from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
-from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session
+from clinicflow.deps import CsrfProtected, PageViewer, Session
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import refusal_page, render
+from clinicflow.web.templating import refusal_page, render, render_block
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 LIST_LIMIT = 100
+LIST_TEMPLATE = "consultations/list.html"
+# The block of the list drawn alone for a live update.
+GROUPS_BLOCK = "consultation_groups"
+S = ConsultationStatus
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class StartForm:
     doctor_id: str = ""
     problem: str = ""
     type: str = ConsultationType.chat.value
+
+    @property
+    def types(self) -> list[ConsultationType]:
+        """The ways to talk the form offers, in order; the template shows each `.label`."""
+        return list(ConsultationType)
 
 
 def _when(value: Any) -> str:
@@ -67,20 +75,12 @@ def _rows(items: Sequence[schemas.ConsultationOut | schemas.DeskEntry]) -> list[
 
 
 async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:
-    if user.role is Role.receptionist:
+    if access.sees_only_the_desk_list(user):
         entries = await consultations.desk(session=session, actor=user)
         live = _rows(entries)
         groups = [
-            (
-                _("Waiting for the doctor"),
-                [r for r in live if r["status"] is ConsultationStatus.pending],
-                "pending",
-            ),
-            (
-                _("In progress"),
-                [r for r in live if r["status"] is ConsultationStatus.active],
-                "active",
-            ),
+            (S.pending.label, [r for r in live if r["status"] is S.pending], "pending"),
+            (S.active.label, [r for r in live if r["status"] is S.active], "active"),
         ]
         return {"groups": groups, "doctors": None, "viewer_is_doctor": False, "desk": True}
     mine, _cursor = await consultations.list_consultations(
@@ -91,25 +91,30 @@ async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:
     def having(*statuses: ConsultationStatus) -> list[dict[str, Any]]:
         return [row for row in rows if row["status"] in statuses]
 
-    waiting = _("New requests") if user.role is Role.doctor else _("Waiting for the doctor")
+    doctor = access.receives_requests(user)
     groups = [
-        (waiting, having(ConsultationStatus.pending), "pending"),
-        (_("In progress"), having(ConsultationStatus.active), "active"),
-        (_("Earlier"), having(ConsultationStatus.ended, ConsultationStatus.declined), "earlier"),
+        (_("New requests") if doctor else S.pending.label, having(S.pending), "pending"),
+        (S.active.label, having(S.active), "active"),
+        (_("Earlier"), having(S.ended, S.declined), "earlier"),
     ]
-    doctors = await _doctor_choices(session) if user.role is Role.patient else None
-    return {
-        "groups": groups,
-        "doctors": doctors,
-        "viewer_is_doctor": user.role is Role.doctor,
-        "desk": False,
-    }
+    doctors = await _doctor_choices(session) if access.can_start(user) else None
+    return {"groups": groups, "doctors": doctors, "viewer_is_doctor": doctor, "desk": False}
 
 
 @router.get("/consultations", response_class=HTMLResponse)
-async def consultation_list(request: Request, session: Session, user: PageViewer) -> Response:
-    context = await _list_context(session, user)
-    return render(request, "consultations/list.html", {**context, "form": StartForm()})
+async def consultation_list(
+    request: Request,
+    session: Session,
+    user: PageViewer,
+    fragment: Annotated[Literal["groups"] | None, Query()] = None,
+) -> Response:
+    """The viewer's consultations in groups. `?fragment=groups` draws only the groups, from
+    the same context and template: the page fetches it when a socket event says one of its
+    consultations changed (`static/js/consultation-list.js`)."""
+    context = {**await _list_context(session, user), "form": StartForm()}
+    if fragment == "groups":
+        return render_block(request, LIST_TEMPLATE, GROUPS_BLOCK, context)
+    return render(request, LIST_TEMPLATE, context)
 
 
 @router.post("/consultations", dependencies=[CsrfProtected])
@@ -117,7 +122,6 @@ async def start(
     request: Request,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
     doctor_id: Annotated[str, Form(max_length=64)],
     problem: Annotated[str, Form(max_length=schemas.MAX_PROBLEM * 2)],
     type: Annotated[str, Form(max_length=16)] = ConsultationType.chat.value,
@@ -130,12 +134,11 @@ async def start(
             doctor_id=uuid.UUID(doctor_id),
             problem=problem,
             type=ConsultationType(type),
-            client_ip=client.ip,
         )
     except ValueError:
         return render(
             request,
-            "consultations/list.html",
+            LIST_TEMPLATE,
             {
                 **await _list_context(session, user),
                 "form": form,
@@ -148,7 +151,7 @@ async def start(
             request,
             session,
             exc,
-            "consultations/list.html",
+            LIST_TEMPLATE,
             lambda: _list_context(session, user),
             form=form,
         )
@@ -156,7 +159,7 @@ async def start(
 
 
 def _actions(user: Actor, consultation: Consultation) -> list[Action]:
-    if user.id != consultation.doctor_id:
+    if not access.is_doctor_of(user, consultation):
         return []
     if consultation.status is ConsultationStatus.pending:
         return [
@@ -213,10 +216,11 @@ async def _chat_context(
         session=session, actor=user, consultation_id=consultation_id
     )
     described = (await consultations.describe(session, [consultation]))[0]
-    mine = user.id == consultation.patient_id
+    mine = access.is_patient_of(user, consultation)
     return {
         "consultation": described,
         "other_name": described.doctor_name if mine else described.patient_name,
+        "chart_link": access.is_doctor_of(user, consultation),
         "config": _chat_config(user, described),
         "can_write": access.can_write(user, consultation),
         "read_only_reason": _read_only_reason(consultation),
@@ -259,16 +263,13 @@ async def accept(
     consultation_id: uuid.UUID,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
 ) -> Response:
     return await _change(
         request,
         session,
         user,
         consultation_id,
-        lambda: consultations.accept(
-            session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
-        ),
+        lambda: consultations.accept(session=session, actor=user, consultation_id=consultation_id),
     )
 
 
@@ -278,7 +279,6 @@ async def decline(
     consultation_id: uuid.UUID,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
     reason: Annotated[str, Form(max_length=1000)],
 ) -> Response:
     return await _change(
@@ -291,7 +291,6 @@ async def decline(
             actor=user,
             consultation_id=consultation_id,
             reason=reason,
-            client_ip=client.ip,
         ),
     )
 
@@ -302,14 +301,11 @@ async def end(
     consultation_id: uuid.UUID,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
 ) -> Response:
     return await _change(
         request,
         session,
         user,
         consultation_id,
-        lambda: consultations.end(
-            session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
-        ),
+        lambda: consultations.end(session=session, actor=user, consultation_id=consultation_id),
     )

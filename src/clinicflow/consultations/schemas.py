@@ -16,6 +16,7 @@ from typing import Annotated, Any, Protocol
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from clinicflow.core.schemas import StrictModel
+from clinicflow.i18n import gettext as _
 from clinicflow.identity.schemas import no_control_characters
 
 MAX_PROBLEM = 2000
@@ -46,7 +47,8 @@ Notes = Annotated[
 
 
 # The enums live here, not in `models`, so another domain reads them without importing the
-# tables; `models` uses them from here.
+# tables; `models` uses them from here. Those a person reads carry their words (`label`,
+# translated when read; `core/labels.py`), so pages and templates keep no copy of them.
 
 
 class ConsultationType(StrEnum):
@@ -54,12 +56,29 @@ class ConsultationType(StrEnum):
     audio = "audio"
     video = "video"
 
+    @property
+    def label(self) -> str:
+        return {
+            ConsultationType.chat: _("Chat"),
+            ConsultationType.audio: _("Audio call"),
+            ConsultationType.video: _("Video call"),
+        }[self]
+
 
 class ConsultationStatus(StrEnum):
     pending = "pending"
     active = "active"
     declined = "declined"
     ended = "ended"
+
+    @property
+    def label(self) -> str:
+        return {
+            ConsultationStatus.pending: _("Waiting for the doctor"),
+            ConsultationStatus.active: _("In progress"),
+            ConsultationStatus.declined: _("Declined"),
+            ConsultationStatus.ended: _("Ended"),
+        }[self]
 
 
 class SenderRole(StrEnum):

@@ -7,12 +7,16 @@
 | an admin | every patient's, **audited** | never (403) | 403 |
 | a receptionist | appointments only, no clinical content | 404 | 404 |
 | anyone else (other doctors and patients, anonymous) | 404, as for a record that does not exist | 404 | 404 |
+
+Each public decision's docstring opens with its rule in one line: `scripts/access_matrix.py`
+quotes it into docs/access.md.
 """
 
 from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,10 +27,9 @@ from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
+from clinicflow.identity.roles import AUDITED_READERS
 from clinicflow.identity.schemas import Role
 from clinicflow.scheduling import service as scheduling
-
-AUDITED_READERS = frozenset({Role.doctor, Role.admin})
 
 
 class View(StrEnum):
@@ -36,14 +39,26 @@ class View(StrEnum):
     appointments = "appointments"
 
 
+class Visit(Protocol):
+    """A consultation as the record shows it: a `ConsultationView`, or a line of the timeline."""
+
+    @property
+    def doctor_id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> str: ...
+
+
 async def _is_patient(session: AsyncSession, patient_id: uuid.UUID) -> bool:
     found = await identity.users(session, [patient_id])
     return bool(found) and found[0].role is Role.patient
 
 
 async def record_view(session: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> View:
-    """What the actor may see of this patient's record; the same not-found for a patient who
-    does not exist and one the actor may not see."""
+    """Its patient and their doctors see the whole record, admins too, receptionists appointments.
+
+    "Their doctors": a doctor with a consultation or an appointment with the patient. The
+    same not-found answers for a patient who does not exist and one the actor may not see.
+    """
     if actor.role is Role.patient:
         if actor.id == patient_id:
             return View.full
@@ -62,14 +77,16 @@ async def record_view(session: AsyncSession, actor: Actor, patient_id: uuid.UUID
 async def require_clinical_reader(
     session: AsyncSession, actor: Actor, patient_id: uuid.UUID
 ) -> None:
-    """Notes and prescriptions: readers of the full record only; a receptionist, who sees
-    appointments alone, is told the same not-found as an outsider."""
+    """Notes and prescriptions are for readers of the whole record (not found for the others).
+
+    A receptionist, who sees appointments alone, is told the same not-found as an outsider.
+    """
     if await record_view(session, actor, patient_id) is not View.full:
         raise not_found()
 
 
 def reads_are_audited(actor: Actor) -> bool:
-    """Staff reads of a record leave an audit row; a patient reading their own does not."""
+    """Doctors' and admins' reads of a record are audited; a patient reading their own is not."""
     return actor.role in AUDITED_READERS
 
 
@@ -79,6 +96,7 @@ def sees_amendments(actor: Actor) -> bool:
 
 
 def require_searcher(view: View) -> None:
+    """Searching the clinical text is for readers of the whole record (403 for receptionists)."""
     if view is not View.full:
         raise AppError(ErrorCode.forbidden, _("Only clinical staff search visit notes."))
 
@@ -86,20 +104,28 @@ def require_searcher(view: View) -> None:
 async def consultation_to_write(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> ConsultationView:
-    """The consultation, locked, if the actor is its doctor and it has ended: notes and
-    prescriptions are written once the visit is over, so the patient has them the moment
-    it is finished. Outsiders get the consultation's own not-found."""
+    """The consultation, locked, for its doctor to write notes and prescriptions once it ended.
+
+    They are written once the visit is over, so the patient has them the moment it is
+    finished. Outsiders get the consultation's own not-found, others 403, and the doctor
+    409 before the end.
+    """
     consultation = await consultations.consultation_for(
         session=session, actor=actor, consultation_id=consultation_id, for_update=True
     )
     consultation_access.require_doctor(actor, consultation)
-    if consultation.status is not ConsultationStatus.ended:
+    if not can_write_visit(actor, consultation):
         raise consultation_access.not_open(consultation)
     return consultation
 
 
+def can_write_visit(actor: Actor, consultation: Visit) -> bool:
+    """The consultation's doctor writes its notes and prescriptions once it has ended."""
+    return actor.id == consultation.doctor_id and consultation.status == ConsultationStatus.ended
+
+
 def require_exporter(actor: Actor, patient_id: uuid.UUID, view: View) -> None:
-    """The whole record leaves the clinic only at its patient's request."""
+    """The whole record leaves the clinic only at its patient's request (403 for its staff)."""
     if actor.id != patient_id:
         if view is View.full:
             raise AppError(ErrorCode.forbidden, _("Only the patient downloads their record."))

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from clinicflow import i18n
-from clinicflow.deps import ClientInfo, Reader, Session, SettingsDep
+from clinicflow.deps import Reader, Session, SettingsDep
 from clinicflow.records import fhir, pdf, schemas
 from clinicflow.records import service as records
 from clinicflow.records.models import Prescription
@@ -37,11 +37,11 @@ def _pdf(data: bytes, filename: str) -> Response:
 @router.get("/consultations/{consultation_id}/visit-note")
 @writes
 async def read_visit_note(
-    consultation_id: uuid.UUID, session: Session, user: Reader, client: ClientInfo
+    consultation_id: uuid.UUID, session: Session, user: Reader
 ) -> schemas.VisitNoteOut:
     """The latest version, marked `amended` if it changed; staff also get `history`."""
     return await records.read_visit_note(
-        session=session, actor=user, consultation_id=consultation_id, client_ip=client.ip
+        session=session, actor=user, consultation_id=consultation_id
     )
 
 
@@ -51,11 +51,10 @@ async def write_visit_note(
     body: schemas.VisitNoteIn,
     session: Session,
     user: Reader,
-    client: ClientInfo,
 ) -> schemas.VisitNoteOut:
     """Write or amend (a new version; earlier ones are kept) once the consultation ended."""
     return await records.write_visit_note(
-        session=session, actor=user, consultation_id=consultation_id, note=body, client_ip=client.ip
+        session=session, actor=user, consultation_id=consultation_id, note=body
     )
 
 
@@ -66,7 +65,6 @@ async def issue_prescription(
     session: Session,
     settings: SettingsDep,
     user: Reader,
-    client: ClientInfo,
 ) -> schemas.PrescriptionOut:
     """Issued once, never changed: send `supersedes_id` to correct an earlier one."""
     row = await records.issue_prescription(
@@ -74,7 +72,6 @@ async def issue_prescription(
         actor=user,
         consultation_id=consultation_id,
         prescription=body,
-        client_ip=client.ip,
     )
     return await _described(session, settings, row)
 
@@ -89,11 +86,9 @@ async def _described(
 
 
 async def _prescription(
-    session: Session, settings: SettingsDep, user: Reader, client: ClientInfo, ident: uuid.UUID
+    session: Session, settings: SettingsDep, user: Reader, ident: uuid.UUID
 ) -> schemas.PrescriptionOut:
-    row = await records.read_prescription(
-        session=session, actor=user, prescription_id=ident, client_ip=client.ip
-    )
+    row = await records.read_prescription(session=session, actor=user, prescription_id=ident)
     return await _described(session, settings, row)
 
 
@@ -105,11 +100,10 @@ async def prescription_pdf(
     session: Session,
     settings: SettingsDep,
     user: Reader,
-    client: ClientInfo,
     lang: Language = None,
 ) -> Response:
     """The printable prescription, in `lang` (or the page's language)."""
-    described = await _prescription(session, settings, user, client, prescription_id)
+    described = await _prescription(session, settings, user, prescription_id)
     data = await asyncio.to_thread(
         pdf.prescription_pdf,
         described,
@@ -126,9 +120,8 @@ async def read_prescription(
     session: Session,
     settings: SettingsDep,
     user: Reader,
-    client: ClientInfo,
 ) -> schemas.PrescriptionOut:
-    return await _prescription(session, settings, user, client, prescription_id)
+    return await _prescription(session, settings, user, prescription_id)
 
 
 @router.get("/patients/{patient_id}/history")
@@ -138,7 +131,6 @@ async def patient_history(
     session: Session,
     settings: SettingsDep,
     user: Reader,
-    client: ClientInfo,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
@@ -159,7 +151,6 @@ async def patient_history(
         doctor_id=doctor_id,
         query=q,
         limit=limit,
-        client_ip=client.ip,
     )
 
 

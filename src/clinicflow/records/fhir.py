@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from clinicflow.consultations.schemas import ChatMessage
-from clinicflow.identity.models import User
+from clinicflow.identity.schemas import UserOut
 from clinicflow.records import schemas
 from clinicflow.records.service.exports import Record
 
@@ -51,7 +51,7 @@ def _entry(resource: dict[str, Any]) -> dict[str, Any]:
     return {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
 
 
-def _person(resource_type: str, user: User) -> dict[str, Any]:
+def _person(resource_type: str, user: UserOut) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": resource_type,
         "id": str(user.id),

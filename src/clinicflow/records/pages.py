@@ -26,7 +26,7 @@ from clinicflow.assistant import drafts as assistant_drafts
 from clinicflow.consultations import service as consultations
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, SettingsDep
+from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.records import access, schemas
@@ -64,29 +64,6 @@ def _day(value: Any) -> str:
     return format_date(value, format="medium", locale=i18n.current_language())
 
 
-def _labels() -> dict[str, str]:
-    """The words for modes and statuses, translated."""
-    return {
-        "consultation": _("Consultation"),
-        "appointment": _("Appointment"),
-        "chat": _("Chat"),
-        "audio": _("Audio call"),
-        "video": _("Video call"),
-        "online": _("Online"),
-        "in_person": _("In person"),
-        "pending": _("Waiting for the doctor"),
-        "active": _("In progress"),
-        "ended": _("Finished"),
-        "declined": _("Declined"),
-        "booked": _("Booked"),
-        "checked_in": _("Checked in"),
-        "in_consultation": _("With the doctor"),
-        "completed": _("Completed"),
-        "cancelled": _("Cancelled"),
-        "no_show": _("Missed"),
-    }
-
-
 def _date_or_none(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
@@ -100,7 +77,6 @@ async def _timeline(
     patient_id: uuid.UUID,
     public_url: str,
     params: Mapping[str, str | None],
-    client_ip: str | None,
 ) -> dict[str, Any]:
     doctor = params.get("doctor_id") or ""
     try:
@@ -117,7 +93,6 @@ async def _timeline(
         end=_date_or_none(params.get("to")),
         doctor_id=doctor_id,
         query=params.get("q") or None,
-        client_ip=client_ip,
     )
     doctors = {item.doctor_id: item.doctor_name for item in page.items}
     filters = {key: params.get(key) or "" for key in ("from", "to", "doctor_id", "q")}
@@ -128,7 +103,6 @@ async def _timeline(
         "filters": filters,
         "more_query": urlencode({**more, "cursor": page.next_cursor or ""}),
         "doctors": sorted(doctors.items(), key=lambda pair: pair[1]),
-        "labels": _labels(),
         "when": _when,
         "day": _day,
     }
@@ -140,9 +114,7 @@ async def my_records(
 ) -> Response:
     """The patient's own record: timeline, filters, search, downloads."""
     access.require_own_record_page(user)
-    context = await _timeline(
-        session, user, user.id, settings.public_url, request.query_params, None
-    )
+    context = await _timeline(session, user, user.id, settings.public_url, request.query_params)
     return render(request, "records/mine.html", {**context, "patient_id": user.id})
 
 
@@ -152,14 +124,13 @@ async def _chart_context(
     patient_id: uuid.UUID,
     public_url: str,
     params: Mapping[str, str | None],
-    client_ip: str | None,
 ) -> dict[str, Any]:
-    context = await _timeline(session, user, patient_id, public_url, params, client_ip)
+    context = await _timeline(session, user, patient_id, public_url, params)
     names = await identity.names(session, [patient_id])
     writable = {
         item.id
         for item in context["items"]
-        if item.kind == "consultation" and item.doctor_id == user.id and item.status == "ended"
+        if item.kind == "consultation" and access.can_write_visit(user, item)
     }
     return {
         **context,
@@ -189,12 +160,11 @@ async def chart(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
 ) -> Response:
     """The doctor's chart of one patient: past visits, notes, prescriptions, and the forms
     for the doctor's own finished consultations. Audited like the history it shows."""
     context = await _chart_context(
-        session, user, patient_id, settings.public_url, request.query_params, client.ip
+        session, user, patient_id, settings.public_url, request.query_params
     )
     return render(request, "records/chart.html", context)
 
@@ -212,7 +182,7 @@ async def _form_refusal(
         session,
         exc,
         "records/chart.html",
-        lambda: _chart_context(session, user, patient_id, public_url, {}, None),
+        lambda: _chart_context(session, user, patient_id, public_url, {}),
     )
 
 
@@ -263,7 +233,6 @@ async def write_note(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
 ) -> Response:
     async def store(form: FormData) -> object:
         note = schemas.VisitNoteIn.model_validate(
@@ -278,7 +247,6 @@ async def write_note(
             actor=user,
             consultation_id=consultation_id,
             note=note,
-            client_ip=client.ip,
         )
 
     return await _submit(request, session, settings.public_url, user, consultation_id, store)
@@ -305,7 +273,6 @@ async def issue_prescription(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
 ) -> Response:
     async def store(form: FormData) -> object:
         issued = await records.issue_prescription(
@@ -313,7 +280,6 @@ async def issue_prescription(
             actor=user,
             consultation_id=consultation_id,
             prescription=schemas.PrescriptionIn.model_validate(_prescription_payload(form)),
-            client_ip=client.ip,
         )
         if form.get("from_draft"):
             await assistant_drafts.used(

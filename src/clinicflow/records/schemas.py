@@ -15,7 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core.schemas import StrictModel
+from clinicflow.i18n import gettext as _
 from clinicflow.identity.schemas import no_control_characters
 
 MAX_NOTE = 20000
@@ -118,6 +120,25 @@ class PrescriptionOut(BaseModel):
     superseded_by_id: uuid.UUID | None
 
 
+# An appointment's words as the record shows them; the record says "With the doctor" and
+# "Missed" where the scheduling pages say "In consultation" and "Did not come".
+
+
+def _appointment_modes() -> dict[str, str]:
+    return {"online": _("Online"), "in_person": _("In person")}
+
+
+def _appointment_statuses() -> dict[str, str]:
+    return {
+        "booked": _("Booked"),
+        "checked_in": _("Checked in"),
+        "in_consultation": _("With the doctor"),
+        "completed": _("Completed"),
+        "cancelled": _("Cancelled"),
+        "no_show": _("Missed"),
+    }
+
+
 class HistoryItem(BaseModel):
     """One appointment or consultation of the record. Receptionists get appointments only,
     without clinical content."""
@@ -134,6 +155,27 @@ class HistoryItem(BaseModel):
     problem: str | None = None
     note: VisitNoteOut | None = None
     prescriptions: list[PrescriptionOut] = Field(default_factory=list)
+
+    # The words the timeline shows for the line, translated when read. A consultation's come
+    # from its enums (`ConsultationType.label`, `ConsultationStatus.label`).
+
+    @property
+    def kind_label(self) -> str:
+        return _("Consultation") if self.kind == "consultation" else _("Appointment")
+
+    @property
+    def mode_label(self) -> str:
+        if self.kind == "consultation":
+            return ConsultationType(self.mode).label
+        return _appointment_modes().get(self.mode, self.mode)
+
+    @property
+    def status_label(self) -> str:
+        if self.kind == "consultation":
+            status = ConsultationStatus(self.status)
+            # In the record a visit that ended is "finished"; the chat says "Ended".
+            return _("Finished") if status is ConsultationStatus.ended else status.label
+        return _appointment_statuses().get(self.status, self.status)
 
 
 class HistoryPage(BaseModel):

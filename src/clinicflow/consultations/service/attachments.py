@@ -143,7 +143,6 @@ async def read_attachment(
     store: FileStore,
     consultation_id: uuid.UUID,
     attachment_id: uuid.UUID,
-    client_ip: str | None = None,
 ) -> tuple[Attachment, bytes]:
     consultation = await access.get_consultation_for(session, actor, consultation_id)
     attachment = await session.scalar(
@@ -161,7 +160,6 @@ async def read_attachment(
             resource_type="consultation",
             resource_id=consultation.id,
             actor=actor,
-            ip=client_ip,
             details={"attachment_id": str(attachment.id)},
         )
     return attachment, data

@@ -77,7 +77,6 @@ async def start(
     problem: str,
     type: ConsultationType,
     appointment_id: uuid.UUID | None = None,
-    client_ip: str | None = None,
 ) -> Consultation:
     access.require_patient(actor)
     problem = valid_text(problem.strip(), field="problem", max_length=schemas.MAX_PROBLEM)
@@ -102,7 +101,6 @@ async def start(
         resource_type="consultation",
         resource_id=consultation.id,
         actor=actor,
-        ip=client_ip,
         details={"doctor_id": str(doctor.id), "type": type.value},
     )
     await publish_change(
@@ -124,7 +122,7 @@ async def _check_appointment(
         if exc.code is ErrorCode.not_found:
             raise problem from None
         raise
-    if appointment.doctor_id != doctor_id or appointment.patient_id != actor.id:
+    if appointment.doctor_id != doctor_id or not access.is_patient_of(actor, appointment):
         raise problem
 
 
@@ -147,7 +145,6 @@ async def accept(
     session: AsyncSession,
     actor: Actor,
     consultation_id: uuid.UUID,
-    client_ip: str | None = None,
 ) -> Consultation:
     consultation = await _doctors_change(session, actor, consultation_id, to=S.active)
     if consultation.type is not ConsultationType.chat:
@@ -157,7 +154,7 @@ async def accept(
         consultation.meet_url = doctor.doctor.meet_url if doctor.doctor else None
     move(consultation, S.active)
     consultation.accepted_at = clock.now()
-    await _transition(session, consultation, actor, "accepted", client_ip)
+    await _transition(session, consultation, actor, "accepted")
     return consultation
 
 
@@ -167,7 +164,6 @@ async def decline(
     actor: Actor,
     consultation_id: uuid.UUID,
     reason: str,
-    client_ip: str | None = None,
 ) -> Consultation:
     consultation = await _doctors_change(session, actor, consultation_id, to=S.declined)
     consultation.decline_reason = valid_text(
@@ -175,7 +171,7 @@ async def decline(
     )
     move(consultation, S.declined)
     consultation.ended_at = clock.now()
-    await _transition(session, consultation, actor, "declined", client_ip)
+    await _transition(session, consultation, actor, "declined")
     return consultation
 
 
@@ -184,7 +180,6 @@ async def end(
     session: AsyncSession,
     actor: Actor,
     consultation_id: uuid.UUID,
-    client_ip: str | None = None,
 ) -> Consultation:
     consultation = await _doctors_change(session, actor, consultation_id, to=S.ended)
     now = clock.now()
@@ -192,7 +187,7 @@ async def end(
     consultation.ended_at = now
     started = consultation.accepted_at or consultation.created_at
     consultation.duration_seconds = max(0, int((now - started).total_seconds()))
-    await _transition(session, consultation, actor, "ended", client_ip)
+    await _transition(session, consultation, actor, "ended")
     return consultation
 
 
@@ -230,7 +225,7 @@ async def open_for_visit(
     consultation.meet_url = meet_url
     move(consultation, S.active)
     consultation.accepted_at = clock.now()
-    await _transition(session, consultation, actor, "accepted", None)
+    await _transition(session, consultation, actor, "accepted")
     return consultation
 
 
@@ -251,7 +246,6 @@ async def _transition(
     consultation: Consultation,
     actor: Actor,
     event: str,
-    client_ip: str | None,
 ) -> None:
     """Store the new status, say so in the conversation, audit it and tell both people."""
     await session.flush()
@@ -262,7 +256,6 @@ async def _transition(
         resource_type="consultation",
         resource_id=consultation.id,
         actor=actor,
-        ip=client_ip,
     )
     await publish_update(session, consultation)
     await notifications.about_consultation(session, event=event, consultation=consultation)

@@ -21,7 +21,6 @@ async def _audit_message_read(
     actor: Actor,
     consultation: Consultation,
     messages: Sequence[Message],
-    client_ip: str | None,
 ) -> None:
     """Staff reads that return messages are audited; an empty answer shows nothing, so an
     idle poll leaves no row."""
@@ -33,7 +32,6 @@ async def _audit_message_read(
         resource_type="consultation",
         resource_id=consultation.id,
         actor=actor,
-        ip=client_ip,
         details={"from_seq": messages[0].seq, "to_seq": messages[-1].seq},
     )
 
@@ -45,7 +43,6 @@ async def history(
     consultation_id: uuid.UUID,
     before_seq: int | None = None,
     limit: int = 50,
-    client_ip: str | None = None,
 ) -> tuple[list[Message], int | None]:
     """A page of the conversation going backwards: the `limit` messages before
     `before_seq` (the latest ones without it), oldest first, and the `before_seq` of the
@@ -58,7 +55,7 @@ async def history(
         query.order_by(Message.seq.desc()).limit(max(1, min(limit, MAX_PAGE)))
     )
     messages = list(newest_first)[::-1]
-    await _audit_message_read(session, actor, consultation, messages, client_ip)
+    await _audit_message_read(session, actor, consultation, messages)
     earlier = messages[0].seq if messages and messages[0].seq > 1 else None
     return messages, earlier
 
@@ -77,5 +74,5 @@ async def messages_after(
     if since is not None:
         query = query.where(Message.seq > since)
     messages = list(await session.scalars(query.order_by(Message.seq).limit(limit)))
-    await _audit_message_read(session, actor, consultation, messages, None)
+    await _audit_message_read(session, actor, consultation, messages)
     return messages

@@ -25,7 +25,6 @@ async def read_notes(
     session: AsyncSession,
     actor: Actor,
     consultation_id: uuid.UUID,
-    client_ip: str | None = None,
 ) -> str:
     consultation = await access.get_consultation_for(session, actor, consultation_id)
     access.require_notes_reader(actor, consultation)
@@ -35,7 +34,6 @@ async def read_notes(
         resource_type="consultation",
         resource_id=consultation.id,
         actor=actor,
-        ip=client_ip,
     )
     return consultation.notes or ""
 
@@ -46,7 +44,6 @@ async def write_notes(
     actor: Actor,
     consultation_id: uuid.UUID,
     notes: str,
-    client_ip: str | None = None,
 ) -> str:
     """Replace the doctor's private notes (empty clears them)."""
     consultation = await access.get_consultation_for(
@@ -63,7 +60,6 @@ async def write_notes(
         resource_type="consultation",
         resource_id=consultation.id,
         actor=actor,
-        ip=client_ip,
         details={"length": len(notes)},
     )
     return notes
@@ -77,7 +73,6 @@ async def set_recording(
     url: str,
     duration_seconds: int,
     size_bytes: int,
-    client_ip: str | None = None,
 ) -> Consultation:
     consultation = await access.get_consultation_for(
         session, actor, consultation_id, for_update=True
@@ -98,7 +93,6 @@ async def set_recording(
         resource_type="consultation",
         resource_id=consultation.id,
         actor=actor,
-        ip=client_ip,
     )
     await publish_update(session, consultation)
     return consultation

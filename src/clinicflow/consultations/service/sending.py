@@ -55,7 +55,7 @@ CONSULTATIONS = cast(Table, Consultation.__table__)
 
 
 def sender_role_of(actor: Actor, consultation: access.Parties) -> SenderRole:
-    return SenderRole.doctor if actor.id == consultation.doctor_id else SenderRole.patient
+    return SenderRole.doctor if access.is_doctor_of(actor, consultation) else SenderRole.patient
 
 
 async def by_client_id(

@@ -15,7 +15,7 @@ from clinicflow.consultations import service as consultations
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import User
+from clinicflow.identity.schemas import UserOut
 from clinicflow.records import access, schemas
 from clinicflow.records.service.history import Entry, history_items
 from clinicflow.scheduling import service as scheduling
@@ -26,10 +26,11 @@ EXPORT_LIMIT = 10_000
 
 @dataclass(frozen=True)
 class Record:
-    """Everything of one patient's record, for the PDF and the FHIR bundle."""
+    """Everything of one patient's record, for the PDF and the FHIR bundle. The people are
+    identity's answer shape (`UserOut`), never its table."""
 
-    patient: User
-    doctors: list[User]
+    patient: UserOut
+    doctors: list[UserOut]
     items: list[schemas.HistoryItem]
     messages: list[consultation_schemas.ChatMessage]
     generated_at: datetime
@@ -54,7 +55,10 @@ async def export(
     ]
     entries.sort(key=lambda e: (e.at, e.id), reverse=True)
     items = await history_items(session, entries, public_url=public_url, with_history=False)
-    people = await identity.users(session, {patient_id} | {item.doctor_id for item in items})
+    people = [
+        UserOut.model_validate(user)
+        for user in await identity.users(session, {patient_id} | {item.doctor_id for item in items})
+    ]
     await audit.record(
         session,
         action="records.exported",

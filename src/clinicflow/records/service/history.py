@@ -91,7 +91,6 @@ async def history(
     doctor_id: uuid.UUID | None = None,
     query: str | None = None,
     limit: int = PAGE,
-    client_ip: str | None = None,
 ) -> schemas.HistoryPage:
     """The patient's appointments and consultations, newest first, `limit` at a time; `end`
     is inclusive. A search (`query`) returns consultations only. Receptionists see
@@ -140,7 +139,6 @@ async def history(
         "records.history_read",
         "patient",
         patient_id,
-        client_ip,
         {"items": len(items), "view": view.value, "searched": query is not None},
     )
     return schemas.HistoryPage(items=items, next_cursor=next_cursor)

@@ -73,7 +73,6 @@ async def write_visit_note(
     actor: Actor,
     consultation_id: uuid.UUID,
     note: schemas.VisitNoteIn,
-    client_ip: str | None = None,
 ) -> schemas.VisitNoteOut:
     """Write the note, or amend it: a new version unless nothing changed (a repeated PUT
     stores nothing). The consultation's row is locked first, so two amendments queue and
@@ -106,7 +105,6 @@ async def write_visit_note(
         resource_type="consultation",
         resource_id=consultation.id,
         actor=actor,
-        ip=client_ip,
         details={"version": row.version, "length": len(note.body_markdown)},
     )
     return note_out([*versions, row], with_history=True)
@@ -117,7 +115,6 @@ async def read_visit_note(
     session: AsyncSession,
     actor: Actor,
     consultation_id: uuid.UUID,
-    client_ip: str | None = None,
 ) -> schemas.VisitNoteOut:
     """The note for whoever may read the patient's record; a consultation without a note
     yet is not found, like one the actor may not see."""
@@ -125,7 +122,5 @@ async def read_visit_note(
     if not versions:
         raise not_found()
     await access.require_clinical_reader(session, actor, versions[0].patient_id)
-    await audit_read(
-        session, actor, "records.visit_note_read", "consultation", consultation_id, client_ip
-    )
+    await audit_read(session, actor, "records.visit_note_read", "consultation", consultation_id)
     return note_out(versions, with_history=access.sees_amendments(actor))

@@ -57,7 +57,6 @@ async def issue_prescription(
     actor: Actor,
     consultation_id: uuid.UUID,
     prescription: schemas.PrescriptionIn,
-    client_ip: str | None = None,
 ) -> Prescription:
     consultation = await access.consultation_to_write(session, actor, consultation_id)
     if prescription.supersedes_id is not None:
@@ -85,7 +84,6 @@ async def issue_prescription(
         resource_type="prescription",
         resource_id=row.id,
         actor=actor,
-        ip=client_ip,
         details={
             "consultation_id": str(consultation.id),
             "medications": len(prescription.medications),
@@ -170,14 +168,13 @@ async def read_prescription(
     session: AsyncSession,
     actor: Actor,
     prescription_id: uuid.UUID,
-    client_ip: str | None = None,
 ) -> Prescription:
     """The prescription for whoever may read the patient's record (staff reads audited)."""
     row = await session.get(Prescription, prescription_id)
     if row is None:
         raise not_found()
     await access.require_clinical_reader(session, actor, row.patient_id)
-    await audit_read(session, actor, "records.prescription_read", "prescription", row.id, client_ip)
+    await audit_read(session, actor, "records.prescription_read", "prescription", row.id)
     return row
 
 

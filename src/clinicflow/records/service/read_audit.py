@@ -17,7 +17,6 @@ async def audit_read(
     action: str,
     resource_type: str,
     resource_id: uuid.UUID,
-    client_ip: str | None,
     details: dict[str, object] | None = None,
 ) -> None:
     """A staff read of any part of a record leaves an audit row; a patient reading their own
@@ -29,6 +28,5 @@ async def audit_read(
             resource_type=resource_type,
             resource_id=resource_id,
             actor=actor,
-            ip=client_ip,
             details=details,
         )
