@@ -49,8 +49,8 @@ async def export(
         )
     ] + [
         Entry(a.starts_at, a.id, appointment=a)
-        for a in await scheduling.patient_appointments(
-            session, patient_id=patient_id, limit=EXPORT_LIMIT
+        for a in await scheduling.appointments_of_patient(
+            session=session, patient_id=patient_id, limit=EXPORT_LIMIT
         )
     ]
     entries.sort(key=lambda e: (e.at, e.id), reverse=True)

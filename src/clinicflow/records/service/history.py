@@ -23,7 +23,7 @@ from clinicflow.records.service.notes import note_out, versions_of
 from clinicflow.records.service.prescriptions import describe_prescriptions
 from clinicflow.records.service.read_audit import audit_read
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import Appointment
+from clinicflow.scheduling.schemas import AppointmentView
 
 PAGE = 20
 MAX_PAGE = 100
@@ -70,7 +70,7 @@ class Entry:
     at: datetime
     id: uuid.UUID
     consultation: consultation_schemas.ConsultationView | None = None
-    appointment: Appointment | None = None
+    appointment: AppointmentView | None = None
 
     @property
     def doctor_id(self) -> uuid.UUID:
@@ -119,8 +119,8 @@ async def history(
         ):
             entries.append(Entry(c.created_at, c.id, consultation=c))
     if query is None:
-        for a in await scheduling.patient_appointments(
-            session,
+        for a in await scheduling.appointments_of_patient(
+            session=session,
             patient_id=patient_id,
             doctor_id=doctor_id,
             start=since,

@@ -48,7 +48,6 @@ from clinicflow.scheduling.service.reads import appointments_of_patient as appoi
 from clinicflow.scheduling.service.reads import booked_starting_between as booked_starting_between
 from clinicflow.scheduling.service.reads import find_appointment as find_appointment
 from clinicflow.scheduling.service.reads import has_appointment as has_appointment
-from clinicflow.scheduling.service.reads import patient_appointments as patient_appointments
 from clinicflow.scheduling.service.reads import weekly_availability as weekly_availability
 from clinicflow.scheduling.service.visits import begin_appointment_visit as begin_appointment_visit
 from clinicflow.scheduling.service.visits import check_in_appointment as check_in_appointment

@@ -3,9 +3,8 @@ record and the reminders.
 
 No access check here: the asking domain has decided who may see what before it asks. The
 answers are frozen views (`schemas.AppointmentView`, `schemas.AvailabilityView`), never
-the rows, so that only scheduling's verbs change an appointment. `patient_appointments`
-and `booked_starting_between` still answer rows, for the records domain and the reminders
-until they read views.
+the rows, so that only scheduling's verbs change an appointment. `booked_starting_between`
+still answers rows, for the reminders until they read views.
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ async def has_appointment(
     return found is not None
 
 
-async def patient_appointments(
+async def _patient_appointment_rows(
     session: AsyncSession,
     *,
     patient_id: uuid.UUID,
@@ -115,8 +114,8 @@ async def appointments_of_patient(
     before: tuple[datetime, uuid.UUID] | None = None,
     limit: int = 100,
 ) -> list[AppointmentView]:
-    """`patient_appointments` as views: what the records domain reads once it stops taking rows."""
-    rows = await patient_appointments(
+    """A patient's appointments as views, newest first: what the medical record lists."""
+    rows = await _patient_appointment_rows(
         session,
         patient_id=patient_id,
         doctor_id=doctor_id,
