@@ -42,7 +42,6 @@ async def login_with_password(
             resource_id=user.id if user else None,
             actor=user,
             outcome=audit.Outcome.failure,
-            ip=client.ip,
             details={"method": "password", "email": email},
         )
         raise RecordedRefusal(ErrorCode.invalid_credentials, _("Email or password is incorrect."))
@@ -54,7 +53,6 @@ async def login_with_password(
             resource_id=user.id,
             actor=user,
             outcome=audit.Outcome.denied,
-            ip=client.ip,
             details={"method": "password", "reason": "inactive"},
         )
         raise RecordedRefusal(ErrorCode.account_inactive, _("This account is deactivated."))
