@@ -14,7 +14,7 @@ from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import OtpCode, Role, User
-from clinicflow.notifications.models import Channel
+from clinicflow.notifications.schemas import Channel
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, bearer, latest_code
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.models import Delivery, Kind, Notification
+from clinicflow.notifications.models import Delivery, Notification
+from clinicflow.notifications.schemas import Kind
 from clinicflow.runtime import Runtime
 
 VALUES = {"doctor": "Dr Achieng", "when": "2026-03-03 10:00", "token": "7", "position": "3"}

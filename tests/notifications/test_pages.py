@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.identity.models import Role
-from clinicflow.notifications.models import Delivery, DeliveryStatus, Kind, Preference
+from clinicflow.notifications.models import Delivery, Preference
+from clinicflow.notifications.schemas import DeliveryStatus, Kind
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, csrf_from, sign_in_page_patient, sign_in_page_staff
 from tests.notifications.helpers import notify

@@ -30,7 +30,7 @@ from clinicflow.core import clock
 from clinicflow.notifications import channels as channel_adapters
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.channels import ChannelSender, DeliveryFailed
-from clinicflow.notifications.models import Kind
+from clinicflow.notifications.schemas import Kind
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
 

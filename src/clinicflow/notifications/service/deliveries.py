@@ -11,7 +11,8 @@ from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.i18n import gettext as _
 from clinicflow.notifications import access, schemas
-from clinicflow.notifications.models import Channel, Delivery, DeliveryStatus, Kind, Notification
+from clinicflow.notifications.models import Delivery, Notification
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.notifications.service import lifecycle
 
 
