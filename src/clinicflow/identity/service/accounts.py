@@ -19,7 +19,7 @@ from clinicflow import i18n
 from clinicflow.core import audit, clock, security
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
-from clinicflow.identity import access, roles
+from clinicflow.identity import access
 from clinicflow.identity.models import DoctorProfile, LoginSession, PatientProfile, User
 from clinicflow.identity.schemas import DOCTOR_FIELDS, PATIENT_FIELDS, Language, Role
 from clinicflow.identity.service.sessions import revoke_sessions
@@ -67,13 +67,15 @@ async def _check_unique(
 def _check_login_fields(
     role: Role, *, email: str | None, phone: str | None, has_password: bool
 ) -> None:
-    if role in roles.STAFF and not (email and has_password):
+    """An account must keep the way its role signs in (`access`): an email and a password,
+    or a phone for the texted code."""
+    if access.may_sign_in_with_password(role) and not (email and has_password):
         raise AppError(
             ErrorCode.validation_error,
             _("Staff accounts need an email and a password."),
             {"fields": ["email", "password"]},
         )
-    if role is Role.patient and not phone:
+    if access.may_sign_in_with_code(role) and not phone:
         raise AppError(
             ErrorCode.validation_error,
             _("Patient accounts need a phone number."),

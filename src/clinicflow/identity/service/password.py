@@ -34,7 +34,7 @@ async def login_with_password(
     await take(limiter, account, address)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     password_ok = await security.verify_password(user.password_hash if user else None, password)
-    if user is None or not password_ok or not access.may_sign_in_with_password(user):
+    if user is None or not password_ok or not access.may_sign_in_with_password(user.role):
         await audit.record(
             session,
             action="auth.login",

@@ -158,7 +158,7 @@ async def verify_otp(
             _("Welcome! Tell us your name to create your account."),
             {"field": "name"},
         )
-    if user is not None and not access.may_sign_in_with_code(user):
+    if user is not None and not access.may_sign_in_with_code(user.role):
         raise AppError(
             ErrorCode.wrong_login_method, _("Staff accounts sign in with email and password.")
         )
