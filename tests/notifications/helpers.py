@@ -57,6 +57,28 @@ async def notifications_of(session: AsyncSession, user_id: uuid.UUID) -> list[No
     return list(rows)
 
 
+async def told(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[str, set[str], str]]:
+    """(type, channels, body) of every notification to `user_id`, oldest first."""
+    rows = list(
+        await session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.created_at, Notification.id)
+        )
+    )
+    result = []
+    for row in sorted(rows, key=lambda n: (n.created_at, n.kind.value)):
+        channels = await session.scalars(
+            select(Delivery.channel).where(Delivery.notification_id == row.id)
+        )
+        result.append((row.kind.value, {c.value for c in channels}, row.body))
+    return result
+
+
+def kinds(found: list[tuple[str, set[str], str]]) -> list[str]:
+    return [kind for kind, _channels, _body in found]
+
+
 async def until(condition: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
     """Poll the database (or a stand-in) until `condition` holds: another process or task
     changes it, so there is no event to wait on."""
