@@ -3,14 +3,15 @@ log, the service worker for Web Push, and the development outbox.
 
 Every rule is the notification service's; these routes turn forms into its arguments. The
 bell in every page's header and the urgent banner are kept live by
-`static/js/notifications.js`.
+`static/js/notifications.js`, which also has the list page fetch its `notification_items`
+block again (`?block=notification_items`) when a notification arrives or is read.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -23,7 +24,7 @@ from clinicflow.notifications import service as notifications
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.notifications.templates import ALL_CHANNELS
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import STATIC_DIR, refusal_page, render
+from clinicflow.web.templating import STATIC_DIR, refusal_page, render, render_block
 
 # The development outbox: mounted only when CLINICFLOW_ENV=development (404 elsewhere).
 router = APIRouter(include_in_schema=False)
@@ -54,9 +55,19 @@ async def service_worker_script() -> Response:
 
 
 @inbox.get("/notifications")
-async def list_page(request: Request, session: Session, user: PageUser) -> Response:
+async def list_page(
+    request: Request,
+    session: Session,
+    user: PageUser,
+    block: Literal["notification_items"] | None = None,
+) -> Response:
+    """The viewer's notifications; with `block`, only that block of the page, which the
+    page fetches and swaps in when the bell hears that one arrived or was read."""
     rows, unread = await notifications.list_for(session=session, actor=user, limit=100)
-    return render(request, "notifications/list.html", {"items": rows, "unread": unread})
+    context = {"items": rows, "unread": unread}
+    if block is not None:
+        return render_block(request, "notifications/list.html", block, context)
+    return render(request, "notifications/list.html", context)
 
 
 @inbox.post("/notifications/read-all", dependencies=[CsrfProtected])
