@@ -1,5 +1,6 @@
 """The periodic job runner: jobs run in their own transactions, a failure does not stop the
-loop, the web process runs the jobs when embedded, and `clinicflow worker` runs them alone."""
+loop, the web process runs the jobs when embedded, and `clinicflow worker` runs them alone.
+Scheduling's jobs run here too: the waitlist sweep and the appointment reminders."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import sys
 from datetime import date, timedelta
 
+import httpx
 import pytest
 import structlog
 from sqlalchemy import select
@@ -22,9 +24,12 @@ from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role
 from clinicflow.runtime import Runtime
+from clinicflow.scheduling import jobs as scheduling_jobs
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Mode, OfferStatus, WaitlistOffer
 from tests.factories import Accounts
+from tests.notifications.helpers import kinds, told
+from tests.scheduling.clinic import Clinic
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -215,3 +220,63 @@ async def test_the_worker_command_runs_until_sigterm(settings: Settings) -> None
     assert process.returncode == 0, rest
     assert b"worker.stopped" in rest
     assert b"worker.job_failed" not in rest
+
+
+# --- the appointment reminders: scheduling finds them due, notifications tells the patient ---
+
+THURSDAY_9 = "2026-03-05T06:00:00+00:00"  # 09:00 in Nairobi
+
+
+@pytest.fixture
+def clinic(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, frozen_clock: FrozenClock
+) -> Clinic:
+    """The scheduling tests' clinic (a Nairobi doctor's week, the clock on Monday noon there)."""
+    return Clinic(client, accounts, runtime)
+
+
+async def test_reminders_a_day_and_an_hour_before_once_each(
+    clinic: Clinic, runtime: Runtime, session: AsyncSession, frozen_clock: FrozenClock
+) -> None:
+    doctor, _doctor_headers = await clinic.doctor()
+    patient, headers = await clinic.patient()
+    assert (await clinic.book(headers, doctor, THURSDAY_9)).status_code == 201
+    async with runtime.transaction() as tx:
+        assert await scheduling_jobs.send_due_reminders(session=tx) == 0  # nothing due yet
+
+    frozen_clock.current = frozen_clock.current.replace(day=4, hour=6, minute=1)
+    for _ in range(2):  # a second run (or a second worker) tells nobody twice
+        async with runtime.transaction() as tx:
+            await scheduling_jobs.send_due_reminders(session=tx)
+    frozen_clock.current = frozen_clock.current.replace(hour=10)
+    late, late_headers = await clinic.patient()
+    # Booked less than a day ahead: no "tomorrow" reminder for this one.
+    assert (await clinic.book(late_headers, doctor, "2026-03-05T06:15:00+00:00")).status_code == 201
+    async with runtime.transaction() as tx:
+        assert await scheduling_jobs.send_due_reminders(session=tx) == 0
+    frozen_clock.current = frozen_clock.current.replace(day=5, hour=5, minute=1)
+    async with runtime.transaction() as tx:
+        assert await scheduling_jobs.send_due_reminders(session=tx) == 1
+    frozen_clock.advance(minutes=15)
+    async with runtime.transaction() as tx:
+        assert await scheduling_jobs.send_due_reminders(session=tx) == 1
+
+    found = await told(session, patient.id)
+    assert kinds(found) == ["booking_confirmed", "reminder_24h", "reminder_1h"]
+    assert found[1][2] == f"Reminder: you see {doctor.name} on 2026-03-05 09:00."
+    assert found[2][1] == {"in_app", "sms"}
+    assert kinds(await told(session, late.id)) == ["booking_confirmed", "reminder_1h"]
+
+
+async def test_the_worker_sends_the_reminders_every_minute(
+    clinic: Clinic, runtime: Runtime, session: AsyncSession, frozen_clock: FrozenClock
+) -> None:
+    doctor, _doctor_headers = await clinic.doctor()
+    patient, headers = await clinic.patient()
+    assert (await clinic.book(headers, doctor, THURSDAY_9)).status_code == 201
+    job = next(job for job in worker.JOBS if job.run is scheduling_jobs.send_reminders)
+    assert job.interval_seconds == 60
+
+    frozen_clock.current = frozen_clock.current.replace(day=4, hour=6, minute=1)
+    assert await worker.run_once(runtime, job)
+    assert kinds(await told(session, patient.id)) == ["booking_confirmed", "reminder_24h"]

@@ -48,9 +48,9 @@ JOBS: tuple[Job, ...] = (
     Job("queue.expire_skipped", queue_jobs.SWEEP_SECONDS, queue_jobs.expire_skipped),
     Job("queue.mark_doctors_away", queue_jobs.SWEEP_SECONDS, queue_jobs.mark_doctors_away),
     Job(
-        "notifications.send_reminders",
-        notification_jobs.REMINDER_SWEEP_SECONDS,
-        notification_jobs.send_reminders,
+        "scheduling.send_reminders",
+        scheduling_jobs.REMINDER_SWEEP_SECONDS,
+        scheduling_jobs.send_reminders,
     ),
     Job(
         "assistant.forget_closed_memory",

@@ -1,5 +1,6 @@
-"""The bell in a real browser: the patient's unread count rises live when the doctor
-accepts their consultation, on whatever page the patient has open."""
+"""The bell and the list in a real browser: the patient's unread count rises live when the
+doctor accepts their consultation, on whatever page the patient has open, and a new
+notification appears in the open notifications list without a reload."""
 
 from __future__ import annotations
 
@@ -39,16 +40,30 @@ def test_the_patients_bell_rises_live_when_the_doctor_accepts(
         doctor.locator("[data-testid=pending] [data-testid=open]").first.click()
         doctor.locator("[data-testid=accept]").click()
         expect(doctor.locator("[data-testid=status]")).to_have_text("In progress")
+
+        # No reload: the count arrives over the socket.
+        expect(page.locator("[data-testid=bell-count]")).to_have_text("1")
+        expect(bell).to_have_attribute("data-unread", "1")
+        page.locator("[data-testid=bell]").click()
+        page.wait_for_url("**/notifications")
+        item = page.locator("[data-testid=notification]")
+        expect(item).to_have_count(1)
+        expect(item).to_contain_text("Consultation accepted")
+        page.locator("[data-testid=read-all]").click()
+        expect(page.locator("[data-testid=bell-count]")).to_be_hidden()
+        expect(page.locator("[data-testid=read-all]")).to_have_count(0)
+
+        # With the list open, the doctor ends the consultation: the new notification is
+        # swapped into the list (the server's block of the page), the page is not reloaded.
+        page.evaluate("window.stillTheSamePage = true")
+        doctor.locator("[data-testid=end]").click()
+        expect(doctor.locator("[data-testid=status]")).to_have_text("Ended")
     finally:
         doctor_context.close()
 
-    # No reload: the count arrives over the socket.
+    expect(item).to_have_count(2)
+    expect(item.first).to_contain_text("Consultation ended")
+    expect(item.first).to_have_class("notification unread priority-low")
+    expect(page.locator("[data-testid=read-all]")).to_be_visible()
     expect(page.locator("[data-testid=bell-count]")).to_have_text("1")
-    expect(bell).to_have_attribute("data-unread", "1")
-    page.locator("[data-testid=bell]").click()
-    page.wait_for_url("**/notifications")
-    item = page.locator("[data-testid=notification]")
-    expect(item).to_have_count(1)
-    expect(item).to_contain_text("Consultation accepted")
-    page.locator("[data-testid=read-all]").click()
-    expect(page.locator("[data-testid=bell-count]")).to_be_hidden()
+    assert page.evaluate("window.stillTheSamePage") is True

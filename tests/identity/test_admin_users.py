@@ -465,3 +465,43 @@ async def test_control_characters_are_refused_on_every_database(
     assert response.status_code == 422
     search = await client.get("/api/admin/users", params={"q": "a\x00b"}, headers=admin_headers)
     assert search.status_code == 422
+
+
+async def test_an_admins_changes_store_the_address_they_came_from(
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    admin_headers: dict[str, str],
+    session: AsyncSession,
+) -> None:
+    """The verbs take no address: the request binds it to the unit of work, and every audit
+    row written in that transaction carries it (the test client is 203.0.113.7)."""
+    created = await client.post(
+        "/api/admin/users",
+        json={
+            "role": "receptionist",
+            "name": "New Desk",
+            "email": "desk@clinic.example.com",
+            "password": "long enough",
+        },
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
+    changed = await client.patch(
+        f"/api/admin/users/{created.json()['id']}",
+        json={"role": "admin", "name": "New Admin", "is_active": False},
+        headers=admin_headers,
+    )
+    assert changed.status_code == 200, changed.text
+    rows = (
+        await session.execute(
+            select(AuditEntry.action, AuditEntry.ip)
+            .where(AuditEntry.resource_id == created.json()["id"])
+            .order_by(AuditEntry.seq)
+        )
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        ("user.create", "203.0.113.7"),
+        ("user.role_change", "203.0.113.7"),
+        ("user.deactivate", "203.0.113.7"),
+        ("user.update", "203.0.113.7"),
+    ]

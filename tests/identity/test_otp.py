@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
+from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import OtpCode, Role, User
-from clinicflow.notifications.models import Channel
+from clinicflow.notifications.schemas import Channel
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, bearer, latest_code
 
@@ -86,6 +87,30 @@ async def test_new_phone_needs_a_name_then_becomes_a_patient(
     assert (user["name"], user["phone"], user["role"]) == ("Amina Wanjiru", PHONE, "patient")
     assert user["patient"]["patient_type"] == "adult"
     assert await session.scalar(select(func.count()).select_from(User)) == 1
+
+
+async def test_a_wrong_code_and_a_registration_store_the_requests_address(
+    client: httpx.AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    """Audit rows take the address from the request's unit of work (the test client is
+    203.0.113.7), not from an argument of the verb."""
+    await request_code(client)
+    code = latest_code(runtime, PHONE)
+    await client.post("/api/auth/otp/verify", json={"phone": PHONE, "code": wrong(code)})
+    signed_up = await client.post(
+        "/api/auth/otp/verify", json={"phone": PHONE, "code": code, "name": "Amina Wanjiru"}
+    )
+    assert signed_up.status_code == 200, signed_up.text
+    rows = (
+        await session.execute(
+            select(AuditEntry.action, AuditEntry.outcome, AuditEntry.ip).order_by(AuditEntry.seq)
+        )
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        ("auth.login", "failure", "203.0.113.7"),
+        ("user.register", "success", "203.0.113.7"),
+        ("auth.login", "success", "203.0.113.7"),
+    ]
 
 
 async def test_code_expires_after_five_minutes(

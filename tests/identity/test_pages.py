@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.core.audit import AuditEntry
 from clinicflow.identity.models import Role, User
 from clinicflow.runtime import Runtime
 from tests.factories import PASSWORD, Accounts, csrf_from, latest_code
@@ -73,6 +76,20 @@ async def test_wrong_password_shows_the_error_on_the_form(
     assert response.status_code == 401
     assert "Email or password is incorrect." in response.text
     assert "cf_session" not in response.headers.get("set-cookie", "")
+
+
+async def test_a_failed_sign_in_on_the_form_stores_the_browsers_address(
+    client: httpx.AsyncClient, accounts: Accounts, session: AsyncSession
+) -> None:
+    """The refusal's audit row is kept, with the address the page's request came from."""
+    doctor = await accounts.make(Role.doctor)
+    form = await client.get("/login")
+    await client.post(
+        "/login",
+        data={"email": doctor.email, "password": "wrong-one", "csrf_token": csrf_from(form.text)},
+    )
+    row = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.login"))).one()
+    assert (row.outcome, row.actor_id, row.ip) == ("failure", doctor.id, "203.0.113.7")
 
 
 async def test_pages_need_a_sign_in(client: httpx.AsyncClient) -> None:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import RefreshToken, Role
 from tests.factories import Accounts, bearer, login
@@ -43,6 +44,19 @@ async def test_reusing_a_refresh_token_revokes_the_whole_login(
     # The legitimate newest tokens of that login stop working too.
     assert (await refresh(client, renewed["refresh_token"])).status_code == 401
     assert (await client.get("/api/me", headers=bearer(renewed))).status_code == 401
+
+
+async def test_a_reused_token_is_audited_with_the_requests_address(
+    client: httpx.AsyncClient, accounts: Accounts, session: AsyncSession
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    tokens = await login(client, doctor)
+    await refresh(client, tokens["refresh_token"])
+    await refresh(client, tokens["refresh_token"])
+    row = (
+        await session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.refresh_reused"))
+    ).one()
+    assert (row.actor_id, row.outcome, row.ip) == (doctor.id, "denied", "203.0.113.7")
 
 
 async def test_reuse_does_not_touch_other_logins(

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.models import Delivery, Kind, Notification
+from clinicflow.notifications.models import Delivery, Notification
+from clinicflow.notifications.schemas import Kind
 from clinicflow.runtime import Runtime
 
 VALUES = {"doctor": "Dr Achieng", "when": "2026-03-03 10:00", "token": "7", "position": "3"}
@@ -54,6 +55,28 @@ async def notifications_of(session: AsyncSession, user_id: uuid.UUID) -> list[No
         .order_by(Notification.created_at, Notification.title)
     )
     return list(rows)
+
+
+async def told(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[str, set[str], str]]:
+    """(type, channels, body) of every notification to `user_id`, oldest first."""
+    rows = list(
+        await session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.created_at, Notification.id)
+        )
+    )
+    result = []
+    for row in sorted(rows, key=lambda n: (n.created_at, n.kind.value)):
+        channels = await session.scalars(
+            select(Delivery.channel).where(Delivery.notification_id == row.id)
+        )
+        result.append((row.kind.value, {c.value for c in channels}, row.body))
+    return result
+
+
+def kinds(found: list[tuple[str, set[str], str]]) -> list[str]:
+    return [kind for kind, _channels, _body in found]
 
 
 async def until(condition: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:

@@ -25,13 +25,8 @@ from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role
 from clinicflow.notifications.jobs import Dispatcher
-from clinicflow.notifications.models import (
-    Channel,
-    Delivery,
-    DeliveryStatus,
-    Kind,
-    PushSubscription,
-)
+from clinicflow.notifications.models import Delivery, PushSubscription
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic
 from tests.factories import Accounts

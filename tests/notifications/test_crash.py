@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Settings
 from clinicflow.identity.models import Role
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.models import Delivery, DeliveryStatus, Kind
+from clinicflow.notifications.models import Delivery
+from clinicflow.notifications.schemas import DeliveryStatus, Kind
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts
 from tests.notifications.helpers import VALUES, until

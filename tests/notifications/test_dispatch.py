@@ -25,7 +25,8 @@ from clinicflow.identity.models import OtpCode, Role
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.channels import ProviderSender
 from clinicflow.notifications.jobs import Dispatcher
-from clinicflow.notifications.models import Channel, Delivery, DeliveryStatus, Kind
+from clinicflow.notifications.models import Delivery
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.runtime import Runtime, build_runtime
 from tests.factories import Accounts, bearer, login
 from tests.notifications.conftest import with_twilio

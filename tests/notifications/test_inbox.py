@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import Role
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.models import DeliveryStatus, Kind
+from clinicflow.notifications.schemas import DeliveryStatus, Kind
 from clinicflow.runtime import Runtime
 from tests.conftest import Published
 from tests.consultations.clinic import Clinic

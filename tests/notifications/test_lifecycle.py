@@ -18,7 +18,8 @@ from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity.models import Role, User
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.models import Channel, Delivery, DeliveryStatus, Kind
+from clinicflow.notifications.models import Delivery
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.notifications.service import lifecycle
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts

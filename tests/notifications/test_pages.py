@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.identity.models import Role
-from clinicflow.notifications.models import Delivery, DeliveryStatus, Kind, Preference
+from clinicflow.notifications.models import Delivery, Preference
+from clinicflow.notifications.schemas import DeliveryStatus, Kind
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, csrf_from, sign_in_page_patient, sign_in_page_staff
 from tests.notifications.helpers import notify
@@ -54,6 +55,51 @@ async def test_the_list_marks_one_and_all_read(
     assert "0 unread" in (await client.get("/notifications")).text
     refused = await client.post("/notifications/read-all", data={"csrf_token": "wrong"})
     assert refused.status_code == 403
+
+
+async def test_the_list_block_is_the_viewers_part_of_the_page(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    """What the page swaps in when the bell hears of a change: the list block of the page's
+    own template, drawn alone, with the viewer's notifications and nobody else's."""
+    patient, other = await accounts.make(Role.patient), await accounts.make(Role.patient)
+    await sign_in_page_patient(client, runtime, patient)
+    await notify(runtime, patient.id, Kind.booking_confirmed)
+    await notify(runtime, other.id, Kind.queue_turn)
+
+    page = await client.get("/notifications")
+    fragment = await client.get("/notifications", params={"block": "notification_items"})
+    assert fragment.status_code == 200
+    assert fragment.headers["content-type"].startswith("text/html")
+    text = fragment.text
+    assert text.strip().startswith('<div id="notification-items">')
+    assert text.strip().endswith("</div>")
+    assert "<html" not in text
+    assert "site-header" not in text
+    assert text.count('data-testid="notification"') == 1
+    assert "Appointment confirmed" in text
+    assert "It&#39;s your turn" not in text
+    assert "1 unread" in text
+    assert f'name="csrf_token" value="{client.cookies["cf_csrf"]}"' in text
+    assert text.strip() in page.text
+
+    # The page's words follow the page's language; the notification keeps the words it was
+    # written in (the recipient's language then).
+    client.cookies.set("cf_lang", "sw")
+    swahili = await client.get("/notifications", params={"block": "notification_items"})
+    assert "1 hazijasomwa" in swahili.text
+    assert "Appointment confirmed" in swahili.text
+
+
+async def test_the_list_block_needs_the_same_sign_in_as_the_page(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    signed_out = await client.get("/notifications", params={"block": "notification_items"})
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"].startswith("/login")
+    await sign_in_page_patient(client, runtime, await accounts.make(Role.patient))
+    unknown = await client.get("/notifications", params={"block": "content"})
+    assert unknown.status_code == 422
 
 
 async def test_the_preferences_form_saves_choices(

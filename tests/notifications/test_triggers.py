@@ -1,5 +1,6 @@
 """Each type of notification fires on its trigger, in the recipient's language, on the
-right channels: bookings, reminders, the queue's milestones and calls, consultations."""
+right channels: bookings, the queue's milestones and calls, consultations. The reminders
+are scheduling's worker job: `tests/test_worker.py`."""
 
 from __future__ import annotations
 
@@ -7,46 +8,20 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations.models import ConsultationStatus
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import User
-from clinicflow.notifications import jobs
-from clinicflow.notifications.models import Delivery, Notification
 from clinicflow.queue import service as queues
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic
+from tests.notifications.helpers import kinds, told
 from tests.queue.clinic import AFTERNOON, QueueClinic
 from tests.scheduling.clinic import TUESDAY_9, TUESDAY_915
 
 pytestmark = pytest.mark.usefixtures("app")
-
-THURSDAY_9 = "2026-03-05T06:00:00+00:00"  # 09:00 in Nairobi
-
-
-async def told(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[str, set[str], str]]:
-    """(type, channels, body) of every notification to `user_id`, oldest first."""
-    rows = list(
-        await session.scalars(
-            select(Notification)
-            .where(Notification.user_id == user_id)
-            .order_by(Notification.created_at, Notification.id)
-        )
-    )
-    result = []
-    for row in sorted(rows, key=lambda n: (n.created_at, n.kind.value)):
-        channels = await session.scalars(
-            select(Delivery.channel).where(Delivery.notification_id == row.id)
-        )
-        result.append((row.kind.value, {c.value for c in channels}, row.body))
-    return result
-
-
-def kinds(found: list[tuple[str, set[str], str]]) -> list[str]:
-    return [kind for kind, _channels, _body in found]
 
 
 async def speaks_swahili(runtime: Runtime, user: User) -> None:
@@ -82,39 +57,6 @@ async def test_booking_confirmed_moved_and_cancelled_in_swahili(
     assert confirmed == f"Miadi yako na {doctor.name} tarehe 2026-03-03 09:00 imethibitishwa."
     assert "2026-03-03 09:15" in moved_to
     assert cancelled_body.startswith("Miadi yako na")
-
-
-async def test_reminders_a_day_and_an_hour_before_once_each(
-    clinic: QueueClinic, runtime: Runtime, session: AsyncSession, frozen_clock: FrozenClock
-) -> None:
-    doctor, _doctor_headers = await clinic.doctor()
-    patient, headers = await clinic.patient()
-    assert (await clinic.book(headers, doctor, THURSDAY_9)).status_code == 201
-    async with runtime.transaction() as tx:
-        assert await jobs.send_due_reminders(session=tx) == 0  # nothing due yet
-
-    frozen_clock.current = frozen_clock.current.replace(day=4, hour=6, minute=1)
-    for _ in range(2):  # a second run (or a second worker) tells nobody twice
-        async with runtime.transaction() as tx:
-            await jobs.send_due_reminders(session=tx)
-    frozen_clock.current = frozen_clock.current.replace(hour=10)
-    late, late_headers = await clinic.patient()
-    # Booked less than a day ahead: no "tomorrow" reminder for this one.
-    assert (await clinic.book(late_headers, doctor, "2026-03-05T06:15:00+00:00")).status_code == 201
-    async with runtime.transaction() as tx:
-        assert await jobs.send_due_reminders(session=tx) == 0
-    frozen_clock.current = frozen_clock.current.replace(day=5, hour=5, minute=1)
-    async with runtime.transaction() as tx:
-        assert await jobs.send_due_reminders(session=tx) == 1
-    frozen_clock.advance(minutes=15)
-    async with runtime.transaction() as tx:
-        assert await jobs.send_due_reminders(session=tx) == 1
-
-    found = await told(session, patient.id)
-    assert kinds(found) == ["booking_confirmed", "reminder_24h", "reminder_1h"]
-    assert found[1][2] == f"Reminder: you see {doctor.name} on 2026-03-05 09:00."
-    assert found[2][1] == {"in_app", "sms"}
-    assert kinds(await told(session, late.id)) == ["booking_confirmed", "reminder_1h"]
 
 
 async def test_the_queue_tells_patients_as_they_move_up_and_are_called(

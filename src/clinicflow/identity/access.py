@@ -17,21 +17,23 @@ from clinicflow.identity.roles import FRONT_DESK as FRONT_DESK
 from clinicflow.identity.schemas import Role
 
 
-def may_sign_in_with_password(user: User) -> bool:
+def may_sign_in_with_password(role: Role) -> bool:
     """Staff sign in by email and password; a patient never does, even with a password set."""
-    return user.role in roles.STAFF
+    return role in roles.STAFF
 
 
-def may_sign_in_with_code(user: User) -> bool:
+def may_sign_in_with_code(role: Role) -> bool:
     """Only patients sign in by a code texted to their phone."""
-    return user.role is Role.patient
+    return role is Role.patient
 
 
 def can_manage_users(actor: User) -> bool:
+    """Accounts are managed by an active administrator, and nobody else."""
     return actor.is_active and actor.role is Role.admin
 
 
 def require_user_manager(actor: User) -> None:
+    """Creating, editing and listing accounts is an active administrator's job."""
     if not can_manage_users(actor):
         raise AppError(ErrorCode.forbidden, _("Only an administrator can manage accounts."))
 
@@ -55,6 +57,7 @@ def require_front_desk(actor: Actor) -> None:
 
 
 def can_view_user(actor: User, user: User) -> bool:
+    """A user sees their own account; an administrator sees everyone's."""
     return actor.id == user.id or can_manage_users(actor)
 
 

@@ -95,10 +95,10 @@ async def verify_otp(
 
 @router.post("/auth/refresh", tags=["auth"])
 async def refresh(
-    body: schemas.RefreshRequest, session: Session, settings: SettingsDep, client: ClientInfo
+    body: schemas.RefreshRequest, session: Session, settings: SettingsDep
 ) -> schemas.TokenPair:
     renewed = await identity.refresh(
-        session=session, settings=settings, refresh_token=body.refresh_token, client=client
+        session=session, settings=settings, refresh_token=body.refresh_token
     )
     return _tokens(renewed, settings.access_token_minutes)
 
@@ -143,7 +143,7 @@ async def list_users(
 
 @router.post("/admin/users", tags=["admin"], status_code=status.HTTP_201_CREATED)
 async def create_user(
-    body: schemas.UserCreate, session: Session, admin: CurrentAdmin, client: ClientInfo
+    body: schemas.UserCreate, session: Session, admin: CurrentAdmin
 ) -> schemas.UserOut:
     profile = body.model_dump(include=set(schemas.ProfileFields.model_fields), exclude_none=True)
     user = await identity.create_user(
@@ -155,7 +155,6 @@ async def create_user(
         password=body.password,
         phone=body.phone,
         profile=profile,
-        client=client,
     )
     return schemas.UserOut.model_validate(user)
 
@@ -172,13 +171,11 @@ async def update_user(
     body: schemas.UserUpdate,
     session: Session,
     admin: CurrentAdmin,
-    client: ClientInfo,
 ) -> schemas.UserOut:
     user = await identity.update_user(
         session=session,
         actor=admin,
         user_id=user_id,
         changes=body.model_dump(exclude_unset=True),
-        client=client,
     )
     return schemas.UserOut.model_validate(user)

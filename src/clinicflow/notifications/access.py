@@ -28,11 +28,13 @@ async def get_notification_for(
 
 
 def require_delivery_admin(actor: Actor) -> None:
+    """The delivery log (addresses, provider errors) and its retries are for administrators."""
     if actor.role is not Role.admin:
         raise AppError(ErrorCode.forbidden, _("Only an administrator can see deliveries."))
 
 
 async def get_delivery_for(session: AsyncSession, actor: Actor, delivery_id: uuid.UUID) -> Delivery:
+    """A delivery, for an administrator; a missing one is not found."""
     require_delivery_admin(actor)
     delivery = await session.get(Delivery, delivery_id)
     if delivery is None:

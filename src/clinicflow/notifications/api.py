@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from clinicflow.deps import CurrentUser, Session, SettingsDep
 from clinicflow.notifications import schemas
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.models import Channel, DeliveryStatus, Kind
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.routing import TransactionalRoute
 
 router = APIRouter(prefix="/api", route_class=TransactionalRoute, tags=["notifications"])

@@ -25,7 +25,7 @@ import structlog
 from pywebpush import WebPushException, webpush
 
 from clinicflow.config import Settings
-from clinicflow.notifications.models import Channel, Priority
+from clinicflow.notifications.schemas import Channel, Priority
 from clinicflow.notifications.service.dispatch import Outgoing, PushTarget
 from clinicflow.notifications.service.senders import Sender, mask
 

@@ -1,5 +1,4 @@
-"""The worker's side of notifications: the dispatcher that sends due deliveries, and the
-reminder scheduler.
+"""The worker's side of notifications: the dispatcher that sends due deliveries.
 
 The dispatcher claims a batch in one short transaction, sends it with no transaction
 open (a slow provider must not hold a database lock, nor SQLite's single writer), then
@@ -8,9 +7,8 @@ come due again when their lease runs out, so nothing is lost; a provider that ta
 idempotency key sees the resend as the same message, others may get it twice (at least
 once, never zero times).
 
-Reminders are computed from the database on every run (appointments starting within the
-next day or hour that have no reminder yet), so a restarted worker sends what fell due
-while it was down, and the reminder's `dedupe_key` makes two workers send it once.
+The appointment reminders are scheduling's job (`scheduling.jobs.send_reminders`): it owns
+the appointments and asks this domain to tell their patients.
 """
 
 from __future__ import annotations
@@ -20,29 +18,16 @@ import contextlib
 import functools
 import random
 from collections.abc import Mapping
-from datetime import timedelta
 
 import httpx
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.core import clock
 from clinicflow.notifications import channels as channel_adapters
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.channels import ChannelSender, DeliveryFailed
-from clinicflow.notifications.models import Kind
 from clinicflow.runtime import Runtime
-from clinicflow.scheduling import service as scheduling
 
 log = structlog.get_logger(__name__)
-
-REMINDER_SWEEP_SECONDS = 60.0
-# (type, how long before the start it is due, until how long before the start it is sent):
-# a reminder a day ahead is pointless once the hour's reminder is due.
-REMINDERS = (
-    (Kind.reminder_24h, timedelta(hours=24), timedelta(hours=1)),
-    (Kind.reminder_1h, timedelta(hours=1), timedelta(0)),
-)
 
 
 class Dispatcher:
@@ -121,29 +106,3 @@ async def dispatch_forever(runtime: Runtime, stop: asyncio.Event) -> None:
         await dispatcher.run_forever(stop)
     finally:
         await dispatcher.close()
-
-
-async def send_reminders(runtime: Runtime, session: AsyncSession) -> None:
-    """Write the reminders now due; one run's worth is one transaction."""
-    await send_due_reminders(session=session)
-
-
-async def send_due_reminders(*, session: AsyncSession) -> int:
-    """A reminder `before` an appointment is due once the appointment is that close, if it
-    was booked earlier than that (nobody booked an hour ahead wants "tomorrow")."""
-    sent = 0
-    now = clock.now()
-    for kind, before, until in REMINDERS:
-        for appointment in await scheduling.booked_starting_between(
-            session=session, start=now + until, end=now + before
-        ):
-            if appointment.created_at > appointment.starts_at - before:
-                continue
-            if await notifications.about_appointment(
-                session,
-                kind=kind,
-                appointment=appointment,
-                dedupe_key=f"{kind.value}:{appointment.id}",
-            ):
-                sent += 1
-    return sent

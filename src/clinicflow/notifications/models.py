@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,48 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from clinicflow.core import clock
 from clinicflow.db import Base, UUIDPrimaryKey, string_enum
 
-
-class Channel(StrEnum):
-    in_app = "in_app"
-    sms = "sms"
-    push = "push"
-    email = "email"
-
-
-class Priority(StrEnum):
-    low = "low"
-    normal = "normal"
-    urgent = "urgent"
-
-
-class Kind(StrEnum):
-    """What a notification is about; the names are the API's `type` values."""
-
-    booking_confirmed = "booking_confirmed"
-    booking_cancelled = "booking_cancelled"
-    booking_moved = "booking_moved"
-    reminder_24h = "reminder_24h"
-    reminder_1h = "reminder_1h"
-    checked_in = "checked_in"
-    queue_top10 = "queue_top10"
-    queue_top3 = "queue_top3"
-    queue_next = "queue_next"
-    queue_turn = "queue_turn"
-    queue_missed = "queue_missed"
-    queue_new_token = "queue_new_token"
-    doctor_away = "doctor_away"
-    meeting_link = "meeting_link"
-    consult_accepted = "consult_accepted"
-    consult_declined = "consult_declined"
-    consult_ended = "consult_ended"
-    chat_message = "chat_message"
-
-
-class DeliveryStatus(StrEnum):
-    pending = "pending"
-    sent = "sent"
-    failed = "failed"
-    gave_up = "gave_up"
+# Channel, DeliveryStatus, Kind: re-exported until other domains import them from schemas
+from clinicflow.notifications.schemas import Channel as Channel
+from clinicflow.notifications.schemas import DeliveryStatus as DeliveryStatus
+from clinicflow.notifications.schemas import Kind as Kind
+from clinicflow.notifications.schemas import Priority
 
 
 class Notification(UUIDPrimaryKey, Base):

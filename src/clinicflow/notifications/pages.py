@@ -3,28 +3,28 @@ log, the service worker for Web Push, and the development outbox.
 
 Every rule is the notification service's; these routes turn forms into its arguments. The
 bell in every page's header and the urgent banner are kept live by
-`static/js/notifications.js`.
+`static/js/notifications.js`, which also has the list page fetch its `notification_items`
+block again (`?block=notification_items`) when a notification arrives or is read.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from clinicflow import i18n
 from clinicflow.core.errors import AppError
+from clinicflow.core.labels import choices
 from clinicflow.deps import CsrfProtected, PageUser, RuntimeDep, Session
-from clinicflow.i18n import gettext as _
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.models import Channel, DeliveryStatus, Kind
-from clinicflow.notifications.templates import ALL_CHANNELS, TEMPLATES
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
+from clinicflow.notifications.templates import ALL_CHANNELS
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import STATIC_DIR, refusal_page, render
+from clinicflow.web.templating import STATIC_DIR, refusal_page, render, render_block
 
 # The development outbox: mounted only when CLINICFLOW_ENV=development (404 elsewhere).
 router = APIRouter(include_in_schema=False)
@@ -54,34 +54,20 @@ async def service_worker_script() -> Response:
     )
 
 
-def type_labels() -> dict[str, str]:
-    """Each type by its title in the page's language (titles have no placeholders)."""
-    language = i18n.current_language()
-    return {kind.value: template.texts(language)[0] for kind, template in TEMPLATES.items()}
-
-
-def channel_labels() -> dict[str, str]:
-    return {
-        Channel.in_app.value: _("In the app"),
-        Channel.sms.value: _("SMS"),
-        Channel.push.value: _("Browser notification"),
-        Channel.email.value: _("Email"),
-    }
-
-
-def status_labels() -> dict[str, str]:
-    return {
-        DeliveryStatus.pending.value: _("Pending"),
-        DeliveryStatus.sent.value: _("Sent"),
-        DeliveryStatus.failed.value: _("Failed, will retry"),
-        DeliveryStatus.gave_up.value: _("Gave up"),
-    }
-
-
 @inbox.get("/notifications")
-async def list_page(request: Request, session: Session, user: PageUser) -> Response:
+async def list_page(
+    request: Request,
+    session: Session,
+    user: PageUser,
+    block: Literal["notification_items"] | None = None,
+) -> Response:
+    """The viewer's notifications; with `block`, only that block of the page, which the
+    page fetches and swaps in when the bell hears that one arrived or was read."""
     rows, unread = await notifications.list_for(session=session, actor=user, limit=100)
-    return render(request, "notifications/list.html", {"items": rows, "unread": unread})
+    context = {"items": rows, "unread": unread}
+    if block is not None:
+        return render_block(request, "notifications/list.html", block, context)
+    return render(request, "notifications/list.html", context)
 
 
 @inbox.post("/notifications/read-all", dependencies=[CsrfProtected])
@@ -101,8 +87,6 @@ async def _preferences_context(session: Session, user: PageUser) -> dict[str, An
     return {
         "preferences": found,
         "channels": ALL_CHANNELS,
-        "type_labels": type_labels(),
-        "channel_labels": channel_labels(),
     }
 
 
@@ -157,9 +141,9 @@ async def deliveries_page(
             "rows": rows,
             "filters": {name: value.value if value else "" for name, value in filters.items()},
             "query": urlencode({k: v.value for k, v in filters.items() if v}),
-            "type_labels": type_labels(),
-            "channel_labels": channel_labels(),
-            "status_labels": status_labels(),
+            "type_labels": choices(Kind),
+            "channel_labels": choices(Channel),
+            "status_labels": choices(DeliveryStatus),
         },
     )
 

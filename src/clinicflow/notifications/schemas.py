@@ -1,16 +1,114 @@
-"""The notifications' JSON shapes."""
+"""The notifications' enums, each with the words a person reads for it, and their JSON
+shapes."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from clinicflow import i18n
 from clinicflow.core.schemas import StrictModel
+from clinicflow.i18n import gettext as _
+from clinicflow.i18n import gettext_in
 from clinicflow.identity.schemas import no_control_characters
-from clinicflow.notifications.models import Channel, DeliveryStatus, Kind, Priority
+
+
+class Channel(StrEnum):
+    in_app = "in_app"
+    sms = "sms"
+    push = "push"
+    email = "email"
+
+    @property
+    def label(self) -> str:
+        return {
+            Channel.in_app: _("In the app"),
+            Channel.sms: _("SMS"),
+            Channel.push: _("Browser notification"),
+            Channel.email: _("Email"),
+        }[self]
+
+
+class Priority(StrEnum):
+    low = "low"
+    normal = "normal"
+    urgent = "urgent"
+
+
+class Kind(StrEnum):
+    """What a notification is about; the names are the API's `type` values."""
+
+    booking_confirmed = "booking_confirmed"
+    booking_cancelled = "booking_cancelled"
+    booking_moved = "booking_moved"
+    reminder_24h = "reminder_24h"
+    reminder_1h = "reminder_1h"
+    checked_in = "checked_in"
+    queue_top10 = "queue_top10"
+    queue_top3 = "queue_top3"
+    queue_next = "queue_next"
+    queue_turn = "queue_turn"
+    queue_missed = "queue_missed"
+    queue_new_token = "queue_new_token"
+    doctor_away = "doctor_away"
+    meeting_link = "meeting_link"
+    consult_accepted = "consult_accepted"
+    consult_declined = "consult_declined"
+    consult_ended = "consult_ended"
+    chat_message = "chat_message"
+
+    def title_in(self, language: str) -> str:
+        """The type's title in `language`: every notification of the type carries it, and a
+        page that lists the types names each by it (`label`). A title has no placeholders,
+        so one text serves both; the bodies, which have them, are in `templates.py`."""
+        return _TITLES[self](language)
+
+    @property
+    def label(self) -> str:
+        return self.title_in(i18n.current_language())
+
+
+_TITLES: dict[Kind, Callable[[str], str]] = {
+    Kind.booking_confirmed: lambda lang: gettext_in(lang, "Appointment confirmed"),
+    Kind.booking_cancelled: lambda lang: gettext_in(lang, "Appointment cancelled"),
+    Kind.booking_moved: lambda lang: gettext_in(lang, "Appointment moved"),
+    Kind.reminder_24h: lambda lang: gettext_in(lang, "Appointment tomorrow"),
+    Kind.reminder_1h: lambda lang: gettext_in(lang, "Appointment in one hour"),
+    Kind.checked_in: lambda lang: gettext_in(lang, "You are checked in"),
+    Kind.queue_top10: lambda lang: gettext_in(lang, "Getting closer"),
+    Kind.queue_top3: lambda lang: gettext_in(lang, "Almost your turn"),
+    Kind.queue_next: lambda lang: gettext_in(lang, "You're next"),
+    Kind.queue_turn: lambda lang: gettext_in(lang, "It's your turn"),
+    Kind.queue_missed: lambda lang: gettext_in(lang, "Appointment missed"),
+    Kind.queue_new_token: lambda lang: gettext_in(lang, "New token"),
+    Kind.doctor_away: lambda lang: gettext_in(lang, "Doctor away"),
+    Kind.meeting_link: lambda lang: gettext_in(lang, "New meeting link"),
+    Kind.consult_accepted: lambda lang: gettext_in(lang, "Consultation accepted"),
+    Kind.consult_declined: lambda lang: gettext_in(lang, "Consultation declined"),
+    Kind.consult_ended: lambda lang: gettext_in(lang, "Consultation ended"),
+    Kind.chat_message: lambda lang: gettext_in(lang, "New message"),
+}
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+    gave_up = "gave_up"
+
+    @property
+    def label(self) -> str:
+        return {
+            DeliveryStatus.pending: _("Pending"),
+            DeliveryStatus.sent: _("Sent"),
+            DeliveryStatus.failed: _("Failed, will retry"),
+            DeliveryStatus.gave_up: _("Gave up"),
+        }[self]
 
 
 class NotificationOut(BaseModel):

@@ -19,10 +19,10 @@ from clinicflow import i18n
 from clinicflow.core import audit, clock, security
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
-from clinicflow.identity import access, roles
+from clinicflow.identity import access
 from clinicflow.identity.models import DoctorProfile, LoginSession, PatientProfile, User
 from clinicflow.identity.schemas import DOCTOR_FIELDS, PATIENT_FIELDS, Language, Role
-from clinicflow.identity.service.sessions import Client, revoke_sessions
+from clinicflow.identity.service.sessions import revoke_sessions
 
 SEPARATELY_AUDITED = frozenset({"role", "is_active"})
 
@@ -67,13 +67,15 @@ async def _check_unique(
 def _check_login_fields(
     role: Role, *, email: str | None, phone: str | None, has_password: bool
 ) -> None:
-    if role in roles.STAFF and not (email and has_password):
+    """An account must keep the way its role signs in (`access`): an email and a password,
+    or a phone for the texted code."""
+    if access.may_sign_in_with_password(role) and not (email and has_password):
         raise AppError(
             ErrorCode.validation_error,
             _("Staff accounts need an email and a password."),
             {"fields": ["email", "password"]},
         )
-    if role is Role.patient and not phone:
+    if access.may_sign_in_with_code(role) and not phone:
         raise AppError(
             ErrorCode.validation_error,
             _("Patient accounts need a phone number."),
@@ -117,7 +119,6 @@ async def create_user(
     password: str | None = None,
     phone: str | None = None,
     profile: dict[str, Any] | None = None,
-    client: Client | None = None,
 ) -> User:
     """Create an account; `actor` is None only for the command line and the demo loader."""
     if actor is not None:
@@ -144,7 +145,6 @@ async def create_user(
         resource_type="user",
         resource_id=user.id,
         actor=actor,
-        ip=client.ip if client else None,
         details={"role": role.value},
     )
     return user
@@ -155,7 +155,6 @@ async def create_patient_from_phone(
     *,
     phone: str,
     name: str,
-    client: Client,
     registered_by: audit.Actor | None = None,
 ) -> User:
     # A new patient keeps the language they signed up in, for pages and for texts.
@@ -169,7 +168,6 @@ async def create_patient_from_phone(
         resource_type="user",
         resource_id=user.id,
         actor=registered_by or user,
-        ip=client.ip,
         details={"role": Role.patient.value},
     )
     return user
@@ -181,7 +179,6 @@ async def update_user(
     actor: User,
     user_id: uuid.UUID,
     changes: dict[str, Any],
-    client: Client,
 ) -> User:
     """Apply an admin's edit: name, role, activity, login fields and profile fields."""
     access.require_user_manager(actor)
@@ -213,7 +210,6 @@ async def update_user(
             resource_type="user",
             resource_id=user.id,
             actor=actor,
-            ip=client.ip,
             details={"from": user.role.value, "to": new_role.value},
         )
         user.role = new_role
@@ -230,7 +226,6 @@ async def update_user(
             resource_type="user",
             resource_id=user.id,
             actor=actor,
-            ip=client.ip,
         )
     # Names of the other fields changed, never their values (a password, say).
     edited = sorted(k for k, v in changes.items() if v is not None and k not in SEPARATELY_AUDITED)
@@ -241,7 +236,6 @@ async def update_user(
             resource_type="user",
             resource_id=user.id,
             actor=actor,
-            ip=client.ip,
             details={"fields": edited},
         )
     user.updated_at = clock.now()

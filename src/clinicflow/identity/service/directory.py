@@ -76,16 +76,21 @@ async def users(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> list[Us
 
 
 async def find_or_register_patient(
-    *, session: AsyncSession, actor: audit.Actor, phone: str, name: str, client: Client
+    *,
+    session: AsyncSession,
+    actor: audit.Actor,
+    phone: str,
+    name: str,
+    # Accepted, and unused, until queue.walk_in stops passing it: the registration's audit
+    # row takes the address from the unit of work (`audit.bind_address`).
+    client: Client | None = None,
 ) -> User:
     """The patient with this phone number, or a new one the front desk registers for a
     walk-in (they sign in later with a code sent to that phone)."""
     access.require_front_desk(actor)
     user = await session.scalar(select(User).where(User.phone == phone))
     if user is None:
-        return await create_patient_from_phone(
-            session, phone=phone, name=name, client=client, registered_by=actor
-        )
+        return await create_patient_from_phone(session, phone=phone, name=name, registered_by=actor)
     if user.role is not Role.patient or not user.is_active:
         raise AppError(
             ErrorCode.phone_taken,

@@ -34,7 +34,7 @@ async def login_with_password(
     await take(limiter, account, address)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     password_ok = await security.verify_password(user.password_hash if user else None, password)
-    if user is None or not password_ok or not access.may_sign_in_with_password(user):
+    if user is None or not password_ok or not access.may_sign_in_with_password(user.role):
         await audit.record(
             session,
             action="auth.login",
@@ -42,7 +42,6 @@ async def login_with_password(
             resource_id=user.id if user else None,
             actor=user,
             outcome=audit.Outcome.failure,
-            ip=client.ip,
             details={"method": "password", "email": email},
         )
         raise RecordedRefusal(ErrorCode.invalid_credentials, _("Email or password is incorrect."))
@@ -54,7 +53,6 @@ async def login_with_password(
             resource_id=user.id,
             actor=user,
             outcome=audit.Outcome.denied,
-            ip=client.ip,
             details={"method": "password", "reason": "inactive"},
         )
         raise RecordedRefusal(ErrorCode.account_inactive, _("This account is deactivated."))

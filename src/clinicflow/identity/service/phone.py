@@ -148,7 +148,7 @@ async def verify_otp(
     if not security.constant_time_equal(
         otp.code_hash, security.keyed_hash(settings.secret_key, phone, code)
     ):
-        await _count_wrong_code(session, settings, otp, client)
+        await _count_wrong_code(session, settings, otp)
     await give_back(limiter, address)
 
     user = (await session.execute(select(User).where(User.phone == phone))).scalar_one_or_none()
@@ -158,7 +158,7 @@ async def verify_otp(
             _("Welcome! Tell us your name to create your account."),
             {"field": "name"},
         )
-    if user is not None and not access.may_sign_in_with_code(user):
+    if user is not None and not access.may_sign_in_with_code(user.role):
         raise AppError(
             ErrorCode.wrong_login_method, _("Staff accounts sign in with email and password.")
         )
@@ -173,16 +173,11 @@ async def verify_otp(
     if consumed.rowcount != 1:  # type: ignore[attr-defined]
         raise AppError(ErrorCode.invalid_code, _("This code was already used. Request a new one."))
     if user is None:
-        user = await create_patient_from_phone(session, phone=phone, name=name or "", client=client)
+        user = await create_patient_from_phone(session, phone=phone, name=name or "")
     return await signed_in(session, settings, user, kind, client, method="otp")
 
 
-async def _count_wrong_code(
-    session: AsyncSession,
-    settings: Settings,
-    otp: OtpCode,
-    client: Client,
-) -> None:
+async def _count_wrong_code(session: AsyncSession, settings: Settings, otp: OtpCode) -> None:
     """Count a wrong guess in the database itself, so concurrent guesses cannot exceed the cap."""
     attempts = await session.scalar(
         update(OtpCode)
@@ -196,7 +191,6 @@ async def _count_wrong_code(
         resource_type="phone",
         resource_id=otp.phone,
         outcome=audit.Outcome.failure,
-        ip=client.ip,
         details={"method": "otp"},
     )
     left = settings.otp_max_attempts - (

@@ -31,7 +31,9 @@ class SessionKind(StrEnum):
 
 @dataclass(frozen=True)
 class Client:
-    """Where a request came from, for rate limits and the audit trail."""
+    """Where a sign-in came from: the address its rate limits count by, and the device a
+    login row records. Audit rows take the address from the unit of work instead
+    (`audit.bind_address`)."""
 
     ip: str | None = None
     user_agent: str | None = None
@@ -99,7 +101,6 @@ async def signed_in(
         resource_type="user",
         resource_id=user.id,
         actor=user,
-        ip=client.ip,
         details={"method": method},
     )
     return await _start_login(session, settings, user, kind, client)
@@ -140,9 +141,7 @@ async def revoke_sessions(session: AsyncSession, *conditions: Any) -> None:
     )
 
 
-async def refresh(
-    *, session: AsyncSession, settings: Settings, refresh_token: str, client: Client
-) -> Login:
+async def refresh(*, session: AsyncSession, settings: Settings, refresh_token: str) -> Login:
     """Swap a refresh token for a new pair; a token seen twice ends its whole login.
 
     Rotation means a stolen token can be used once at most: when the thief or the owner
@@ -178,7 +177,6 @@ async def refresh(
             resource_id=login.id,
             actor=user,
             outcome=audit.Outcome.denied,
-            ip=client.ip,
         )
         raise RecordedRefusal(
             ErrorCode.token_reused,

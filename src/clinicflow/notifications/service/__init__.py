@@ -21,9 +21,9 @@ notifications`) and call the verbs re-exported here.
 
 from __future__ import annotations
 
-from clinicflow.notifications.models import Channel as Channel
-from clinicflow.notifications.models import Kind as Kind
-from clinicflow.notifications.models import Priority as Priority
+from clinicflow.notifications.schemas import Channel as Channel
+from clinicflow.notifications.schemas import Kind as Kind
+from clinicflow.notifications.schemas import Priority as Priority
 from clinicflow.notifications.service.bell import LIST_LIMIT as LIST_LIMIT
 from clinicflow.notifications.service.bell import list_for as list_for
 from clinicflow.notifications.service.bell import mark_all_read as mark_all_read

@@ -12,7 +12,8 @@ from clinicflow import realtime
 from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.notifications import access
-from clinicflow.notifications.models import Channel, Delivery, Notification
+from clinicflow.notifications.models import Delivery, Notification
+from clinicflow.notifications.schemas import Channel
 
 LIST_LIMIT = 50
 

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.identity import service as identity
-from clinicflow.notifications.models import Channel, Kind, Priority, PushSubscription
+from clinicflow.notifications.models import PushSubscription
+from clinicflow.notifications.schemas import Channel, Kind, Priority
 from clinicflow.notifications.templates import ALL_CHANNELS, TEMPLATES
 
 ALLOWED_KEY = "clinicflow.notifications.allowed"

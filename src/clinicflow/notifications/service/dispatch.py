@@ -20,14 +20,8 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import clock
-from clinicflow.notifications.models import (
-    Channel,
-    Delivery,
-    DeliveryStatus,
-    Notification,
-    Priority,
-    PushSubscription,
-)
+from clinicflow.notifications.models import Delivery, Notification, PushSubscription
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Priority
 from clinicflow.notifications.service import lifecycle
 
 MAX_ATTEMPTS = 8

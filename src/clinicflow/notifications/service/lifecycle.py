@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.notifications.models import Delivery, DeliveryStatus
+from clinicflow.notifications.models import Delivery
+from clinicflow.notifications.schemas import DeliveryStatus
 
 TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
     DeliveryStatus.pending: frozenset(

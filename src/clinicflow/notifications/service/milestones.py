@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.notifications.models import Kind, Notification
+from clinicflow.notifications.models import Notification
+from clinicflow.notifications.schemas import Kind
 from clinicflow.notifications.service.triggers import EntryLike, about_entry
 
 # Position milestones, most specific first: (type, the position it starts at).

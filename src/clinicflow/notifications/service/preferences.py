@@ -12,7 +12,8 @@ from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.notifications import schemas
-from clinicflow.notifications.models import Channel, Kind, Preference
+from clinicflow.notifications.models import Preference
+from clinicflow.notifications.schemas import Channel, Kind
 from clinicflow.notifications.service.channel_choice import (
     allowed_channels,
     effective_channels,

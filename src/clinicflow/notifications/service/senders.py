@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import clock
 from clinicflow.db import after_commit
-from clinicflow.notifications.models import Channel
+from clinicflow.notifications.schemas import Channel
 from clinicflow.notifications.service.channel_choice import ALLOWED_KEY
 from clinicflow.notifications.templates import ALL_CHANNELS
 

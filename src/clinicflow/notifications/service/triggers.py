@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
 from clinicflow.identity import service as identity
-from clinicflow.notifications.models import Kind, Notification
+from clinicflow.notifications.models import Notification
+from clinicflow.notifications.schemas import Kind
 from clinicflow.notifications.service.writing import notify
 
 

@@ -17,22 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
 from clinicflow.core import clock
-from clinicflow.notifications import schemas
-from clinicflow.notifications.models import (
-    Channel,
-    Delivery,
-    DeliveryStatus,
-    Kind,
-    Notification,
-    Preference,
-)
+from clinicflow.notifications import schemas, templates
+from clinicflow.notifications.models import Delivery, Notification, Preference
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.notifications.service.bell import unread_count, user_topic
 from clinicflow.notifications.service.channel_choice import (
     allowed_channels,
     effective_channels,
     recipient_of,
 )
-from clinicflow.notifications.templates import TEMPLATES
 
 
 async def notify(
@@ -54,8 +47,8 @@ async def notify(
     recipient = await recipient_of(session, user_id)
     if recipient is None:
         return None
-    template = TEMPLATES[kind]
-    title, body = template.render(recipient.language, values or {})
+    template = templates.TEMPLATES[kind]
+    title, body = templates.render(kind, recipient.language, values or {})
     chosen = await session.scalar(
         select(Preference.channels).where(Preference.user_id == user_id, Preference.kind == kind)
     )

@@ -1,8 +1,11 @@
 // The bell in every signed-in page's header: the unread count, kept live from the
 // `user:<id>` topic; an urgent notification also shows a banner, plays a short sound and,
-// when the person has allowed it, a browser notification. On the preferences page, the
-// "turn on browser notifications" button asks for permission and subscribes this browser
-// to Web Push through the service worker (/sw.js).
+// when the person has allowed it, a browser notification. On the notifications page the
+// same events make the list fetch its block again from the server (the page's own template,
+// drawn by `render_block`) and swap it in, so a new notification appears without a reload.
+// On the preferences page, the "turn on browser notifications" button asks for permission
+// and subscribes this browser to Web Push through the service worker (/sw.js).
+import htmx from "htmx";
 import { ClinicSocket } from "realtime";
 
 const bell = document.querySelector("[data-bell]");
@@ -59,6 +62,9 @@ function start(bell) {
     });
   }
 
+  // The notifications page's list, when that is the page open.
+  const list = document.querySelector("[data-notification-list]");
+
   const live = ClinicSocket.shared();
   live.subscribe("user:" + bell.dataset.userId, {
     onEvent: (event) => {
@@ -69,7 +75,10 @@ function start(bell) {
       } else if (event.type === "notification.read") {
         heardLive = true;
         show(event.data.unread_count);
+      } else {
+        return;
       }
+      if (list) htmx.trigger(list, "notifications-changed");
     },
   });
 
