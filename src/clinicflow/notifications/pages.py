@@ -24,7 +24,8 @@ from clinicflow.notifications import service as notifications
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.notifications.templates import ALL_CHANNELS
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import STATIC_DIR, refusal_page, render, render_block
+from clinicflow.web.assets import STATIC_DIR
+from clinicflow.web.templating import refusal_page, render, render_block
 
 # The development outbox: mounted only when CLINICFLOW_ENV=development (404 elsewhere).
 router = APIRouter(include_in_schema=False)

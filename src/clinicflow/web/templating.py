@@ -21,12 +21,11 @@ from jinja2_fragments import render_block as draw_block
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
-from clinicflow.core import security
+from clinicflow.core import labels, security
 from clinicflow.core.errors import AppError
 from clinicflow.db import KeepChanges
 from clinicflow.deps import CSRF_COOKIE
 from clinicflow.web.assets import ASSETS
-from clinicflow.web.assets import STATIC_DIR as STATIC_DIR
 from clinicflow.web.navigation import navigation_for
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -42,6 +41,7 @@ _environment.install_gettext_callables(  # type: ignore[attr-defined]
 _environment.policies["ext.i18n.trimmed"] = True
 _environment.globals["static_url"] = ASSETS.url
 _environment.globals["import_map"] = ASSETS.import_map()
+_environment.globals["choices"] = labels.choices
 templates = Jinja2Templates(env=_environment)
 
 
