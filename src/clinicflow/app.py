@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicflow import db, i18n, worker
 from clinicflow.assistant import api as assistant_api
+from clinicflow.assistant import pages as assistant_pages
+from clinicflow.assistant.drafts import ChartDrafts
 from clinicflow.assistant.providers import build_provider
 from clinicflow.assistant.runner import Assistant
 from clinicflow.config import Settings, get_settings
@@ -93,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(consultations_pages.router)
     app.include_router(records_api.router)
     app.include_router(records_pages.router)
+    # Records sits below the assistant: its chart gets the drafts handed in, never imported.
+    records_pages.use_drafts(app, ChartDrafts())
     app.include_router(web_pages.router)
     app.include_router(realtime_api.router)
     app.include_router(realtime_api.sockets)
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         arrived=queue_events.doctor_arrived,
     )
     app.include_router(assistant_api.router)
+    app.include_router(assistant_pages.router)
     assistant.attach()
     if settings.is_development:
         app.include_router(notification_pages.router)

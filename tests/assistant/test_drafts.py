@@ -234,7 +234,9 @@ async def test_the_chart_form_is_prefilled_and_issuing_it_uses_the_draft(
     assert list(await session.scalars(used)) == [str(chat.id)]
 
 
-async def test_the_charts_discard_empties_the_form(chat: Chat, browser: httpx.AsyncClient) -> None:
+async def test_the_charts_discard_empties_the_form(
+    chat: Chat, browser: httpx.AsyncClient, session: AsyncSession
+) -> None:
     await remember(chat, AMOXICILLIN)
     await draft(chat)
     await end(chat)
@@ -250,6 +252,9 @@ async def test_the_charts_discard_empties_the_form(chat: Chat, browser: httpx.As
     assert "Amoxicillin" not in form
     no_token = await browser.post(f"/consultations/{chat.id}/prescription-draft/discard")
     assert no_token.status_code == 403
+    # Audited with the address of the doctor's browser, bound to the request's unit of work.
+    discarded_from = select(AuditEntry.ip).where(AuditEntry.action == "assistant.draft_discarded")
+    assert list(await session.scalars(discarded_from)) == ["203.0.113.9"]
 
 
 async def test_a_draft_never_issued_goes_with_the_memory(

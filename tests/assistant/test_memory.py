@@ -147,6 +147,23 @@ async def test_the_doctor_sees_edits_and_deletes_memory_and_no_one_else_does(
     assert "assistant.memory_read" in actions
 
 
+async def test_a_memory_change_is_audited_with_the_address_it_came_from(
+    chat: Chat, session: AsyncSession
+) -> None:
+    """No verb takes the client's address: the request binds it to its unit of work
+    (`audit.bind_address`) and each audit row written in it reads it from there."""
+    added = await chat.clinic.client.post(
+        memory_url(chat.id), json={"text": "Recheck BP in a week"}, headers=chat.doctor.headers
+    )
+    assert added.status_code == 201, added.text
+    rows = await session.execute(
+        select(AuditEntry.ip, AuditEntry.actor_id).where(
+            AuditEntry.action == "assistant.memory_add"
+        )
+    )
+    assert [tuple(row) for row in rows] == [("203.0.113.7", chat.doctor.id)]
+
+
 async def test_bad_memory_input_is_refused(chat: Chat) -> None:
     client = chat.clinic.client
     for body in ({}, {"text": ""}, {"text": "x" * 2001}, {"message_seq": 0}):

@@ -9,19 +9,45 @@
 Patients get answers from the transcript only: memory is the doctor's working notes and
 patients see none of it. The consultation itself is loaded through consultations' access, so
 outsiders get the same not-found as for a missing one.
+
+Each public decision's docstring opens with its rule in one line: `scripts/access_matrix.py`
+quotes it into docs/access.md.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from clinicflow.assistant.requests import Command
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 
+# What the consultation's doctor alone may ask for: memory and drafts are their working notes.
+DOCTOR_ONLY = frozenset({Command.remember, Command.draft_prescription})
+# The senders whose messages may be questions: the consultation's two people, never the
+# assistant's own answers or the system's messages.
+ASKERS = frozenset({"patient", "doctor"})
+
 
 def is_doctor_of(actor: Actor, doctor_id: uuid.UUID) -> bool:
+    """The consultation's doctor: the one whose memory panel and drafts these are."""
     return actor.id == doctor_id
+
+
+def can_ask(sender_role: str) -> bool:
+    """Only the patient's and the doctor's messages ask; the assistant's and system ones never."""
+    return sender_role in ASKERS
+
+
+def is_asker(actor: Actor, sender_id: uuid.UUID | None) -> bool:
+    """A question is its sender's own: it is answered for them and only they may cancel it."""
+    return sender_id == actor.id
+
+
+def may_ask_for(actor: Actor, doctor_id: uuid.UUID, command: Command) -> bool:
+    """`remember` and `draft prescription` are the consultation's doctor's; both sides ask the rest."""
+    return command not in DOCTOR_ONLY or is_doctor_of(actor, doctor_id)
 
 
 def uses_memory(actor: Actor, doctor_id: uuid.UUID) -> bool:
@@ -30,13 +56,14 @@ def uses_memory(actor: Actor, doctor_id: uuid.UUID) -> bool:
 
 
 def require_memory_keeper(actor: Actor, doctor_id: uuid.UUID) -> None:
+    """Only the consultation's doctor sees or changes its memory (403 for its patient)."""
     if not is_doctor_of(actor, doctor_id):
         raise AppError(ErrorCode.forbidden, _("Only the consultation's doctor uses its memory."))
 
 
 def require_asker(actor: Actor, sender_id: uuid.UUID | None) -> None:
     """Only whoever asked may cancel the answer."""
-    if sender_id != actor.id:
+    if not is_asker(actor, sender_id):
         raise AppError(ErrorCode.forbidden, _("Only whoever asked can cancel the answer."))
 
 

@@ -4,6 +4,9 @@ else, and gone once the doctor issues them from the records form or discards the
 A draft reaches the patient only as the prescription the doctor submits through the records
 prescription form (records' own service and rules: the consultation must have ended), so
 the assistant never prescribes by itself. Every save, read, discard and use is audited.
+
+Records sits below the assistant and never imports it: its chart asks for drafts through
+its own `DraftSource` protocol (`records/pages.py`), and `app.py` hands it `ChartDrafts`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from clinicflow.assistant import access
 from clinicflow.assistant.models import DraftRow
 from clinicflow.assistant.prescription import PrescriptionDraft
 from clinicflow.consultations import service as consultations
+from clinicflow.consultations.schemas import ConsultationView
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import not_found
@@ -50,7 +54,7 @@ async def save(
     *,
     session: AsyncSession,
     actor: Actor,
-    consultation: Any,
+    consultation: ConsultationView,
     question_seq: int,
     draft: PrescriptionDraft,
 ) -> DraftRow:
@@ -94,7 +98,7 @@ async def save(
 async def read(*, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID) -> DraftRow:
     """The consultation's draft, for its doctor; not-found for everyone else and when there
     is none."""
-    consultation = await consultations.get_consultation(
+    consultation = await consultations.consultation_for(
         session=session, actor=actor, consultation_id=consultation_id
     )
     access.require_draft_owner(actor, consultation.doctor_id)
@@ -111,31 +115,39 @@ async def discard(*, session: AsyncSession, actor: Actor, consultation_id: uuid.
     await _audit(session, actor, consultation_id, "discarded", question_seq=row.question_seq)
 
 
-async def used(*, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID) -> None:
-    """The doctor issued the prescription the draft prefilled: the draft has done its work."""
-    row = await _row(session, consultation_id)
-    if row is None or not access.is_doctor_of(actor, row.doctor_id):
-        return
-    await session.delete(row)
-    await _audit(session, actor, consultation_id, "used", question_seq=row.question_seq)
+class ChartDrafts:
+    """The drafts as records' chart uses them (records' `DraftSource`): to prefill the
+    prescription forms, and gone once the prescription they prefilled is issued."""
 
+    async def prefills(
+        self, *, session: AsyncSession, actor: Actor, consultation_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """The actor's own drafts among these consultations, as the form's values; each one
+        shown is audited as read."""
+        ids = list(consultation_ids)
+        if not ids:
+            return {}
+        rows = [
+            row
+            for row in await session.scalars(
+                select(DraftRow).where(DraftRow.consultation_id.in_(ids))
+            )
+            if access.is_doctor_of(actor, row.doctor_id)
+        ]
+        for row in rows:
+            await _audit(session, actor, row.consultation_id, "read", question_seq=row.question_seq)
+        return {row.consultation_id: content(row).model_dump() for row in rows}
 
-async def for_forms(
-    *, session: AsyncSession, actor: Actor, consultation_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, PrescriptionDraft]:
-    """The actor's own drafts among these consultations, to prefill their prescription
-    forms; each one shown is audited as read."""
-    ids = list(consultation_ids)
-    if not ids:
-        return {}
-    rows = [
-        row
-        for row in await session.scalars(select(DraftRow).where(DraftRow.consultation_id.in_(ids)))
-        if access.is_doctor_of(actor, row.doctor_id)
-    ]
-    for row in rows:
-        await _audit(session, actor, row.consultation_id, "read", question_seq=row.question_seq)
-    return {row.consultation_id: content(row) for row in rows}
+    async def used(
+        self, *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+    ) -> None:
+        """The doctor issued the prescription the draft prefilled: the draft has done its
+        work."""
+        row = await _row(session, consultation_id)
+        if row is None or not access.is_doctor_of(actor, row.doctor_id):
+            return
+        await session.delete(row)
+        await _audit(session, actor, consultation_id, "used", question_seq=row.question_seq)
 
 
 async def forget(session: AsyncSession, consultation_ids: Iterable[uuid.UUID]) -> None:

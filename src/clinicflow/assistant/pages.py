@@ -1,50 +1,45 @@
-"""What the chat page needs from the assistant: the words of its system messages, and for
-the doctor the memory panel (patients get neither the panel nor the "remember" action)."""
+"""The assistant's page routes: the chart's Discard of a draft prescription.
+
+The chart is records' page and its prescription form records' own; the draft that prefills
+it is the assistant's, so discarding one is routed here and answered as the chart's other
+forms are (back to the visit, or the chart again with the refusal).
+
+What the chat page shows of the assistant (its words, the memory panel) lives in the
+assistant's templates: `web/templates/assistant/_chat.html` and `_panel.html`.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from clinicflow.assistant import access
-from clinicflow.assistant.service import Notice
-from clinicflow.core.audit import Actor
-from clinicflow.i18n import gettext as _
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
 
+from clinicflow.assistant import drafts
+from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep
+from clinicflow.records import pages as chart
+from clinicflow.routing import TransactionalRoute
 
-def system_words() -> dict[str, str]:
-    return {
-        Notice.rate_limited: _("Too many questions to the assistant. Try again later."),
-        Notice.too_long: _("That question is too long for the assistant."),
-        Notice.doctor_only: _("Only the doctor can ask the assistant for that."),
-        Notice.empty: _("Tell the assistant what to remember."),
-        Notice.failed: _("The assistant could not answer. Ask again."),
-        Notice.timeout: _("The assistant took too long to answer. Ask again."),
-        Notice.cancelled: _("The answer was cancelled."),
-        Notice.draft_ready: _("The assistant prepared a draft for the doctor to check."),
-    }
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 
-def chat_config(user: Actor, doctor_id: uuid.UUID) -> dict[str, Any]:
-    return {
-        "panel": access.is_doctor_of(user, doctor_id),
-        "text": {
-            "name": _("Assistant"),
-            "thinking": _("Thinking…"),
-            "cancel": _("Cancel"),
-            "remember": _("Remember"),
-            "edit": _("Edit"),
-            "save": _("Save"),
-            "delete": _("Delete"),
-            "empty": _("Nothing remembered yet."),
-            "discard": _("Discard"),
-            "open_form": _("Open in prescription form"),
-            "draft_waits": _(
-                "The prescription form opens once the consultation has ended. "
-                "Nothing reaches the patient until you issue it."
-            ),
-            "draft_check": _(
-                "Check it in the form; nothing reaches the patient until you issue it."
-            ),
-        },
-    }
+@router.post(
+    "/consultations/{consultation_id}/prescription-draft/discard", dependencies=[CsrfProtected]
+)
+async def discard_draft(
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+) -> Response:
+    """The chart's Discard: the assistant's draft goes; the form is empty again."""
+
+    async def store(_form: FormData) -> object:
+        await drafts.discard(session=session, actor=user, consultation_id=consultation_id)
+        return None
+
+    return await chart.submit_chart_form(
+        request, session, settings.public_url, user, consultation_id, store
+    )

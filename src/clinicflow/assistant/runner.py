@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from clinicflow.assistant import memory_stores
+from clinicflow.assistant import access, memory_stores
 from clinicflow.assistant import service as assistant
 from clinicflow.assistant.requests import Provider
 from clinicflow.identity import service as identity
@@ -33,7 +33,6 @@ from clinicflow.runtime import Runtime
 log = structlog.get_logger(__name__)
 
 CLAIM_SECONDS = 3600
-ASKERS = frozenset({"patient", "doctor"})
 
 
 class Assistant:
@@ -74,7 +73,7 @@ class Assistant:
                     task.cancel()
 
     def _maybe_answer(self, key: str, data: Any) -> None:
-        if data.get("kind") != "text" or data.get("sender_role") not in ASKERS:
+        if data.get("kind") != "text" or not access.can_ask(str(data.get("sender_role"))):
             return
         if not assistant.mentions(str(data.get("body", ""))):
             return

@@ -2,7 +2,9 @@
 
 The chat page renders the frame and hands the conversation to `static/js/chat.js`, which
 loads history over the API and follows `consultation:<id>` over the socket; every rule
-is the service's and access module's.
+is the service's and access module's. The assistant sits above consultations and is not
+imported here: what the page shows of it (its words, the doctor's memory panel) is the
+assistant's own template, `assistant/_chat.html`, which the chat template imports.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
-from clinicflow.assistant import pages as assistant_pages
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
@@ -182,7 +183,8 @@ def _read_only_reason(consultation: Consultation) -> str:
 
 
 def _chat_config(user: Actor, consultation: schemas.ConsultationOut) -> dict[str, Any]:
-    """What chat.js needs, as JSON in the page: ids, names and the words it shows."""
+    """What chat.js needs, as JSON in the page: ids, names and the words it shows. The chat
+    template adds the assistant's words and its part (`assistant/_chat.html`)."""
     return {
         "id": str(consultation.id),
         "me": str(user.id),
@@ -202,10 +204,8 @@ def _chat_config(user: Actor, consultation: schemas.ConsultationOut) -> dict[str
                 "declined": _("The doctor declined the consultation."),
                 "ended": _("The consultation has ended."),
                 "joined": _("Joined the consultation."),
-                **assistant_pages.system_words(),
             },
         },
-        "assistant": assistant_pages.chat_config(user, consultation.doctor_id),
     }
 
 
@@ -217,10 +217,13 @@ async def _chat_context(
     )
     described = (await consultations.describe(session, [consultation]))[0]
     mine = access.is_patient_of(user, consultation)
+    doctor = access.is_doctor_of(user, consultation)
     return {
         "consultation": described,
         "other_name": described.doctor_name if mine else described.patient_name,
-        "chart_link": access.is_doctor_of(user, consultation),
+        "chart_link": doctor,
+        # The consultation's doctor gets the assistant's memory panel.
+        "viewer_is_doctor": doctor,
         "config": _chat_config(user, described),
         "can_write": access.can_write(user, consultation),
         "read_only_reason": _read_only_reason(consultation),

@@ -306,3 +306,19 @@ class ChatMessage:
     sender_id: uuid.UUID | None
     body: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SaidMessage:
+    """A message as the assistant reads it: who wrote it and in which role, what kind it is
+    and what it says. The assistant tells a question (text) from its own outcomes by `kind`,
+    and the doctor's words from the patient's by `sender_role`."""
+
+    id: uuid.UUID
+    consultation_id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID | None
+    sender_role: SenderRole
+    kind: MessageKind
+    body: str
+    created_at: datetime

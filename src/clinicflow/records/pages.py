@@ -1,28 +1,32 @@
 """Record pages: the patient's "My records", the doctor's patient chart with the visit-note
 and prescription forms (once a consultation has ended; the prescription form prefilled from
-the assistant's draft when there is one), and the public verification page.
+a draft when there is one), and the public verification page.
 
 Every rule is the service's and the access module's; these routes turn forms into the
 service's shapes and render what it answers.
+
+The drafts come from above: the assistant sits higher in the layers and records never
+imports it. These pages declare what they need of drafts (`DraftSource`) and the wiring
+layer hands them one (`use_drafts`, called by `app.py` with the assistant's `ChartDrafts`),
+as identity is handed its `CodeSender` (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from urllib.parse import urlencode
 
 from babel.dates import format_date, format_datetime
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from clinicflow import i18n
-from clinicflow.assistant import drafts as assistant_drafts
 from clinicflow.consultations import service as consultations
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
@@ -54,6 +58,36 @@ ADVICE_FIELDS = (
     "warning_signs",
     "emergency_instructions",
 )
+
+
+class DraftSource(Protocol):
+    """What the chart needs of the drafts that prefill its prescription forms."""
+
+    async def prefills(
+        self, *, session: AsyncSession, actor: Actor, consultation_ids: Collection[uuid.UUID]
+    ) -> Mapping[uuid.UUID, Mapping[str, Any]]:
+        """The actor's own drafts among these consultations, as the prescription form's
+        values (`medications`, a list of rows by field, and the advice fields)."""
+        ...
+
+    async def used(
+        self, *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+    ) -> None:
+        """The prescription a draft prefilled was issued: the draft has done its work."""
+        ...
+
+
+def use_drafts(app: FastAPI, source: DraftSource) -> None:
+    """Where the chart's prescription forms get their drafts from (set once, by the wiring)."""
+    app.state.draft_source = source
+
+
+def _draft_source(request: Request) -> DraftSource:
+    source: DraftSource = request.app.state.draft_source
+    return source
+
+
+Drafts = Annotated[DraftSource, Depends(_draft_source)]
 
 
 def _when(value: Any) -> str:
@@ -124,6 +158,7 @@ async def _chart_context(
     patient_id: uuid.UUID,
     public_url: str,
     params: Mapping[str, str | None],
+    drafts: DraftSource,
 ) -> dict[str, Any]:
     context = await _timeline(session, user, patient_id, public_url, params)
     names = await identity.names(session, [patient_id])
@@ -137,15 +172,8 @@ async def _chart_context(
         "patient_id": patient_id,
         "patient_name": names.get(patient_id, ""),
         "writable": writable,
-        # The assistant's drafts prefill the prescription forms of these visits.
-        "drafts": {
-            consultation_id: draft.model_dump()
-            for consultation_id, draft in (
-                await assistant_drafts.for_forms(
-                    session=session, actor=user, consultation_ids=writable
-                )
-            ).items()
-        },
+        # Drafts prefill the prescription forms of these visits.
+        "drafts": await drafts.prefills(session=session, actor=user, consultation_ids=writable),
         "form_medications": FORM_MEDICATIONS,
         "medication_fields": MEDICATION_FIELDS,
         "advice_fields": ADVICE_FIELDS,
@@ -160,11 +188,12 @@ async def chart(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
+    drafts: Drafts,
 ) -> Response:
     """The doctor's chart of one patient: past visits, notes, prescriptions, and the forms
     for the doctor's own finished consultations. Audited like the history it shows."""
     context = await _chart_context(
-        session, user, patient_id, settings.public_url, request.query_params
+        session, user, patient_id, settings.public_url, request.query_params, drafts
     )
     return render(request, "records/chart.html", context)
 
@@ -182,7 +211,7 @@ async def _form_refusal(
         session,
         exc,
         "records/chart.html",
-        lambda: _chart_context(session, user, patient_id, public_url, {}),
+        lambda: _chart_context(session, user, patient_id, public_url, {}, _draft_source(request)),
     )
 
 
@@ -204,7 +233,7 @@ async def _consultation_patient(
     return consultation.patient_id
 
 
-async def _submit(
+async def submit_chart_form(
     request: Request,
     session: AsyncSession,
     public_url: str,
@@ -213,7 +242,7 @@ async def _submit(
     store: Callable[[FormData], Awaitable[object]],
 ) -> Response:
     """Store what a chart form sent and go back to the visit; a refusal (or a form the
-    schema refuses) shows on the chart."""
+    schema refuses) shows on the chart. The assistant's Discard of a draft is one too."""
     patient_id = await _consultation_patient(session, user, consultation_id)
     try:
         await store(await request.form())
@@ -249,7 +278,9 @@ async def write_note(
             note=note,
         )
 
-    return await _submit(request, session, settings.public_url, user, consultation_id, store)
+    return await submit_chart_form(
+        request, session, settings.public_url, user, consultation_id, store
+    )
 
 
 def _prescription_payload(form: FormData) -> dict[str, Any]:
@@ -273,6 +304,7 @@ async def issue_prescription(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
+    drafts: Drafts,
 ) -> Response:
     async def store(form: FormData) -> object:
         issued = await records.issue_prescription(
@@ -282,31 +314,12 @@ async def issue_prescription(
             prescription=schemas.PrescriptionIn.model_validate(_prescription_payload(form)),
         )
         if form.get("from_draft"):
-            await assistant_drafts.used(
-                session=session, actor=user, consultation_id=consultation_id
-            )
+            await drafts.used(session=session, actor=user, consultation_id=consultation_id)
         return issued
 
-    return await _submit(request, session, settings.public_url, user, consultation_id, store)
-
-
-@router.post(
-    "/consultations/{consultation_id}/prescription-draft/discard", dependencies=[CsrfProtected]
-)
-async def discard_draft(
-    request: Request,
-    consultation_id: uuid.UUID,
-    session: Session,
-    settings: SettingsDep,
-    user: PageViewer,
-) -> Response:
-    """The chart's Discard: the assistant's draft goes; the form is empty again."""
-
-    async def store(_form: FormData) -> object:
-        await assistant_drafts.discard(session=session, actor=user, consultation_id=consultation_id)
-        return None
-
-    return await _submit(request, session, settings.public_url, user, consultation_id, store)
+    return await submit_chart_form(
+        request, session, settings.public_url, user, consultation_id, store
+    )
 
 
 @router.get("/verify/{code}", response_class=HTMLResponse)

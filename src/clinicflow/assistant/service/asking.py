@@ -24,8 +24,13 @@ from clinicflow.assistant.service.memory import add_item
 from clinicflow.assistant.service.questions import Notice, Question, mentions, parse
 from clinicflow.config import Settings
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import SenderRole
-from clinicflow.consultations.schemas import MAX_BODY
+from clinicflow.consultations.schemas import (
+    MAX_BODY,
+    ConsultationView,
+    MessageView,
+    SaidMessage,
+    SenderRole,
+)
 from clinicflow.core import audit
 from clinicflow.core.audit import Actor, Outcome
 from clinicflow.core.errors import AppError, ErrorCode, not_found
@@ -33,7 +38,6 @@ from clinicflow.core.ratelimit import RateLimiter
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 
-DOCTOR_ONLY = frozenset({Command.remember, Command.draft_prescription})
 WINDOW_SECONDS = 3600
 
 
@@ -58,7 +62,7 @@ class Plan:
 
 
 async def _limited(
-    limiter: RateLimiter, settings: Settings, actor: Actor, consultation: Any
+    limiter: RateLimiter, settings: Settings, actor: Actor, consultation: ConsultationView
 ) -> bool:
     """Whether this request is past the per-user or per-consultation hourly budget. Every
     request counts, refused ones included, so retrying does not get round it."""
@@ -99,7 +103,7 @@ async def _audit_request(
 async def _refuse(
     session: AsyncSession,
     actor: Actor,
-    consultation: Any,
+    consultation: ConsultationView,
     question_seq: int,
     command: Command | None,
     word: str,
@@ -138,7 +142,7 @@ async def begin(
         session=session, actor=actor, consultation_id=consultation_id, seq=question_seq
     )
     question = parse(message.body) if message.kind == "text" else None
-    if question is None or message.sender_id != actor.id:
+    if question is None or not access.is_asker(actor, message.sender_id):
         return None
     if consultation.status not in consultations.LIVE:
         return None
@@ -150,7 +154,7 @@ async def begin(
     if len(question.text) > settings.assistant_max_question_chars:
         await _refuse(session, actor, consultation, question_seq, question.command, Notice.too_long)
         return None
-    if question.command in DOCTOR_ONLY and not access.is_doctor_of(actor, consultation.doctor_id):
+    if not access.may_ask_for(actor, consultation.doctor_id, question.command):
         await _refuse(
             session, actor, consultation, question_seq, question.command, Notice.doctor_only
         )
@@ -223,8 +227,8 @@ async def _remember_from_question(
     session: AsyncSession,
     actor: Actor,
     store: MemoryStore,
-    consultation: Any,
-    message: Any,
+    consultation: ConsultationView,
+    message: SaidMessage,
     question: Question,
 ) -> None:
     if not question.topic:
@@ -268,7 +272,7 @@ async def finish(
     """Store the answer (a draft prescription is kept for the doctor only, and the chat
     just says one is ready). False when the question already has its outcome (it was
     cancelled) or the consultation has closed meanwhile: the answer is then dropped."""
-    consultation = await consultations.get_consultation(
+    consultation = await consultations.consultation_for(
         session=session, actor=actor, consultation_id=plan.consultation_id
     )
     if consultation.status not in consultations.LIVE:
@@ -305,7 +309,7 @@ async def finish(
 
 async def fail(*, session: AsyncSession, actor: Actor, plan: Plan, word: str) -> None:
     """The provider failed or took too long: say so in the chat, once, while it is open."""
-    consultation = await consultations.get_consultation(
+    consultation = await consultations.consultation_for(
         session=session, actor=actor, consultation_id=plan.consultation_id
     )
     if consultation.status not in consultations.LIVE:
@@ -331,7 +335,7 @@ async def fail(*, session: AsyncSession, actor: Actor, plan: Plan, word: str) ->
 
 async def cancel(
     *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, question_seq: int
-) -> Any:
+) -> MessageView:
     """Stop the answer to the actor's own question: the chat says it was cancelled, and every
     process is told, so whichever is answering stops. 409 once the question has its outcome."""
     consultation, message = await consultations.message_at(

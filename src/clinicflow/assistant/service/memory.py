@@ -15,6 +15,7 @@ from clinicflow import realtime
 from clinicflow.assistant import access, drafts
 from clinicflow.assistant.memory_stores import MemoryItem, MemoryStore, new_item
 from clinicflow.consultations import service as consultations
+from clinicflow.consultations.schemas import ConsultationView
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
@@ -45,8 +46,8 @@ def _memory_text(text: str) -> str:
 
 async def _keeper_consultation(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
-) -> Any:
-    consultation = await consultations.get_consultation(
+) -> ConsultationView:
+    consultation = await consultations.consultation_for(
         session=session, actor=actor, consultation_id=consultation_id
     )
     access.require_memory_keeper(actor, consultation.doctor_id)
@@ -81,7 +82,7 @@ async def add_item(
     session: AsyncSession,
     actor: Actor,
     store: MemoryStore,
-    consultation: Any,
+    consultation: ConsultationView,
     text: str,
     *,
     source_message_id: uuid.UUID | None,

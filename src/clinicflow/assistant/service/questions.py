@@ -22,7 +22,8 @@ DRAFT = re.compile(r"^draft\s+(?:a\s+)?prescription\b", re.IGNORECASE)
 
 class Notice:
     """The fixed words of the system messages that end a question without an answer; the
-    chat page translates them."""
+    chat page translates them (`web/templates/assistant/_chat.html`, which must name each:
+    tests/assistant/test_pages.py)."""
 
     rate_limited = "assistant_rate_limited"
     too_long = "assistant_too_long"

@@ -1,7 +1,9 @@
 """What the `@b` assistant reads of a consultation and how it adds its outcome.
 
 Kept apart from the send path: the assistant reacts to a message once it is stored and
-adds its outcome through these, so `send_message` knows nothing of it.
+adds its outcome through these, so `send_message` knows nothing of it. They answer frozen
+views (`schemas.ConsultationView`, `schemas.SaidMessage`), never the tables, so the
+assistant reads a conversation without holding (or being able to change) its rows.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.consultations import access, schemas
+from clinicflow.consultations import schemas
 from clinicflow.consultations.models import (
     Consultation,
     ConsultationStatus,
@@ -20,32 +22,47 @@ from clinicflow.consultations.models import (
     MessageKind,
     SenderRole,
 )
+from clinicflow.consultations.service.for_records import consultation_for
 from clinicflow.consultations.service.lifecycle import LIVE
 from clinicflow.consultations.service.sending import append
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.i18n import gettext as _
+from clinicflow.core.errors import not_found
 
 S = ConsultationStatus
 ASSISTANT_CLIENT_ID = "assistant:{seq}"
 
 
+def _said(message: Message) -> schemas.SaidMessage:
+    return schemas.SaidMessage(
+        id=message.id,
+        consultation_id=message.consultation_id,
+        seq=message.seq,
+        sender_id=message.sender_id,
+        sender_role=message.sender_role,
+        kind=message.kind,
+        body=message.body,
+        created_at=message.created_at,
+    )
+
+
 async def message_at(
     *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, seq: int
-) -> tuple[Consultation, Message]:
+) -> tuple[schemas.ConsultationView, schemas.SaidMessage]:
     """One message of a consultation the actor may read, by its `seq` (not found otherwise)."""
-    consultation = await access.get_consultation_for(session, actor, consultation_id)
+    consultation = await consultation_for(
+        session=session, actor=actor, consultation_id=consultation_id
+    )
     message = await session.scalar(
         select(Message).where(Message.consultation_id == consultation.id, Message.seq == seq)
     )
     if message is None:
-        raise AppError(ErrorCode.not_found, _("Not found."))
-    return consultation, message
+        raise not_found()
+    return consultation, _said(message)
 
 
 async def transcript(
-    *, session: AsyncSession, consultation: Consultation, limit: int
-) -> list[Message]:
+    *, session: AsyncSession, consultation: schemas.ConsultationView, limit: int
+) -> list[schemas.SaidMessage]:
     """The latest `limit` text messages, oldest first: what the assistant may draw on. Not
     audited here; the assistant writes one audit row per request naming what it used."""
     newest_first = await session.scalars(
@@ -54,13 +71,13 @@ async def transcript(
         .order_by(Message.seq.desc())
         .limit(limit)
     )
-    return list(newest_first)[::-1]
+    return [_said(message) for message in newest_first][::-1]
 
 
 async def add_assistant_outcome(
     *,
     session: AsyncSession,
-    consultation: Consultation,
+    consultation: schemas.ConsultationView,
     question_seq: int,
     answer: bool,
     body: str,
@@ -73,9 +90,14 @@ async def add_assistant_outcome(
     a cancel racing the answer, or a second process answering, stores nothing and gets
     (the stored outcome, False).
     """
+    # The row the view was read from, already in this session when the view came from
+    # `message_at` or `consultation_for`: the send path numbers messages on it.
+    row = await session.get(Consultation, consultation.id)
+    if row is None:
+        raise not_found()
     return await append(
         session,
-        consultation,
+        row,
         client_id=ASSISTANT_CLIENT_ID.format(seq=question_seq),
         sender_id=sender_id,
         sender_role=SenderRole.assistant if answer else SenderRole.system,
