@@ -1,4 +1,5 @@
-"""What the records domain reads of consultations, for a patient's medical record.
+"""What the records domain reads of consultations, for a patient's medical record (the
+assistant reads one consultation through `consultation_for` too).
 
 They answer frozen views (`schemas.ConsultationView`, `schemas.ChatMessage`), never the
 tables, so records reads a consultation without being able to change it. Only
