@@ -391,7 +391,9 @@ async def test_the_desk_and_the_doctor_draw_the_queue_on_the_first_response(
     # The emergency is called first; Zawadi is not there when her turn comes.
     called = await clinic.act(doctor_headers, f"{doctor.id}/call-next")
     assert called.json()["token"] == 2, called.text
-    [zawadi] = [e for e in (await clinic.queue(doctor, doctor_headers))["entries"] if e["token"] == 1]
+    [zawadi] = [
+        e for e in (await clinic.queue(doctor, doctor_headers))["entries"] if e["token"] == 1
+    ]
     await clinic.act(doctor_headers, f"entries/{zawadi['id']}/no-show")
     receptionist = await clinic.accounts.make(Role.receptionist)
 
@@ -422,7 +424,9 @@ async def test_the_desk_and_the_doctor_draw_the_queue_on_the_first_response(
         assert page.one("current-token").text == "2"
         assert page.one("current-name").text == "Juma Odhiambo"
         assert "Called at 12:00" in page.one("current").text  # 09:00 UTC, in Nairobi
-        [juma] = [e for e in (await clinic.queue(doctor, doctor_headers))["entries"] if e["token"] == 2]
+        [juma] = [
+            e for e in (await clinic.queue(doctor, doctor_headers))["entries"] if e["token"] == 2
+        ]
         assert page.one("current-chart").attrs["href"] == f"/patients/{juma['patient_id']}/chart"
         assert [r.text for r in page.one("next-patients").all("queue-row")] == [
             "Token 3 Neema Atieno Urgent No-show"
@@ -435,7 +439,9 @@ async def test_the_desk_and_the_doctor_draw_the_queue_on_the_first_response(
         assert controls.tag == "form"
         assert controls.where(name="csrf_token")
         assert "disabled" in page.one("call-next").attrs
-        assert page.one("finish").attrs["formaction"] == f"/doctor/queue/entries/{juma['id']}/finish"
+        assert (
+            page.one("finish").attrs["formaction"] == f"/doctor/queue/entries/{juma['id']}/finish"
+        )
         assert "disabled" not in page.one("finish").attrs
         [recall] = page.all("row-recall")
         assert recall.attrs["formaction"] == f"/doctor/queue/entries/{zawadi['id']}/recall"

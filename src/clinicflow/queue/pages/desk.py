@@ -133,9 +133,7 @@ async def desk_queue_fragment(
     access.require_front_desk(user)
     doctor = await identity.get_doctor(session, doctor_id)
     item = await staff_queue(session, user, doctor_id=doctor.id, doctor_name=doctor.name, day=date)
-    return render_block(
-        request, "queue/desk.html", "desk_queue", {"item": item, **_live_context()}
-    )
+    return render_block(request, "queue/desk.html", "desk_queue", {"item": item, **_live_context()})
 
 
 @router.post("/desk/queue/walk-in", dependencies=[CsrfProtected])
