@@ -51,7 +51,7 @@ function start(root) {
       loading: false,
       again: false,
       retries: 0,
-      busy: false,
+      busy: null, // while a control's post runs: the pressed button's selector
     };
     queues.set(queue.key, queue);
     live.subscribe(block.dataset.topic, {
@@ -111,15 +111,34 @@ function start(root) {
     const old = blockOf(queue);
     if (!fresh || !old || Number(fresh.dataset.revision) < Number(old.dataset.revision)) return;
     keepWhatTheUserDid(old, fresh);
+    if (queue.busy) hold(fresh, queue.busy);
     const focused = old.contains(document.activeElement) ? selectorFor(document.activeElement) : null;
     const top = window.scrollY;
     old.replaceWith(fresh);
-    if (focused !== null) {
-      const again = focused && fresh.querySelector(focused);
-      if (again && !again.disabled) again.focus({ preventScroll: true });
-      else fresh.focus({ preventScroll: true });
-    }
+    if (focused !== null) focusIn(fresh, focused);
     if (window.scrollY !== top) window.scrollTo(window.scrollX, top);
+  }
+
+  function focusIn(block, selector) {
+    const again = selector && block.querySelector(selector);
+    if (again && !again.disabled) again.focus({ preventScroll: true });
+    else block.focus({ preventScroll: true });
+  }
+
+  // While a control's post runs, the block's buttons wait (a second "Call next" would call
+  // a second patient), the pressed one showing it is busy; a block drawn meanwhile waits too.
+  function hold(block, pressed) {
+    block.querySelectorAll("button[type=submit]").forEach((button) => {
+      if (pressed && !button.disabled) {
+        button.disabled = true;
+        button.dataset.held = "";
+      } else if (!pressed && "held" in button.dataset) {
+        button.disabled = false;
+        delete button.dataset.held;
+      }
+      if (pressed && selectorFor(button) === pressed) button.setAttribute("aria-busy", "true");
+      else button.removeAttribute("aria-busy");
+    });
   }
 
   // The same control in the block drawn again: by its action, its field or its test id.
@@ -163,8 +182,9 @@ function start(root) {
     });
   }
 
-  // A form's own message line, else the block's.
+  // A form's own message line, else the block's (`form` may be one the block had before).
   function messageLine(block, form, kind) {
+    if (!block) return null;
     const selector = `[data-message="${kind}"]`;
     const action = form && form.getAttribute("action");
     const sameForm = action && block.querySelector(`form[action="${CSS.escape(action)}"]`);
@@ -182,38 +202,56 @@ function start(root) {
     if (!queue || queue.busy) return;
     const button = event.submitter;
     const action = button && button.hasAttribute("formaction") ? button.getAttribute("formaction") : form.getAttribute("action");
-    const error = messageLine(block, form, "error");
-    const done = messageLine(block, form, "done");
-    [error, done].forEach((line) => line && (line.hidden = true));
-    queue.busy = true;
-    if (button) button.setAttribute("aria-busy", "true");
+    ["error", "done"].forEach((kind) => {
+      const line = messageLine(block, form, kind);
+      if (line) line.hidden = true;
+    });
+    const body = new URLSearchParams(new FormData(form));
+    queue.busy = (button && selectorFor(button)) || "held";
+    hold(block, queue.busy);
     try {
       const response = await fetch(action, {
         method: "POST",
-        body: new URLSearchParams(new FormData(form)),
+        body,
         credentials: "same-origin",
         // Done is a redirect back to the page; this module draws the block instead.
         redirect: "manual",
       });
+      // The block may have been drawn again meanwhile: what is shown now is looked up now.
       if (response.type === "opaqueredirect" || response.ok) {
-        form.querySelectorAll("input[type=text]").forEach((input) => (input.value = ""));
-        if (done) done.hidden = false;
+        const now = formNow(queue, form);
+        now.querySelectorAll("input[type=text]").forEach((input) => (input.value = ""));
+        show(messageLine(blockOf(queue), now, "done"), null);
       } else {
-        show(error, await refusal(response));
+        const message = await refusal(response);
+        show(messageLine(blockOf(queue), form, "error"), message);
       }
     } catch (problem) {
-      show(error, failed);
+      show(messageLine(blockOf(queue), form, "error"), failed);
     } finally {
-      queue.busy = false;
-      if (button) button.removeAttribute("aria-busy");
+      const pressed = queue.busy;
+      queue.busy = null;
+      const now = blockOf(queue);
+      if (now) hold(now, null);
       queue.retries = 0;
       await refresh(queue);
+      // Keyboard users stay where they were, even though the button waited meanwhile.
+      const drawn = blockOf(queue);
+      const lost = !document.activeElement || document.activeElement === document.body;
+      if (drawn && lost) focusIn(drawn, pressed === "held" ? "" : pressed);
     }
   });
 
+  function formNow(queue, form) {
+    const action = form.getAttribute("action");
+    const block = blockOf(queue);
+    return (action && block && block.querySelector(`form[action="${CSS.escape(action)}"]`)) || form;
+  }
+
+  // A message line shown: the given words, or the ones it was drawn with ("Moved.").
   function show(line, message) {
     if (!line) return;
-    line.textContent = message || failed;
+    if (message) line.textContent = message;
     line.hidden = false;
   }
 
