@@ -128,8 +128,8 @@ async def desk_queue_fragment(
     date: date | None = None,
 ) -> Response:
     """One doctor's queue alone (the page's block `desk_queue`), for the page to swap in
-    when the queue's topic announces a change. The page's access: the front desk only,
-    and the same not-found as the page for someone who is not an active doctor."""
+    when the queue's topic announces a change. The page's access (the front desk only),
+    and a not-found for an id that is not an active doctor's."""
     access.require_front_desk(user)
     doctor = await identity.get_doctor(session, doctor_id)
     item = await staff_queue(session, user, doctor_id=doctor.id, doctor_name=doctor.name, day=date)

@@ -63,9 +63,11 @@ async def _live_context(session: AsyncSession, viewer: Viewer, day: date | None)
     )
     called_at = None
     if queue.current is not None and queue.current.called_at is not None:
-        # The clock of the doctor's working week, as every other time on their pages.
-        week = await scheduling.get_availability(session=session, doctor_id=viewer.id)
-        called_at = f"{queue.current.called_at.astimezone(ZoneInfo(week.timezone)):%H:%M}"
+        # On the clock of the doctor's working week, the zone their queue's days are
+        # counted in (else their profile's), whatever zone the browser is in.
+        week = await scheduling.weekly_availability(session=session, doctor_id=viewer.id)
+        zone = week.timezone if week else doctor.doctor.timezone if doctor.doctor else "UTC"
+        called_at = f"{queue.current.called_at.astimezone(ZoneInfo(zone)):%H:%M}"
     return {"queue": queue, "called_at": called_at, "doctor_state": doctor_state_labels()}
 
 
