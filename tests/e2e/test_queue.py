@@ -1,6 +1,7 @@
 """The live queue in three real browsers: a receptionist registers walk-ins at the desk, the
 patient's waiting room (on a phone) shows their place, and when the doctor calls them from
-the doctor's page the waiting room says "It's your turn" without a reload."""
+the doctor's page the waiting room says "It's your turn" without a reload. The desk, drawn
+by the server, follows another desk's walk-in and the doctor's call without a reload too."""
 
 from __future__ import annotations
 
@@ -155,4 +156,40 @@ def test_a_walk_in_waits_and_the_waiting_room_says_it_is_their_turn(
     patient.goto("/board")
     expect(patient.locator("[data-testid=board-serving]")).to_have_text("2")
     no_horizontal_scroll(patient)
+    assert errors == []
+
+
+def test_the_desk_follows_another_desks_walk_in_and_the_doctors_call_without_a_reload(
+    three_people: tuple[Page, Page, Page], live_server: LiveServer, receptionist: StaffAccount
+) -> None:
+    desk, other_desk, doctor = three_people  # the other desk is on a phone
+    errors: list[str] = []
+    for page in three_people:
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    for page, email, password in (
+        (doctor, live_server.doctor.email, live_server.doctor.password),
+        (desk, receptionist.email, receptionist.password),
+        (other_desk, receptionist.email, receptionist.password),
+    ):
+        sign_in_staff(page, email, password)
+        page.wait_for_url("**/home")
+    doctor.goto("/doctor/queue")
+    desk.goto("/desk/queue")
+    expect(desk.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    desk.evaluate("window.neverReloaded = true")
+    queue = desk.locator("[data-testid=doctor-queue]")
+    expect(queue.locator("[data-testid=queue-row]")).to_have_count(0)
+
+    other_desk.goto("/desk/queue")
+    register_walk_in(other_desk, live_server.doctor.name, *FIRST_WALK_IN)
+    expect(other_desk.locator("[data-testid=receipt]")).to_contain_text("Token 1")
+    no_horizontal_scroll(other_desk)
+
+    # The first desk draws the other desk's walk-in, then the doctor's call, as they happen.
+    expect(queue.locator("[data-testid=queue-row]")).to_contain_text([FIRST_WALK_IN[0]])
+    expect(doctor.locator("[data-testid=call-next]")).to_be_enabled()
+    doctor.locator("[data-testid=call-next]").click()
+    expect(queue.locator("[data-testid=queue-summary]")).to_have_text("Now serving: 1 · Waiting: 0")
+    expect(queue.locator("[data-testid=queue-row]")).to_contain_text(["In consultation"])
+    assert desk.evaluate("window.neverReloaded") is True
     assert errors == []

@@ -2,9 +2,12 @@
 arrival (check-in) page and the public display board.
 
 Every rule is the queue service's. These routes turn forms into its arguments and its
-answers (and refusals) into pages; what changes while a page is open is kept current by
-`static/js/queue.js` (patients), `queue-staff.js` (desk and doctor) and `queue-board.js`.
-Each page has its module; `router` gathers them for `app.py`.
+answers (and refusals) into pages. The desk, the doctor's queue and the board are drawn on
+the server, then kept current by drawing their live block again alone (a fragment) when the
+queue's topic announces a change (`static/js/queue-staff.js`) or every few seconds
+(`queue-board.js`); the patient's waiting room, with its countdown and its "It's your turn",
+is kept current by `static/js/queue.js`. Each page has its module; `router` gathers them
+for `app.py`.
 """
 
 from fastapi import APIRouter

@@ -19,6 +19,7 @@ from clinicflow.core.audit import Actor
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.queue import service as queues
+from clinicflow.scheduling.schemas import Mode
 
 APPOINTMENT_LIMIT = 200
 
@@ -29,7 +30,7 @@ class CheckInCard:
     doctor: str
     patient: str
     time: str
-    mode: str
+    mode: Mode
     code: str
     qr: Markup | None
 
@@ -79,7 +80,7 @@ async def todays_appointments(
                 doctor=people.get(appointment.doctor_id, ""),
                 patient=people.get(appointment.patient_id, ""),
                 time=_clock_label(appointment.starts_at, zone),
-                mode=appointment.mode,
+                mode=Mode(appointment.mode),
                 code=code,
                 qr=qr_svg(arrival_url(settings, code), _("Check-in code {code}").format(code=code))
                 if with_qr

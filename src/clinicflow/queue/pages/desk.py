@@ -1,10 +1,16 @@
 """The front desk (`/desk/queue`): walk-ins, check-in by code or from today's booked list,
-every doctor's queue of today, and the receipt the patient is told."""
+every doctor's queue of today, and the receipt the patient is told.
+
+Each doctor's queue is the block `desk_queue` of the page's template, drawn on the first
+response and again alone by `/desk/queue/{doctor_id}/fragment` when its topic announces a
+change (`static/js/queue-staff.js`); moving a patient is a form that works without a script.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -18,13 +24,15 @@ from clinicflow.core.labels import choices
 from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, SettingsDep, Viewer
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
+from clinicflow.identity.schemas import PatientType
 from clinicflow.queue import access, schemas
 from clinicflow.queue import service as queues
 from clinicflow.queue.pages.check_in_cards import todays_appointments
-from clinicflow.queue.pages.texts import patient_type_labels, staff_text
+from clinicflow.queue.pages.staff_queue import staff_queue
+from clinicflow.queue.pages.texts import doctor_state_labels
 from clinicflow.queue.schemas import Severity
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import refusal_page, render
+from clinicflow.web.templating import refusal_page, render, render_block
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -60,6 +68,11 @@ async def receipt(session: AsyncSession, viewer: Viewer, entry_id: uuid.UUID) ->
     }
 
 
+def _live_context() -> dict[str, Any]:
+    """What the block `desk_queue` reads besides its queue, drawn whole or alone."""
+    return {"doctor_state": doctor_state_labels()}
+
+
 async def _desk_context(
     session: AsyncSession,
     viewer: Viewer,
@@ -70,20 +83,10 @@ async def _desk_context(
 ) -> dict[str, Any]:
     access.require_front_desk(viewer)
     doctors = await identity.search_doctors(session)
-    queue_data = []
-    for doctor in doctors:
-        current, entries = await queues.queue_for(
-            session=session, actor=viewer, doctor_id=doctor.id, day=None
-        )
-        names = await queues.visible_names(session, viewer, doctor.id, entries)
-        queue_data.append(
-            {
-                "doctor_id": str(doctor.id),
-                "doctor_name": doctor.name,
-                "topic": queues.topic(doctor.id, current.queue.day),
-                "queue": queues.queue_out(current, entries, names).model_dump(mode="json"),
-            }
-        )
+    queue_data = [
+        await staff_queue(session, viewer, doctor_id=doctor.id, doctor_name=doctor.name, day=None)
+        for doctor in doctors
+    ]
     done_receipt = None
     if done is not None:
         try:
@@ -96,11 +99,11 @@ async def _desk_context(
         ],
         "form": form or WalkInForm(),
         "severity_labels": choices(Severity),
-        "patient_type_labels": patient_type_labels(),
+        "patient_type_labels": choices(PatientType),
         "appointments": await todays_appointments(session, viewer, settings, with_qr=False),
         "receipt": done_receipt,
         "queues": queue_data,
-        "config": {"role": "desk", "queues": queue_data, "text": staff_text()},
+        **_live_context(),
     }
 
 
@@ -114,6 +117,23 @@ async def desk_queue(
 ) -> Response:
     context = await _desk_context(session, user, settings, done=done)
     return render(request, "queue/desk.html", context)
+
+
+@router.get("/desk/queue/{doctor_id}/fragment")
+async def desk_queue_fragment(
+    request: Request,
+    session: Session,
+    user: PageViewer,
+    doctor_id: uuid.UUID,
+    date: date | None = None,
+) -> Response:
+    """One doctor's queue alone (the page's block `desk_queue`), for the page to swap in
+    when the queue's topic announces a change. The page's access (the front desk only),
+    and a not-found for an id that is not an active doctor's."""
+    access.require_front_desk(user)
+    doctor = await identity.get_doctor(session, doctor_id)
+    item = await staff_queue(session, user, doctor_id=doctor.id, doctor_name=doctor.name, day=date)
+    return render_block(request, "queue/desk.html", "desk_queue", {"item": item, **_live_context()})
 
 
 @router.post("/desk/queue/walk-in", dependencies=[CsrfProtected])
@@ -188,7 +208,6 @@ async def desk_check_in(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
     appointment_id: Annotated[uuid.UUID | None, Form()] = None,
     code: Annotated[str | None, Form(max_length=32)] = None,
 ) -> Response:
@@ -206,10 +225,36 @@ async def desk_check_in(
             actor=user,
             appointment_id=appointment_id,
             code=code,
-            client_ip=client.ip,
         )
     except AppError as exc:
         return await refusal_page(
             request, session, exc, "queue/desk.html", lambda: _desk_context(session, user, settings)
         )
     return RedirectResponse(f"/desk/queue?done={entry.id}", status_code=303)
+
+
+@router.post("/desk/queue/move", dependencies=[CsrfProtected])
+async def desk_move(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    entry_id: Annotated[uuid.UUID, Form()],
+    before_entry_id: Annotated[uuid.UUID, Form()],
+    reason: Annotated[schemas.Reason, Form()],
+) -> Response:
+    """Move a waiting patient just before another (the service keeps who may and why)."""
+    access.require_front_desk(user)
+    try:
+        _current, entry = await queues.move(
+            session=session,
+            actor=user,
+            entry_id=entry_id,
+            before_entry_id=before_entry_id,
+            reason=reason,
+        )
+    except AppError as exc:
+        return await refusal_page(
+            request, session, exc, "queue/desk.html", lambda: _desk_context(session, user, settings)
+        )
+    return RedirectResponse(f"/desk/queue#queue-{entry.doctor_id}", status_code=303)

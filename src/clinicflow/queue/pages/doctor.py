@@ -1,10 +1,20 @@
 """The doctor's queue (`/doctor/queue`): the patient with them, who is next and who missed
 their turn, the controls, and the meeting-link form. Following this page's queue topic is
-what marks the doctor present."""
+what marks the doctor present.
+
+The queue and its controls are the block `doctor_queue` of the page's template, drawn on
+the first response and again alone by `/doctor/queue/fragment` when the topic announces a
+change (`static/js/queue-staff.js`). Each control is a form posted to a route here, so the
+page works without a script; the script posts the same forms and swaps the block in.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,37 +22,59 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, Viewer
+from clinicflow.deps import CsrfProtected, PageViewer, Session, Viewer
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
 from clinicflow.queue import access, schemas
 from clinicflow.queue import service as queues
-from clinicflow.queue.pages.texts import staff_text
+from clinicflow.queue.pages.staff_queue import staff_queue
+from clinicflow.queue.pages.texts import doctor_state_labels
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.templating import refusal_page, render
+from clinicflow.scheduling import service as scheduling
+from clinicflow.web.templating import refusal_page, render, render_block
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 
-async def _doctor_context(session: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+class QueueControl(StrEnum):
+    """The doctor's controls that act on the queue as a whole."""
+
+    call_next = "call-next"
+    undo = "undo"
+    pause = "pause"
+    resume = "resume"
+
+
+class EntryControl(StrEnum):
+    """The doctor's controls that act on one patient's place."""
+
+    finish = "finish"
+    no_show = "no-show"
+    recall = "recall"
+
+
+async def _live_context(session: AsyncSession, viewer: Viewer, day: date | None) -> dict[str, Any]:
+    """What the block `doctor_queue` reads, drawn whole or alone."""
     access.require_role(viewer, Role.doctor)
     doctor = await identity.get_doctor(session, viewer.id)
-    current, entries = await queues.queue_for(
-        session=session, actor=viewer, doctor_id=viewer.id, day=None
+    queue = await staff_queue(
+        session, viewer, doctor_id=viewer.id, doctor_name=doctor.name, day=day
     )
-    names = await queues.visible_names(session, viewer, viewer.id, entries)
-    data = {
-        "doctor_id": str(viewer.id),
-        "doctor_name": doctor.name,
-        "topic": queues.topic(viewer.id, current.queue.day),
-        "queue": queues.queue_out(current, entries, names).model_dump(mode="json"),
-    }
-    return {
-        "meet_url": doctor.doctor.meet_url if doctor.doctor else None,
-        "queue": data,
-        "config": {"role": "doctor", "queues": [data], "text": staff_text()},
-    }
+    called_at = None
+    if queue.current is not None and queue.current.called_at is not None:
+        # On the clock of the doctor's working week, the zone their queue's days are
+        # counted in (else their profile's), whatever zone the browser is in.
+        week = await scheduling.weekly_availability(session=session, doctor_id=viewer.id)
+        zone = week.timezone if week else doctor.doctor.timezone if doctor.doctor else "UTC"
+        called_at = f"{queue.current.called_at.astimezone(ZoneInfo(zone)):%H:%M}"
+    return {"queue": queue, "called_at": called_at, "doctor_state": doctor_state_labels()}
+
+
+async def _doctor_context(session: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    live = await _live_context(session, viewer, None)
+    doctor = await identity.get_doctor(session, viewer.id)
+    return {"meet_url": doctor.doctor.meet_url if doctor.doctor else None, **live}
 
 
 @router.get("/doctor/queue")
@@ -53,12 +85,21 @@ async def doctor_queue(
     return render(request, "queue/doctor.html", {**context, "told": told})
 
 
+@router.get("/doctor/queue/fragment")
+async def doctor_queue_fragment(
+    request: Request, session: Session, user: PageViewer, date: date | None = None
+) -> Response:
+    """The queue and its controls alone (the page's block `doctor_queue`), for the page to
+    swap in when the queue's topic announces a change; the page's own access."""
+    context = await _live_context(session, user, date)
+    return render_block(request, "queue/doctor.html", "doctor_queue", context)
+
+
 @router.post("/doctor/queue/meet-link", dependencies=[CsrfProtected])
 async def doctor_meet_link(
     request: Request,
     session: Session,
     user: PageViewer,
-    client: ClientInfo,
     meet_url: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     access.require_role(user, Role.doctor)
@@ -72,11 +113,7 @@ async def doctor_meet_link(
                 {"field": "meet_url"},
             ) from None
         told = await queues.set_meet_link(
-            session=session,
-            actor=user,
-            doctor_id=user.id,
-            meet_url=body.meet_url,
-            client_ip=client.ip,
+            session=session, actor=user, doctor_id=user.id, meet_url=body.meet_url
         )
     except AppError as exc:
         return await refusal_page(
@@ -89,3 +126,62 @@ async def doctor_meet_link(
             typed=meet_url,
         )
     return RedirectResponse(f"/doctor/queue?told={len(told)}", status_code=303)
+
+
+@router.post("/doctor/queue/{control}", dependencies=[CsrfProtected])
+async def doctor_queue_control(
+    request: Request, session: Session, user: PageViewer, control: QueueControl
+) -> Response:
+    """Call next, undo, pause or resume; then the page again (or the refusal on it)."""
+    access.require_role(user, Role.doctor)
+    try:
+        match control:
+            case QueueControl.call_next:
+                await queues.call_next(session=session, actor=user, doctor_id=user.id)
+            case QueueControl.undo:
+                await queues.undo(session=session, actor=user, doctor_id=user.id)
+            case QueueControl.pause | QueueControl.resume:
+                await queues.set_paused(
+                    session=session,
+                    actor=user,
+                    doctor_id=user.id,
+                    paused=control is QueueControl.pause,
+                )
+    except AppError as exc:
+        return await _refused(request, session, user, exc)
+    return RedirectResponse("/doctor/queue", status_code=303)
+
+
+@router.post("/doctor/queue/entries/{entry_id}/{control}", dependencies=[CsrfProtected])
+async def doctor_entry_control(
+    request: Request,
+    session: Session,
+    user: PageViewer,
+    entry_id: uuid.UUID,
+    control: EntryControl,
+) -> Response:
+    """Finish, no-show or call again one patient; then the page again (or the refusal)."""
+    access.require_role(user, Role.doctor)
+    verb = {
+        EntryControl.finish: queues.finish,
+        EntryControl.no_show: queues.no_show,
+        EntryControl.recall: queues.recall,
+    }[control]
+    try:
+        await verb(session=session, actor=user, entry_id=entry_id)
+    except AppError as exc:
+        return await _refused(request, session, user, exc)
+    return RedirectResponse("/doctor/queue", status_code=303)
+
+
+async def _refused(
+    request: Request, session: AsyncSession, user: Viewer, exc: AppError
+) -> Response:
+    return await refusal_page(
+        request,
+        session,
+        exc,
+        "queue/doctor.html",
+        lambda: _doctor_context(session, user),
+        told=None,
+    )
