@@ -29,8 +29,8 @@ from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
 from clinicflow.queue import service as queues
+from clinicflow.realtime.connections import Member
 from clinicflow.realtime.events import Event
-from clinicflow.realtime.hub import Member
 
 KIND = "queue"
 PRESENCE = "queue-presence"

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicflow.db import Base, UUIDPrimaryKey, string_enum
-from clinicflow.identity.models import PatientType
+from clinicflow.identity.schemas import PatientType
 from clinicflow.queue.schemas import EntrySource, EntryStatus
 from clinicflow.queue.schemas import (
     Severity as Severity,  # re-exported until other domains import it from schemas

@@ -19,6 +19,7 @@ from clinicflow.core.audit import Actor
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.queue import service as queues
+from clinicflow.scheduling.schemas import Mode
 
 APPOINTMENT_LIMIT = 200
 
@@ -29,7 +30,7 @@ class CheckInCard:
     doctor: str
     patient: str
     time: str
-    mode: str
+    mode: Mode
     code: str
     qr: Markup | None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from clinicflow.core.labels import choices
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.models import PatientType
+from clinicflow.identity.schemas import PatientType
 from clinicflow.queue.schemas import EntryStatus, Severity
 
 

@@ -37,8 +37,10 @@ async def _today_queue_for_update(
     session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
 ) -> Queue:
     access.require_queue_doctor(actor, doctor_id)
-    doctor = await identity.get_doctor(session, doctor_id)
-    queue = await open_queue(session, doctor_id, await other_domains.doctor_today(session, doctor))
+    await identity.get_doctor(session, doctor_id)
+    queue = await open_queue(
+        session, doctor_id, await other_domains.doctor_today(session, doctor_id)
+    )
     await lock(session, queue)
     return queue
 
@@ -65,18 +67,19 @@ async def _call(
             token=busy.token,
         )
     appointment = (
-        await other_domains.booking(session, entry.appointment_id) if entry.appointment_id else None
+        await other_domains.find_appointment(session, entry.appointment_id)
+        if entry.appointment_id
+        else None
     )
     if entry.online and appointment is not None:
-        doctor = await identity.get_doctor(session, queue.doctor_id)
-        meet_url = other_domains.doctor_meet_url(doctor)
+        meet_url = await other_domains.doctor_meet_url(session, queue.doctor_id)
         if not meet_url:
             raise conflict(
                 ErrorCode.meet_link_required,
                 _("Set your meeting link before calling an online patient."),
             )
         entry.consultation_id = await other_domains.open_consultation(
-            session, actor, appointment.id, meet_url
+            session, actor, appointment, meet_url
         )
     now = clock.now()
     before = {
@@ -86,7 +89,7 @@ async def _call(
         "status": entry.status.value,
         "called_at": entry.called_at.isoformat() if entry.called_at else None,
         "serving_token": queue.serving_token,
-        "appointment_status": appointment.status if appointment else None,
+        "appointment_status": appointment.status.value if appointment else None,
     }
     transition(entry, E.in_consultation)
     queue.last_action = before

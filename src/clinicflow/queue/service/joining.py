@@ -23,7 +23,7 @@ from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import PatientType
+from clinicflow.identity.schemas import PatientType
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.service import Kind
 from clinicflow.queue import access
@@ -33,10 +33,10 @@ from clinicflow.queue.service import other_domains
 from clinicflow.queue.service.days import lock, queue_to_join
 from clinicflow.queue.service.lifecycle import ACTIVE, START
 from clinicflow.queue.service.missed import requeue, take_place_back
-from clinicflow.queue.service.other_domains import Booking
 from clinicflow.queue.service.queue_state import announce
 from clinicflow.queue.service.refusals import already_in_queue, conflict
 from clinicflow.queue.service.rules import current_rules
+from clinicflow.scheduling.schemas import AppointmentStatus, AppointmentView, Mode
 
 E = EntryStatus
 # A patient's "today" is each doctor's own day, so appointments a day either side are looked
@@ -57,7 +57,7 @@ def check_in_code(settings: Settings, appointment_id: uuid.UUID) -> str:
 
 async def appointment_by_code(
     session: AsyncSession, settings: Settings, code: str
-) -> Booking | None:
+) -> AppointmentView | None:
     """Today's (give or take a day) booked appointment with this check-in code."""
     wanted = code.strip().upper().replace("-", "").replace(" ", "")
     for appointment in await other_domains.uncancelled_near(session, clock.now()):
@@ -68,7 +68,7 @@ async def appointment_by_code(
 
 async def appointments_to_check_in(
     session: AsyncSession, actor: Actor, *, limit: int
-) -> list[tuple[Booking, ZoneInfo]]:
+) -> list[tuple[AppointmentView, ZoneInfo]]:
     """Booked appointments on their doctor's today that the actor may see, each with its
     doctor's zone, to check in."""
     now = clock.now()
@@ -79,8 +79,10 @@ async def appointments_to_check_in(
     answer = []
     for appointment in found:
         if appointment.doctor_id not in zones:
-            doctor = await identity.get_doctor(session, appointment.doctor_id)
-            zones[appointment.doctor_id] = await other_domains.doctor_zone(session, doctor)
+            await identity.get_doctor(session, appointment.doctor_id)
+            zones[appointment.doctor_id] = await other_domains.doctor_zone(
+                session, appointment.doctor_id
+            )
         zone = zones[appointment.doctor_id]
         if appointment.starts_at.astimezone(zone).date() == now.astimezone(zone).date():
             answer.append((appointment, zone))
@@ -97,7 +99,7 @@ async def join(
     source: EntrySource,
     severity: Severity,
     patient_type: PatientType,
-    appointment: Booking | None = None,
+    appointment: AppointmentView | None = None,
 ) -> QueueEntry:
     held = await session.scalar(
         select(QueueEntry.id).where(
@@ -120,7 +122,7 @@ async def join(
                 patient_id=patient_id,
                 appointment_id=appointment.id if appointment else None,
                 appointment_starts_at=appointment.starts_at if appointment else None,
-                online=bool(appointment and appointment.online),
+                online=appointment is not None and appointment.mode is Mode.online,
                 token=token,
                 status=START,
                 severity=severity,
@@ -193,14 +195,14 @@ async def check_in(
         return late, True
     if existing is not None and existing.status in ACTIVE:
         return existing, False
-    if not appointment.booked:
+    if appointment.status is not AppointmentStatus.booked:
         raise conflict(
             ErrorCode.invalid_transition,
             _("This appointment cannot be checked in any more."),
-            status=appointment.status,
+            status=appointment.status.value,
         )
     doctor = await identity.get_doctor(session, appointment.doctor_id)
-    zone = await other_domains.doctor_zone(session, doctor)
+    zone = await other_domains.doctor_zone(session, doctor.id)
     now = clock.now()
     day = appointment.starts_at.astimezone(zone).date()
     if day != now.astimezone(zone).date():
@@ -227,7 +229,7 @@ async def check_in(
         patient_id=patient.id,
         source=EntrySource.check_in,
         severity=Severity.routine,
-        patient_type=other_domains.usual_patient_type(patient),
+        patient_type=await other_domains.usual_patient_type(session, patient.id),
         appointment=appointment,
     )
     await other_domains.mark_checked_in(session, appointment.id)
@@ -258,7 +260,7 @@ async def walk_in(
     """Register a patient who came without a booking: found by phone, or created."""
     access.require_front_desk(actor)
     doctor = await identity.get_doctor(session, doctor_id)
-    day = await other_domains.doctor_today(session, doctor)
+    day = await other_domains.doctor_today(session, doctor.id)
     queue = await queue_to_join(session, doctor.id, day)
     patient = await identity.find_or_register_patient(
         session=session, actor=actor, phone=phone, name=name, client=client
@@ -271,7 +273,7 @@ async def walk_in(
         patient_id=patient.id,
         source=EntrySource.walk_in,
         severity=severity,
-        patient_type=patient_type or other_domains.usual_patient_type(patient),
+        patient_type=patient_type or await other_domains.usual_patient_type(session, patient.id),
     )
     await audit.record(
         session,

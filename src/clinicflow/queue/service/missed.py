@@ -84,8 +84,8 @@ async def requeue(
             return back
     require_status(entry, E.no_show, to="requeue")
     queue = await queue_of(session, entry)
-    doctor = await identity.get_doctor(session, entry.doctor_id)
-    if queue.day != await other_domains.doctor_today(session, doctor):
+    await identity.get_doctor(session, entry.doctor_id)
+    if queue.day != await other_domains.doctor_today(session, entry.doctor_id):
         raise conflict(ErrorCode.check_in_not_open, _("A new token is only given on the same day."))
     now = clock.now()
     try:
