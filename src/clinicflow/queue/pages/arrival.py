@@ -11,7 +11,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from clinicflow.core.errors import AppError
 from clinicflow.deps import (
-    ClientInfo,
     CsrfProtected,
     OptionalPageUser,
     PageViewer,
@@ -53,12 +52,11 @@ async def arrive_check_in(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
     code: CodeField,
 ) -> Response:
     try:
         entry, _created = await queues.check_in(
-            session=session, settings=settings, actor=user, code=code, client_ip=client.ip
+            session=session, settings=settings, actor=user, code=code
         )
     except AppError as exc:
         return await refusal_page(

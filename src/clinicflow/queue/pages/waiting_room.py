@@ -14,7 +14,7 @@ from clinicflow import i18n
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError
 from clinicflow.core.labels import choices
-from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, SettingsDep, Viewer
+from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep, Viewer
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
@@ -105,7 +105,6 @@ async def patient_check_in(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
     appointment_id: Annotated[uuid.UUID, Form()],
 ) -> Response:
     access.require_role(user, Role.patient)
@@ -115,7 +114,6 @@ async def patient_check_in(
             settings=settings,
             actor=user,
             appointment_id=appointment_id,
-            client_ip=client.ip,
         )
     except AppError as exc:
         return await refusal_page(

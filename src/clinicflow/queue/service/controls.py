@@ -102,7 +102,7 @@ async def _call(
 
 
 async def call_next(
-    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     queue = await _today_queue_for_update(session, actor, doctor_id)
     if queue.paused:
@@ -118,14 +118,13 @@ async def call_next(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token},
     )
     return await announce(session, queue, [entry]), entry
 
 
 async def recall(
-    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     """Call again a patient who was called (tell them once more) or skipped."""
     queue, entry = await locked_entry(session, actor, entry_id)
@@ -139,14 +138,13 @@ async def recall(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token},
     )
     return await announce(session, queue, [entry], recalled=entry), entry
 
 
 async def finish(
-    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     """End the visit: the consultation ends, the appointment is completed, and its length
     counts towards the doctor's average."""
@@ -169,14 +167,13 @@ async def finish(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token, "duration_seconds": entry.duration_seconds},
     )
     return await announce(session, queue, [entry]), entry
 
 
 async def no_show(
-    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     """Skip a patient who is not there: their place is kept for the grace period, after
     which they are a no-show (`expire_skipped`)."""
@@ -202,14 +199,13 @@ async def no_show(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token},
     )
     return await announce(session, queue, [entry]), entry
 
 
 async def undo(
-    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     """Take back the last call or no-show, within `UNDO_SECONDS` of it."""
     queue = await _today_queue_for_update(session, actor, doctor_id)
@@ -239,7 +235,6 @@ async def undo(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token},
     )
     return await announce(session, queue, [entry]), entry

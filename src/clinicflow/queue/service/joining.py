@@ -156,7 +156,6 @@ async def check_in(
     actor: Actor,
     appointment_id: uuid.UUID | None = None,
     code: str | None = None,
-    client_ip: str | None = None,
 ) -> tuple[QueueEntry, bool]:
     """Give a booked patient who has arrived a token: at the desk at any time of the day,
     or by the patient from their phone within the clinic's window before the start.
@@ -190,7 +189,6 @@ async def check_in(
             actor=actor,
             entry_id=existing.id,
             reason="arrived late",
-            client_ip=client_ip,
         )
         return late, True
     if existing is not None and existing.status in ACTIVE:
@@ -239,7 +237,6 @@ async def check_in(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"appointment_id": str(appointment.id), "token": entry.token},
     )
     await announce(session, queue, [entry])
@@ -257,7 +254,8 @@ async def walk_in(
     patient_type: PatientType | None,
     client: identity.Client,
 ) -> QueueEntry:
-    """Register a patient who came without a booking: found by phone, or created."""
+    """Register a patient who came without a booking: found by phone, or created (identity
+    takes the desk's `client` for that registration)."""
     access.require_front_desk(actor)
     doctor = await identity.get_doctor(session, doctor_id)
     day = await other_domains.doctor_today(session, doctor.id)
@@ -281,7 +279,6 @@ async def walk_in(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client.ip,
         details={"token": entry.token, "severity": severity.value},
     )
     await announce(session, queue, [entry])

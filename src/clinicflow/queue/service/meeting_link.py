@@ -26,7 +26,6 @@ async def set_meet_link(
     actor: Actor,
     doctor_id: uuid.UUID,
     meet_url: str | None,
-    client_ip: str | None = None,
 ) -> list[QueueEntry]:
     """Change the doctor's link; during a session the next waiting patients are told the
     new one. Answers the entries told."""
@@ -39,7 +38,6 @@ async def set_meet_link(
         resource_type="user",
         resource_id=doctor_id,
         actor=actor,
-        ip=client_ip,
     )
     queue = await get_queue(
         session, doctor_id, await other_domains.doctor_today(session, doctor_id)

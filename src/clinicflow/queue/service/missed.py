@@ -70,7 +70,6 @@ async def requeue(
     actor: Actor,
     entry_id: uuid.UUID,
     reason: str | None = None,
-    client_ip: str | None = None,
 ) -> QueueEntry:
     """A patient who missed their turn asks for a new token: within the grace period they
     simply get their place back; after it, a new token at the end of the same day's queue,
@@ -134,7 +133,6 @@ async def requeue(
         resource_type="queue_entry",
         resource_id=new.id,
         actor=actor,
-        ip=client_ip,
         details={"old_token": entry.token, "new_token": new.token, "reason": why},
     )
     await notifications.about_entry(session, kind=Kind.queue_new_token, entry=new)

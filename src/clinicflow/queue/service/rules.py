@@ -31,7 +31,6 @@ async def set_rules(
     session: AsyncSession,
     actor: Actor,
     rules: priority.Rules,
-    client_ip: str | None = None,
 ) -> QueueRules:
     """Store a new version; the old ones stay, and the change is audited with both."""
     if actor.role is not Role.admin:
@@ -57,7 +56,6 @@ async def set_rules(
         resource_type="queue_rules",
         resource_id=row.version,
         actor=actor,
-        ip=client_ip,
         details={"before": rules_values(before), "after": row.values},
     )
     return row
