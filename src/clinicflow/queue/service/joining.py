@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Settings
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode, not_found
+from clinicflow.core.errors import ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import PatientType
@@ -167,14 +167,11 @@ async def check_in(
         appointment = await other_domains.appointment_for(session, actor, appointment_id)
     elif code:
         appointment = await appointment_by_code(session, settings, code)
-        if appointment is not None and not (
-            access.is_front_desk(actor) or actor.id == appointment.patient_id
-        ):
+        if appointment is not None and not access.can_check_in(actor, appointment):
             appointment = None
     if appointment is None:
         raise not_found()
-    if not (access.is_front_desk(actor) or actor.id == appointment.patient_id):
-        raise AppError(ErrorCode.forbidden, _("Only the patient or the front desk can check in."))
+    access.require_check_in(actor, appointment)
     existing = await latest_entry(session, appointment.id)
     if existing is not None and existing.status in (E.skipped, E.no_show):
         back = (
@@ -209,7 +206,7 @@ async def check_in(
         )
     _row, rules = await current_rules(session)
     opens_at = appointment.starts_at - timedelta(minutes=rules.check_in_window_minutes)
-    if not access.is_front_desk(actor) and now < opens_at:
+    if not access.checks_in_any_time(actor) and now < opens_at:
         raise conflict(
             ErrorCode.check_in_not_open,
             _("Check-in opens {minutes} minutes before your appointment.").format(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.errors import ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.notifications import service as notifications
@@ -75,8 +75,7 @@ async def requeue(
     simply get their place back; after it, a new token at the end of the same day's queue,
     written into the visit's history."""
     entry = await access.get_entry_for(session, actor, entry_id)
-    if not (actor.id == entry.patient_id or access.is_front_desk(actor)):
-        raise AppError(ErrorCode.forbidden, _("Only the patient or the front desk can do this."))
+    access.require_new_token_asker(actor, entry)
     if entry.status is E.skipped:
         back = await take_place_back(session, actor, entry)
         if back is not None:

@@ -150,22 +150,6 @@ def queue_out(
     )
 
 
-async def can_follow(session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, day: date) -> bool:
-    """Staff of the queue, or a patient who holds (or held) a place in it."""
-    if access.sees_whole_queue(actor, doctor_id):
-        return True
-    held = await session.scalar(
-        select(QueueEntry.id)
-        .where(
-            QueueEntry.doctor_id == doctor_id,
-            QueueEntry.day == day,
-            QueueEntry.patient_id == actor.id,
-        )
-        .limit(1)
-    )
-    return held is not None
-
-
 async def snapshot_for(
     session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, day: date
 ) -> dict[str, Any]:
