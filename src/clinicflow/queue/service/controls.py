@@ -25,7 +25,12 @@ from clinicflow.queue.models import Queue, QueueEntry
 from clinicflow.queue.schemas import EntryStatus
 from clinicflow.queue.service import other_domains
 from clinicflow.queue.service.days import lock, locked_entry, open_queue
-from clinicflow.queue.service.lifecycle import require_status, transition
+from clinicflow.queue.service.lifecycle import (
+    ACTIVE,
+    require_no_other_place,
+    require_status,
+    transition,
+)
 from clinicflow.queue.service.queue_state import State, announce, state
 from clinicflow.queue.service.refusals import conflict
 
@@ -58,6 +63,8 @@ async def _call(
     session: AsyncSession, actor: Actor, queue: Queue, entry: QueueEntry, action: str
 ) -> None:
     """Make `entry` the patient in consultation, remembering how to undo it."""
+    if entry.status not in ACTIVE:
+        await require_no_other_place(session, entry)
     busy = await _in_consultation(session, queue)
     if busy is not None and busy.id != entry.id:
         raise conflict(
@@ -82,23 +89,35 @@ async def _call(
             session, actor, appointment, meet_url
         )
     now = clock.now()
-    before = {
-        "action": action,
-        "entry_id": str(entry.id),
-        "at": now.isoformat(),
-        "status": entry.status.value,
-        "called_at": entry.called_at.isoformat() if entry.called_at else None,
-        "serving_token": queue.serving_token,
-        "appointment_status": appointment.status.value if appointment else None,
-    }
+    _remember(queue, entry, action, now, appointment.status.value if appointment else None)
     transition(entry, E.in_consultation)
-    queue.last_action = before
     entry.called_at = now
     entry.skipped_at = None
     queue.serving_token = entry.token
     if appointment is not None:
         await other_domains.begin_visit(session, appointment.id)
     await notifications.about_entry(session, kind=Kind.queue_turn, entry=entry)
+
+
+def _remember(
+    queue: Queue, entry: QueueEntry, action: str, now: datetime, appointment_status: str | None
+) -> None:
+    """Keep what `undo` puts back: the entry's times and status, and the queue's and the
+    appointment's, as they were before this call or no-show."""
+    queue.last_action = {
+        "action": action,
+        "entry_id": str(entry.id),
+        "at": now.isoformat(),
+        "status": entry.status.value,
+        "called_at": entry.called_at.isoformat() if entry.called_at else None,
+        "skipped_at": entry.skipped_at.isoformat() if entry.skipped_at else None,
+        "serving_token": queue.serving_token,
+        "appointment_status": appointment_status,
+    }
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 async def call_next(
@@ -180,17 +199,8 @@ async def no_show(
     queue, entry = await locked_entry(session, actor, entry_id)
     access.require_queue_doctor(actor, entry.doctor_id)
     now = clock.now()
-    before = {
-        "action": "no_show",
-        "entry_id": str(entry.id),
-        "at": now.isoformat(),
-        "status": entry.status.value,
-        "called_at": entry.called_at.isoformat() if entry.called_at else None,
-        "serving_token": queue.serving_token,
-        "appointment_status": None,
-    }
+    _remember(queue, entry, "no_show", now, None)
     transition(entry, E.skipped)
-    queue.last_action = before
     entry.skipped_at = now
     await notifications.about_entry(session, kind=Kind.queue_missed, entry=entry)
     await audit.record(
@@ -219,10 +229,13 @@ async def undo(
     previous = EntryStatus(last["status"])
     # A skipped patient who has since taken their place back is waiting already.
     if entry.status is not previous:
+        if previous in ACTIVE and entry.status not in ACTIVE:
+            await require_no_other_place(session, entry)
         transition(entry, previous)
-    entry.called_at = datetime.fromisoformat(last["called_at"]) if last["called_at"] else None
-    if entry.status is not E.skipped:
-        entry.skipped_at = None
+    entry.called_at = _instant(last["called_at"])
+    # Skipped again since the first skip, so the grace period ends when it would have (an
+    # undo kept before `skipped_at` was has none).
+    entry.skipped_at = _instant(last.get("skipped_at")) if entry.status is E.skipped else None
     queue.serving_token = last["serving_token"]
     if last["appointment_status"] and entry.appointment_id is not None:
         await other_domains.restore_status(
