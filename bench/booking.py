@@ -72,7 +72,7 @@ async def seed(database_url: str, var_dir: str, patients: int) -> Seeded:
     """Accounts straight through the service layer: the CLI takes a second or two per user."""
     from clinicflow.config import Settings
     from clinicflow.identity import service as identity
-    from clinicflow.identity.models import Role
+    from clinicflow.identity.schemas import Role
     from clinicflow.runtime import build_runtime
 
     tag = secrets.token_hex(4)

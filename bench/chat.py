@@ -667,7 +667,7 @@ async def seed_staff(database_url: str, var_dir: str, roles: list[str]) -> list[
     second or two per user); returns their emails, in the order of `roles`."""
     from clinicflow.config import Settings
     from clinicflow.identity import service as identity
-    from clinicflow.identity.models import Role
+    from clinicflow.identity.schemas import Role
     from clinicflow.runtime import build_runtime
 
     tag = secrets.token_hex(4)

@@ -41,11 +41,12 @@ from booking import DEFAULT_POSTGRES, create_database, drop_database
 from clinicflow.config import Settings
 from clinicflow.core import clock
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.notifications import channels
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.jobs import Dispatcher
-from clinicflow.notifications.models import Channel, Delivery, DeliveryStatus, Kind
+from clinicflow.notifications.models import Delivery
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.runtime import Runtime, build_runtime
 
 ACCOUNT_SID = "ACbench0000000000000000000000000"

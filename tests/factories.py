@@ -13,7 +13,8 @@ import httpx
 
 from clinicflow.config import Settings
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 
 PASSWORD = "correct horse battery"

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from clinicflow.app import create_app
 from clinicflow.config import Settings
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from tests.factories import PASSWORD
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "20"))

@@ -13,13 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
-from clinicflow.consultations.models import (
-    Consultation,
-    ConsultationStatus,
-    Message,
-    MessageKind,
-)
-from clinicflow.identity.models import Role, User
+from clinicflow.consultations.models import Consultation, Message
+from clinicflow.consultations.schemas import ConsultationStatus, MessageKind
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.queue.models import QueueEntry
 from clinicflow.records.models import Prescription, VisitNoteVersion
 from clinicflow.scheduling.models import Availability

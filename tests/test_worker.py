@@ -22,11 +22,12 @@ from clinicflow.config import Settings
 from clinicflow.core import audit
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import jobs as scheduling_jobs
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import Mode, OfferStatus, WaitlistOffer
+from clinicflow.scheduling.models import OfferStatus, WaitlistOffer
+from clinicflow.scheduling.schemas import Mode
 from tests.factories import Accounts
 from tests.notifications.helpers import kinds, told
 from tests.scheduling.clinic import Clinic

@@ -23,7 +23,7 @@ from clinicflow.core import audit, observability
 from clinicflow.core.errors import AppError
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime, build_runtime
 
 app = typer.Typer(help="clinicflow: clinic and telehealth platform.", no_args_is_help=True)

@@ -9,11 +9,12 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import ConsultationType
+from clinicflow.consultations.schemas import ConsultationType
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Language, PatientType, Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Language, PatientType, Role
 from clinicflow.queue import service as queues
-from clinicflow.queue.models import Severity
+from clinicflow.queue.schemas import Severity
 from clinicflow.records import schemas as records_schemas
 from clinicflow.records import service as records
 from clinicflow.scheduling import service as scheduling
@@ -149,7 +150,6 @@ async def load(session: AsyncSession) -> str | None:
             name=name,
             severity=Severity.urgent if number == 3 else Severity.routine,
             patient_type=None,
-            client=identity.Client(ip=None, user_agent="demo"),
         )
     lines.append(f"Today's queue of {first_doctor.name} holds the first four patients.")
     lines.append(await _consultations(session, doctors=staff[2:4], patients=patients))

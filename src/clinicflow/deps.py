@@ -16,7 +16,8 @@ from clinicflow.core.ratelimit import RateLimiter
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import access as identity_access
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 
 SESSION_COOKIE = "cf_session"

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from clinicflow.assistant.runner import Assistant
-from clinicflow.consultations.models import Consultation, ConsultationStatus
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.realtime import Event
 from clinicflow.runtime import Runtime
 from tests.conftest import Published

@@ -25,7 +25,7 @@ from clinicflow.assistant.prescription import (
 from clinicflow.consultations import service as consultations
 from clinicflow.core import clock
 from clinicflow.core.audit import AuditEntry
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.records.schemas import PrescriptionIn
 from clinicflow.runtime import Runtime
 from tests.assistant.conftest import Chat

@@ -15,10 +15,10 @@ from clinicflow import worker
 from clinicflow.assistant.memory_stores import RedisMemoryStore
 from clinicflow.assistant.models import MemoryRow
 from clinicflow.config import Settings
-from clinicflow.consultations.models import ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.core import clock
 from clinicflow.core.audit import AuditEntry
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.assistant.conftest import Chat
 from tests.conftest import TEST_REDIS_URL

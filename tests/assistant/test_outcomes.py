@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from clinicflow.assistant import service as assistant
 from clinicflow.assistant.requests import Command, Request
-from clinicflow.consultations.models import ConsultationStatus, Message
+from clinicflow.consultations.models import Message
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic, Person

@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from clinicflow.assistant.service import Notice
-from clinicflow.consultations.models import ConsultationStatus
-from clinicflow.identity.models import Role
+from clinicflow.consultations.schemas import ConsultationStatus
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic, Person
 from tests.factories import Accounts, sign_in_page_patient, sign_in_page_staff

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from clinicflow.consultations.models import ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationStatus
 from tests.assistant.conftest import Chat
 from tests.consultations.clinic import Clinic
 from tests.realtime.conftest import Server, Socket, connect, serving

@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
-from clinicflow.identity.models import Role, User
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, bearer, latest_code, login
 

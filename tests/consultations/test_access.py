@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from clinicflow.consultations.models import ConsultationStatus
-from clinicflow.identity.models import Role
+from clinicflow.consultations.schemas import ConsultationStatus
+from clinicflow.identity.schemas import Role
 from tests.consultations.clinic import Clinic, Person
 
 pytestmark = pytest.mark.usefixtures("app")

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
-from clinicflow.consultations.models import ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.consultations.service import attachments
 from clinicflow.core.audit import AuditEntry
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from tests.consultations.clinic import Clinic, Person
 from tests.consultations.conftest import Published
 

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import ConsultationStatus, ConsultationType
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core import security
 from clinicflow.core.audit import AuditEntry
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic
 

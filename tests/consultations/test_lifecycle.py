@@ -14,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.consultations.service.lifecycle import TRANSITIONS, move
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import MEET, Clinic, Person
 from tests.consultations.conftest import Published

@@ -15,15 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.events import ConsultationTopic
-from clinicflow.consultations.models import (
-    Consultation,
-    ConsultationStatus,
-    ConsultationType,
-    Message,
-)
+from clinicflow.consultations.models import Consultation, Message
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.errors import AppError
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.realtime.topics import AcceptsSends, Incoming
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic, Person

@@ -7,8 +7,8 @@ import re
 import httpx
 import pytest
 
-from clinicflow.consultations.models import ConsultationStatus
-from clinicflow.identity.models import Role
+from clinicflow.consultations.schemas import ConsultationStatus
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic, Person
 from tests.factories import Accounts, csrf_from, sign_in_page_patient, sign_in_page_staff

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, syn
 from clinicflow.app import create_app
 from clinicflow.config import Settings
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.migrate import upgrade
 from clinicflow.runtime import build_runtime
 

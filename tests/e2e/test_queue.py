@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import build_runtime
 from tests.e2e.conftest import PHONE, LiveServer, StaffAccount, _in_own_thread
 from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff

@@ -13,7 +13,8 @@ from clinicflow.config import Settings
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import OtpCode, Role, User
+from clinicflow.identity.models import OtpCode, User
+from clinicflow.identity.schemas import Role
 from clinicflow.notifications.schemas import Channel
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, bearer, latest_code

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from tests.factories import PASSWORD, Accounts, bearer, login
 
 pytestmark = pytest.mark.usefixtures("app")

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import RefreshToken, Role
+from clinicflow.identity.models import RefreshToken
+from clinicflow.identity.schemas import Role
 from tests.factories import Accounts, bearer, login
 
 pytestmark = pytest.mark.usefixtures("app")

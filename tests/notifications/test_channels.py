@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.notifications.jobs import Dispatcher
 from clinicflow.notifications.models import Delivery, PushSubscription
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind

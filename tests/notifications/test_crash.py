@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.models import Delivery
 from clinicflow.notifications.schemas import DeliveryStatus, Kind

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Environment, Settings
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import OtpCode, Role
+from clinicflow.identity.models import OtpCode
+from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.channels import ProviderSender
 from clinicflow.notifications.jobs import Dispatcher

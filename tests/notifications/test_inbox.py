@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.schemas import DeliveryStatus, Kind
 from clinicflow.runtime import Runtime

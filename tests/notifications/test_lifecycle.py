@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.models import Delivery
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.notifications.models import Delivery, Preference
 from clinicflow.notifications.schemas import DeliveryStatus, Kind
 from clinicflow.runtime import Runtime

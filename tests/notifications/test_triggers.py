@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.consultations.models import ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import User

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from tests.scheduling.clinic import Clinic
 
 TODAY = "2026-03-02"

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
-from clinicflow.notifications.models import Kind, Notification
+from clinicflow.identity.schemas import Role
+from clinicflow.notifications.models import Notification
+from clinicflow.notifications.schemas import Kind
 from clinicflow.queue import service as queues
 from clinicflow.runtime import Runtime
 from tests.conftest import Published

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.queue import priority
 from clinicflow.queue import service as queues
 from clinicflow.queue.models import QueueEntry

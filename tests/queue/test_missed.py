@@ -9,6 +9,7 @@ from sqlalchemy import select
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.queue import service as queues
 from clinicflow.runtime import Runtime
 from tests.queue.clinic import AFTERNOON, QueueClinic
@@ -131,3 +132,76 @@ async def test_arriving_after_the_grace_period_gives_a_new_token_even_before_the
     assert [(h["old_token"], h["new_token"], h["reason"]) for h in history.json()] == [
         (1, 4, "arrived late")
     ]
+
+
+async def test_undo_of_a_no_show_expired_into_a_new_token_is_refused_not_doubled(
+    clinic: QueueClinic, frozen_clock: FrozenClock, runtime: Runtime
+) -> None:
+    """A grace period under the 2-minute undo window: skip, the sweep's no-show, a new
+    token, then undo. The old place cannot wait again beside the new one: 409, nothing
+    changed."""
+    doctor, doctor_headers = await clinic.doctor()
+    desk = await clinic.front_desk()
+    admin = await clinic.staff(Role.admin)
+    rules = await clinic.client.put(
+        "/api/admin/queue-rules", json={"no_show_grace_minutes": 1}, headers=admin
+    )
+    assert rules.status_code == 200, rules.text
+    first = (await clinic.walk_in(desk, doctor, "+254790000001")).json()
+    assert (await clinic.walk_in(desk, doctor, "+254790000002")).status_code == 201
+    assert (await clinic.act(doctor_headers, f"entries/{first['id']}/no-show")).is_success
+    frozen_clock.advance(minutes=1)
+    assert await _sweep(runtime) == 1
+    new = await clinic.act(desk, f"entries/{first['id']}/requeue")
+    assert new.status_code == 201, new.text
+
+    undone = await clinic.act(doctor_headers, f"{doctor.id}/undo")
+    assert undone.status_code == 409, undone.text
+    assert undone.json()["error"]["code"] == "already_in_queue"
+    queue = await clinic.queue(doctor, desk)
+    assert [(e["token"], e["status"]) for e in queue["entries"]] == [
+        (1, "no_show"),
+        (2, "waiting"),
+        (3, "waiting"),
+    ]
+
+
+async def test_undo_of_a_recall_gives_a_skipped_patient_their_grace_period_back(
+    clinic: QueueClinic, frozen_clock: FrozenClock, runtime: Runtime
+) -> None:
+    """Recalled, then the recall undone: skipped again since the first skip, so the sweep
+    still ends the grace period at the same time."""
+    doctor, doctor_headers, _desk, entry, _headers = await _three_waiting(clinic)
+    skipped = await clinic.act(doctor_headers, f"entries/{entry['id']}/no-show")
+    assert skipped.status_code == 200, skipped.text
+    frozen_clock.advance(seconds=30)
+    assert (await clinic.act(doctor_headers, f"entries/{entry['id']}/recall")).is_success
+    undone = await clinic.act(doctor_headers, f"{doctor.id}/undo")
+    assert (undone.status_code, undone.json()["status"]) == (200, "skipped")
+    assert undone.json()["skipped_at"] == skipped.json()["skipped_at"]
+
+    frozen_clock.advance(minutes=9, seconds=29)
+    assert await _sweep(runtime) == 0
+    frozen_clock.advance(seconds=1)
+    assert await _sweep(runtime) == 1
+    queue = await clinic.queue(doctor, await clinic.front_desk())
+    assert queue["entries"][0]["status"] == "no_show"
+
+
+async def test_recalling_a_no_show_who_has_a_new_token_is_refused_not_doubled(
+    clinic: QueueClinic, frozen_clock: FrozenClock, runtime: Runtime
+) -> None:
+    """The new token stands: calling the old place again would give the patient two."""
+    doctor, doctor_headers, desk, entry, _headers = await _three_waiting(clinic)
+    await clinic.act(doctor_headers, f"entries/{entry['id']}/no-show")
+    frozen_clock.advance(minutes=10)
+    assert await _sweep(runtime) == 1
+    desk = await clinic.front_desk()
+    new = await clinic.act(desk, f"entries/{entry['id']}/requeue")
+    assert new.status_code == 201, new.text
+    recalled = await clinic.act(doctor_headers, f"entries/{entry['id']}/recall")
+    assert recalled.status_code == 409, recalled.text
+    assert recalled.json()["error"]["code"] == "already_in_queue"
+    assert recalled.json()["error"]["details"] == {"token": new.json()["token"]}
+    statuses = {e["id"]: e["status"] for e in (await clinic.queue(doctor, desk))["entries"]}
+    assert (statuses[entry["id"]], statuses[new.json()["id"]]) == ("no_show", "waiting")

@@ -24,7 +24,8 @@ from fastapi import FastAPI
 from clinicflow import i18n
 from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.queue import service as queues
 from clinicflow.runtime import Runtime
 from tests.factories import csrf_from, sign_in_page_patient, sign_in_page_staff

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinicflow.identity.models import PatientType
+from clinicflow.identity.schemas import PatientType
 from clinicflow.queue.priority import Candidate, Rules, order, score
 from clinicflow.queue.schemas import Severity
 

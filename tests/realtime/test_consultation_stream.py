@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import schemas
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Consultation, ConsultationStatus, Message
+from clinicflow.consultations.models import Consultation, Message
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.realtime import Event
 from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic, Person

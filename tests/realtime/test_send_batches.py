@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.consultations.models import ConsultationStatus, Message
+from clinicflow.consultations.models import Message
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.notifications.models import Kind, Notification
+from clinicflow.notifications.models import Notification
+from clinicflow.notifications.schemas import Kind
 from clinicflow.realtime.connections import Connection, Member
 from clinicflow.realtime.sends import PendingSend
 from clinicflow.realtime.topics import Incoming

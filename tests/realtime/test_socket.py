@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from clinicflow import realtime
 from clinicflow.app import create_app
 from clinicflow.config import Settings
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.realtime import Event
 from clinicflow.runtime import Runtime
 from tests.conftest import Published

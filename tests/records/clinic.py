@@ -15,7 +15,8 @@ from clinicflow.consultations.models import Consultation
 from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import Appointment, Mode
+from clinicflow.scheduling.models import Appointment
+from clinicflow.scheduling.schemas import Mode
 from tests.consultations.clinic import Clinic, Person
 
 WORKING_DAY = [("08:00", "12:00"), ("14:00", "18:00")]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from tests.consultations.clinic import Person
 from tests.records.clinic import NOTE, PRESCRIPTION, RecordsClinic
 

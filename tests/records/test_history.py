@@ -19,11 +19,11 @@ from clinicflow.consultations import service as consultations
 from clinicflow.consultations.schemas import ConsultationType
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.records import service as records
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import Mode
+from clinicflow.scheduling.schemas import Mode
 from tests.consultations.clinic import Person
 from tests.factories import Accounts
 from tests.records.clinic import RecordsClinic

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.records.models import ImmutableRecord, VisitNoteVersion
 from clinicflow.runtime import Runtime
 from tests.records.clinic import NOTE, RecordsClinic, tamper

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.factories import csrf_from, sign_in_page_patient, sign_in_page_staff
 from tests.records.clinic import RecordsClinic

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, bearer, latest_code, login
 

@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from clinicflow.core import clock
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.realtime import Event
 from tests.conftest import Published
 from tests.factories import csrf_from, sign_in_page_patient, sign_in_page_staff

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.clock import FrozenClock
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from tests.factories import bearer, login
 from tests.scheduling.clinic import TUESDAY_9, TUESDAY_915, WEEK, Clinic, at
 

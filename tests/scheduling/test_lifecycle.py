@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.identity.models import Role, User
+from clinicflow.identity.models import User
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment
@@ -335,6 +336,52 @@ async def test_any_sequence_of_moves_follows_the_table(visits: Visits, moves: li
             assert refused(error), (before, move)
             assert await visits.status(appointment_id) is before
     assert (await visits.view(appointment_id)).late_arrivals == late
+
+
+async def test_unless_moved_on_leaves_a_cancelled_or_finished_appointment_as_it_is(
+    visits: Visits,
+) -> None:
+    """What the queue asks along with its own moves: an appointment cancelled while its
+    patient waited, or finished under a newer token, keeps its status, and nothing is
+    counted."""
+    cancelled, completed = await visits.booked(), await visits.booked()
+    await visits.walk(cancelled, "check in")
+    await visits.cancel(cancelled)
+    await visits.walk(completed, "check in", "begin", "complete")
+    for appointment_id, status in ((cancelled, S.cancelled), (completed, S.completed)):
+        for verb, _to in VERBS.values():
+            if verb is scheduling.check_in_appointment:
+                continue
+            view = await visits.do(verb, appointment_id, unless_moved_on=True)
+            assert view.status is status
+        view = await visits.do(
+            scheduling.restore_appointment_status,
+            appointment_id,
+            status=S.checked_in,
+            unless_moved_on=True,
+        )
+        assert (view.status, view.late_arrivals) == (status, 0)
+
+
+async def test_unless_moved_on_leaves_a_move_already_made_and_refuses_the_rest(
+    visits: Visits,
+) -> None:
+    missed = await visits.booked()
+    await visits.walk(missed, "check in", "missed")
+    view = await visits.do(scheduling.mark_appointment_missed, missed, unless_moved_on=True)
+    assert view.status is S.no_show
+    await visits.walk(missed, "readmit")
+    view = await visits.do(scheduling.readmit_appointment, missed, unless_moved_on=True)
+    assert (view.status, view.late_arrivals) == (S.checked_in, 1)
+    # Not moved on, only somewhere the move cannot start: still refused.
+    with pytest.raises(AppError) as error:
+        await visits.do(scheduling.complete_appointment, missed, unless_moved_on=True)
+    assert refused(error)
+    booked = await visits.booked()
+    with pytest.raises(AppError) as error:
+        await visits.do(scheduling.begin_appointment_visit, booked, unless_moved_on=True)
+    assert refused(error)
+    assert await visits.status(booked) is S.booked
 
 
 # --- what other domains read ------------------------------------------------------------------

@@ -11,9 +11,9 @@ import pytest
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from clinicflow.consultations.models import ConsultationStatus, ConsultationType
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.deps import PageViewer
-from clinicflow.identity.models import Role
+from clinicflow.identity.schemas import Role
 from clinicflow.routing import TransactionalRoute
 from clinicflow.runtime import Runtime
 from clinicflow.web.templating import render, render_block

@@ -7,8 +7,8 @@ import httpx
 from fastapi import FastAPI
 
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import ConsultationType
-from clinicflow.identity.models import Role
+from clinicflow.consultations.schemas import ConsultationType
+from clinicflow.identity.schemas import Role
 from tests.factories import sign_in_page_patient, sign_in_page_staff
 from tests.queue.clinic import QueueClinic
 

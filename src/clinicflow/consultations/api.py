@@ -16,7 +16,8 @@ from starlette.types import Message as AsgiMessage
 
 from clinicflow.consultations import schemas
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Consultation, ConsultationStatus
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.consultations.storage import file_store
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import CurrentUser, Reader, Session, SettingsDep

@@ -12,11 +12,12 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-# re-exported until other domains import it from schemas
-from clinicflow.consultations.schemas import ConsultationStatus as ConsultationStatus
-from clinicflow.consultations.schemas import ConsultationType as ConsultationType
-from clinicflow.consultations.schemas import MessageKind as MessageKind
-from clinicflow.consultations.schemas import SenderRole as SenderRole
+from clinicflow.consultations.schemas import (
+    ConsultationStatus,
+    ConsultationType,
+    MessageKind,
+    SenderRole,
+)
 from clinicflow.core.security import EncryptedText
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
 

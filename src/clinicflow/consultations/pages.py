@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow import i18n
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Consultation, ConsultationStatus, ConsultationType
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
 from clinicflow.deps import CsrfProtected, PageViewer, Session

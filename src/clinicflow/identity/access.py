@@ -11,9 +11,6 @@ from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import roles
 from clinicflow.identity.models import User
-
-# re-exported until queue.access imports it from identity.roles
-from clinicflow.identity.roles import FRONT_DESK as FRONT_DESK
 from clinicflow.identity.schemas import Role
 
 

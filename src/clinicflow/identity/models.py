@@ -9,11 +9,7 @@ from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
-
-# re-exported until other domains import it from schemas
-from clinicflow.identity.schemas import Language as Language
-from clinicflow.identity.schemas import PatientType as PatientType
-from clinicflow.identity.schemas import Role as Role
+from clinicflow.identity.schemas import Language, PatientType, Role
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):

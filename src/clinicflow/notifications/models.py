@@ -11,12 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicflow.core import clock
 from clinicflow.db import Base, UUIDPrimaryKey, string_enum
-
-# Channel, DeliveryStatus, Kind: re-exported until other domains import them from schemas
-from clinicflow.notifications.schemas import Channel as Channel
-from clinicflow.notifications.schemas import DeliveryStatus as DeliveryStatus
-from clinicflow.notifications.schemas import Kind as Kind
-from clinicflow.notifications.schemas import Priority
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind, Priority
 
 
 class Notification(UUIDPrimaryKey, Base):

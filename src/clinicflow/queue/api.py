@@ -7,7 +7,7 @@ from datetime import date
 
 from fastapi import APIRouter, Response, status
 
-from clinicflow.deps import ClientInfo, CurrentUser, Session, SettingsDep
+from clinicflow.deps import CurrentUser, Session, SettingsDep
 from clinicflow.identity import service as identity
 from clinicflow.queue import priority, schemas
 from clinicflow.queue import service as queues
@@ -23,7 +23,6 @@ async def check_in(
     session: Session,
     settings: SettingsDep,
     user: CurrentUser,
-    client: ClientInfo,
     response: Response,
 ) -> schemas.EntryOut:
     entry, created = await queues.check_in(
@@ -32,16 +31,13 @@ async def check_in(
         actor=user,
         appointment_id=body.appointment_id,
         code=body.code,
-        client_ip=client.ip,
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return await _entry(session, entry)
 
 
 @router.post("/queue/walk-in", status_code=status.HTTP_201_CREATED)
-async def walk_in(
-    body: schemas.WalkInIn, session: Session, user: CurrentUser, client: ClientInfo
-) -> schemas.EntryOut:
+async def walk_in(body: schemas.WalkInIn, session: Session, user: CurrentUser) -> schemas.EntryOut:
     entry = await queues.walk_in(
         session=session,
         actor=user,
@@ -50,7 +46,6 @@ async def walk_in(
         name=body.name,
         severity=body.severity,
         patient_type=body.patient_type,
-        client=client,
     )
     return await _entry(session, entry, with_name=True)
 
@@ -97,22 +92,14 @@ async def get_queue(
 
 
 @router.post("/queue/{doctor_id}/call-next")
-async def call_next(
-    doctor_id: uuid.UUID, session: Session, user: CurrentUser, client: ClientInfo
-) -> schemas.EntryOut:
-    current, entry = await queues.call_next(
-        session=session, actor=user, doctor_id=doctor_id, client_ip=client.ip
-    )
+async def call_next(doctor_id: uuid.UUID, session: Session, user: CurrentUser) -> schemas.EntryOut:
+    current, entry = await queues.call_next(session=session, actor=user, doctor_id=doctor_id)
     return current.entry(entry, await queues.patient_name(session, entry))
 
 
 @router.post("/queue/{doctor_id}/undo")
-async def undo(
-    doctor_id: uuid.UUID, session: Session, user: CurrentUser, client: ClientInfo
-) -> schemas.EntryOut:
-    current, entry = await queues.undo(
-        session=session, actor=user, doctor_id=doctor_id, client_ip=client.ip
-    )
+async def undo(doctor_id: uuid.UUID, session: Session, user: CurrentUser) -> schemas.EntryOut:
+    current, entry = await queues.undo(session=session, actor=user, doctor_id=doctor_id)
     return current.entry(entry, await queues.patient_name(session, entry))
 
 
@@ -131,32 +118,20 @@ async def resume(doctor_id: uuid.UUID, session: Session, user: CurrentUser) -> s
 
 
 @router.post("/queue/entries/{entry_id}/finish")
-async def finish(
-    entry_id: uuid.UUID, session: Session, user: CurrentUser, client: ClientInfo
-) -> schemas.EntryOut:
-    current, entry = await queues.finish(
-        session=session, actor=user, entry_id=entry_id, client_ip=client.ip
-    )
+async def finish(entry_id: uuid.UUID, session: Session, user: CurrentUser) -> schemas.EntryOut:
+    current, entry = await queues.finish(session=session, actor=user, entry_id=entry_id)
     return current.entry(entry, await queues.patient_name(session, entry))
 
 
 @router.post("/queue/entries/{entry_id}/no-show")
-async def no_show(
-    entry_id: uuid.UUID, session: Session, user: CurrentUser, client: ClientInfo
-) -> schemas.EntryOut:
-    current, entry = await queues.no_show(
-        session=session, actor=user, entry_id=entry_id, client_ip=client.ip
-    )
+async def no_show(entry_id: uuid.UUID, session: Session, user: CurrentUser) -> schemas.EntryOut:
+    current, entry = await queues.no_show(session=session, actor=user, entry_id=entry_id)
     return current.entry(entry, await queues.patient_name(session, entry))
 
 
 @router.post("/queue/entries/{entry_id}/recall")
-async def recall(
-    entry_id: uuid.UUID, session: Session, user: CurrentUser, client: ClientInfo
-) -> schemas.EntryOut:
-    current, entry = await queues.recall(
-        session=session, actor=user, entry_id=entry_id, client_ip=client.ip
-    )
+async def recall(entry_id: uuid.UUID, session: Session, user: CurrentUser) -> schemas.EntryOut:
+    current, entry = await queues.recall(session=session, actor=user, entry_id=entry_id)
     return current.entry(entry, await queues.patient_name(session, entry))
 
 
@@ -165,7 +140,6 @@ async def requeue(
     entry_id: uuid.UUID,
     session: Session,
     user: CurrentUser,
-    client: ClientInfo,
     body: schemas.RequeueIn | None = None,
 ) -> schemas.EntryOut:
     entry = await queues.requeue(
@@ -173,7 +147,6 @@ async def requeue(
         actor=user,
         entry_id=entry_id,
         reason=body.reason if body else None,
-        client_ip=client.ip,
     )
     return await _entry(session, entry)
 
@@ -184,7 +157,6 @@ async def move(
     body: schemas.MoveIn,
     session: Session,
     user: CurrentUser,
-    client: ClientInfo,
 ) -> schemas.EntryOut:
     current, entry = await queues.move(
         session=session,
@@ -192,7 +164,6 @@ async def move(
         entry_id=entry_id,
         before_entry_id=body.before_entry_id,
         reason=body.reason,
-        client_ip=client.ip,
     )
     return current.entry(entry, await queues.patient_name(session, entry))
 
@@ -209,14 +180,12 @@ async def put_meet_link(
     body: schemas.MeetLinkIn,
     session: Session,
     user: CurrentUser,
-    client: ClientInfo,
 ) -> schemas.MeetLinkOut:
     told = await queues.set_meet_link(
         session=session,
         actor=user,
         doctor_id=doctor_id,
         meet_url=body.meet_url,
-        client_ip=client.ip,
     )
     return schemas.MeetLinkOut(doctor_id=doctor_id, meet_url=body.meet_url, told=len(told))
 
@@ -228,11 +197,9 @@ async def get_rules(session: Session, user: CurrentUser) -> schemas.RulesOut:
 
 
 @router.put("/admin/queue-rules")
-async def put_rules(
-    body: schemas.RulesIn, session: Session, user: CurrentUser, client: ClientInfo
-) -> schemas.RulesOut:
+async def put_rules(body: schemas.RulesIn, session: Session, user: CurrentUser) -> schemas.RulesOut:
     rules = queues.rules_from(body)
-    row = await queues.set_rules(session=session, actor=user, rules=rules, client_ip=client.ip)
+    row = await queues.set_rules(session=session, actor=user, rules=rules)
     return _rules_out(row, rules)
 
 

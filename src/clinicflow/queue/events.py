@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
+from clinicflow.queue import access
 from clinicflow.queue import service as queues
+from clinicflow.realtime.connections import Member
 from clinicflow.realtime.events import Event
-from clinicflow.realtime.hub import Member
 
 KIND = "queue"
 PRESENCE = "queue-presence"
@@ -59,7 +59,7 @@ async def doctor_arrived(session: AsyncSession, key: str) -> None:
 def doctor_counts(member: Member, key: str) -> bool:
     """Only the queue's own doctor makes the queue's presence."""
     parsed = parse_key(key)
-    return parsed is not None and member.role is Role.doctor and member.id == parsed[0]
+    return parsed is not None and access.is_queue_doctor(member, parsed[0])
 
 
 class QueueTopic:
@@ -79,7 +79,7 @@ class QueueTopic:
             if exc.code is ErrorCode.not_found:
                 return False
             raise
-        return await queues.can_follow(session, user, doctor_id, day)
+        return await access.can_follow(session, user, doctor_id, day)
 
     async def replay(
         self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int

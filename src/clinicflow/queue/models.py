@@ -10,11 +10,8 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicflow.db import Base, UUIDPrimaryKey, string_enum
-from clinicflow.identity.models import PatientType
-from clinicflow.queue.schemas import EntrySource, EntryStatus
-from clinicflow.queue.schemas import (
-    Severity as Severity,  # re-exported until other domains import it from schemas
-)
+from clinicflow.identity.schemas import PatientType
+from clinicflow.queue.schemas import EntrySource, EntryStatus, Severity
 
 
 class Queue(UUIDPrimaryKey, Base):
@@ -37,7 +34,8 @@ class Queue(UUIDPrimaryKey, Base):
     doctor_away: Mapped[bool] = mapped_column(default=False)
     doctor_absent_since: Mapped[datetime | None]
     # The doctor's last call or no-show, for "undo" within a couple of minutes:
-    # `{"action", "entry_id", "at", "status", "serving_token"}` (the values before it).
+    # `{"action", "entry_id", "at", "status", "called_at", "skipped_at", "serving_token",
+    # "appointment_status"}` (the values before it; `service/controls._remember`).
     last_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 

@@ -17,8 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from clinicflow.core.schemas import StrictModel
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.models import PatientType
-from clinicflow.identity.schemas import MeetUrl, Name, Phone, no_control_characters
+from clinicflow.identity.schemas import MeetUrl, Name, PatientType, Phone, no_control_characters
 
 
 class Severity(StrEnum):

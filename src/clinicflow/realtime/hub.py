@@ -3,8 +3,8 @@ each of them exactly once and in order.
 
 `Hub` is what the socket endpoint and the runtime talk to; it puts its parts together:
 `connections` (the sockets and which follow each topic), `delivery` (catch-up, fan-out, gap
-filling), `presence`, `logins` (the login sweep) and `sends` (group commit of chat sends).
-The names other modules have always imported from here still are importable from here.
+filling), `presence`, `logins` (the login sweep) and `sends` (group commit of chat sends). Import a
+part's names from the part's own module.
 """
 
 from __future__ import annotations
@@ -29,30 +29,11 @@ from clinicflow.realtime.connections import (
 )
 from clinicflow.realtime.delivery import REPLAY_BATCH, Delivery
 from clinicflow.realtime.events import Event
-from clinicflow.realtime.logins import LoginEnded, Logins
-from clinicflow.realtime.presence import Arrival, PresenceTopic, PresenceTracker
-from clinicflow.realtime.sends import MAX_SEND_BATCH, PendingSend, SendQueue, SendStore
+from clinicflow.realtime.logins import Logins
+from clinicflow.realtime.presence import Arrival, PresenceTracker
+from clinicflow.realtime.sends import PendingSend, SendQueue, SendStore
 from clinicflow.realtime.sequencer import Sequencer
-from clinicflow.realtime.topics import NotAllowed, Registry, Topic, UserTopic
-
-__all__ = [
-    "MAX_SEND_BATCH",
-    "REPLAY_BATCH",
-    "TYPING_MIN_SECONDS",
-    "Arrival",
-    "Connection",
-    "Follower",
-    "Hub",
-    "LoginEnded",
-    "Member",
-    "NotAllowed",
-    "NotFollowing",
-    "PendingSend",
-    "PresenceTopic",
-    "SendQueue",
-    "Transaction",
-    "UserTopic",
-]
+from clinicflow.realtime.topics import NotAllowed, Registry, Topic
 
 log = structlog.get_logger(__name__)
 

@@ -11,13 +11,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
-from clinicflow.scheduling.schemas import (
-    AppointmentStatus as AppointmentStatus,  # re-exported until other domains import it from schemas
-)
-from clinicflow.scheduling.schemas import (
-    Mode as Mode,  # re-exported until other domains import it from schemas
-)
-from clinicflow.scheduling.schemas import WaitlistStatus
+from clinicflow.scheduling.schemas import AppointmentStatus, Mode, WaitlistStatus
 
 
 class Availability(Base):

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
-from clinicflow.consultations.models import Attachment, MessageKind
+from clinicflow.consultations.models import Attachment
+from clinicflow.consultations.schemas import MessageKind
 from clinicflow.consultations.service.checks import check_client_id
 from clinicflow.consultations.service.sending import (
     append,

@@ -15,13 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import schemas
-from clinicflow.consultations.models import (
-    Consultation,
-    ConsultationStatus,
-    Message,
-    MessageKind,
-    SenderRole,
-)
+from clinicflow.consultations.models import Consultation, Message
+from clinicflow.consultations.schemas import ConsultationStatus, MessageKind, SenderRole
 from clinicflow.consultations.service.for_records import consultation_for
 from clinicflow.consultations.service.lifecycle import LIVE
 from clinicflow.consultations.service.sending import append

@@ -18,7 +18,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
-from clinicflow.consultations.models import Consultation, Message, MessageKind
+from clinicflow.consultations.models import Consultation, Message
+from clinicflow.consultations.schemas import MessageKind
 from clinicflow.consultations.service.checks import MAX_PAGE
 from clinicflow.core.audit import Actor
 

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
-from clinicflow.consultations.models import (
-    Consultation,
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import (
     ConsultationStatus,
     ConsultationType,
     MessageKind,
@@ -36,7 +36,7 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.notifications import service as notifications
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import Appointment
+from clinicflow.scheduling.schemas import AppointmentView
 
 S = ConsultationStatus
 # Every move a consultation makes: from each status, the statuses it may go to. A
@@ -192,11 +192,12 @@ async def end(
 
 
 async def open_for_visit(
-    *, session: AsyncSession, actor: Actor, appointment: Appointment, meet_url: str
+    *, session: AsyncSession, actor: Actor, appointment: AppointmentView, meet_url: str
 ) -> Consultation:
     """The consultation of an online appointment whose patient the doctor calls from the
     queue: the one the patient already started for it (accepted now), or a new active
-    video consultation; either way with the doctor's link as it is at the call."""
+    video consultation; either way with the doctor's link as it is at the call. The
+    appointment is scheduling's frozen view: its id, its two people and its reason."""
     consultation = await session.scalar(
         select(Consultation)
         .where(Consultation.appointment_id == appointment.id, Consultation.status.in_(LIVE))

@@ -11,7 +11,8 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
-from clinicflow.consultations.models import Consultation, ConsultationType
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationType
 from clinicflow.consultations.service.checks import valid_text
 from clinicflow.consultations.service.describing import publish_update
 from clinicflow.core import audit

@@ -9,7 +9,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
-from clinicflow.consultations.models import Consultation, ConsultationStatus
+from clinicflow.consultations.models import Consultation
+from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.consultations.service.checks import MAX_PAGE
 from clinicflow.consultations.service.describing import desk_entry, names_of_people
 from clinicflow.consultations.service.lifecycle import LIVE

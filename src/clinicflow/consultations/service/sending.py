@@ -32,14 +32,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from clinicflow import realtime
 from clinicflow.consultations import access, schemas
-from clinicflow.consultations.models import (
-    Attachment,
-    Consultation,
-    ConsultationStatus,
-    Message,
-    MessageKind,
-    SenderRole,
-)
+from clinicflow.consultations.models import Attachment, Consultation, Message
+from clinicflow.consultations.schemas import ConsultationStatus, MessageKind, SenderRole
 from clinicflow.consultations.service.checks import CLIENT_ID, check_client_id, valid_text
 from clinicflow.consultations.service.describing import topic
 from clinicflow.core import clock

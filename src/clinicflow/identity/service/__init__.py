@@ -39,6 +39,7 @@ from clinicflow.identity.service.phone import OtpSent as OtpSent
 from clinicflow.identity.service.phone import code_sender_info as code_sender_info
 from clinicflow.identity.service.phone import request_otp as request_otp
 from clinicflow.identity.service.phone import verify_otp as verify_otp
+from clinicflow.identity.service.profiles import set_meet_url as set_meet_url
 from clinicflow.identity.service.sessions import Authenticated as Authenticated
 from clinicflow.identity.service.sessions import Client as Client
 from clinicflow.identity.service.sessions import Login as Login

@@ -17,7 +17,6 @@ from clinicflow.identity import access
 from clinicflow.identity.models import DoctorProfile, User
 from clinicflow.identity.schemas import Role
 from clinicflow.identity.service.accounts import create_patient_from_phone
-from clinicflow.identity.service.sessions import Client
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -81,9 +80,6 @@ async def find_or_register_patient(
     actor: audit.Actor,
     phone: str,
     name: str,
-    # Accepted, and unused, until queue.walk_in stops passing it: the registration's audit
-    # row takes the address from the unit of work (`audit.bind_address`).
-    client: Client | None = None,
 ) -> User:
     """The patient with this phone number, or a new one the front desk registers for a
     walk-in (they sign in later with a code sent to that phone)."""

@@ -11,14 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from clinicflow.core.errors import AppError
 from clinicflow.deps import (
-    ClientInfo,
     CsrfProtected,
     OptionalPageUser,
     PageViewer,
     Session,
     SettingsDep,
 )
-from clinicflow.identity.schemas import Role
+from clinicflow.queue import access
 from clinicflow.queue import service as queues
 from clinicflow.queue.pages.desk import receipt
 from clinicflow.routing import TransactionalRoute
@@ -42,7 +41,7 @@ async def arrive(
     if user is None:
         target = "/queue/arrive" + (f"?{urlencode({'code': code})}" if code else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    if user.role is Role.patient and not code:
+    if access.has_waiting_room(user) and not code:
         return RedirectResponse("/queue", status_code=303)
     return render(request, "queue/arrive.html", {"code": code or "", "done": None})
 
@@ -53,18 +52,17 @@ async def arrive_check_in(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
     code: CodeField,
 ) -> Response:
     try:
         entry, _created = await queues.check_in(
-            session=session, settings=settings, actor=user, code=code, client_ip=client.ip
+            session=session, settings=settings, actor=user, code=code
         )
     except AppError as exc:
         return await refusal_page(
             request, session, exc, "queue/arrive.html", _nothing_stored, code=code, done=None
         )
-    if user.role is Role.patient:
+    if access.has_waiting_room(user):
         return RedirectResponse("/queue", status_code=303)
     done = await receipt(session, user, entry.id)
     return render(request, "queue/arrive.html", {"code": "", "done": done})

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.core.labels import choices
-from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, SettingsDep, Viewer
+from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep, Viewer
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import PatientType
@@ -142,7 +142,6 @@ async def desk_walk_in(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
     doctor_id: Annotated[str, Form(max_length=64)] = "",
     phone: Annotated[str, Form(max_length=64)] = "",
     name: Annotated[str, Form(max_length=240)] = "",
@@ -179,7 +178,6 @@ async def desk_walk_in(
             name=body.name,
             severity=body.severity,
             patient_type=body.patient_type,
-            client=client,
         )
     except AppError as exc:
         return await refusal_page(

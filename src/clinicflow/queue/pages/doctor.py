@@ -25,7 +25,6 @@ from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import CsrfProtected, PageViewer, Session, Viewer
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
 from clinicflow.queue import access, schemas
 from clinicflow.queue import service as queues
 from clinicflow.queue.pages.staff_queue import staff_queue
@@ -56,7 +55,7 @@ class EntryControl(StrEnum):
 
 async def _live_context(session: AsyncSession, viewer: Viewer, day: date | None) -> dict[str, Any]:
     """What the block `doctor_queue` reads, drawn whole or alone."""
-    access.require_role(viewer, Role.doctor)
+    access.require_doctor_page(viewer)
     doctor = await identity.get_doctor(session, viewer.id)
     queue = await staff_queue(
         session, viewer, doctor_id=viewer.id, doctor_name=doctor.name, day=day
@@ -102,7 +101,7 @@ async def doctor_meet_link(
     user: PageViewer,
     meet_url: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    access.require_role(user, Role.doctor)
+    access.require_doctor_page(user)
     try:
         try:
             body = schemas.MeetLinkIn.model_validate({"meet_url": meet_url.strip() or None})
@@ -133,7 +132,7 @@ async def doctor_queue_control(
     request: Request, session: Session, user: PageViewer, control: QueueControl
 ) -> Response:
     """Call next, undo, pause or resume; then the page again (or the refusal on it)."""
-    access.require_role(user, Role.doctor)
+    access.require_doctor_page(user)
     try:
         match control:
             case QueueControl.call_next:
@@ -161,7 +160,7 @@ async def doctor_entry_control(
     control: EntryControl,
 ) -> Response:
     """Finish, no-show or call again one patient; then the page again (or the refusal)."""
-    access.require_role(user, Role.doctor)
+    access.require_doctor_page(user)
     verb = {
         EntryControl.finish: queues.finish,
         EntryControl.no_show: queues.no_show,

@@ -14,10 +14,9 @@ from clinicflow import i18n
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError
 from clinicflow.core.labels import choices
-from clinicflow.deps import ClientInfo, CsrfProtected, PageViewer, Session, SettingsDep, Viewer
+from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep, Viewer
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
 from clinicflow.queue import access
 from clinicflow.queue import service as queues
 from clinicflow.queue.pages.check_in_cards import todays_appointments
@@ -94,7 +93,7 @@ async def _waiting_room_context(
 async def waiting_room(
     request: Request, session: Session, settings: SettingsDep, user: PageViewer
 ) -> Response:
-    access.require_role(user, Role.patient)
+    access.require_waiting_room(user)
     context = await _waiting_room_context(session, user, settings)
     return render(request, "queue/waiting_room.html", context)
 
@@ -105,17 +104,15 @@ async def patient_check_in(
     session: Session,
     settings: SettingsDep,
     user: PageViewer,
-    client: ClientInfo,
     appointment_id: Annotated[uuid.UUID, Form()],
 ) -> Response:
-    access.require_role(user, Role.patient)
+    access.require_waiting_room(user)
     try:
         await queues.check_in(
             session=session,
             settings=settings,
             actor=user,
             appointment_id=appointment_id,
-            client_ip=client.ip,
         )
     except AppError as exc:
         return await refusal_page(

@@ -35,7 +35,6 @@ from clinicflow.queue.service.queue_state import State as State
 from clinicflow.queue.service.queue_state import state as state
 from clinicflow.queue.service.queue_state import topic as topic
 from clinicflow.queue.service.reading import board as board
-from clinicflow.queue.service.reading import can_follow as can_follow
 from clinicflow.queue.service.reading import my_entries as my_entries
 from clinicflow.queue.service.reading import my_places as my_places
 from clinicflow.queue.service.reading import patient_name as patient_name

@@ -27,7 +27,6 @@ async def move(
     entry_id: uuid.UUID,
     before_entry_id: uuid.UUID,
     reason: str,
-    client_ip: str | None = None,
 ) -> tuple[State, QueueEntry]:
     """Put a waiting patient just before another, with a reason for the audit trail."""
     queue, entry = await locked_entry(session, actor, entry_id)
@@ -64,7 +63,6 @@ async def move(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"before_entry_id": str(target.id), "token": entry.token, "reason": reason},
     )
     return await announce(session, queue, [entry]), entry

@@ -25,7 +25,12 @@ from clinicflow.queue.models import Queue, QueueEntry
 from clinicflow.queue.schemas import EntryStatus
 from clinicflow.queue.service import other_domains
 from clinicflow.queue.service.days import lock, locked_entry, open_queue
-from clinicflow.queue.service.lifecycle import require_status, transition
+from clinicflow.queue.service.lifecycle import (
+    ACTIVE,
+    require_no_other_place,
+    require_status,
+    transition,
+)
 from clinicflow.queue.service.queue_state import State, announce, state
 from clinicflow.queue.service.refusals import conflict
 
@@ -37,8 +42,10 @@ async def _today_queue_for_update(
     session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
 ) -> Queue:
     access.require_queue_doctor(actor, doctor_id)
-    doctor = await identity.get_doctor(session, doctor_id)
-    queue = await open_queue(session, doctor_id, await other_domains.doctor_today(session, doctor))
+    await identity.get_doctor(session, doctor_id)
+    queue = await open_queue(
+        session, doctor_id, await other_domains.doctor_today(session, doctor_id)
+    )
     await lock(session, queue)
     return queue
 
@@ -56,6 +63,8 @@ async def _call(
     session: AsyncSession, actor: Actor, queue: Queue, entry: QueueEntry, action: str
 ) -> None:
     """Make `entry` the patient in consultation, remembering how to undo it."""
+    if entry.status not in ACTIVE:
+        await require_no_other_place(session, entry)
     busy = await _in_consultation(session, queue)
     if busy is not None and busy.id != entry.id:
         raise conflict(
@@ -65,31 +74,23 @@ async def _call(
             token=busy.token,
         )
     appointment = (
-        await other_domains.booking(session, entry.appointment_id) if entry.appointment_id else None
+        await other_domains.find_appointment(session, entry.appointment_id)
+        if entry.appointment_id
+        else None
     )
     if entry.online and appointment is not None:
-        doctor = await identity.get_doctor(session, queue.doctor_id)
-        meet_url = other_domains.doctor_meet_url(doctor)
+        meet_url = await other_domains.doctor_meet_url(session, queue.doctor_id)
         if not meet_url:
             raise conflict(
                 ErrorCode.meet_link_required,
                 _("Set your meeting link before calling an online patient."),
             )
         entry.consultation_id = await other_domains.open_consultation(
-            session, actor, appointment.id, meet_url
+            session, actor, appointment, meet_url
         )
     now = clock.now()
-    before = {
-        "action": action,
-        "entry_id": str(entry.id),
-        "at": now.isoformat(),
-        "status": entry.status.value,
-        "called_at": entry.called_at.isoformat() if entry.called_at else None,
-        "serving_token": queue.serving_token,
-        "appointment_status": appointment.status if appointment else None,
-    }
+    _remember(queue, entry, action, now, appointment.status.value if appointment else None)
     transition(entry, E.in_consultation)
-    queue.last_action = before
     entry.called_at = now
     entry.skipped_at = None
     queue.serving_token = entry.token
@@ -98,8 +99,29 @@ async def _call(
     await notifications.about_entry(session, kind=Kind.queue_turn, entry=entry)
 
 
+def _remember(
+    queue: Queue, entry: QueueEntry, action: str, now: datetime, appointment_status: str | None
+) -> None:
+    """Keep what `undo` puts back: the entry's times and status, and the queue's and the
+    appointment's, as they were before this call or no-show."""
+    queue.last_action = {
+        "action": action,
+        "entry_id": str(entry.id),
+        "at": now.isoformat(),
+        "status": entry.status.value,
+        "called_at": entry.called_at.isoformat() if entry.called_at else None,
+        "skipped_at": entry.skipped_at.isoformat() if entry.skipped_at else None,
+        "serving_token": queue.serving_token,
+        "appointment_status": appointment_status,
+    }
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 async def call_next(
-    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     queue = await _today_queue_for_update(session, actor, doctor_id)
     if queue.paused:
@@ -115,14 +137,13 @@ async def call_next(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token},
     )
     return await announce(session, queue, [entry]), entry
 
 
 async def recall(
-    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     """Call again a patient who was called (tell them once more) or skipped."""
     queue, entry = await locked_entry(session, actor, entry_id)
@@ -136,14 +157,13 @@ async def recall(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token},
     )
     return await announce(session, queue, [entry], recalled=entry), entry
 
 
 async def finish(
-    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     """End the visit: the consultation ends, the appointment is completed, and its length
     counts towards the doctor's average."""
@@ -166,31 +186,21 @@ async def finish(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token, "duration_seconds": entry.duration_seconds},
     )
     return await announce(session, queue, [entry]), entry
 
 
 async def no_show(
-    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     """Skip a patient who is not there: their place is kept for the grace period, after
     which they are a no-show (`expire_skipped`)."""
     queue, entry = await locked_entry(session, actor, entry_id)
     access.require_queue_doctor(actor, entry.doctor_id)
     now = clock.now()
-    before = {
-        "action": "no_show",
-        "entry_id": str(entry.id),
-        "at": now.isoformat(),
-        "status": entry.status.value,
-        "called_at": entry.called_at.isoformat() if entry.called_at else None,
-        "serving_token": queue.serving_token,
-        "appointment_status": None,
-    }
+    _remember(queue, entry, "no_show", now, None)
     transition(entry, E.skipped)
-    queue.last_action = before
     entry.skipped_at = now
     await notifications.about_entry(session, kind=Kind.queue_missed, entry=entry)
     await audit.record(
@@ -199,14 +209,13 @@ async def no_show(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token},
     )
     return await announce(session, queue, [entry]), entry
 
 
 async def undo(
-    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, client_ip: str | None = None
+    *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
     """Take back the last call or no-show, within `UNDO_SECONDS` of it."""
     queue = await _today_queue_for_update(session, actor, doctor_id)
@@ -220,10 +229,13 @@ async def undo(
     previous = EntryStatus(last["status"])
     # A skipped patient who has since taken their place back is waiting already.
     if entry.status is not previous:
+        if previous in ACTIVE and entry.status not in ACTIVE:
+            await require_no_other_place(session, entry)
         transition(entry, previous)
-    entry.called_at = datetime.fromisoformat(last["called_at"]) if last["called_at"] else None
-    if entry.status is not E.skipped:
-        entry.skipped_at = None
+    entry.called_at = _instant(last["called_at"])
+    # Skipped again since the first skip, so the grace period ends when it would have (an
+    # undo kept before `skipped_at` was has none).
+    entry.skipped_at = _instant(last.get("skipped_at")) if entry.status is E.skipped else None
     queue.serving_token = last["serving_token"]
     if last["appointment_status"] and entry.appointment_id is not None:
         await other_domains.restore_status(
@@ -236,7 +248,6 @@ async def undo(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"token": entry.token},
     )
     return await announce(session, queue, [entry]), entry

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Settings
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode, not_found
+from clinicflow.core.errors import ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.models import PatientType
+from clinicflow.identity.schemas import PatientType
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.service import Kind
 from clinicflow.queue import access
@@ -33,10 +33,10 @@ from clinicflow.queue.service import other_domains
 from clinicflow.queue.service.days import lock, queue_to_join
 from clinicflow.queue.service.lifecycle import ACTIVE, START
 from clinicflow.queue.service.missed import requeue, take_place_back
-from clinicflow.queue.service.other_domains import Booking
 from clinicflow.queue.service.queue_state import announce
 from clinicflow.queue.service.refusals import already_in_queue, conflict
 from clinicflow.queue.service.rules import current_rules
+from clinicflow.scheduling.schemas import AppointmentStatus, AppointmentView, Mode
 
 E = EntryStatus
 # A patient's "today" is each doctor's own day, so appointments a day either side are looked
@@ -57,7 +57,7 @@ def check_in_code(settings: Settings, appointment_id: uuid.UUID) -> str:
 
 async def appointment_by_code(
     session: AsyncSession, settings: Settings, code: str
-) -> Booking | None:
+) -> AppointmentView | None:
     """Today's (give or take a day) booked appointment with this check-in code."""
     wanted = code.strip().upper().replace("-", "").replace(" ", "")
     for appointment in await other_domains.uncancelled_near(session, clock.now()):
@@ -68,7 +68,7 @@ async def appointment_by_code(
 
 async def appointments_to_check_in(
     session: AsyncSession, actor: Actor, *, limit: int
-) -> list[tuple[Booking, ZoneInfo]]:
+) -> list[tuple[AppointmentView, ZoneInfo]]:
     """Booked appointments on their doctor's today that the actor may see, each with its
     doctor's zone, to check in."""
     now = clock.now()
@@ -79,8 +79,10 @@ async def appointments_to_check_in(
     answer = []
     for appointment in found:
         if appointment.doctor_id not in zones:
-            doctor = await identity.get_doctor(session, appointment.doctor_id)
-            zones[appointment.doctor_id] = await other_domains.doctor_zone(session, doctor)
+            await identity.get_doctor(session, appointment.doctor_id)
+            zones[appointment.doctor_id] = await other_domains.doctor_zone(
+                session, appointment.doctor_id
+            )
         zone = zones[appointment.doctor_id]
         if appointment.starts_at.astimezone(zone).date() == now.astimezone(zone).date():
             answer.append((appointment, zone))
@@ -97,7 +99,7 @@ async def join(
     source: EntrySource,
     severity: Severity,
     patient_type: PatientType,
-    appointment: Booking | None = None,
+    appointment: AppointmentView | None = None,
 ) -> QueueEntry:
     held = await session.scalar(
         select(QueueEntry.id).where(
@@ -120,7 +122,7 @@ async def join(
                 patient_id=patient_id,
                 appointment_id=appointment.id if appointment else None,
                 appointment_starts_at=appointment.starts_at if appointment else None,
-                online=bool(appointment and appointment.online),
+                online=appointment is not None and appointment.mode is Mode.online,
                 token=token,
                 status=START,
                 severity=severity,
@@ -154,7 +156,6 @@ async def check_in(
     actor: Actor,
     appointment_id: uuid.UUID | None = None,
     code: str | None = None,
-    client_ip: str | None = None,
 ) -> tuple[QueueEntry, bool]:
     """Give a booked patient who has arrived a token: at the desk at any time of the day,
     or by the patient from their phone within the clinic's window before the start.
@@ -166,14 +167,11 @@ async def check_in(
         appointment = await other_domains.appointment_for(session, actor, appointment_id)
     elif code:
         appointment = await appointment_by_code(session, settings, code)
-        if appointment is not None and not (
-            access.is_front_desk(actor) or actor.id == appointment.patient_id
-        ):
+        if appointment is not None and not access.can_check_in(actor, appointment):
             appointment = None
     if appointment is None:
         raise not_found()
-    if not (access.is_front_desk(actor) or actor.id == appointment.patient_id):
-        raise AppError(ErrorCode.forbidden, _("Only the patient or the front desk can check in."))
+    access.require_check_in(actor, appointment)
     existing = await latest_entry(session, appointment.id)
     if existing is not None and existing.status in (E.skipped, E.no_show):
         back = (
@@ -188,19 +186,18 @@ async def check_in(
             actor=actor,
             entry_id=existing.id,
             reason="arrived late",
-            client_ip=client_ip,
         )
         return late, True
     if existing is not None and existing.status in ACTIVE:
         return existing, False
-    if not appointment.booked:
+    if appointment.status is not AppointmentStatus.booked:
         raise conflict(
             ErrorCode.invalid_transition,
             _("This appointment cannot be checked in any more."),
-            status=appointment.status,
+            status=appointment.status.value,
         )
     doctor = await identity.get_doctor(session, appointment.doctor_id)
-    zone = await other_domains.doctor_zone(session, doctor)
+    zone = await other_domains.doctor_zone(session, doctor.id)
     now = clock.now()
     day = appointment.starts_at.astimezone(zone).date()
     if day != now.astimezone(zone).date():
@@ -209,7 +206,7 @@ async def check_in(
         )
     _row, rules = await current_rules(session)
     opens_at = appointment.starts_at - timedelta(minutes=rules.check_in_window_minutes)
-    if not access.is_front_desk(actor) and now < opens_at:
+    if not access.checks_in_any_time(actor) and now < opens_at:
         raise conflict(
             ErrorCode.check_in_not_open,
             _("Check-in opens {minutes} minutes before your appointment.").format(
@@ -227,7 +224,7 @@ async def check_in(
         patient_id=patient.id,
         source=EntrySource.check_in,
         severity=Severity.routine,
-        patient_type=other_domains.usual_patient_type(patient),
+        patient_type=await other_domains.usual_patient_type(session, patient.id),
         appointment=appointment,
     )
     await other_domains.mark_checked_in(session, appointment.id)
@@ -237,7 +234,6 @@ async def check_in(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client_ip,
         details={"appointment_id": str(appointment.id), "token": entry.token},
     )
     await announce(session, queue, [entry])
@@ -253,15 +249,15 @@ async def walk_in(
     name: str,
     severity: Severity,
     patient_type: PatientType | None,
-    client: identity.Client,
 ) -> QueueEntry:
-    """Register a patient who came without a booking: found by phone, or created."""
+    """Register a patient who came without a booking: found by phone, or created by identity
+    (they sign in later with a code sent to that phone)."""
     access.require_front_desk(actor)
     doctor = await identity.get_doctor(session, doctor_id)
-    day = await other_domains.doctor_today(session, doctor)
+    day = await other_domains.doctor_today(session, doctor.id)
     queue = await queue_to_join(session, doctor.id, day)
     patient = await identity.find_or_register_patient(
-        session=session, actor=actor, phone=phone, name=name, client=client
+        session=session, actor=actor, phone=phone, name=name
     )
     entry = await join(
         session,
@@ -271,7 +267,7 @@ async def walk_in(
         patient_id=patient.id,
         source=EntrySource.walk_in,
         severity=severity,
-        patient_type=patient_type or other_domains.usual_patient_type(patient),
+        patient_type=patient_type or await other_domains.usual_patient_type(session, patient.id),
     )
     await audit.record(
         session,
@@ -279,7 +275,6 @@ async def walk_in(
         resource_type="queue_entry",
         resource_id=entry.id,
         actor=actor,
-        ip=client.ip,
         details={"token": entry.token, "severity": severity.value},
     )
     await announce(session, queue, [entry])

@@ -8,11 +8,14 @@ answer to "how can a place become <status>?". A move the table does not hold is 
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.queue.models import QueueEntry
 from clinicflow.queue.schemas import EntryStatus
-from clinicflow.queue.service.refusals import conflict
+from clinicflow.queue.service.refusals import already_in_queue, conflict
 
 E = EntryStatus
 
@@ -84,6 +87,24 @@ def require_status(entry: QueueEntry, *allowed: EntryStatus, to: str) -> None:
     (ready, move, requeue) or that allow less than the table (recall)."""
     if entry.status not in allowed:
         raise _refused(entry, to)
+
+
+async def require_no_other_place(session: AsyncSession, entry: QueueEntry) -> None:
+    """Refuse (409 `already_in_queue`) to bring a no-show back into the queue (recalled, or
+    its no-show undone) once its patient has a new token: they would hold two places, which
+    the "one active place per patient" index forbids, so the new token stands."""
+    other = await session.scalar(
+        select(QueueEntry.token)
+        .where(
+            QueueEntry.queue_id == entry.queue_id,
+            QueueEntry.patient_id == entry.patient_id,
+            QueueEntry.status.in_(ACTIVE),
+            QueueEntry.id != entry.id,
+        )
+        .limit(1)
+    )
+    if other is not None:
+        raise already_in_queue(token=other)
 
 
 def _refused(entry: QueueEntry, to: str) -> AppError:

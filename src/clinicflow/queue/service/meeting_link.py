@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow import realtime
 from clinicflow.core import audit
 from clinicflow.core.audit import Actor
-from clinicflow.identity import service as identity
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.service import Kind
 from clinicflow.queue import access
@@ -27,13 +26,11 @@ async def set_meet_link(
     actor: Actor,
     doctor_id: uuid.UUID,
     meet_url: str | None,
-    client_ip: str | None = None,
 ) -> list[QueueEntry]:
     """Change the doctor's link; during a session the next waiting patients are told the
     new one. Answers the entries told."""
     access.require_meet_link_editor(actor, doctor_id)
-    doctor = await identity.get_doctor(session, doctor_id)
-    if not other_domains.set_doctor_meet_url(doctor, meet_url):
+    if not await other_domains.set_doctor_meet_url(session, doctor_id, meet_url):
         return []
     await audit.record(
         session,
@@ -41,9 +38,10 @@ async def set_meet_link(
         resource_type="user",
         resource_id=doctor_id,
         actor=actor,
-        ip=client_ip,
     )
-    queue = await get_queue(session, doctor_id, await other_domains.doctor_today(session, doctor))
+    queue = await get_queue(
+        session, doctor_id, await other_domains.doctor_today(session, doctor_id)
+    )
     if queue is None or meet_url is None:
         return []
     told = await entries_of(session, (await state(session, queue)).ordered[:MEET_LINK_TOLD])

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.errors import ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.notifications import service as notifications
@@ -70,22 +70,20 @@ async def requeue(
     actor: Actor,
     entry_id: uuid.UUID,
     reason: str | None = None,
-    client_ip: str | None = None,
 ) -> QueueEntry:
     """A patient who missed their turn asks for a new token: within the grace period they
     simply get their place back; after it, a new token at the end of the same day's queue,
     written into the visit's history."""
     entry = await access.get_entry_for(session, actor, entry_id)
-    if not (actor.id == entry.patient_id or access.is_front_desk(actor)):
-        raise AppError(ErrorCode.forbidden, _("Only the patient or the front desk can do this."))
+    access.require_new_token_asker(actor, entry)
     if entry.status is E.skipped:
         back = await take_place_back(session, actor, entry)
         if back is not None:
             return back
     require_status(entry, E.no_show, to="requeue")
     queue = await queue_of(session, entry)
-    doctor = await identity.get_doctor(session, entry.doctor_id)
-    if queue.day != await other_domains.doctor_today(session, doctor):
+    await identity.get_doctor(session, entry.doctor_id)
+    if queue.day != await other_domains.doctor_today(session, entry.doctor_id):
         raise conflict(ErrorCode.check_in_not_open, _("A new token is only given on the same day."))
     now = clock.now()
     try:
@@ -134,7 +132,6 @@ async def requeue(
         resource_type="queue_entry",
         resource_id=new.id,
         actor=actor,
-        ip=client_ip,
         details={"old_token": entry.token, "new_token": new.token, "reason": why},
     )
     await notifications.about_entry(session, kind=Kind.queue_new_token, entry=new)

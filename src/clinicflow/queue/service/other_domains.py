@@ -1,91 +1,58 @@
-"""Every read and write the queue makes of another domain's rows, in one place.
+"""Everything the queue asks of other domains, in one place, each a small function named for
+what it asks.
 
-Scheduling owns appointments and doctors' weeks, consultations owns consultations, identity
-owns accounts and their profiles. The queue still reads and changes some of those rows
-itself; each touch is a small function here, named for what it does, so no other module of
-the queue imports their tables, and handing the writes to their owners' verbs
-(`scheduling.check_in_appointment`, `complete_appointment`, ...) changes this file alone.
+The queue writes only its own rows. Scheduling owns appointments and doctors' weeks, and
+answers frozen views (`AppointmentView`); consultations owns the online visit; identity
+owns accounts and their profiles. An appointment follows its patient's place through
+scheduling's visit verbs, and only while it can: one cancelled while its patient waited, or
+already finished or missed under another token, keeps its status while the place goes on
+(`unless_moved_on=True`, see `scheduling/service/visits.py`).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import service as consultations
-from clinicflow.consultations.models import Consultation
 from clinicflow.core import clock
 from clinicflow.core.audit import Actor
-from clinicflow.identity.models import PatientType, User
-from clinicflow.scheduling import access as scheduling_access
+from clinicflow.identity import service as identity
+from clinicflow.identity.schemas import PatientType
 from clinicflow.scheduling import service as scheduling
-from clinicflow.scheduling.models import Appointment, AppointmentStatus, Availability, Mode
-
-
-@dataclass(frozen=True)
-class Booking:
-    """What the queue reads of an appointment: a copy, so scheduling's rows stay here."""
-
-    id: uuid.UUID
-    patient_id: uuid.UUID
-    doctor_id: uuid.UUID
-    starts_at: datetime
-    mode: str
-    online: bool
-    status: str
-    # Booked and nothing since: not checked in, seen, missed or cancelled.
-    booked: bool
-
-
-def _booking(appointment: Appointment) -> Booking:
-    return Booking(
-        id=appointment.id,
-        patient_id=appointment.patient_id,
-        doctor_id=appointment.doctor_id,
-        starts_at=appointment.starts_at,
-        mode=appointment.mode.value,
-        online=appointment.mode is Mode.online,
-        status=appointment.status.value,
-        booked=appointment.status is AppointmentStatus.booked,
-    )
-
+from clinicflow.scheduling.schemas import AppointmentStatus, AppointmentView
 
 # --- appointments (scheduling's) -------------------------------------------------------------
 
 
 async def appointment_for(
     session: AsyncSession, actor: Actor, appointment_id: uuid.UUID
-) -> Booking:
+) -> AppointmentView:
     """The appointment if the actor may see it; scheduling's not-found otherwise."""
-    return _booking(await scheduling_access.get_appointment_for(session, actor, appointment_id))
-
-
-async def booking(session: AsyncSession, appointment_id: uuid.UUID) -> Booking | None:
-    appointment = await session.get(Appointment, appointment_id)
-    return _booking(appointment) if appointment is not None else None
-
-
-async def uncancelled_near(session: AsyncSession, now: datetime) -> list[Booking]:
-    """Appointments not cancelled that start within a day of `now`, either side."""
-    found = await session.scalars(
-        select(Appointment).where(
-            Appointment.starts_at >= now - timedelta(days=1),
-            Appointment.starts_at <= now + timedelta(days=1),
-            Appointment.status != AppointmentStatus.cancelled,
-        )
+    found = await scheduling.get_appointment(
+        session=session, actor=actor, appointment_id=appointment_id
     )
-    return [_booking(appointment) for appointment in found]
+    return AppointmentView.model_validate(found)
+
+
+async def find_appointment(
+    session: AsyncSession, appointment_id: uuid.UUID
+) -> AppointmentView | None:
+    return await scheduling.find_appointment(session=session, appointment_id=appointment_id)
+
+
+async def uncancelled_near(session: AsyncSession, now: datetime) -> list[AppointmentView]:
+    """Appointments not cancelled that start within a day of `now`, either side."""
+    return await scheduling.appointments_near(session=session, around=now, within=timedelta(days=1))
 
 
 async def booked_between(
     session: AsyncSession, actor: Actor, *, start: datetime, end: datetime, limit: int
-) -> list[Booking]:
-    """Booked appointments (not yet checked in) the actor may see, starting in [start, end]."""
+) -> list[AppointmentView]:
+    """Booked appointments (not yet checked in) the actor may see, starting in [start, end)."""
     found, _cursor = await scheduling.list_appointments(
         session=session,
         actor=actor,
@@ -94,101 +61,114 @@ async def booked_between(
         end=end,
         limit=limit,
     )
-    return [_booking(appointment) for appointment in found]
-
-
-async def _set_status(
-    session: AsyncSession, appointment_id: uuid.UUID, status: AppointmentStatus
-) -> Appointment | None:
-    appointment = await session.get(Appointment, appointment_id)
-    if appointment is not None:
-        appointment.status = status
-    return appointment
+    return [AppointmentView.model_validate(appointment) for appointment in found]
 
 
 async def mark_checked_in(session: AsyncSession, appointment_id: uuid.UUID) -> None:
-    """The patient has a place in the queue."""
-    await _set_status(session, appointment_id, AppointmentStatus.checked_in)
+    """The patient has a place in the queue (their booked appointment only: check-in asks)."""
+    await scheduling.check_in_appointment(session=session, appointment_id=appointment_id)
 
 
 async def begin_visit(session: AsyncSession, appointment_id: uuid.UUID) -> None:
     """The doctor has called the patient."""
-    await _set_status(session, appointment_id, AppointmentStatus.in_consultation)
+    await scheduling.begin_appointment_visit(
+        session=session, appointment_id=appointment_id, unless_moved_on=True
+    )
 
 
 async def mark_completed(session: AsyncSession, appointment_id: uuid.UUID) -> None:
     """The doctor has finished the visit."""
-    await _set_status(session, appointment_id, AppointmentStatus.completed)
+    await scheduling.complete_appointment(
+        session=session, appointment_id=appointment_id, unless_moved_on=True
+    )
 
 
 async def mark_missed(session: AsyncSession, appointment_id: uuid.UUID) -> None:
     """The patient did not come back within the grace period."""
-    await _set_status(session, appointment_id, AppointmentStatus.no_show)
+    await scheduling.mark_appointment_missed(
+        session=session, appointment_id=appointment_id, unless_moved_on=True
+    )
 
 
 async def readmit(session: AsyncSession, appointment_id: uuid.UUID) -> None:
     """A patient who missed their turn has a new token: checked in again, once more late."""
-    appointment = await _set_status(session, appointment_id, AppointmentStatus.checked_in)
-    if appointment is not None:
-        appointment.late_arrivals += 1
+    await scheduling.readmit_appointment(
+        session=session, appointment_id=appointment_id, unless_moved_on=True
+    )
 
 
 async def restore_status(session: AsyncSession, appointment_id: uuid.UUID, status: str) -> None:
     """Undo of the doctor's last call: the status the appointment had before it."""
-    await _set_status(session, appointment_id, AppointmentStatus(status))
+    await scheduling.restore_appointment_status(
+        session=session,
+        appointment_id=appointment_id,
+        status=AppointmentStatus(status),
+        unless_moved_on=True,
+    )
 
 
 # --- consultations (the consultations domain's) ----------------------------------------------
 
 
 async def open_consultation(
-    session: AsyncSession, actor: Actor, appointment_id: uuid.UUID, meet_url: str
+    session: AsyncSession, actor: Actor, appointment: AppointmentView, meet_url: str
 ) -> uuid.UUID:
     """The online appointment's consultation, active with the doctor's link; answers its id."""
-    appointment = await session.get_one(Appointment, appointment_id)
     consultation = await consultations.open_for_visit(
         session=session, actor=actor, appointment=appointment, meet_url=meet_url
     )
     return consultation.id
 
 
-async def consultation_meet_url(session: AsyncSession, consultation_id: uuid.UUID) -> str | None:
-    consultation = await session.get(Consultation, consultation_id)
-    return consultation.meet_url if consultation else None
+async def consultation_meet_url(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> str | None:
+    """The link of the patient's own consultation (copied from the doctor's at the call)."""
+    consultation = await consultations.get_consultation(
+        session=session, actor=actor, consultation_id=consultation_id
+    )
+    return consultation.meet_url
 
 
 # --- doctors and patients (identity's accounts and profiles, scheduling's weeks) -------------
 
 
-async def doctor_zone(session: AsyncSession, doctor: User) -> ZoneInfo:
-    """The zone of the doctor's working week (where their days begin and end)."""
-    week = await session.get(Availability, doctor.id)
-    name = week.timezone if week else (doctor.doctor.timezone if doctor.doctor else "UTC")
-    return ZoneInfo(name)
+async def doctor_zone(session: AsyncSession, doctor_id: uuid.UUID) -> ZoneInfo:
+    """The zone of the active doctor's working week (where their days begin and end): the
+    saved week's, or their profile's before they saved one."""
+    week = await scheduling.weekly_availability(session=session, doctor_id=doctor_id)
+    if week is not None:
+        return ZoneInfo(week.timezone)
+    doctor = await identity.get_doctor(session, doctor_id)
+    assert doctor.doctor is not None  # get_doctor guarantees the profile
+    return ZoneInfo(doctor.doctor.timezone)
 
 
-async def doctor_today(session: AsyncSession, doctor: User) -> date:
-    return clock.now().astimezone(await doctor_zone(session, doctor)).date()
+async def doctor_today(session: AsyncSession, doctor_id: uuid.UUID) -> date:
+    return clock.now().astimezone(await doctor_zone(session, doctor_id)).date()
 
 
 async def usual_visit_minutes(session: AsyncSession, doctor_id: uuid.UUID) -> float:
-    """The length of a visit the doctor's profile gives, before any visit is finished."""
-    doctor = await session.get(User, doctor_id)
+    """The length of a visit the doctor's profile gives, before any visit is finished (a
+    doctor no longer active included: their queue of the day still runs)."""
+    found = await identity.users(session, [doctor_id])
+    doctor = found[0] if found else None
     return float(doctor.doctor.consultation_minutes if doctor and doctor.doctor else 15)
 
 
-def doctor_meet_url(doctor: User) -> str | None:
+async def doctor_meet_url(session: AsyncSession, doctor_id: uuid.UUID) -> str | None:
+    doctor = await identity.get_doctor(session, doctor_id)
     return doctor.doctor.meet_url if doctor.doctor else None
 
 
-def set_doctor_meet_url(doctor: User, meet_url: str | None) -> bool:
+async def set_doctor_meet_url(
+    session: AsyncSession, doctor_id: uuid.UUID, meet_url: str | None
+) -> bool:
     """Store the doctor's meeting link; answers whether it changed."""
-    assert doctor.doctor is not None
-    if doctor.doctor.meet_url == meet_url:
-        return False
-    doctor.doctor.meet_url = meet_url
-    return True
+    return await identity.set_meet_url(session=session, doctor_id=doctor_id, meet_url=meet_url)
 
 
-def usual_patient_type(patient: User) -> PatientType:
+async def usual_patient_type(session: AsyncSession, patient_id: uuid.UUID) -> PatientType:
+    """The type the patient's profile gives, for a place whose type nobody named."""
+    patient = await identity.get_patient(session, patient_id)
     return patient.patient.patient_type if patient.patient else PatientType.adult

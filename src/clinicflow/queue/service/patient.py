@@ -8,8 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import clock
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.i18n import gettext as _
+from clinicflow.queue import access
 from clinicflow.queue.models import QueueEntry
 from clinicflow.queue.schemas import EntryStatus
 from clinicflow.queue.service.days import locked_entry
@@ -22,8 +21,7 @@ E = EntryStatus
 async def ready(*, session: AsyncSession, actor: Actor, entry_id: uuid.UUID) -> QueueEntry:
     """An online patient says they are at their screen; the doctor sees who is ready."""
     queue, entry = await locked_entry(session, actor, entry_id)
-    if actor.id != entry.patient_id:
-        raise AppError(ErrorCode.forbidden, _("Only the patient can say they are ready."))
+    access.require_entry_patient(actor, entry)
     require_status(entry, E.waiting, E.in_consultation, to="ready")
     if entry.ready_at is None:
         entry.ready_at = clock.now()

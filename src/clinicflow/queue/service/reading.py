@@ -30,8 +30,8 @@ async def queue_for(
 ) -> tuple[State, list[QueueEntry]]:
     """The queue as this actor may see it, with the entries they may see: every entry of
     the day for the desk and the doctor, the patient's own for a patient in it."""
-    doctor = await identity.get_doctor(session, doctor_id)
-    day = day or await other_domains.doctor_today(session, doctor)
+    await identity.get_doctor(session, doctor_id)
+    day = day or await other_domains.doctor_today(session, doctor_id)
     queue = await get_queue(session, doctor_id, day)
     staff = access.sees_whole_queue(actor, doctor_id)
     if queue is None:
@@ -71,7 +71,7 @@ async def my_places(*, session: AsyncSession, actor: Actor) -> list[schemas.MyEn
         consultation_url = None
         if entry.status is E.in_consultation and entry.consultation_id is not None:
             consultation_url = await other_domains.consultation_meet_url(
-                session, entry.consultation_id
+                session, actor, entry.consultation_id
             )
         answer.append(
             schemas.MyEntryOut(
@@ -107,9 +107,8 @@ async def my_entries(*, session: AsyncSession, actor: Actor) -> list[tuple[State
         if entry.queue_id not in states:
             queue = await session.get(Queue, entry.queue_id)
             assert queue is not None
-            if queue.day != await other_domains.doctor_today(
-                session, await identity.get_doctor(session, queue.doctor_id)
-            ):
+            await identity.get_doctor(session, queue.doctor_id)
+            if queue.day != await other_domains.doctor_today(session, queue.doctor_id):
                 continue
             states[entry.queue_id] = await state(session, queue)
         answer.append((states[entry.queue_id], entry))
@@ -122,7 +121,7 @@ async def board(session: AsyncSession) -> list[schemas.BoardRowOut]:
     answer = []
     for doctor in await identity.search_doctors(session):
         queue = await get_queue(
-            session, doctor.id, await other_domains.doctor_today(session, doctor)
+            session, doctor.id, await other_domains.doctor_today(session, doctor.id)
         )
         if queue is None:
             continue
@@ -149,22 +148,6 @@ def queue_out(
     return schemas.QueueOut(
         **current.public(), entries=[current.entry(e, names.get(e.patient_id)) for e in entries]
     )
-
-
-async def can_follow(session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, day: date) -> bool:
-    """Staff of the queue, or a patient who holds (or held) a place in it."""
-    if access.sees_whole_queue(actor, doctor_id):
-        return True
-    held = await session.scalar(
-        select(QueueEntry.id)
-        .where(
-            QueueEntry.doctor_id == doctor_id,
-            QueueEntry.day == day,
-            QueueEntry.patient_id == actor.id,
-        )
-        .limit(1)
-    )
-    return held is not None
 
 
 async def snapshot_for(

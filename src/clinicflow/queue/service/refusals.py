@@ -12,7 +12,7 @@ def conflict(code: ErrorCode, message: str, **details: Any) -> AppError:
     return AppError(code, message, details)
 
 
-def already_in_queue() -> AppError:
+def already_in_queue(**details: Any) -> AppError:
     return conflict(
-        ErrorCode.already_in_queue, _("This patient already has a place in this queue.")
+        ErrorCode.already_in_queue, _("This patient already has a place in this queue."), **details
     )

@@ -10,10 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.errors import ErrorCode
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.schemas import Role
-from clinicflow.queue import priority, schemas
+from clinicflow.queue import access, priority, schemas
 from clinicflow.queue.models import QueueRules
 from clinicflow.queue.service.refusals import conflict
 
@@ -31,11 +30,9 @@ async def set_rules(
     session: AsyncSession,
     actor: Actor,
     rules: priority.Rules,
-    client_ip: str | None = None,
 ) -> QueueRules:
     """Store a new version; the old ones stay, and the change is audited with both."""
-    if actor.role is not Role.admin:
-        raise AppError(ErrorCode.forbidden, _("Only an administrator can change queue rules."))
+    access.require_rules_editor(actor)
     previous, before = await current_rules(session)
     row = QueueRules(
         version=(previous.version if previous else 0) + 1,
@@ -57,7 +54,6 @@ async def set_rules(
         resource_type="queue_rules",
         resource_id=row.version,
         actor=actor,
-        ip=client_ip,
         details={"before": rules_values(before), "after": row.values},
     )
     return row
@@ -96,6 +92,5 @@ def rules_from(body: schemas.RulesIn) -> priority.Rules:
 async def rules_for(
     *, session: AsyncSession, actor: Actor
 ) -> tuple[QueueRules | None, priority.Rules]:
-    if actor.role is not Role.admin:
-        raise AppError(ErrorCode.forbidden, _("Only an administrator can see queue rules."))
+    access.require_rules_reader(actor)
     return await current_rules(session)

@@ -6,6 +6,13 @@ by id, and every verb moves the status through `lifecycle.transition` (409
 `invalid_transition` for a move the table does not allow) and answers the appointment as it
 now is. No access check and no audit row: the queue has checked who may act, and audits
 its own action.
+
+The queue's place goes on whatever became of the appointment meanwhile: it may have been
+cancelled while its patient waited, or finished under a newer token. So the verbs the queue
+calls along with its own moves take `unless_moved_on=True`: an appointment that has moved
+on from where the move starts (finished or cancelled, which no move leaves, or already in
+the status asked for) is left as it is and answered, instead of refused. Any other move the
+table does not allow is still refused.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.core.errors import not_found
 from clinicflow.scheduling.models import Appointment
 from clinicflow.scheduling.schemas import AppointmentStatus, AppointmentView
-from clinicflow.scheduling.service.lifecycle import transition
+from clinicflow.scheduling.service.lifecycle import TRANSITIONS, transition
 
 
 async def _appointment(session: AsyncSession, appointment_id: uuid.UUID) -> Appointment:
@@ -28,16 +35,24 @@ async def _appointment(session: AsyncSession, appointment_id: uuid.UUID) -> Appo
     return appointment
 
 
+def _moved_on(appointment: Appointment, to: AppointmentStatus) -> bool:
+    """Past a move to `to` already: finished or cancelled (nothing moves it again), or
+    already in `to`."""
+    return appointment.status is to or not TRANSITIONS[appointment.status]
+
+
 async def _move(
     session: AsyncSession,
     appointment_id: uuid.UUID,
     to: AppointmentStatus,
     *,
     only_from: Collection[AppointmentStatus] | None = None,
+    unless_moved_on: bool = False,
 ) -> AppointmentView:
     appointment = await _appointment(session, appointment_id)
-    transition(appointment, to, only_from=only_from)
-    await session.flush()
+    if not (unless_moved_on and _moved_on(appointment, to)):
+        transition(appointment, to, only_from=only_from)
+        await session.flush()
     return AppointmentView.model_validate(appointment)
 
 
@@ -51,7 +66,7 @@ async def check_in_appointment(
 
 
 async def begin_appointment_visit(
-    *, session: AsyncSession, appointment_id: uuid.UUID
+    *, session: AsyncSession, appointment_id: uuid.UUID, unless_moved_on: bool = False
 ) -> AppointmentView:
     """The doctor calls the patient in (or recalls one who had missed their turn).
 
@@ -59,40 +74,51 @@ async def begin_appointment_visit(
     that call changes nothing here, as it changed nothing before the queue asked.
     """
     appointment = await _appointment(session, appointment_id)
-    if appointment.status is not AppointmentStatus.in_consultation:
-        transition(appointment, AppointmentStatus.in_consultation)
+    to = AppointmentStatus.in_consultation
+    if not (appointment.status is to or (unless_moved_on and _moved_on(appointment, to))):
+        transition(appointment, to)
         await session.flush()
     return AppointmentView.model_validate(appointment)
 
 
 async def complete_appointment(
-    *, session: AsyncSession, appointment_id: uuid.UUID
+    *, session: AsyncSession, appointment_id: uuid.UUID, unless_moved_on: bool = False
 ) -> AppointmentView:
     """The doctor finished the visit."""
-    return await _move(session, appointment_id, AppointmentStatus.completed)
+    return await _move(
+        session, appointment_id, AppointmentStatus.completed, unless_moved_on=unless_moved_on
+    )
 
 
 async def mark_appointment_missed(
-    *, session: AsyncSession, appointment_id: uuid.UUID
+    *, session: AsyncSession, appointment_id: uuid.UUID, unless_moved_on: bool = False
 ) -> AppointmentView:
     """The patient was skipped and the grace period passed without them."""
-    return await _move(session, appointment_id, AppointmentStatus.no_show)
+    return await _move(
+        session, appointment_id, AppointmentStatus.no_show, unless_moved_on=unless_moved_on
+    )
 
 
 async def readmit_appointment(
-    *, session: AsyncSession, appointment_id: uuid.UUID
+    *, session: AsyncSession, appointment_id: uuid.UUID, unless_moved_on: bool = False
 ) -> AppointmentView:
     """A patient who missed their turn arrived late and got a new token; the appointment
-    counts how often that happened."""
+    counts how often that happened (not when it has moved on: it is not readmitted)."""
     appointment = await _appointment(session, appointment_id)
-    transition(appointment, AppointmentStatus.checked_in, only_from=[AppointmentStatus.no_show])
-    appointment.late_arrivals += 1
-    await session.flush()
+    to = AppointmentStatus.checked_in
+    if not (unless_moved_on and _moved_on(appointment, to)):
+        transition(appointment, to, only_from=[AppointmentStatus.no_show])
+        appointment.late_arrivals += 1
+        await session.flush()
     return AppointmentView.model_validate(appointment)
 
 
 async def restore_appointment_status(
-    *, session: AsyncSession, appointment_id: uuid.UUID, status: AppointmentStatus
+    *,
+    session: AsyncSession,
+    appointment_id: uuid.UUID,
+    status: AppointmentStatus,
+    unless_moved_on: bool = False,
 ) -> AppointmentView:
     """Take back a call (the queue's undo): the status the appointment had before it.
 
@@ -101,7 +127,7 @@ async def restore_appointment_status(
     appointment already has is left as it is (a call that had changed nothing).
     """
     appointment = await _appointment(session, appointment_id)
-    if appointment.status is not status:
+    if not (appointment.status is status or (unless_moved_on and _moved_on(appointment, status))):
         transition(appointment, status, only_from=[AppointmentStatus.in_consultation])
         await session.flush()
     return AppointmentView.model_validate(appointment)
