@@ -59,11 +59,15 @@ def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
 
     panel = doctor.locator("[data-testid=memory-panel]")
     expect(panel).to_be_visible()
+    expect(panel.locator("[data-testid=memory-items]")).to_contain_text("Nothing remembered yet.")
+    doctor.evaluate("window.__samePage = true")
     send(doctor, "@b remember BP 150/95, recheck in two weeks")
     expect(panel.locator("[data-testid=memory-item]")).to_have_count(1)
     expect(panel.locator("[data-testid=memory-item]")).to_contain_text(
         "BP 150/95, recheck in two weeks"
     )
+    # The server drew the item and the page swapped it in: no reload.
+    assert doctor.evaluate("window.__samePage") is True
 
     doctor.evaluate(WATCH_STREAMING)
     send(doctor, "@b what did I say about BP?")

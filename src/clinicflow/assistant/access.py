@@ -6,6 +6,9 @@
 | its patient | yes | never (403) | the transcript only | no |
 | anyone else | 404, like the consultation | 404 | | 404 (the patient too) |
 
+The chat page's panel (memory and drafts, drawn by `pages.py`) is the consultation's doctor's:
+to its patient as to anyone else it is not there (404, like the consultation).
+
 Patients get answers from the transcript only: memory is the doctor's working notes and
 patients see none of it. The consultation itself is loaded through consultations' access, so
 outsiders get the same not-found as for a missing one.
@@ -65,6 +68,13 @@ def require_asker(actor: Actor, sender_id: uuid.UUID | None) -> None:
     """Only whoever asked may cancel the answer."""
     if not is_asker(actor, sender_id):
         raise AppError(ErrorCode.forbidden, _("Only whoever asked can cancel the answer."))
+
+
+def require_panel_keeper(actor: Actor, doctor_id: uuid.UUID) -> None:
+    """The chat page's memory panel and drafts box are the consultation's doctor's: to anyone
+    else they do not exist, like a consultation they may not see."""
+    if not is_doctor_of(actor, doctor_id):
+        raise not_found()
 
 
 def require_draft_owner(actor: Actor, doctor_id: uuid.UUID) -> None:

@@ -1,7 +1,13 @@
 // The assistant on the chat page: answers streaming in ("thinking", growing text, then the
-// stored message replaces them), Cancel for whoever asked, and for the doctor the memory
-// panel (see, edit, delete), "Remember" on messages, and the draft prescription to check.
-// Text is only ever set as text.
+// stored message replaces them), Cancel for whoever asked, "Remember" on messages, and for
+// the doctor the panel (memory and the draft prescription to check).
+//
+// Bubbles are built here, as chat.js builds its own: tokens arrive faster than a fetch. The
+// panel is the server's: its blocks (templates/consultations/chat.html, `data-block`) are
+// fetched as the server draws them (GET /consultations/<id>/assistant-panel?block=…) when
+// the page opens and whenever an event says they changed, and swapped in whole; this module
+// builds no memory item and no draft. Its buttons and forms post to the JSON API through one
+// listener on the panel, so they keep working after a swap. Text is only ever set as text.
 import { chat } from "chat";
 
 if (chat) start(chat);
@@ -11,6 +17,7 @@ function start({ config, api }) {
   const list = document.querySelector("[data-messages]");
   const panel = document.querySelector("[data-memory-panel]");
   const memoryUrl = `/api/consultations/${config.id}/assistant/memory`;
+  const draftUrl = `/api/consultations/${config.id}/assistant/draft`;
   const streaming = new Map(); // question seq -> bubble
 
   function button(label, onClick, testid) {
@@ -52,52 +59,57 @@ function start({ config, api }) {
     streaming.delete(seq);
   }
 
-  // --- the draft prescription (the doctor's own topic) --------------------------------
-  // One per consultation, kept on the server: it streams in, then shows its medicines with
-  // "Open in prescription form" (the chart's form, prefilled) and Discard.
-  const drafts = panel && panel.querySelector("[data-drafts]");
-  const draftUrl = `/api/consultations/${config.id}/assistant/draft`;
-  const chartLink = document.querySelector("[data-testid=chart-link]");
-  let draftBox = null;
+  // --- the panel's blocks, drawn by the server -------------------------------------------
+  // One fetch at a time per block; a change announced meanwhile fetches once more after it,
+  // so the last change is always shown.
+  const blocks = new Map(); // block name -> { loading, again }
 
-  function openDraftBox() {
-    if (draftBox) return draftBox;
-    draftBox = document.createElement("div");
-    draftBox.dataset.testid = "draft";
-    draftBox.append(document.createElement("pre"));
-    drafts.append(draftBox);
-    drafts.hidden = false;
-    return draftBox;
+  function refresh(name) {
+    if (!panel) return;
+    const state = blocks.get(name) || { loading: false, again: false };
+    blocks.set(name, state);
+    if (state.loading) {
+      state.again = true;
+      return;
+    }
+    state.loading = true;
+    fetch(`/consultations/${config.id}/assistant-panel?block=${name}`, { credentials: "same-origin" })
+      .then((answer) => (answer.ok ? answer.text() : Promise.reject(answer)))
+      .then((html) => {
+        const drawn = document.createElement("template");
+        drawn.innerHTML = html;
+        const shown = panel.querySelector(`[data-block="${name}"]`);
+        if (shown) shown.replaceWith(drawn.content);
+      })
+      .catch(() => {})
+      .finally(() => {
+        state.loading = false;
+        if (state.again) {
+          state.again = false;
+          refresh(name);
+        }
+      });
   }
 
-  function showDraft(draft) {
-    const box = openDraftBox();
-    const medicines = document.createElement("ul");
-    for (const m of draft.medications) {
-      const row = document.createElement("li");
-      row.dataset.testid = "draft-medication";
-      const parts = [m.name, m.strength, m.dosage, m.route, m.frequency, m.duration];
-      row.textContent = parts.filter(Boolean).join(" · ") || m.instructions;
-      medicines.append(row);
+  function deleting(url) {
+    return fetch(url, {
+      method: "DELETE", credentials: "same-origin",
+      headers: { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+    });
+  }
+
+  // The draft streams in to the doctor alone: its text grows here until `assistant.draft`
+  // says it is kept, and the drafts block is fetched.
+  function draftStream() {
+    const drafts = panel.querySelector("[data-drafts]");
+    let stream = drafts.querySelector("[data-draft-stream]");
+    if (!stream) {
+      stream = document.createElement("pre");
+      stream.dataset.draftStream = "";
+      drafts.append(stream);
     }
-    const waits = document.createElement("small");
-    waits.className = "muted";
-    waits.textContent = config.status === "ended" ? words.draft_check : words.draft_waits;
-    const open = document.createElement("a");
-    open.textContent = words.open_form;
-    open.dataset.testid = "draft-open";
-    if (chartLink) open.href = chartLink.getAttribute("href").replace(/#.*$/, `#prescription-${config.id}`);
-    const discard = button(words.discard, () => {
-      fetch(draftUrl, {
-        method: "DELETE", credentials: "same-origin",
-        headers: { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
-      }).then(() => {
-        box.remove();
-        draftBox = null;
-        drafts.hidden = true;
-      });
-    }, "draft-discard");
-    box.replaceChildren(medicines, waits, open, discard);
+    drafts.hidden = false;
+    return stream;
   }
 
   // --- events from chat.js -------------------------------------------------------------
@@ -108,13 +120,13 @@ function start({ config, api }) {
     const seq = data.question_seq;
     const isDraft = event.topic.startsWith("user:");
     if (event.type === "assistant.memory") {
-      loadMemory();
+      refresh("assistant_memory");
     } else if (event.type === "assistant.draft") {
-      showDraft(data.draft);
-    } else if (isDraft && event.type === "assistant.thinking") {
-      openDraftBox().replaceChildren(document.createElement("pre"));
-    } else if (isDraft && event.type === "assistant.delta") {
-      openDraftBox().querySelector("pre").textContent += data.text;
+      refresh("assistant_drafts");
+    } else if (isDraft && panel && event.type === "assistant.thinking") {
+      draftStream().textContent = "";
+    } else if (isDraft && panel && event.type === "assistant.delta") {
+      draftStream().textContent += data.text;
     } else if (event.type === "assistant.thinking") {
       streamBubble(seq, data.asker_id);
     } else if (event.type === "assistant.delta") {
@@ -131,72 +143,51 @@ function start({ config, api }) {
     if (match) endStream(Number(match[1]));
     if (panel && message.kind === "text" && message.seq) {
       element.append(button(words.remember, () => {
-        api(memoryUrl, { method: "POST", body: JSON.stringify({ message_seq: message.seq }) });
+        api(memoryUrl, { method: "POST", body: JSON.stringify({ message_seq: message.seq }) })
+          .then(() => refresh("assistant_memory"));
       }, "remember"));
     }
   });
 
-  // --- the memory panel ----------------------------------------------------------------
+  // --- the panel's controls --------------------------------------------------------------
   if (!panel) return;
-  const items = panel.querySelector("[data-memory-items]");
-  const addForm = panel.querySelector("[data-memory-add]");
-  const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    hour: "2-digit", minute: "2-digit",
+
+  panel.addEventListener("click", (event) => {
+    const target = event.target.closest("button");
+    if (!target) return;
+    const row = target.closest("[data-item]");
+    if (row && target.matches("[data-memory-edit]")) {
+      row.querySelector("[data-memory-edit-form]").hidden = false;
+      row.querySelectorAll("[data-memory-text], [data-memory-edit], [data-memory-delete]")
+        .forEach((element) => { element.hidden = true; });
+      row.querySelector("textarea").focus();
+    } else if (row && target.matches("[data-memory-delete]")) {
+      deleting(`${memoryUrl}/${row.dataset.item}`).then(() => refresh("assistant_memory"));
+    } else if (target.matches("[data-draft-discard]")) {
+      deleting(draftUrl).then(() => refresh("assistant_drafts"));
+    }
   });
 
-  function memoryRow(item) {
-    const row = document.createElement("li");
-    row.dataset.testid = "memory-item";
-    const text = document.createElement("span");
-    text.textContent = item.text;
-    const when = document.createElement("small");
-    when.textContent = timeFormat.format(new Date(item.created_at));
-    const edit = button(words.edit, () => {
-      const field = document.createElement("textarea");
-      field.value = item.text;
-      field.maxLength = 2000;
-      const save = button(words.save, () => {
-        api(`${memoryUrl}/${item.id}`, { method: "PATCH", body: JSON.stringify({ text: field.value }) })
-          .then(loadMemory);
-      }, "memory-save");
-      row.replaceChildren(field, save);
-    }, "memory-edit");
-    const remove = button(words.delete, () => {
-      fetch(`${memoryUrl}/${item.id}`, {
-        method: "DELETE", credentials: "same-origin",
-        headers: { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
-      }).then(loadMemory);
-    }, "memory-delete");
-    row.append(text, when, edit, remove);
-    return row;
-  }
-
-  let loading = null;
-  function loadMemory() {
-    loading = loading || api(memoryUrl).then((answer) => {
-      if (!answer.items.length) {
-        const empty = document.createElement("li");
-        empty.className = "muted";
-        empty.textContent = words.empty;
-        items.replaceChildren(empty);
-      } else {
-        items.replaceChildren(...answer.items.map(memoryRow));
-      }
-    }).finally(() => { loading = null; });
-    return loading;
-  }
-
-  addForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const input = addForm.querySelector("input");
-    const text = input.value.trim();
-    if (!text) return;
-    api(memoryUrl, { method: "POST", body: JSON.stringify({ text }) }).then(() => {
-      input.value = "";
-      loadMemory();
-    });
+  panel.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form.matches("[data-memory-add]")) {
+      event.preventDefault();
+      const input = form.querySelector("input");
+      const text = input.value.trim();
+      if (!text) return;
+      api(memoryUrl, { method: "POST", body: JSON.stringify({ text }) }).then(() => {
+        input.value = "";
+        refresh("assistant_memory");
+      });
+    } else if (form.matches("[data-memory-edit-form]")) {
+      event.preventDefault();
+      const row = form.closest("[data-item]");
+      const text = form.querySelector("textarea").value;
+      api(`${memoryUrl}/${row.dataset.item}`, { method: "PATCH", body: JSON.stringify({ text }) })
+        .then(() => refresh("assistant_memory"));
+    }
   });
 
-  loadMemory();
-  api(draftUrl).then(showDraft).catch(() => {});
+  refresh("assistant_memory");
+  refresh("assistant_drafts");
 }
