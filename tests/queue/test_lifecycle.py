@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.identity import service as identity
 from clinicflow.identity.models import User
 from clinicflow.identity.schemas import Role
 from clinicflow.queue import priority
@@ -101,7 +100,6 @@ class Day:
                     name=f"Walk In {n}",
                     severity=Severity.routine,
                     patient_type=None,
-                    client=identity.Client(),
                 )
         return cls(runtime, clock, doctor, desk)
 
