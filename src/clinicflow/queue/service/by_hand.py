@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.core import audit, clock
+from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
@@ -14,7 +14,7 @@ from clinicflow.queue import access
 from clinicflow.queue.models import QueueEntry
 from clinicflow.queue.schemas import EntryStatus
 from clinicflow.queue.service.days import locked_entry
-from clinicflow.queue.service.lifecycle import require_status
+from clinicflow.queue.service.lifecycle import audit_entry, require_status
 from clinicflow.queue.service.queue_state import State, announce, state
 
 E = EntryStatus
@@ -57,12 +57,5 @@ async def move(
         cursor = await session.get(QueueEntry, cursor.pinned_before_id)
     entry.pinned_before_id = target.id
     entry.pinned_at = clock.now()
-    await audit.record(
-        session,
-        action="queue.move",
-        resource_type="queue_entry",
-        resource_id=entry.id,
-        actor=actor,
-        details={"before_entry_id": str(target.id), "token": entry.token, "reason": reason},
-    )
+    await audit_entry(session, actor, "move", entry, before_entry_id=str(target.id), reason=reason)
     return await announce(session, queue, [entry]), entry

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import service as consultations
-from clinicflow.core import audit, clock
+from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import ErrorCode
 from clinicflow.i18n import gettext as _
@@ -27,6 +27,7 @@ from clinicflow.queue.service import other_domains
 from clinicflow.queue.service.days import lock, locked_entry, open_queue
 from clinicflow.queue.service.lifecycle import (
     ACTIVE,
+    audit_entry,
     require_no_other_place,
     require_status,
     transition,
@@ -131,14 +132,7 @@ async def call_next(
         raise conflict(ErrorCode.queue_empty, _("Nobody is waiting."))
     entry = await session.get_one(QueueEntry, current.ordered[0].id)
     await _call(session, actor, queue, entry, "call")
-    await audit.record(
-        session,
-        action="queue.call",
-        resource_type="queue_entry",
-        resource_id=entry.id,
-        actor=actor,
-        details={"token": entry.token},
-    )
+    await audit_entry(session, actor, "call", entry)
     return await announce(session, queue, [entry]), entry
 
 
@@ -151,14 +145,7 @@ async def recall(
     require_status(entry, E.in_consultation, E.skipped, E.no_show, to="recall")
     if entry.status is not E.in_consultation:
         await _call(session, actor, queue, entry, "recall")
-    await audit.record(
-        session,
-        action="queue.recall",
-        resource_type="queue_entry",
-        resource_id=entry.id,
-        actor=actor,
-        details={"token": entry.token},
-    )
+    await audit_entry(session, actor, "recall", entry)
     return await announce(session, queue, [entry], recalled=entry), entry
 
 
@@ -180,14 +167,7 @@ async def finish(
             session=session, actor=actor, consultation_id=entry.consultation_id
         )
     queue.last_action = None
-    await audit.record(
-        session,
-        action="queue.finish",
-        resource_type="queue_entry",
-        resource_id=entry.id,
-        actor=actor,
-        details={"token": entry.token, "duration_seconds": entry.duration_seconds},
-    )
+    await audit_entry(session, actor, "finish", entry, duration_seconds=entry.duration_seconds)
     return await announce(session, queue, [entry]), entry
 
 
@@ -203,14 +183,7 @@ async def no_show(
     transition(entry, E.skipped)
     entry.skipped_at = now
     await notifications.about_entry(session, kind=Kind.queue_missed, entry=entry)
-    await audit.record(
-        session,
-        action="queue.no_show",
-        resource_type="queue_entry",
-        resource_id=entry.id,
-        actor=actor,
-        details={"token": entry.token},
-    )
+    await audit_entry(session, actor, "no_show", entry)
     return await announce(session, queue, [entry]), entry
 
 
@@ -242,14 +215,7 @@ async def undo(
             session, entry.appointment_id, last["appointment_status"]
         )
     queue.last_action = None
-    await audit.record(
-        session,
-        action=f"queue.undo_{last['action']}",
-        resource_type="queue_entry",
-        resource_id=entry.id,
-        actor=actor,
-        details={"token": entry.token},
-    )
+    await audit_entry(session, actor, f"undo_{last['action']}", entry)
     return await announce(session, queue, [entry]), entry
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
-from clinicflow.core import audit, clock
+from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import ErrorCode, not_found
 from clinicflow.i18n import gettext as _
@@ -31,7 +31,7 @@ from clinicflow.queue.models import Queue, QueueEntry
 from clinicflow.queue.schemas import EntrySource, EntryStatus, Severity
 from clinicflow.queue.service import other_domains
 from clinicflow.queue.service.days import lock, queue_to_join
-from clinicflow.queue.service.lifecycle import ACTIVE, START
+from clinicflow.queue.service.lifecycle import ACTIVE, START, audit_entry
 from clinicflow.queue.service.missed import requeue, take_place_back
 from clinicflow.queue.service.queue_state import announce
 from clinicflow.queue.service.refusals import already_in_queue, conflict
@@ -228,14 +228,7 @@ async def check_in(
         appointment=appointment,
     )
     await other_domains.mark_checked_in(session, appointment.id)
-    await audit.record(
-        session,
-        action="queue.check_in",
-        resource_type="queue_entry",
-        resource_id=entry.id,
-        actor=actor,
-        details={"appointment_id": str(appointment.id), "token": entry.token},
-    )
+    await audit_entry(session, actor, "check_in", entry, appointment_id=str(appointment.id))
     await announce(session, queue, [entry])
     return entry, True
 
@@ -269,13 +262,6 @@ async def walk_in(
         severity=severity,
         patient_type=patient_type or await other_domains.usual_patient_type(session, patient.id),
     )
-    await audit.record(
-        session,
-        action="queue.walk_in",
-        resource_type="queue_entry",
-        resource_id=entry.id,
-        actor=actor,
-        details={"token": entry.token, "severity": severity.value},
-    )
+    await audit_entry(session, actor, "walk_in", entry, severity=severity.value)
     await announce(session, queue, [entry])
     return entry

@@ -11,6 +11,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.core import audit
+from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.queue.models import QueueEntry
@@ -113,4 +115,19 @@ def _refused(entry: QueueEntry, to: str) -> AppError:
         _("This patient's place cannot make that change now."),
         status=entry.status.value,
         to=to,
+    )
+
+
+async def audit_entry(
+    session: AsyncSession, actor: Actor, action: str, entry: QueueEntry, **details: object
+) -> None:
+    """The audit row of a change to one place in a queue (`queue.<action>`); every such row
+    names the place's token, so the desk's paper and the log can be matched."""
+    await audit.record(
+        session,
+        action=f"queue.{action}",
+        resource_type="queue_entry",
+        resource_id=entry.id,
+        actor=actor,
+        details={"token": entry.token, **details},
     )
