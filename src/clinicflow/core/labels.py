@@ -9,16 +9,7 @@ second list of labels lives in a template.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol, TypeVar
-
-
-class Labelled(Protocol):
-    @property
-    def value(self) -> str: ...
-
-    @property
-    def label(self) -> str: ...
-
+from typing import TypeVar
 
 E = TypeVar("E", bound=StrEnum)
 
