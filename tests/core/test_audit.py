@@ -22,12 +22,12 @@ pytestmark = pytest.mark.usefixtures("app")
 async def write_rows(runtime: Runtime, count: int) -> None:
     for n in range(count):
         async with runtime.transaction() as session:
+            audit.bind_address(session, "198.51.100.1")
             await audit.record(
                 session,
                 action=f"test.action{n % 3}",
                 resource_type="thing",
                 resource_id=str(n),
-                ip="198.51.100.1",
                 details={"n": n, "note": "ünïcödé"},
             )
 

@@ -121,7 +121,6 @@ async def record(
     resource_id: object | None = None,
     actor: Actor | None = None,
     outcome: Outcome = Outcome.success,
-    ip: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     head = (
@@ -141,7 +140,7 @@ async def record(
         action=action,
         resource_type=resource_type,
         resource_id=str(resource_id) if resource_id is not None else None,
-        ip=ip if ip is not None else bound_address(session),
+        ip=bound_address(session),
         outcome=outcome.value,
         details=details or {},
         prev_hash=head.last_hash,
