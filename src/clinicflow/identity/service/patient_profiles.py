@@ -42,7 +42,9 @@ def today() -> date:
     return clock.now().date()
 
 
-def _years_between(start: date, end: date) -> int:
+def whole_years(start: date, end: date) -> int:
+    """Whole years from `start` to `end` (0 before it): one more on each anniversary, and
+    on 1 March for a 29 February birthday in a common year."""
     before_anniversary = (end.month, end.day) < (start.month, start.day)
     return max(0, end.year - start.year - int(before_anniversary))
 
@@ -52,14 +54,14 @@ def _estimate_now(profile: PatientProfile, on: date) -> int | None:
     if profile.estimated_age is None:
         return None
     given_on = profile.estimated_on or on
-    return profile.estimated_age + _years_between(given_on, on)
+    return profile.estimated_age + whole_years(given_on, on)
 
 
 def view_of(patient_id: uuid.UUID, profile: PatientProfile) -> PatientProfileView:
     on = today()
     estimate = None if profile.date_of_birth else _estimate_now(profile, on)
     if profile.date_of_birth is not None:
-        years: int | None = _years_between(profile.date_of_birth, on)
+        years: int | None = whole_years(profile.date_of_birth, on)
         label = str(years)
     elif estimate is not None:
         years, label = estimate, f"~{estimate}"
@@ -159,6 +161,8 @@ def _apply(profile: PatientProfile, changes: dict[str, Any]) -> None:
         if field == "sex":
             profile.sex = Sex(value) if value is not None else Sex.unknown
         elif field == "estimated_age":
+            if value is not None and value == _estimate_now(profile, today()):
+                continue  # the age shown, sent back: the estimate keeps its day
             profile.estimated_age = value
             profile.estimated_on = today() if value is not None else None
             if value is not None:
