@@ -9,6 +9,7 @@ from clinicflow.identity.models import (
     LoginSession,
     OtpCode,
     PatientProfile,
+    PatientProfileVersion,
     RefreshToken,
     User,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Notification",
     "OtpCode",
     "PatientProfile",
+    "PatientProfileVersion",
     "Preference",
     "Prescription",
     "PushSubscription",
