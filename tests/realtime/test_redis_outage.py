@@ -22,6 +22,8 @@ import pytest
 import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from clinicflow.app import create_app
 from clinicflow.config import Settings
@@ -61,9 +63,9 @@ class OwnRedis:
 
     def start(self) -> None:
         assert REDIS_SERVER is not None
+        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
         self._process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no"],
+            [*command, "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -287,3 +289,105 @@ async def test_chat_sign_in_booking_and_queue_through_a_redis_outage(
         for opened in (doctor_socket, patient_socket, desk_here, desk_there, second_tab):
             await opened.close()
     assert all(status < 500 for _, status in answers.statuses)
+
+
+def fail_fast(url: str) -> Redis:
+    """A client configured as the runtime's: one immediate retry, a short connect timeout."""
+    return Redis.from_url(url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=2)
+
+
+async def test_rate_limits_count_in_memory_while_redis_is_down(
+    own_redis: OwnRedis, frozen_clock: FrozenClock
+) -> None:
+    """Fail closed: with Redis down every budget is still spent and refused past its
+    limit (in this process's memory); once Redis answers, Redis counts again."""
+    redis = fail_fast(own_redis.url)
+    limiter = RedisRateLimiter(redis, outage=Outage("redis", probe_seconds=0.0))
+    try:
+        assert [(await limiter.hit("login:ip:x", 60))[0] for _ in range(2)] == [1, 2]
+        own_redis.kill()
+        with structlog.testing.capture_logs() as logs:
+            during = [(await limiter.hit("login:ip:x", 60))[0] for _ in range(3)]
+            await limiter.release("login:ip:x", 60)
+            await limiter.clear("login:other", 60)
+        assert during == [1, 2, 3]  # counted: a limit of 2 would refuse the third
+        assert [entry["event"] for entry in logs if entry["log_level"] == "warning"] == [
+            "redis.lost"
+        ]
+        own_redis.start()
+        assert (await limiter.hit("login:ip:x", 60))[0] == 1  # a fresh Redis, counting again
+        assert int(await redis.get(next(iter(await redis.keys("clinicflow:rl:login:ip:x*"))))) == 1
+    finally:
+        await redis.aclose()
+
+
+class Heard:
+    """What a broker handed its hub: events, and resync requests."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.resyncs: list[set[str] | None] = []
+        self._changed = asyncio.Event()
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def resync(self, topics: Any) -> None:
+        self.resyncs.append(None if topics is None else set(topics))
+        self._changed.set()
+
+    async def until(self, condition: Any) -> None:
+        async with asyncio.timeout(AFTER_RETURN_SECONDS):
+            while not condition():
+                self._changed.clear()
+                await self._changed.wait()
+
+
+async def test_the_broker_delivers_here_warns_once_and_announces_what_others_missed(
+    own_redis: OwnRedis,
+) -> None:
+    channel = "clinicflow:test:events"
+    clients = [fail_fast(own_redis.url), fail_fast(own_redis.url)]
+    here, there = Heard(), Heard()
+    brokers = [
+        RedisBroker(client, channel=channel, presence_ttl=30, outage=Outage("redis"))
+        for client in clients
+    ]
+    brokers[0].attach(here.deliver, here.resync)
+    brokers[1].attach(there.deliver, there.resync)
+    try:
+        for broker in brokers:
+            await broker.start()
+        hello = Event(topic="consultation:a", type="message.created", data={}, seq=1)
+        await brokers[0].publish([hello])
+        await there.until(lambda: len(there.events) == 1)
+        assert here.events == [hello]  # once: its own echo from Redis is skipped
+
+        own_redis.kill()
+        with structlog.testing.capture_logs() as logs:
+            during = Event(topic="consultation:b", type="message.created", data={}, seq=2)
+            for _ in range(20):
+                await brokers[0].publish([during])
+            await brokers[0].presence.join("presence:b", "patient", "tab")
+            assert await brokers[0].presence.users_of(["presence:b"]) == {"presence:b": {"patient"}}
+            await asyncio.sleep(2.0)  # the listeners retry several times meanwhile
+        warnings = [entry for entry in logs if entry["log_level"] == "warning"]
+        assert [entry["event"] for entry in warnings] == ["redis.lost", "redis.lost"]  # one each
+        assert here.events[1:] == [during] * 20  # local delivery went on
+        assert len(there.events) == 1
+
+        own_redis.start()
+        # The second process resyncs everything on coming back, and hears which topics
+        # the first could not publish to.
+        await there.until(lambda: None in there.resyncs and {"consultation:b"} in there.resyncs)
+        assert len(there.events) == 1  # the missed events come from the database, not Redis
+        await here.until(lambda: None in here.resyncs)
+        after = Event(topic="consultation:b", type="message.created", data={}, seq=3)
+        await brokers[0].publish([after])
+        await there.until(lambda: there.events[-1] == after)
+    finally:
+        for broker in brokers:
+            await broker.close()
+        for client in clients:
+            await client.aclose()
