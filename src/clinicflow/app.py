@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
@@ -169,6 +170,11 @@ def _error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# What a client is told to wait when a call needs Redis and Redis is down: the broker
+# retries its connection at most this often.
+REDIS_RETRY_AFTER_SECONDS = 5
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
@@ -203,6 +209,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRedirect)
     async def login_redirect(request: Request, exc: LoginRedirect) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(RedisError)
+    async def redis_down(request: Request, exc: RedisError) -> Response:
+        # Sign-in, chat, booking and the queue fall back when Redis is down (docs/realtime.md,
+        # "When Redis is down"); what cannot (the assistant's memory kept in Redis) asks
+        # the client to come back, which is the truth, rather than answering 500.
+        log.warning("request.redis_unavailable", path=request.url.path, error=repr(exc))
+        body = error_body(
+            ErrorCode.service_unavailable,
+            _("This is briefly unavailable. Try again in a few seconds."),
+            {"retry_after": REDIS_RETRY_AFTER_SECONDS},
+        )
+        return _error_response(request, 503, body, {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     database_max_overflow: int = 20
     redis_max_connections: int = 100
     redis_pool_timeout_seconds: float = 5.0
+    # A Redis that does not answer must fail a call quickly, so the caller takes its
+    # fallback (docs/realtime.md, "When Redis is down") instead of holding a request.
+    redis_connect_timeout_seconds: float = 2.0
 
     # Printed at the top of prescriptions and record PDFs (CLINIC_NAME).
     clinic_name: str = "clinicflow"

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from clinicflow import db
 from clinicflow.config import Environment, Settings
 from clinicflow.core import security
+from clinicflow.core.outages import Outage
 from clinicflow.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from clinicflow.identity import service as identity
 from clinicflow.notifications import channels
@@ -83,16 +86,24 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         }
     engine = db.create_engine(settings.database_url, **pool)
     redis = None
+    # One view of Redis's health for the whole process: one warning per outage, and every
+    # part takes its fallback at once while it lasts.
+    outage = Outage("redis")
     if settings.redis_url:
         # A blocking pool makes a burst wait for a free connection instead of failing.
+        # One immediate retry replaces a pooled connection Redis dropped (it restarted);
+        # redis-py's default of ten with backoff would hold each call for seconds while
+        # Redis is down, where every caller has a fallback to take at once.
         redis = Redis(
             connection_pool=BlockingConnectionPool.from_url(
                 settings.redis_url,
                 max_connections=settings.redis_max_connections,
                 timeout=settings.redis_pool_timeout_seconds,
+                socket_connect_timeout=settings.redis_connect_timeout_seconds,
+                retry=Retry(NoBackoff(), 1),
             )
         )
-    limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
+    limiter: RateLimiter = RedisRateLimiter(redis, outage=outage) if redis else MemoryRateLimiter()
     outbox = None
     sender: notifications.Sender = notifications.LogOnlySender()
     if settings.env is not Environment.production:
@@ -109,6 +120,7 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
             redis,
             channel=f"clinicflow:{database}:events",
             presence_ttl=settings.presence_ttl_seconds,
+            outage=outage,
         )
     allowed = notifications.clinic_channels(settings)
     info = {

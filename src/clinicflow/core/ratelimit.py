@@ -4,16 +4,23 @@ Windows are aligned to the injectable clock (window number = now // window lengt
 test that moves time moves every window, in memory and in Redis alike. In one process the
 counters live in memory; with `REDIS_URL` they live in Redis so that every server process
 counts against the same budget.
+
+When Redis does not answer, `RedisRateLimiter` counts in this process's memory instead
+(`MemoryRateLimiter`) until it does: every limit is still enforced (fail closed), only
+per process rather than shared, so a sign-in or a code request never fails because Redis
+is down. docs/core.md ("Rate limits when Redis is down") says what that means per limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Protocol
 
 from redis.asyncio import Redis
 
 from clinicflow.core import clock
+from clinicflow.core.outages import Outage, Unavailable
 
 
 def _window(key: str, window_seconds: int) -> tuple[str, int]:
@@ -65,22 +72,56 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, prefix: str = "clinicflow:rl:") -> None:
+    """Counters in Redis, shared by every process; in this process's memory while Redis is
+    down (see the module's docstring)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "clinicflow:rl:",
+        *,
+        outage: Outage | None = None,
+        fallback: RateLimiter | None = None,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._outage = outage or Outage("ratelimit.redis")
+        self._fallback = fallback or MemoryRateLimiter()
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
         name, left = _window(self._prefix + key, window_seconds)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, window_seconds)
-            hits, _ = await pipe.execute()
-        return int(hits), left
+
+        async def count() -> int:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, window_seconds)
+                hits, _ = await pipe.execute()
+            return int(hits)
+
+        try:
+            return await self._outage.call(count), left
+        except Unavailable:
+            return await self._fallback.hit(key, window_seconds)
 
     async def release(self, key: str, window_seconds: int) -> None:
+        # Given back in both places, as the hit may have been counted in either; never
+        # below zero in Redis (a hit counted in memory has nothing to give back there).
+        await self._fallback.release(key, window_seconds)
         name, _ = _window(self._prefix + key, window_seconds)
-        await self._redis.decr(name)
+        with contextlib.suppress(Unavailable):
+            await self._outage.call(lambda: self._redis.eval(_RELEASE, 1, name))
 
     async def clear(self, key: str, window_seconds: int) -> None:
+        await self._fallback.clear(key, window_seconds)
         name, _ = _window(self._prefix + key, window_seconds)
-        await self._redis.delete(name)
+        with contextlib.suppress(Unavailable):
+            await self._outage.call(lambda: self._redis.delete(name))
+
+
+# Decrement only a counter that exists and is above zero: a bare DECR of a missing key
+# would create it at -1 with no expiry, an extra attempt for whoever comes next.
+_RELEASE = """
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+if hits > 0 then redis.call('DECR', KEYS[1]) end
+return hits
+"""

@@ -31,6 +31,7 @@ from clinicflow.realtime.delivery import REPLAY_BATCH, Delivery
 from clinicflow.realtime.events import Event
 from clinicflow.realtime.logins import Logins
 from clinicflow.realtime.presence import Arrival, PresenceTracker
+from clinicflow.realtime.recovery import Recovery
 from clinicflow.realtime.sends import PendingSend, SendQueue, SendStore
 from clinicflow.realtime.sequencer import Sequencer
 from clinicflow.realtime.topics import NotAllowed, Registry, Topic
@@ -68,7 +69,8 @@ class Hub:
         )
         store = SendStore(transaction=transaction, logins=self._logins)
         self._sends = SendQueue(store.store, writers=send_writers)
-        broker.attach(self._delivery.deliver)
+        recovery = Recovery(followers=self._followers, delivery=self._delivery, topics=self.topics)
+        broker.attach(self._delivery.deliver, resync=recovery.resync)
 
     def tap(self, observer: Callable[[Event], None]) -> None:
         """See every event this process receives, whoever follows it (tests, metrics)."""

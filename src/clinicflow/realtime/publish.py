@@ -48,7 +48,12 @@ def publish_on_commit(session: AsyncSession, *events: Event) -> None:
 
 async def present_users_of(session: AsyncSession, topics: Collection[str]) -> dict[str, set[str]]:
     """Who is present on each of these presence topics now (user ids), through the
-    process's broker in one look-up; nobody when the session has no broker with presence."""
+    process's broker in one look-up; nobody when the session has no broker with presence.
+
+    Never fails for want of Redis: while it is down the answer is who is present on this
+    process, so someone present only elsewhere counts as away. A caller deciding whether
+    to notify therefore notifies when in doubt (a spare notification, never a lost one),
+    and a chat send never depends on presence being reachable."""
     publisher = session.info.get(PUBLISHER_KEY)
     presence = getattr(publisher, "presence", None)
     if presence is None:
