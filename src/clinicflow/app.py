@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clinicflow import db, i18n, worker
+from clinicflow import db, handins, i18n, worker
 from clinicflow.assistant import api as assistant_api
 from clinicflow.assistant import pages as assistant_pages
 from clinicflow.assistant.drafts import ChartDrafts
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     observability.configure_logging(settings)
     runtime = build_runtime(settings)
+    runtime.add_session_info(handins.session_info())
     metrics = observability.Metrics()
     assistant = Assistant(runtime, build_provider(settings))
 

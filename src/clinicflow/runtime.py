@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -54,6 +55,12 @@ class Runtime:
             login_recheck_seconds=self.settings.ws_login_recheck_seconds,
             send_writers=1 if self.settings.is_sqlite else SERVER_DATABASE_SEND_WRITERS,
         )
+
+    def add_session_info(self, info: dict[str, Any]) -> None:
+        """Put more into every later session's `info`: what the entry points hand a domain
+        from a domain the runtime may not import (`handins.session_info`)."""
+        current: dict[str, Any] = self.sessionmaker.kw.get("info") or {}
+        self.sessionmaker.configure(info={**current, **info})
 
     async def close(self) -> None:
         await self.hub.close()
