@@ -81,9 +81,7 @@ async def test_a_walk_in_visit_is_noted_prescribed_finished_and_in_the_record(
     assert (await _consultation(clinic.runtime, visit_id)).status.value == "ended"
 
     patient_id = called["patient_id"]
-    history = await clinic.client.get(
-        f"/api/patients/{patient_id}/history", headers=doctor_headers
-    )
+    history = await clinic.client.get(f"/api/patients/{patient_id}/history", headers=doctor_headers)
     assert history.status_code == 200
     [item] = [i for i in history.json()["items"] if i["kind"] == "consultation"]
     assert (item["id"], item["mode"], item["status"]) == (visit_id, "in_person", "ended")
@@ -103,9 +101,7 @@ async def test_a_walk_in_visit_is_noted_prescribed_finished_and_in_the_record(
         assert expected in text, expected
     # The mode line (raw today; in the reader's words once the papers are translated).
     assert "in_person" in text or "In person" in text
-    fhir = await clinic.client.get(
-        f"/api/patients/{patient_id}/export.fhir.json", headers=patient
-    )
+    fhir = await clinic.client.get(f"/api/patients/{patient_id}/export.fhir.json", headers=patient)
     bundle = fhir.json()
     Bundle.model_validate(bundle)
     [encounter] = [
