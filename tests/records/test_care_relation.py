@@ -262,7 +262,7 @@ ACTS = st.one_of(
 
 
 @examples(
-    max_examples=8,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
