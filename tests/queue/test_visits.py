@@ -57,7 +57,7 @@ async def _called_walk_in(
 async def test_a_walk_in_visit_is_noted_prescribed_finished_and_in_the_record(
     clinic: QueueClinic,
 ) -> None:
-    doctor, doctor_headers, desk, called = await _called_walk_in(clinic)
+    doctor, doctor_headers, _desk, called = await _called_walk_in(clinic)
     visit_id = called["consultation_id"]
     assert visit_id is not None
     queue = await clinic.queue(doctor, doctor_headers)
@@ -180,7 +180,7 @@ async def test_finish_and_call_next_ends_one_visit_and_opens_the_next(
 async def test_a_skip_or_an_undone_call_cancels_the_visit_and_a_recall_opens_a_new_one(
     clinic: QueueClinic,
 ) -> None:
-    doctor, doctor_headers, desk, called = await _called_walk_in(clinic)
+    doctor, doctor_headers, _desk, called = await _called_walk_in(clinic)
     first_visit = called["consultation_id"]
     skipped = await clinic.act(doctor_headers, f"entries/{called['id']}/no-show")
     assert skipped.status_code == 200

@@ -147,7 +147,7 @@ class QueueOut(BaseModel):
 
 
 class FinishedAndCalledOut(BaseModel):
-    """"Finish and call next": the place just finished, and the one called after it (None
+    """ "Finish and call next": the place just finished, and the one called after it (None
     when nobody was waiting or the queue is paused; the finish stands)."""
 
     finished: EntryOut
