@@ -73,6 +73,8 @@ def _record(actor: SimpleNamespace, own: bool) -> SimpleNamespace:
         doctor_id=doctor,
         user_id=actor.id if own else OTHER,
         status=RECORD_STATUS,
+        # A remote consultation: rules that differ for a visit at the clinic say so.
+        in_person=False,
         role=Role.patient,
         is_active=True,
     )

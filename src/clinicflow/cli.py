@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from clinicflow import demo as demo_data
+from clinicflow import handins
 from clinicflow import migrate as migrations
 from clinicflow import worker as periodic
 from clinicflow.app import create_app
@@ -45,7 +46,7 @@ def _settings() -> Settings:
 
 def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
     async def main() -> T:
-        runtime = build_runtime(_settings())
+        runtime = build_runtime(_settings(), session_info=handins.session_info())
         try:
             return await work(runtime)
         finally:

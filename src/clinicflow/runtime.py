@@ -69,7 +69,7 @@ class Runtime:
 
 def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None = None) -> Runtime:
     """The process's resources. `session_info` adds what a higher layer hands a lower
-    domain in every session (the app hands identity records' care relation)."""
+    domain in every session (`handins.session_info`, from the app and the CLI)."""
     if settings.is_sqlite:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     security.configure_password_hashing(

@@ -61,7 +61,10 @@ class Clinic:
         status: ConsultationStatus = ConsultationStatus.pending,
         type: ConsultationType = ConsultationType.chat,
     ) -> Consultation:
-        """A consultation in `status`, reached through the service's own transitions."""
+        """A consultation in `status`, reached through the service's own transitions (a
+        cancelled one is an in-person visit: only those are cancelled)."""
+        if status is ConsultationStatus.cancelled:
+            return await self.cancelled_visit(patient, doctor)
         async with self.runtime.transaction() as session:
             consultation = await consultations.start(
                 session=session,
@@ -90,6 +93,19 @@ class Clinic:
                 )
         assert consultation.status is status
         return consultation
+
+    async def cancelled_visit(self, patient: Person, doctor: Person) -> Consultation:
+        """An in-person visit the queue opened and cancelled (its patient was skipped)."""
+        async with self.runtime.transaction() as session:
+            visit = await consultations.open_in_person(
+                session=session, actor=doctor.user, patient_id=patient.id, appointment=None
+            )
+        async with self.runtime.transaction() as session:
+            cancelled = await consultations.cancel_visit(
+                session=session, actor=doctor.user, consultation_id=visit.id
+            )
+        assert cancelled is not None
+        return cancelled
 
     async def send(
         self, person: Person, consultation_id: uuid.UUID, body: str, client_id: str | None = None

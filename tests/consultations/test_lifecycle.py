@@ -247,9 +247,10 @@ def test_the_transition_table_is_the_documented_one() -> None:
     """docs/consultations.md draws this table; a change to it is a change of the rules."""
     assert {
         S.pending: {S.active, S.declined},
-        S.active: {S.ended},
+        S.active: {S.ended, S.cancelled},
         S.declined: set(),
         S.ended: set(),
+        S.cancelled: set(),
     } == TRANSITIONS
 
 

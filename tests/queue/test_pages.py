@@ -616,3 +616,31 @@ async def test_the_desk_moves_a_patient_with_a_form(clinic: QueueClinic, browser
             parse(refused.text).one("form-error").text
             == "Choose another patient waiting in the same queue."
         )
+
+
+async def test_the_doctor_opens_the_visit_and_finishes_and_calls_next_from_the_page(
+    clinic: QueueClinic, browser: Browser
+) -> None:
+    doctor, doctor_headers = await clinic.doctor()
+    await walk_ins(clinic, doctor, ("Zawadi Kiprono", {}), ("Juma Odhiambo", {}))
+    first = (await clinic.act(doctor_headers, f"{doctor.id}/call-next")).json()
+    async with browser() as client:
+        await sign_in_page_staff(client, doctor)
+        page = await client.get("/doctor/queue")
+        chart = f"/patients/{first['patient_id']}/chart"
+        assert f'href="{chart}" data-testid="current-chart"' in page.text
+        visit = f'href="{chart}#visit-{first["consultation_id"]}" data-testid="current-visit"'
+        assert visit in page.text
+        # Both links answer: the walk-in's chart shows the visit with its forms.
+        opened = await client.get(chart)
+        assert opened.status_code == 200
+        assert f'id="visit-{first["consultation_id"]}"' in opened.text
+        action = f"/doctor/queue/entries/{first['id']}/finish-and-call-next"
+        assert f'formaction="{action}"' in page.text
+        done = await client.post(action, data={"csrf_token": csrf_from(page.text)})
+        assert (done.status_code, done.headers["location"]) == (303, "/doctor/queue")
+    queue = await clinic.queue(doctor, doctor_headers)
+    assert [(e["token"], e["status"]) for e in queue["entries"]] == [
+        (1, "completed"),
+        (2, "in_consultation"),
+    ]

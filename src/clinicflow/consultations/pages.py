@@ -97,7 +97,7 @@ async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:
     groups = [
         (_("New requests") if doctor else S.pending.label, having(S.pending), "pending"),
         (S.active.label, having(S.active), "active"),
-        (_("Earlier"), having(S.ended, S.declined), "earlier"),
+        (_("Earlier"), having(S.ended, S.declined, S.cancelled), "earlier"),
     ]
     doctors = await _doctor_choices(session) if access.can_start(user) else None
     return {"groups": groups, "doctors": doctors, "viewer_is_doctor": doctor, "desk": False}
@@ -178,7 +178,7 @@ def _read_only_reason(consultation: Consultation) -> str:
         return _("You can write once the doctor has accepted.")
     if consultation.status is ConsultationStatus.declined:
         return _("This consultation was declined.")
-    if consultation.status is ConsultationStatus.ended:
+    if consultation.status in (ConsultationStatus.ended, ConsultationStatus.cancelled):
         return _("This consultation has ended.")
     return _("Only the patient and the doctor write here.")
 

@@ -55,6 +55,9 @@ class ConsultationType(StrEnum):
     chat = "chat"
     audio = "audio"
     video = "video"
+    # A visit at the clinic, opened when the doctor calls the patient from the queue: no
+    # chat, a record (note, prescriptions) like any other consultation.
+    in_person = "in_person"
 
     @property
     def label(self) -> str:
@@ -62,6 +65,7 @@ class ConsultationType(StrEnum):
             ConsultationType.chat: _("Chat"),
             ConsultationType.audio: _("Audio call"),
             ConsultationType.video: _("Video call"),
+            ConsultationType.in_person: _("In person"),
         }[self]
 
 
@@ -70,6 +74,9 @@ class ConsultationStatus(StrEnum):
     active = "active"
     declined = "declined"
     ended = "ended"
+    # An in-person visit that did not take place: its patient was skipped, or the call that
+    # opened it was undone (the queue decides; `lifecycle.cancel_visit`).
+    cancelled = "cancelled"
 
     @property
     def label(self) -> str:
@@ -78,6 +85,7 @@ class ConsultationStatus(StrEnum):
             ConsultationStatus.active: _("In progress"),
             ConsultationStatus.declined: _("Declined"),
             ConsultationStatus.ended: _("Ended"),
+            ConsultationStatus.cancelled: _("Cancelled"),
         }[self]
 
 
@@ -294,6 +302,11 @@ class ConsultationView:
     problem: str
     created_at: datetime
     duration_seconds: int | None
+
+    @property
+    def in_person(self) -> bool:
+        """A visit at the clinic (the queue's), rather than a remote consultation."""
+        return self.type is ConsultationType.in_person
 
 
 @dataclass(frozen=True, slots=True)

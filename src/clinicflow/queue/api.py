@@ -124,6 +124,21 @@ async def finish(entry_id: uuid.UUID, session: Session, user: CurrentUser) -> sc
     return current.entry(entry, await queues.patient_name(session, entry))
 
 
+@router.post("/queue/entries/{entry_id}/finish-and-call-next")
+async def finish_and_call_next(
+    entry_id: uuid.UUID, session: Session, user: CurrentUser
+) -> schemas.FinishedAndCalledOut:
+    current, finished, called = await queues.finish_and_call_next(
+        session=session, actor=user, entry_id=entry_id
+    )
+    return schemas.FinishedAndCalledOut(
+        finished=current.entry(finished, await queues.patient_name(session, finished)),
+        called=current.entry(called, await queues.patient_name(session, called))
+        if called is not None
+        else None,
+    )
+
+
 @router.post("/queue/entries/{entry_id}/no-show")
 async def no_show(entry_id: uuid.UUID, session: Session, user: CurrentUser) -> schemas.EntryOut:
     current, entry = await queues.no_show(session=session, actor=user, entry_id=entry_id)

@@ -156,6 +156,14 @@ class QueueOut(BaseModel):
     entries: list[EntryOut]
 
 
+class FinishedAndCalledOut(BaseModel):
+    """ "Finish and call next": the place just finished, and the one called after it (None
+    when nobody was waiting or the queue is paused; the finish stands)."""
+
+    finished: EntryOut
+    called: EntryOut | None
+
+
 class BoardRowOut(BaseModel):
     """One doctor on the public waiting-room screen: no patient is named."""
 

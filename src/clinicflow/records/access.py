@@ -1,12 +1,24 @@
 """Who may read and write a patient's medical record: decided here and nowhere else.
 
-| who | the record (history, notes, prescriptions, PDFs) | write notes, issue prescriptions | export |
+| who | the record (history, notes, prescriptions, PDFs, chart, search) | write notes, issue prescriptions | export |
 | --- | --- | --- | --- |
 | the patient | their own | never (403) | their own |
-| a doctor | of a patient they have a consultation or appointment with, **audited** | their own ended consultations | 403 |
+| a doctor | of a patient they have a **care relation** with, **audited** | their own visits: a remote one once it ended, an in-person one while it is under way or ended | 403 |
 | an admin | every patient's, **audited** | never (403) | 403 |
 | a receptionist | appointments only, no clinical content | 404 | 404 |
 | anyone else (other doctors and patients, anonymous) | 404, as for a record that does not exist | 404 | 404 |
+
+The care relation (`has_care_relation`) is real contact, never a claim: a consultation
+between the two (any type, the queue's in-person visits included), a place in the doctor's
+queue today or a place the doctor finished on any day, or an appointment with the doctor
+that was kept (checked in, in consultation, completed) or is booked and not yet over. A
+cancelled appointment never counts, whoever cancelled it, and neither does a missed one:
+otherwise booking in a patient's name and cancelling would open their record. Audit rows
+record reads; they do not stand in for this rule.
+
+The queue is records' sibling in the layers, so records never imports it: the queue's
+answer comes through `QueuePlaces`, which the runtime puts into every session's `info`
+(`queue_places_info`), as identity is handed its `CodeSender`.
 
 Each public decision's docstring opens with its rule in one line: `scripts/access_matrix.py`
 quotes it into docs/access.md.
@@ -16,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +58,41 @@ class Visit(Protocol):
     def doctor_id(self) -> uuid.UUID: ...
     @property
     def status(self) -> str: ...
+    @property
+    def in_person(self) -> bool: ...
+
+
+QUEUE_PLACES_KEY = "clinicflow.records.queue_places"
+
+
+class QueuePlaces(Protocol):
+    """The queue's answer to "does this patient have a place with this doctor?": a place in
+    the doctor's queue today (any status), or one the doctor finished on any day."""
+
+    async def __call__(
+        self, session: AsyncSession, *, doctor_id: uuid.UUID, patient_id: uuid.UUID
+    ) -> bool: ...
+
+
+def queue_places_info(places: QueuePlaces) -> dict[str, Any]:
+    """What the runtime puts into every session's `info`, so the care relation reads the
+    queue with neither a global nor an import of the queue."""
+    return {QUEUE_PLACES_KEY: places}
+
+
+async def has_care_relation(
+    session: AsyncSession, *, doctor_id: uuid.UUID, patient_id: uuid.UUID
+) -> bool:
+    """Whether the doctor really has (or had) the patient in their care: a consultation, a
+    place in their queue today or one they finished, or a kept or upcoming appointment."""
+    if await consultations.treats(session, doctor_id=doctor_id, patient_id=patient_id):
+        return True
+    if await scheduling.has_kept_or_upcoming_appointment(
+        session, doctor_id=doctor_id, patient_id=patient_id
+    ):
+        return True
+    places: QueuePlaces = session.info[QUEUE_PLACES_KEY]
+    return await places(session, doctor_id=doctor_id, patient_id=patient_id)
 
 
 async def _is_patient(session: AsyncSession, patient_id: uuid.UUID) -> bool:
@@ -56,17 +103,16 @@ async def _is_patient(session: AsyncSession, patient_id: uuid.UUID) -> bool:
 async def record_view(session: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> View:
     """Its patient and their doctors see the whole record, admins too, receptionists appointments.
 
-    "Their doctors": a doctor with a consultation or an appointment with the patient. The
-    same not-found answers for a patient who does not exist and one the actor may not see.
+    "Their doctors": a doctor with a care relation to the patient (`has_care_relation`).
+    The same not-found answers for a patient who does not exist and one the actor may not
+    see.
     """
     if actor.role is Role.patient:
         if actor.id == patient_id:
             return View.full
         raise not_found()
     if actor.role is Role.doctor:
-        if await consultations.treats(
-            session, doctor_id=actor.id, patient_id=patient_id
-        ) or await scheduling.has_appointment(session, doctor_id=actor.id, patient_id=patient_id):
+        if await has_care_relation(session, doctor_id=actor.id, patient_id=patient_id):
             return View.full
         raise not_found()
     if not await _is_patient(session, patient_id):
@@ -104,11 +150,10 @@ def require_searcher(view: View) -> None:
 async def consultation_to_write(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> ConsultationView:
-    """The consultation, locked, for its doctor to write notes and prescriptions once it ended.
+    """The consultation, locked, for its doctor to write notes and prescriptions (`can_write_visit`).
 
-    They are written once the visit is over, so the patient has them the moment it is
-    finished. Outsiders get the consultation's own not-found, others 403, and the doctor
-    409 before the end.
+    Outsiders get the consultation's own not-found, others 403, and the doctor 409 in a
+    status that does not allow it.
     """
     consultation = await consultations.consultation_for(
         session=session, actor=actor, consultation_id=consultation_id, for_update=True
@@ -120,8 +165,18 @@ async def consultation_to_write(
 
 
 def can_write_visit(actor: Actor, consultation: Visit) -> bool:
-    """The consultation's doctor writes its notes and prescriptions once it has ended."""
-    return actor.id == consultation.doctor_id and consultation.status == ConsultationStatus.ended
+    """Its doctor writes notes and prescriptions once it ended; in person, already during the visit.
+
+    A remote consultation's record is written once it is over, so the patient has it the
+    moment it is finished. At the clinic the doctor prescribes before pressing Finish, with
+    the patient in the room, so an in-person visit is written while it is active too. A
+    cancelled visit (the patient was not there) takes nothing new.
+    """
+    if actor.id != consultation.doctor_id:
+        return False
+    if consultation.status == ConsultationStatus.ended:
+        return True
+    return consultation.in_person and consultation.status == ConsultationStatus.active
 
 
 def require_exporter(actor: Actor, patient_id: uuid.UUID, view: View) -> None:

@@ -1,6 +1,7 @@
 """A patient's record as a FHIR R4 `collection` Bundle, for another clinic's system.
 
-Resources: Patient, Practitioner (each doctor), Appointment, Encounter (each consultation), Condition,
+Resources: Patient, Practitioner (each doctor), Appointment, Encounter (each consultation:
+class `AMB` for a visit at the clinic, `VR` for a remote one), Condition,
 Communication (each chat message), MedicationRequest (each medicine of each prescription;
 a corrected prescription's are `cancelled`). Every resource is named by `urn:uuid:` and
 referenced the same way, so the bundle stands on its own. Only elements that exist in R4
@@ -26,12 +27,14 @@ ENCOUNTER_CLASS = {
     "chat": {"system": ACT_CODE, "code": "VR", "display": "virtual"},
     "audio": {"system": ACT_CODE, "code": "VR", "display": "virtual"},
     "video": {"system": ACT_CODE, "code": "VR", "display": "virtual"},
+    "in_person": {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"},
 }
 ENCOUNTER_STATUS = {
     "pending": "planned",
     "active": "in-progress",
     "ended": "finished",
     "declined": "cancelled",
+    "cancelled": "cancelled",
 }
 APPOINTMENT_STATUS = {
     "booked": "booked",

@@ -160,6 +160,11 @@ class HistoryItem(BaseModel):
     # from its enums (`ConsultationType.label`, `ConsultationStatus.label`).
 
     @property
+    def in_person(self) -> bool:
+        """A visit at the clinic (an in-person consultation), not a remote one."""
+        return self.kind == "consultation" and self.mode == ConsultationType.in_person.value
+
+    @property
     def kind_label(self) -> str:
         return _("Consultation") if self.kind == "consultation" else _("Appointment")
 

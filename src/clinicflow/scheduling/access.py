@@ -29,16 +29,28 @@ def require_schedule_editor(actor: Actor, doctor_id: uuid.UUID) -> None:
 
 
 def books_for_others(actor: Actor) -> bool:
-    """Staff hold and book a time for a patient they name; a patient only for themself."""
-    return actor.role in roles.STAFF
+    """The front desk holds and books a time for a patient it names; a patient only for themself.
+
+    A doctor does not book in a patient's name: a booking is part of what opens a patient's
+    record to a doctor (records' care relation), so a doctor who could book for anyone
+    could open anyone's record.
+    """
+    return actor.role in roles.FRONT_DESK
 
 
 def patient_for(actor: Actor, patient_id: uuid.UUID | None) -> uuid.UUID:
-    """Whom a hold or booking is for: a patient acts for themself, staff name the patient."""
-    if not books_for_others(actor):
+    """Whom a hold or booking is for: a patient acts for themself, the front desk names the patient.
+
+    Nobody else holds or books (403): not a doctor, in any patient's name or their own.
+    """
+    if actor.role is Role.patient:
         if patient_id not in (None, actor.id):
             raise AppError(ErrorCode.forbidden, _("Patients book for themselves."))
         return actor.id
+    if not books_for_others(actor):
+        raise AppError(
+            ErrorCode.forbidden, _("Only the patient or the front desk can book for a patient.")
+        )
     if patient_id is None:
         raise AppError(
             ErrorCode.validation_error,
@@ -117,12 +129,12 @@ async def get_waitlist_entry_for(
 
 
 def can_see_hold(actor: Actor, hold: SlotHold) -> bool:
-    """A hold is seen and ended by the patient it keeps a time for, and by staff."""
-    return hold.patient_id == actor.id or actor.role in roles.STAFF
+    """A hold is seen and ended by the patient it keeps a time for, and by the front desk."""
+    return hold.patient_id == actor.id or actor.role in roles.FRONT_DESK
 
 
 async def get_hold_for(session: AsyncSession, actor: Actor, hold_id: uuid.UUID) -> SlotHold:
-    """A hold that still keeps its slot, for its patient or staff; an ended one is not found."""
+    """A hold that still keeps its slot, for its patient or the desk; an ended one is not found."""
     hold = await session.get(SlotHold, hold_id)
     if hold is None or hold.expires_at <= clock.now() or not can_see_hold(actor, hold):
         raise not_found()
@@ -130,7 +142,7 @@ async def get_hold_for(session: AsyncSession, actor: Actor, hold_id: uuid.UUID) 
 
 
 async def get_hold_to_release(session: AsyncSession, actor: Actor, hold_id: uuid.UUID) -> SlotHold:
-    """A hold its patient or staff may end, even a lapsed one; the same not-found for others."""
+    """A hold its patient or the desk may end, even a lapsed one; the same not-found for others."""
     hold = await session.get(SlotHold, hold_id)
     if hold is None or not can_see_hold(actor, hold):
         raise not_found()

@@ -36,11 +36,13 @@ from clinicflow.consultations.service.for_records import patient_messages as pat
 from clinicflow.consultations.service.for_records import treats as treats
 from clinicflow.consultations.service.lifecycle import LIVE as LIVE
 from clinicflow.consultations.service.lifecycle import accept as accept
+from clinicflow.consultations.service.lifecycle import cancel_visit as cancel_visit
 from clinicflow.consultations.service.lifecycle import decline as decline
 from clinicflow.consultations.service.lifecycle import end as end
 from clinicflow.consultations.service.lifecycle import end_if_open as end_if_open
 from clinicflow.consultations.service.lifecycle import join as join
 from clinicflow.consultations.service.lifecycle import open_for_visit as open_for_visit
+from clinicflow.consultations.service.lifecycle import open_in_person as open_in_person
 from clinicflow.consultations.service.lifecycle import start as start
 from clinicflow.consultations.service.messages import history as history
 from clinicflow.consultations.service.messages import messages_after as messages_after

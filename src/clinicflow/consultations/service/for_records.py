@@ -2,10 +2,11 @@
 assistant reads one consultation through `consultation_for` too).
 
 They answer frozen views (`schemas.ConsultationView`, `schemas.ChatMessage`), never the
-tables, so records reads a consultation without being able to change it. Only
-`consultation_for` applies the consultation's own read rule; the patient-wide reads have no
-access check of their own: the records domain's `access.py` decides who may read a record
-before it asks.
+tables, so records reads a consultation without being able to change it.
+`consultation_for` and `patient_messages` apply the consultation's own read rule (a
+conversation is its two people's, whoever reads the record); the other patient-wide reads
+have no access check of their own: the records domain's `access.py` decides who may read a
+record before it asks.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ async def consultation_for(
 
 
 async def treats(session: AsyncSession, *, doctor_id: uuid.UUID, patient_id: uuid.UUID) -> bool:
-    """Whether the doctor has ever had a consultation with the patient: one of the two
-    relations that open the patient's record to a doctor."""
+    """Whether the doctor has ever had a consultation with the patient, of any type and in
+    any status: part of the care relation that opens the patient's record to a doctor
+    (records' `has_care_relation`). A consultation exists only once the patient asked for
+    it or the doctor called them in the queue."""
     found = await session.scalar(
         select(Consultation.id)
         .where(Consultation.doctor_id == doctor_id, Consultation.patient_id == patient_id)
@@ -95,15 +98,26 @@ async def patient_consultations(
 
 
 async def patient_messages(
-    session: AsyncSession, *, patient_id: uuid.UUID
+    session: AsyncSession, *, patient_id: uuid.UUID, reader: Actor
 ) -> list[schemas.ChatMessage]:
-    """The text messages of all the patient's consultations, in conversation order, with
-    their bodies decrypted: encrypted columns cannot be searched in SQL, so a search over
-    one patient's messages reads that patient's rows and matches in Python."""
+    """The text messages of the patient's consultations that `reader` may read
+    (`access.can_read`: its two people, and admins), in conversation order, with their
+    bodies decrypted. Reading the patient's record does not open another doctor's
+    conversation, so a search of the record never matches words the searcher could not
+    read. Encrypted columns cannot be searched in SQL, so a search reads these rows and
+    matches in Python."""
+    readable = [
+        consultation.id
+        for consultation in await session.scalars(
+            select(Consultation).where(Consultation.patient_id == patient_id)
+        )
+        if access.can_read(reader, consultation)
+    ]
+    if not readable:
+        return []
     query = (
         select(Message)
-        .join(Consultation, Consultation.id == Message.consultation_id)
-        .where(Consultation.patient_id == patient_id, Message.kind == MessageKind.text)
+        .where(Message.consultation_id.in_(readable), Message.kind == MessageKind.text)
         .order_by(Message.consultation_id, Message.seq)
     )
     return [

@@ -4,8 +4,12 @@ verbs that do (start, accept, decline, end, and the queue's open and end of a vi
 
 ```
 pending ──accept──▶ active ──end──▶ ended
-   └──decline(reason)──▶ declined
+   └──decline(reason)──▶ declined    └──cancel_visit──▶ cancelled (in person only)
 ```
+
+An in-person visit (`open_in_person`) is created pending and moved to active at once by the
+queue's call, without a line in the conversation (nobody chats in it) or a notification (the
+queue has told the patient it is their turn).
 
 Every move leaves a system message in the conversation, an audit row, an event to both
 people and a notification (`_transition`).
@@ -44,9 +48,11 @@ S = ConsultationStatus
 INITIAL = S.pending
 TRANSITIONS: dict[ConsultationStatus, frozenset[ConsultationStatus]] = {
     S.pending: frozenset({S.active, S.declined}),
-    S.active: frozenset({S.ended}),
+    # cancelled: an in-person visit whose patient was skipped, or whose call was undone
+    S.active: frozenset({S.ended, S.cancelled}),
     S.declined: frozenset(),
     S.ended: frozenset(),
+    S.cancelled: frozenset(),
 }
 # Open: waiting for the doctor or under way (the desk's list, the assistant's answers).
 LIVE = (S.pending, S.active)
@@ -227,6 +233,70 @@ async def open_for_visit(
     move(consultation, S.active)
     consultation.accepted_at = clock.now()
     await _transition(session, consultation, actor, "accepted")
+    return consultation
+
+
+async def open_in_person(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    appointment: AppointmentView | None,
+) -> Consultation:
+    """The visit of a patient the doctor (`actor`) calls from the queue at the clinic: a new
+    active `in_person` consultation between them, linked to the in-person appointment when
+    there is one. Its record (note, prescriptions) is written as for any consultation."""
+    reason = appointment.reason if appointment is not None else None
+    consultation = Consultation(
+        id=uuid.uuid4(),
+        patient_id=patient_id,
+        doctor_id=actor.id,
+        appointment_id=appointment.id if appointment is not None else None,
+        problem=reason or _("Visit at the clinic"),
+        type=ConsultationType.in_person,
+        status=INITIAL,
+        last_seq=0,
+    )
+    session.add(consultation)
+    await session.flush()
+    move(consultation, S.active)
+    consultation.accepted_at = clock.now()
+    await session.flush()
+    await audit.record(
+        session,
+        action="consultation.opened_in_person",
+        resource_type="consultation",
+        resource_id=consultation.id,
+        actor=actor,
+        details={"patient_id": str(patient_id)},
+    )
+    await publish_update(session, consultation)
+    return consultation
+
+
+async def cancel_visit(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> Consultation | None:
+    """Cancel the in-person visit of a patient who turned out not to be there (skipped), or
+    whose call was undone; one already over is left as it is (None). What the doctor wrote
+    in it stays in the record, under the cancelled visit."""
+    consultation = await access.get_consultation_for(
+        session, actor, consultation_id, for_update=True
+    )
+    access.require_doctor(actor, consultation)
+    if consultation.type is not ConsultationType.in_person or consultation.status is not S.active:
+        return None
+    move(consultation, S.cancelled)
+    consultation.ended_at = clock.now()
+    await session.flush()
+    await audit.record(
+        session,
+        action="consultation.cancelled",
+        resource_type="consultation",
+        resource_id=consultation.id,
+        actor=actor,
+    )
+    await publish_update(session, consultation)
     return consultation
 
 

@@ -9,7 +9,7 @@ so this revision rewrites them with the field key: the one the running process c
 Downgrading decrypts them again.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 09:00:00.000000
 """
 
@@ -22,7 +22,7 @@ import clinicflow.db
 from clinicflow.core import security
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

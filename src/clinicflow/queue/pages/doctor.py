@@ -49,6 +49,7 @@ class EntryControl(StrEnum):
     """The doctor's controls that act on one patient's place."""
 
     finish = "finish"
+    finish_and_call_next = "finish-and-call-next"
     no_show = "no-show"
     recall = "recall"
 
@@ -159,10 +160,12 @@ async def doctor_entry_control(
     entry_id: uuid.UUID,
     control: EntryControl,
 ) -> Response:
-    """Finish, no-show or call again one patient; then the page again (or the refusal)."""
+    """Finish (and call the next), no-show or call again one patient; then the page again
+    (or the refusal)."""
     access.require_doctor_page(user)
     verb = {
         EntryControl.finish: queues.finish,
+        EntryControl.finish_and_call_next: queues.finish_and_call_next,
         EntryControl.no_show: queues.no_show,
         EntryControl.recall: queues.recall,
     }[control]

@@ -15,6 +15,7 @@ calls are re-exported here, so `from clinicflow.queue import service as queues` 
 from clinicflow.queue.service.by_hand import move as move
 from clinicflow.queue.service.controls import call_next as call_next
 from clinicflow.queue.service.controls import finish as finish
+from clinicflow.queue.service.controls import finish_and_call_next as finish_and_call_next
 from clinicflow.queue.service.controls import no_show as no_show
 from clinicflow.queue.service.controls import recall as recall
 from clinicflow.queue.service.controls import set_paused as set_paused
@@ -35,6 +36,7 @@ from clinicflow.queue.service.queue_state import State as State
 from clinicflow.queue.service.queue_state import state as state
 from clinicflow.queue.service.queue_state import topic as topic
 from clinicflow.queue.service.reading import board as board
+from clinicflow.queue.service.reading import has_place_with as has_place_with
 from clinicflow.queue.service.reading import my_entries as my_entries
 from clinicflow.queue.service.reading import my_places as my_places
 from clinicflow.queue.service.reading import patient_name as patient_name

@@ -1,7 +1,16 @@
-"""The doctor's controls, the queue's own doctor only: call next, recall, finish, no-show (a
-skip with a grace period), undo of the last call or no-show, pause and resume.
+"""The doctor's controls, the queue's own doctor only: call next, recall, finish (and "finish
+and call next" in one step), no-show (a skip with a grace period), undo of the last call or
+no-show, pause and resume.
 
 Every status these write goes through `lifecycle.transition`, whose table lists the moves.
+
+The visit follows the place. Calling an in-person patient (walk-in or in-person
+appointment) opens an `in_person` consultation between the doctor and the patient, and the
+entry keeps its `consultation_id`; finishing ends it. A called patient who is skipped, or
+whose call is undone, did not have that visit: it is cancelled, and calling them again
+opens a new one. So an in-person entry is `in_consultation` exactly while its visit is
+active. (An online patient's consultation keeps its own rules: it opens at the call and
+ends at the finish.)
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.consultations import service as consultations
 from clinicflow.core import clock
 from clinicflow.core.audit import Actor
-from clinicflow.core.errors import ErrorCode
+from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.notifications import service as notifications
@@ -34,6 +43,7 @@ from clinicflow.queue.service.lifecycle import (
 )
 from clinicflow.queue.service.queue_state import State, announce, state
 from clinicflow.queue.service.refusals import conflict
+from clinicflow.scheduling.schemas import AppointmentView
 
 E = EntryStatus
 UNDO_SECONDS = 120
@@ -89,6 +99,10 @@ async def _call(
         entry.consultation_id = await other_domains.open_consultation(
             session, actor, appointment, meet_url
         )
+    elif not entry.online:
+        entry.consultation_id = await other_domains.open_visit(
+            session, actor, entry.patient_id, appointment
+        )
     now = clock.now()
     _remember(queue, entry, action, now, appointment.status.value if appointment else None)
     transition(entry, E.in_consultation)
@@ -98,6 +112,13 @@ async def _call(
     if appointment is not None:
         await other_domains.begin_visit(session, appointment.id)
     await notifications.about_entry(session, kind=Kind.queue_turn, entry=entry)
+
+
+async def _visit_not_held(session: AsyncSession, actor: Actor, entry: QueueEntry) -> None:
+    """The in-person patient is no longer with the doctor without having been seen
+    (skipped, or their call undone): their visit is cancelled."""
+    if not entry.online and entry.consultation_id is not None:
+        await other_domains.cancel_visit(session, actor, entry.consultation_id)
 
 
 def _remember(
@@ -115,6 +136,12 @@ def _remember(
         "serving_token": queue.serving_token,
         "appointment_status": appointment_status,
     }
+
+
+async def _appointment_of(session: AsyncSession, entry: QueueEntry) -> AppointmentView | None:
+    if entry.appointment_id is None:
+        return None
+    return await other_domains.find_appointment(session, entry.appointment_id)
 
 
 def _instant(value: str | None) -> datetime | None:
@@ -171,6 +198,25 @@ async def finish(
     return await announce(session, queue, [entry]), entry
 
 
+async def finish_and_call_next(
+    *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID
+) -> tuple[State, QueueEntry, QueueEntry | None]:
+    """Finish the visit and call the next patient of today's queue in the same step. The
+    finish stands when nobody is waiting or the queue is paused: then nobody is called
+    (None)."""
+    current, finished = await finish(session=session, actor=actor, entry_id=entry_id)
+    try:
+        async with session.begin_nested():
+            current, called = await call_next(
+                session=session, actor=actor, doctor_id=finished.doctor_id
+            )
+    except AppError as exc:
+        if exc.code not in (ErrorCode.queue_empty, ErrorCode.queue_paused):
+            raise
+        return current, finished, None
+    return current, finished, called
+
+
 async def no_show(
     *, session: AsyncSession, actor: Actor, entry_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
@@ -180,8 +226,11 @@ async def no_show(
     access.require_queue_doctor(actor, entry.doctor_id)
     now = clock.now()
     _remember(queue, entry, "no_show", now, None)
+    was_called = entry.status is E.in_consultation
     transition(entry, E.skipped)
     entry.skipped_at = now
+    if was_called:
+        await _visit_not_held(session, actor, entry)
     await notifications.about_entry(session, kind=Kind.queue_missed, entry=entry)
     await audit_entry(session, actor, "no_show", entry)
     return await announce(session, queue, [entry]), entry
@@ -205,6 +254,13 @@ async def undo(
         if previous in ACTIVE and entry.status not in ACTIVE:
             await require_no_other_place(session, entry)
         transition(entry, previous)
+        if previous is E.in_consultation and not entry.online:
+            # Back with the doctor: a new visit (the skip cancelled the one they had).
+            entry.consultation_id = await other_domains.open_visit(
+                session, actor, entry.patient_id, await _appointment_of(session, entry)
+            )
+        else:
+            await _visit_not_held(session, actor, entry)
     entry.called_at = _instant(last["called_at"])
     # Skipped again since the first skip, so the grace period ends when it would have (an
     # undo kept before `skipped_at` was has none).

@@ -98,7 +98,9 @@ async def requeue(
                 appointment_id=entry.appointment_id,
                 appointment_starts_at=entry.appointment_starts_at,
                 online=entry.online,
-                consultation_id=entry.consultation_id,
+                # An online visit carries on; an in-person one was cancelled with the skip,
+                # and the call of the new token opens another.
+                consultation_id=entry.consultation_id if entry.online else None,
                 token=token,
                 status=START,
                 severity=entry.severity,

@@ -2,7 +2,8 @@
 what it asks.
 
 The queue writes only its own rows. Scheduling owns appointments and doctors' weeks, and
-answers frozen views (`AppointmentView`); consultations owns the online visit; identity
+answers frozen views (`AppointmentView`); consultations owns the visit itself (the online
+one, and the in-person one the queue opens at the call and ends or cancels); identity
 owns accounts and their profiles. An appointment follows its patient's place through
 scheduling's visit verbs, and only while it can: one cancelled while its patient waited, or
 already finished or missed under another token, keeps its status while the place goes on
@@ -118,6 +119,21 @@ async def open_consultation(
         session=session, actor=actor, appointment=appointment, meet_url=meet_url
     )
     return consultation.id
+
+
+async def open_visit(
+    session: AsyncSession, actor: Actor, patient_id: uuid.UUID, appointment: AppointmentView | None
+) -> uuid.UUID:
+    """The in-person visit of a patient the doctor calls, active; answers its id."""
+    consultation = await consultations.open_in_person(
+        session=session, actor=actor, patient_id=patient_id, appointment=appointment
+    )
+    return consultation.id
+
+
+async def cancel_visit(session: AsyncSession, actor: Actor, consultation_id: uuid.UUID) -> None:
+    """The in-person visit did not take place (its patient skipped, its call undone)."""
+    await consultations.cancel_visit(session=session, actor=actor, consultation_id=consultation_id)
 
 
 async def consultation_meet_url(

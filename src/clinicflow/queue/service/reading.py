@@ -189,3 +189,23 @@ async def reassignments(
             QueueEntry.queue_id == entry.queue_id,
         )
     return list(await session.scalars(query.order_by(Reassignment.at)))
+
+
+async def has_place_with(
+    session: AsyncSession, *, doctor_id: uuid.UUID, patient_id: uuid.UUID
+) -> bool:
+    """Whether the patient has a place in the doctor's queue today (in any status: the desk
+    registered them for this doctor) or had one the doctor finished, on any day: the
+    queue's part of the care relation that opens a record to a doctor (records'
+    `has_care_relation`, handed this function by the runtime)."""
+    today = await other_domains.doctor_today(session, doctor_id)
+    found = await session.scalar(
+        select(QueueEntry.id)
+        .where(
+            QueueEntry.doctor_id == doctor_id,
+            QueueEntry.patient_id == patient_id,
+            (QueueEntry.day == today) | (QueueEntry.status == E.completed),
+        )
+        .limit(1)
+    )
+    return found is not None

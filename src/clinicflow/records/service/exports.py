@@ -71,6 +71,6 @@ async def export(
         patient=next(p for p in people if p.id == patient_id),
         doctors=sorted((p for p in people if p.id != patient_id), key=lambda p: p.name),
         items=items,
-        messages=await consultations.patient_messages(session, patient_id=patient_id),
+        messages=await consultations.patient_messages(session, patient_id=patient_id, reader=actor),
         generated_at=clock.now(),
     )

@@ -34,11 +34,16 @@ def _day_start(day: date) -> datetime:
 
 
 async def _matching_consultations(
-    session: AsyncSession, patient_id: uuid.UUID, query: str
+    session: AsyncSession, actor: Actor, patient_id: uuid.UUID, query: str
 ) -> set[uuid.UUID]:
     """The patient's consultations whose latest note, prescriptions or messages contain the
     words of `query` (all of them, any case). The text is encrypted at rest, so it is read
-    and matched here, within this one patient's rows only."""
+    and matched here, within this one patient's rows only.
+
+    Only text the searcher may read is matched: notes and prescriptions are the record's
+    (the caller reads the whole record, `access.require_searcher`), but the messages are
+    only those of conversations the caller may read (`patient_messages` asks the
+    consultation's rule), so a hit never reveals words of another doctor's chat."""
     words = query.casefold().split()
     texts: dict[uuid.UUID, list[str]] = {}
     notes = await session.scalars(
@@ -53,7 +58,9 @@ async def _matching_consultations(
         select(Prescription).where(Prescription.patient_id == patient_id)
     ):
         texts.setdefault(prescription.consultation_id, []).append(prescription.content)
-    for message in await consultations.patient_messages(session, patient_id=patient_id):
+    for message in await consultations.patient_messages(
+        session, patient_id=patient_id, reader=actor
+    ):
         texts.setdefault(message.consultation_id, []).append(message.body)
     return {
         consultation_id
@@ -106,7 +113,7 @@ async def history(
     until = _day_start(end + timedelta(days=1)) if end and end < date.max else None
     entries: list[Entry] = []
     if view is access.View.full:
-        only = await _matching_consultations(session, patient_id, query) if query else None
+        only = await _matching_consultations(session, actor, patient_id, query) if query else None
         for c in await consultations.patient_consultations(
             session,
             patient_id=patient_id,

@@ -47,7 +47,9 @@ from clinicflow.scheduling.service.reads import appointments_near as appointment
 from clinicflow.scheduling.service.reads import appointments_of_patient as appointments_of_patient
 from clinicflow.scheduling.service.reads import booked_starting_between as booked_starting_between
 from clinicflow.scheduling.service.reads import find_appointment as find_appointment
-from clinicflow.scheduling.service.reads import has_appointment as has_appointment
+from clinicflow.scheduling.service.reads import (
+    has_kept_or_upcoming_appointment as has_kept_or_upcoming_appointment,
+)
 from clinicflow.scheduling.service.reads import weekly_availability as weekly_availability
 from clinicflow.scheduling.service.visits import begin_appointment_visit as begin_appointment_visit
 from clinicflow.scheduling.service.visits import check_in_appointment as check_in_appointment

@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.core import clock
 from clinicflow.scheduling.models import Appointment, Availability
 from clinicflow.scheduling.schemas import AppointmentStatus, AppointmentView, AvailabilityView
 from clinicflow.scheduling.service.lifecycle import NOT_CANCELLED
@@ -65,14 +66,32 @@ async def weekly_availability(
 # --- for the medical record (records domain) -------------------------------------------------
 
 
-async def has_appointment(
+# An appointment the patient came to: it counts towards the care relation once kept.
+KEPT = (
+    AppointmentStatus.checked_in,
+    AppointmentStatus.in_consultation,
+    AppointmentStatus.completed,
+)
+
+
+async def has_kept_or_upcoming_appointment(
     session: AsyncSession, *, doctor_id: uuid.UUID, patient_id: uuid.UUID
 ) -> bool:
-    """Whether the patient has (or had) an appointment with the doctor, in any status: one of
-    the two relations that open the patient's record to a doctor."""
+    """Whether the patient kept an appointment with the doctor (checked in, in consultation,
+    completed) or has one booked that is not over yet: the appointments that count towards
+    the care relation (records' `has_care_relation`). A cancelled one never counts, whoever
+    cancelled it, nor a missed one, nor one booked that has passed without the patient."""
     found = await session.scalar(
         select(Appointment.id)
-        .where(Appointment.doctor_id == doctor_id, Appointment.patient_id == patient_id)
+        .where(
+            Appointment.doctor_id == doctor_id,
+            Appointment.patient_id == patient_id,
+            or_(
+                Appointment.status.in_(KEPT),
+                (Appointment.status == AppointmentStatus.booked)
+                & (Appointment.ends_at > clock.now()),
+            ),
+        )
         .limit(1)
     )
     return found is not None
