@@ -39,6 +39,7 @@ from clinicflow.queue import pages as queue_pages
 from clinicflow.realtime import api as realtime_api
 from clinicflow.realtime.topics import UserTopic
 from clinicflow.records import api as records_api
+from clinicflow.records import lists_api as records_lists_api
 from clinicflow.records import pages as records_pages
 from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(consultations_api.router)
     app.include_router(consultations_pages.router)
     app.include_router(records_api.router)
+    app.include_router(records_lists_api.router)
     app.include_router(records_pages.router)
     # Records sits below the assistant: its chart gets the drafts handed in, never imported.
     records_pages.use_drafts(app, ChartDrafts())

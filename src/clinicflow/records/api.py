@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from clinicflow import i18n
 from clinicflow.deps import Reader, Session, SettingsDep
-from clinicflow.records import fhir, pdf, schemas
+from clinicflow.records import access, fhir, pdf, schemas
 from clinicflow.records import service as records
 from clinicflow.records.models import Prescription
 from clinicflow.routing import TransactionalRoute, writes
@@ -73,23 +73,36 @@ async def issue_prescription(
         consultation_id=consultation_id,
         prescription=body,
     )
-    return await _described(session, settings, row)
+    return await _described(session, settings, row, staff=access.sees_overrides(user))
+
+
+@router.post("/consultations/{consultation_id}/prescriptions/check")
+async def check_prescription(
+    consultation_id: uuid.UUID,
+    body: schemas.PrescriptionCheckIn,
+    session: Session,
+    user: Reader,
+) -> schemas.PrescriptionCheck:
+    """What issuing these medicines would meet (allergies, duplicate therapy); stores nothing."""
+    return await records.check_prescription(
+        session=session, actor=user, consultation_id=consultation_id, medications=body.medications
+    )
 
 
 async def _described(
-    session: Session, settings: SettingsDep, row: Prescription
+    session: Session, settings: SettingsDep, row: Prescription, *, staff: bool
 ) -> schemas.PrescriptionOut:
     [described] = await records.describe_prescriptions(
-        session, [row], public_url=settings.public_url
+        session, [row], public_url=settings.public_url, staff=staff
     )
     return described
 
 
 async def _prescription(
-    session: Session, settings: SettingsDep, user: Reader, ident: uuid.UUID
+    session: Session, settings: SettingsDep, user: Reader, ident: uuid.UUID, *, staff: bool
 ) -> schemas.PrescriptionOut:
     row = await records.read_prescription(session=session, actor=user, prescription_id=ident)
-    return await _described(session, settings, row)
+    return await _described(session, settings, row, staff=staff)
 
 
 # Declared before `/prescriptions/{id}`, which would otherwise take "….pdf" as its id.
@@ -102,8 +115,9 @@ async def prescription_pdf(
     user: Reader,
     lang: Language = None,
 ) -> Response:
-    """The printable prescription, in `lang` (or the page's language)."""
-    described = await _prescription(session, settings, user, prescription_id)
+    """The printable prescription, in `lang` (or the page's language): the patient's copy,
+    so never an override reason, whoever prints it."""
+    described = await _prescription(session, settings, user, prescription_id, staff=False)
     data = await asyncio.to_thread(
         pdf.prescription_pdf,
         described,
@@ -121,7 +135,9 @@ async def read_prescription(
     settings: SettingsDep,
     user: Reader,
 ) -> schemas.PrescriptionOut:
-    return await _prescription(session, settings, user, prescription_id)
+    return await _prescription(
+        session, settings, user, prescription_id, staff=access.sees_overrides(user)
+    )
 
 
 @router.get("/patients/{patient_id}/history")
