@@ -103,11 +103,14 @@ async def test_every_change_is_a_version_and_removal_keeps_them(
 ) -> None:
     patient, doctor, _ = await people(clinic)
     made = (await add_to_list(clinic, doctor, patient.id, "allergies")).json()
-    assert made["version"] == 1 and made["status"] == "active"
-    assert made["recorded_by"] == str(doctor.id) and made["recorded_by_name"]
+    assert made["version"] == 1
+    assert made["status"] == "active"
+    assert made["recorded_by"] == str(doctor.id)
+    assert made["recorded_by_name"]
     url = f"/api/allergies/{made['id']}"
     changed = await clinic.client.patch(url, json={"severity": "moderate"}, headers=doctor.headers)
-    assert changed.json()["version"] == 2 and changed.json()["severity"] == "moderate"
+    assert changed.json()["version"] == 2
+    assert changed.json()["severity"] == "moderate"
     # The same values again store nothing new.
     again = await clinic.client.patch(url, json={"severity": "moderate"}, headers=doctor.headers)
     assert again.json()["version"] == 2

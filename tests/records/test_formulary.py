@@ -54,10 +54,14 @@ def test_the_data_file_loads_and_every_row_is_valid() -> None:
     assert len({m.name for m in rows}) >= 300
     seen = set()
     for medicine in rows:
-        assert medicine.name and medicine.name == medicine.name.strip()
-        assert medicine.form and medicine.strengths, medicine
-        assert ATC.match(medicine.atc) and medicine.atc[0] in ANATOMICAL, medicine
-        assert medicine.classes and all(c == c.lower() for c in medicine.classes), medicine
+        assert medicine.name
+        assert medicine.name == medicine.name.strip()
+        assert medicine.form, medicine
+        assert medicine.strengths, medicine
+        assert ATC.match(medicine.atc), medicine
+        assert medicine.atc[0] in ANATOMICAL, medicine
+        assert medicine.classes, medicine
+        assert all(c == c.lower() for c in medicine.classes), medicine
         assert (medicine.name, medicine.form) not in seen
         seen.add((medicine.name, medicine.form))
 
@@ -69,7 +73,8 @@ def test_the_common_classes_and_codes_are_right() -> None:
         assert classes <= set(medicine.classes), name
     for name, code in ATC_OF.items():
         medicine = formulary.find(name)
-        assert medicine is not None and medicine.atc == code
+        assert medicine is not None
+        assert medicine.atc == code
     # Every penicillin is a beta-lactam; so is every cephalosporin and carbapenem.
     for medicine in formulary.medicines():
         if {"penicillins", "cephalosporins", "carbapenems"} & set(medicine.classes):
