@@ -99,6 +99,11 @@ async def require_list_keeper(session: AsyncSession, actor: Actor, patient_id: u
         raise AppError(ErrorCode.forbidden, _("Only the patient's doctors change these lists."))
 
 
+def keeps_lists(actor: Actor) -> bool:
+    """The chart offers the list forms to doctors (who may read it, so keep its lists)."""
+    return actor.role is Role.doctor
+
+
 def sees_overrides(actor: Actor) -> bool:
     """Why a warned prescription was issued anyway is for staff; the patient never sees it."""
     return actor.role is not Role.patient

@@ -19,6 +19,7 @@ leaves). The verbs are re-exported here (`from clinicflow.records import service
 records`).
 """
 
+from clinicflow.records.service.clinical_lists import active_lists as active_lists
 from clinicflow.records.service.clinical_lists import change_item as change_item
 from clinicflow.records.service.clinical_lists import clinical_summary as clinical_summary
 from clinicflow.records.service.clinical_lists import item_versions as item_versions
