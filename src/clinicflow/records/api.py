@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from clinicflow import i18n
 from clinicflow.deps import Reader, Session, SettingsDep
+from clinicflow.identity import service as identity
 from clinicflow.records import access, fhir, pdf, schemas
 from clinicflow.records import service as records
 from clinicflow.records.models import Prescription
@@ -105,6 +106,23 @@ async def _prescription(
     return await _described(session, settings, row, staff=staff)
 
 
+def _letterhead(settings: SettingsDep) -> pdf.Letterhead:
+    return pdf.Letterhead(
+        name=settings.clinic_name,
+        address=settings.clinic_address,
+        phone=settings.clinic_phone,
+        timezone=settings.clinic_timezone,
+    )
+
+
+async def _language_of(session: Session, patient_id: uuid.UUID) -> str:
+    """A paper is the patient's: in their language unless `lang` asks for another."""
+    found = await identity.users(session, [patient_id])
+    if found and found[0].patient is not None:
+        return str(found[0].patient.preferred_language.value)
+    return i18n.current_language()
+
+
 # Declared before `/prescriptions/{id}`, which would otherwise take "….pdf" as its id.
 @router.get("/prescriptions/{prescription_id}.pdf", response_class=Response)
 @writes
@@ -121,8 +139,8 @@ async def prescription_pdf(
     data = await asyncio.to_thread(
         pdf.prescription_pdf,
         described,
-        clinic_name=settings.clinic_name,
-        language=lang or i18n.current_language(),
+        letterhead=_letterhead(settings),
+        language=lang or await _language_of(session, described.patient_id),
     )
     return _pdf(data, f"prescription-{described.verification_code}.pdf")
 
@@ -190,8 +208,8 @@ async def export_pdf(
     data = await asyncio.to_thread(
         pdf.record_pdf,
         record,
-        clinic_name=settings.clinic_name,
-        language=lang or i18n.current_language(),
+        letterhead=_letterhead(settings),
+        language=lang or await _language_of(session, patient_id),
     )
     return _pdf(data, "medical-record.pdf")
 
