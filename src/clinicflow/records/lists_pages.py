@@ -85,13 +85,19 @@ async def change_line(
     settings: SettingsDep,
     user: PageViewer,
 ) -> Response:
-    """`resolved`, `stopped` or `active` set the status; `remove` marks it entered in error."""
-    patient_id = uuid.UUID(str((await request.form()).get("patient_id", uuid.UUID(int=0))))
+    """`resolved`, `stopped` or `active` set the status; `remove` marks it entered in error.
+    The form names its chart's patient, only to draw the chart again with a refusal."""
+    try:
+        patient_id = uuid.UUID(str((await request.form()).get("patient_id", "")))
+    except ValueError:
+        patient_id = uuid.UUID(int=0)
     try:
         if change == "remove":
-            await records.remove_item(session=session, actor=user, item_id=item_id, kind=kind)
+            line = await records.remove_item(
+                session=session, actor=user, item_id=item_id, kind=kind
+            )
         else:
-            await records.change_item(
+            line = await records.change_item(
                 session=session,
                 actor=user,
                 item_id=item_id,
@@ -104,7 +110,7 @@ async def change_line(
         )
     except AppError as exc:
         return await chart_refusal(request, session, user, patient_id, settings.public_url, exc)
-    return _back(patient_id)
+    return _back(line.patient_id)
 
 
 class ChartSummaries:

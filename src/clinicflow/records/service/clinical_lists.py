@@ -212,11 +212,12 @@ async def _new_version(
 
 async def remove_item(
     *, session: AsyncSession, actor: Actor, item_id: uuid.UUID, kind: Kind
-) -> None:
+) -> schemas.ItemOut:
     """Mark a line entered in error: it leaves the lists, its versions are kept."""
     row = await _item_to_change(session, actor, item_id, kind)
     await _new_version(session, actor, row, json.loads(row.content), Status.entered_in_error)
     await _audit_change(session, actor, row, "removed", ["status"])
+    return _out(row, await identity.names(session, [row.recorded_by]))
 
 
 async def _rows(
