@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,9 +28,11 @@ from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
 from clinicflow.consultations.events import ConsultationTopic
 from clinicflow.core import observability
+from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, error_body
 from clinicflow.deps import LoginRedirect
 from clinicflow.i18n import gettext as _
+from clinicflow.identity import access as identity_access
 from clinicflow.identity import api as identity_api
 from clinicflow.identity import pages as identity_pages
 from clinicflow.notifications import api as notifications_api
@@ -38,6 +42,7 @@ from clinicflow.queue import events as queue_events
 from clinicflow.queue import pages as queue_pages
 from clinicflow.realtime import api as realtime_api
 from clinicflow.realtime.topics import UserTopic
+from clinicflow.records import access as records_access
 from clinicflow.records import api as records_api
 from clinicflow.records import lists_api as records_lists_api
 from clinicflow.records import lists_pages as records_lists_pages
@@ -61,10 +66,24 @@ SECURITY_HEADERS = [
 ]
 
 
+async def doctor_treats(session: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> bool:
+    """Identity's care relation, answered by records: a doctor who reads a patient's whole
+    chart reads their profile too, so the two never disagree about who "their doctor" is.
+    Wired here because records sits above identity (and the queue, which builds runtimes
+    of its own, must not reach records)."""
+    try:
+        view = await records_access.record_view(session, actor, patient_id)
+    except AppError:
+        return False
+    return view is records_access.View.full
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     observability.configure_logging(settings)
-    runtime = build_runtime(settings)
+    runtime = build_runtime(
+        settings, session_info=identity_access.care_relation_info(doctor_treats)
+    )
     metrics = observability.Metrics()
     assistant = Assistant(runtime, build_provider(settings))
 

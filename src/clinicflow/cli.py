@@ -19,7 +19,7 @@ from clinicflow import migrate as migrations
 from clinicflow import worker as periodic
 from clinicflow.app import create_app
 from clinicflow.config import Settings, get_settings
-from clinicflow.core import audit, observability
+from clinicflow.core import audit, observability, security
 from clinicflow.core.errors import AppError
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
@@ -128,6 +128,10 @@ def migrate() -> None:
     settings = _settings()
     if settings.is_sqlite:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
+    # Some revisions encrypt clinical text already stored: they use the settings' keys.
+    security.configure_field_encryption(
+        keys=settings.field_encryption_keys, secret_key=settings.secret_key
+    )
     migrations.upgrade(settings.database_url)
     typer.echo("Database is up to date.")
 

@@ -9,6 +9,7 @@ from clinicflow.identity.models import (
     LoginSession,
     OtpCode,
     PatientProfile,
+    PatientProfileVersion,
     RefreshToken,
     User,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Notification",
     "OtpCode",
     "PatientProfile",
+    "PatientProfileVersion",
     "Preference",
     "Prescription",
     "PushSubscription",

@@ -4,9 +4,10 @@ server, the command line and the tests."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -63,7 +64,9 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None = None) -> Runtime:
+    """The process's resources. `session_info` adds what a higher layer hands a lower
+    domain in every session (the app hands identity records' care relation)."""
     if settings.is_sqlite:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     security.configure_password_hashing(
@@ -113,6 +116,7 @@ def build_runtime(settings: Settings) -> Runtime:
         # Identity texts the sign-in code through this without importing notifications.
         **identity.code_sender_info(notifications.CodeBySms(sender)),
         **publish.session_info(broker),
+        **(session_info or {}),
     }
     return Runtime(
         settings=settings,

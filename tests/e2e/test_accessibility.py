@@ -7,6 +7,9 @@ runs inside Debian's Chromium against the real server, after each page has gone 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
@@ -17,6 +20,7 @@ from tests.e2e.people import sign_in_patient, sign_in_staff
 pytestmark = pytest.mark.browser
 
 SERIOUS = {"serious", "critical"}
+Screenshot = Callable[[Page, str], Path]
 axe = Axe()
 
 
@@ -88,3 +92,54 @@ def test_the_patients_pages_have_no_serious_accessibility_problem(
         for problem in _problems(phone_page, path)
     ]
     assert problems == []
+
+
+def test_the_desk_registers_a_walk_in_with_a_profile_and_corrects_it_in_swahili(
+    phone_page: Page, live_server: LiveServer, screenshot: Screenshot
+) -> None:
+    """On a phone, in Swahili: the walk-in form takes a date of birth and sex, the receipt
+    links to the patient's details, and those pages have no serious accessibility problem."""
+    page = phone_page
+    sign_in_staff(page, live_server.admin.email, live_server.admin.password)
+    page.wait_for_url("**/home")
+    _in_swahili(page)
+    page.goto("/desk/queue")
+    form = page.locator("[data-testid=walk-in-form]")
+    form.locator("select[name=doctor_id]").select_option(index=1)
+    form.locator("input[name=phone]").fill("+254733000123")
+    form.locator("input[name=name]").fill("Rehema Ali")
+    form.get_by_test_id("date-of-birth").fill("1991-02-14")
+    form.get_by_test_id("sex").select_option("female")
+    form.get_by_test_id("next-of-kin-name").fill("Ali Hamisi")
+    screenshot(page, "walk-in-form-sw-phone")
+    form.get_by_test_id("walk-in-submit").click()
+    page.get_by_test_id("receipt").wait_for()
+    page.get_by_test_id("receipt-profile").click()
+    page.wait_for_url("**/patients/*/profile")
+    assert page.get_by_test_id("profile-sex").inner_text() == "Mwanamke"
+    assert page.get_by_test_id("date-of-birth").input_value() == "1991-02-14"
+    page.get_by_test_id("national-id").fill("29887766")
+    page.get_by_test_id("profile-submit").click()
+    page.get_by_test_id("saved").wait_for()
+    screenshot(page, "patient-profile-sw-phone")
+    profile_path = page.url.removeprefix(live_server.base_url).split("?")[0]
+    problems = [
+        problem
+        for path in ("/desk/queue", profile_path, "/desk/book?q=nobody")
+        for problem in _problems(page, path)
+    ]
+    assert problems == []
+
+
+def test_the_patients_details_page_in_swahili_on_a_phone(
+    phone_page: Page, live_server: LiveServer, screenshot: Screenshot
+) -> None:
+    page = phone_page
+    sign_in_patient(page, live_server, live_server.patient.phone)
+    _in_swahili(page)
+    assert _problems(page, "/me") == []
+    page.get_by_test_id("me-name").fill("Mgonjwa Mpya")
+    page.get_by_test_id("me-submit").click()
+    page.get_by_test_id("saved").wait_for()
+    assert page.get_by_test_id("me-name").input_value() == "Mgonjwa Mpya"
+    screenshot(page, "my-details-sw-phone")

@@ -97,6 +97,7 @@ async def test_create_doctor_with_profile(
             "consultation_minutes": 20,
             "bio": "Children's health.",
             "meet_url": "https://meet.google.com/abc-defg-hij",
+            "registration_number": " KMPDC/A1234 ",
         },
         headers=admin_headers,
     )
@@ -108,6 +109,7 @@ async def test_create_doctor_with_profile(
         "timezone": "Africa/Dar_es_Salaam",
         "consultation_minutes": 20,
         "meet_url": "https://meet.google.com/abc-defg-hij",
+        "registration_number": "KMPDC/A1234",
     }
     assert doctor["patient"] is None
     assert (await login_as(client, "neema@clinic.example.com", "long enough")).status_code == 200

@@ -169,6 +169,12 @@ def configure_field_encryption(*, keys: Sequence[str], secret_key: str) -> None:
     _field_cipher = MultiFernet(fernets)
 
 
+def field_encryption_configured() -> bool:
+    """Whether this process has its field keys yet (a migration that rewrites clinical text
+    configures them from the settings when its command did not)."""
+    return _field_cipher is not None
+
+
 def _cipher() -> MultiFernet:
     if _field_cipher is None:
         raise RuntimeError("field encryption is not configured; build_runtime configures it")

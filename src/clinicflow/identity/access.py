@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,7 +11,7 @@ from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import roles
-from clinicflow.identity.models import User
+from clinicflow.identity.models import PatientProfile, User
 from clinicflow.identity.schemas import Role
 
 
@@ -64,3 +65,85 @@ async def get_user_for(session: AsyncSession, actor: User, user_id: uuid.UUID) -
     if user is None or not can_view_user(actor, user):
         raise not_found()
     return user
+
+
+# --- the patient's clinical profile ---------------------------------------------------------
+
+CARE_RELATION_KEY = "clinicflow.identity.care_relation"
+
+
+class CareRelation(Protocol):
+    """Whether a doctor treats a patient (their chart is open to them).
+
+    Records decides that (consultations, appointments, today's queue), and records sits
+    above identity, so the runtime hands the answer in through `session.info` instead of
+    identity importing it (`care_relation_info`)."""
+
+    async def __call__(
+        self, session: AsyncSession, actor: Actor, patient_id: uuid.UUID
+    ) -> bool: ...
+
+
+def care_relation_info(relation: CareRelation) -> dict[str, Any]:
+    """What the runtime puts into every session's `info` so a doctor's read of a profile
+    follows the same care relation as their read of the chart."""
+    return {CARE_RELATION_KEY: relation}
+
+
+async def _treats(session: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> bool:
+    # With no care relation handed in (a bare session), no doctor is anybody's doctor.
+    relation: CareRelation | None = session.info.get(CARE_RELATION_KEY)
+    return relation is not None and await relation(session, actor, patient_id)
+
+
+def can_read_profile(actor: Actor, patient_id: uuid.UUID, *, treats: bool = False) -> bool:
+    """A patient reads their own profile, the front desk everyone's, a doctor their patients'.
+
+    "Their patients" (`treats`): the care relation records decides, handed in by the
+    runtime; so a doctor answers "no" here when nobody told them they treat the patient.
+    """
+    if actor.role is Role.patient:
+        return actor.id == patient_id
+    if actor.role is Role.doctor:
+        return treats
+    return actor.role in roles.FRONT_DESK
+
+
+def can_correct_profile(actor: Actor) -> bool:
+    """The front desk (receptionist, admin) records and corrects a patient's profile."""
+    return actor.role in roles.FRONT_DESK
+
+
+def profile_reads_are_audited(actor: Actor) -> bool:
+    """Every read of a patient's profile by staff writes an audit row; the patient's own does not."""
+    return actor.role in roles.STAFF
+
+
+async def get_profile_for(
+    session: AsyncSession, actor: Actor, patient_id: uuid.UUID, *, to_change: bool = False
+) -> PatientProfile:
+    """The patient's profile row if the actor may read it (and, `to_change`, correct it).
+
+    Not found for a missing patient and for a reader who may not see it, alike; a reader
+    who may see it but not correct it (the patient, their doctor) is told 403.
+    """
+    user = await session.get(User, patient_id)
+    if user is None or user.role is not Role.patient or user.patient is None:
+        raise not_found()
+    treats = actor.role is Role.doctor and await _treats(session, actor, patient_id)
+    if not can_read_profile(actor, patient_id, treats=treats):
+        raise not_found()
+    if to_change and not can_correct_profile(actor):
+        raise AppError(ErrorCode.forbidden, _("Only the front desk corrects a patient's profile."))
+    return user.patient
+
+
+def can_edit_own_contact(actor: Actor) -> bool:
+    """A patient changes their own name, phone, email and language; staff ask an administrator."""
+    return actor.role is Role.patient
+
+
+def require_own_contact_editor(actor: Actor) -> None:
+    """Only a patient edits their own contact details (`PUT /api/me`); staff get 403."""
+    if not can_edit_own_contact(actor):
+        raise AppError(ErrorCode.forbidden, _("Staff accounts are changed by an administrator."))

@@ -19,7 +19,7 @@ from clinicflow.deps import (
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
-from clinicflow.routing import TransactionalRoute
+from clinicflow.routing import TransactionalRoute, writes
 
 router = APIRouter(prefix="/api", route_class=TransactionalRoute)
 
@@ -118,6 +118,50 @@ async def logout(
 @router.get("/me", tags=["users"])
 async def me(user: CurrentUser) -> schemas.UserOut:
     return schemas.UserOut.model_validate(user)
+
+
+@router.put("/me", tags=["users"])
+async def update_me(body: schemas.MeUpdate, session: Session, user: CurrentUser) -> schemas.UserOut:
+    """A patient's own name, phone, email and language; the fields left out are kept."""
+    changed = await identity.update_own_contact(
+        session=session, actor=user, changes=body.model_dump(exclude_unset=True)
+    )
+    return schemas.UserOut.model_validate(changed)
+
+
+def _profile_out(view: schemas.PatientProfileView) -> schemas.ClinicalProfileOut:
+    return schemas.ClinicalProfileOut.model_validate(view)
+
+
+@router.get("/patients/{patient_id}/profile", tags=["patients"])
+@writes
+async def get_patient_profile(
+    patient_id: uuid.UUID, session: Session, user: CurrentUser
+) -> schemas.ClinicalProfileOut:
+    """Staff reads are audited, so this read runs as a writer."""
+    view = await identity.read_patient_profile(session=session, actor=user, patient_id=patient_id)
+    return _profile_out(view)
+
+
+@router.patch("/patients/{patient_id}/profile", tags=["patients"])
+async def patch_patient_profile(
+    patient_id: uuid.UUID, body: schemas.ClinicalProfileIn, session: Session, user: CurrentUser
+) -> schemas.ClinicalProfileOut:
+    view = await identity.record_patient_profile(
+        session, actor=user, patient_id=patient_id, changes=body.model_dump(exclude_unset=True)
+    )
+    return _profile_out(view)
+
+
+@router.get("/patients/{patient_id}/profile/history", tags=["patients"])
+@writes
+async def patient_profile_history(
+    patient_id: uuid.UUID, session: Session, user: CurrentUser
+) -> list[schemas.ClinicalProfileVersionOut]:
+    versions = await identity.patient_profile_history(
+        session=session, actor=user, patient_id=patient_id
+    )
+    return [schemas.ClinicalProfileVersionOut.model_validate(v) for v in versions]
 
 
 @router.get("/admin/users", tags=["admin"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from clinicflow.core.security import EncryptedText
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
-from clinicflow.identity.schemas import Language, PatientType, Role
+from clinicflow.identity.schemas import Language, PatientType, Role, Sex
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):
@@ -41,8 +42,38 @@ class PatientProfile(Base):
         string_enum(PatientType), default=PatientType.adult
     )
     preferred_language: Mapped[Language] = mapped_column(string_enum(Language), default=Language.en)
+    # An age given instead of a date of birth ("about 40"), with the day it was given, so
+    # it keeps counting: next year the same patient is "~41".
+    estimated_age: Mapped[int | None] = mapped_column(Integer)
+    estimated_on: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[Sex] = mapped_column(
+        string_enum(Sex), default=Sex.unknown, server_default="unknown"
+    )
+    # Identity numbers and the next of kin are encrypted at rest, like clinical text.
+    national_id: Mapped[str | None] = mapped_column(EncryptedText())
+    insurance_number: Mapped[str | None] = mapped_column(EncryptedText())
+    next_of_kin_name: Mapped[str | None] = mapped_column(EncryptedText())
+    next_of_kin_phone: Mapped[str | None] = mapped_column(EncryptedText())
+    # Bumped by each change of the clinical fields; each version is kept in
+    # `patient_profile_versions`. 0: never filled in.
+    profile_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship(back_populates="patient")
+
+
+class PatientProfileVersion(UUIDPrimaryKey, Base):
+    """A kept version of a patient's clinical profile: the values once the change was
+    made (encrypted, a JSON object) and the names of the fields it changed."""
+
+    __tablename__ = "patient_profile_versions"
+    __table_args__ = (UniqueConstraint("patient_id", "version"),)
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    values: Mapped[str] = mapped_column(EncryptedText())
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    changed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime]
 
 
 class DoctorProfile(Base):
@@ -56,6 +87,8 @@ class DoctorProfile(Base):
     # Copied into each audio or video consultation when accepted, so changing it later
     # never alters a past consultation.
     meet_url: Mapped[str | None] = mapped_column(String(64))
+    # The medical council's registration number, printed on prescriptions.
+    registration_number: Mapped[str | None] = mapped_column(String(40))
 
     user: Mapped[User] = relationship(back_populates="doctor")
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from babel.dates import format_datetime
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow import i18n
 from clinicflow.config import Settings
+from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.labels import choices
 from clinicflow.deps import (
     SESSION_COOKIE,
     AuthenticatedDep,
@@ -19,14 +26,17 @@ from clinicflow.deps import (
     Limiter,
     OptionalPageUser,
     PageUser,
+    PageViewer,
     Session,
     SettingsDep,
 )
 from clinicflow.i18n import gettext as _
-from clinicflow.identity import schemas
+from clinicflow.identity import access, schemas
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
-from clinicflow.routing import TransactionalRoute
+from clinicflow.identity.models import User
+from clinicflow.identity.profile_form import ProfileForm, profile_changes, read_profile_form
+from clinicflow.identity.schemas import Language, Role, Sex
+from clinicflow.routing import TransactionalRoute, writes
 from clinicflow.web.pages import LANGUAGE_COOKIE, safe_next, set_language_cookie
 from clinicflow.web.templating import refusal_page, render
 
@@ -234,3 +244,196 @@ async def admin_users(
         "identity/admin_users.html",
         {"users": users, "total": total, "q": q or "", "roles": list(Role)},
     )
+
+
+# --- the patient's own page: contact details and language --------------------------------
+
+
+@dataclass(frozen=True)
+class ContactForm:
+    """A patient's contact details as typed (or as stored, to begin with)."""
+
+    phone: str = ""
+    name: str = ""
+    email: str = ""
+    preferred_language: str = ""
+
+
+def _contact_form(user: User) -> ContactForm:
+    language = user.patient.preferred_language.value if user.patient else ""
+    return ContactForm(user.phone or "", user.name, user.email or "", language)
+
+
+async def _me_context(session: AsyncSession, viewer: Actor, form: ContactForm) -> dict[str, Any]:
+    """Drawn from the viewer's plain values and the form, never from the `User` row, which
+    a refusal's rollback has expired."""
+    access.require_own_contact_editor(viewer)
+    return {
+        "form": form,
+        "profile": await identity.read_patient_profile(
+            session=session, actor=viewer, patient_id=viewer.id
+        ),
+        "language_labels": {language.value: language.label for language in Language},
+    }
+
+
+@router.get("/me")
+async def my_details(request: Request, session: Session, user: PageUser) -> Response:
+    """The patient's own page: their phone, name, email and language, and what the clinic
+    recorded about them (read only; the desk corrects it)."""
+    access.require_own_contact_editor(user)
+    context = await _me_context(session, request.state.viewer, _contact_form(user))
+    return render(
+        request, "identity/me.html", {**context, "saved": "saved" in request.query_params}
+    )
+
+
+def _contact_problem(fields: set[str]) -> str:
+    if "phone" in fields:
+        return _("Enter your phone in international format, like +254712345678.")
+    if "name" in fields:
+        return _("Enter your name in plain letters.")
+    if "email" in fields:
+        return _("Enter an email address like name@example.com, or leave it empty.")
+    return _("Choose a language from the list.")
+
+
+@router.post("/me", dependencies=[CsrfProtected])
+async def save_my_details(
+    request: Request,
+    session: Session,
+    user: PageUser,
+    phone: Annotated[str, Form(max_length=64)] = "",
+    name: Annotated[str, Form(max_length=240)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    preferred_language: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    viewer: Actor = request.state.viewer
+    access.require_own_contact_editor(viewer)
+    form = ContactForm(phone.strip(), name, email.strip(), preferred_language)
+    try:
+        changes = schemas.MeUpdate.model_validate(
+            {
+                "phone": form.phone,
+                "name": form.name,
+                "email": form.email or None,
+                "preferred_language": form.preferred_language or None,
+            }
+        ).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        fields = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        context = await _me_context(session, viewer, form)
+        return render(
+            request,
+            "identity/me.html",
+            {**context, "error": _contact_problem(fields)},
+            status_code=422,
+        )
+    try:
+        await identity.update_own_contact(session=session, actor=user, changes=changes)
+    except AppError as exc:
+        return await refusal_page(
+            request, session, exc, "identity/me.html", lambda: _me_context(session, viewer, form)
+        )
+    response = RedirectResponse("/me?saved=1", status_code=303)
+    if changes.get("preferred_language"):
+        set_language_cookie(request, response, changes["preferred_language"].value)
+    return response
+
+
+# --- a patient's profile, for the front desk to correct and their doctor to read -----------
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: int
+    when: str
+    fields: str
+    by: str
+
+
+async def _profile_context(
+    session: AsyncSession,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    form: ProfileForm | None = None,
+) -> dict[str, Any]:
+    view = await identity.read_patient_profile(session=session, actor=actor, patient_id=patient_id)
+    may_correct = access.can_correct_profile(actor)
+    versions: list[VersionRow] = []
+    if may_correct:
+        kept = await identity.patient_profile_history(
+            session=session, actor=actor, patient_id=patient_id
+        )
+        names = await identity.names(session, {v.changed_by_id for v in kept if v.changed_by_id})
+        labels = _field_labels()
+        versions = [
+            VersionRow(
+                v.version,
+                format_datetime(v.changed_at, format="medium", locale=i18n.current_language()),
+                ", ".join(labels.get(f, f) for f in v.fields),
+                names.get(v.changed_by_id, "") if v.changed_by_id else "",
+            )
+            for v in kept
+        ]
+    return {
+        "patient_id": patient_id,
+        "patient_name": (await identity.names(session, [patient_id])).get(patient_id, ""),
+        "profile": view,
+        "form": form or ProfileForm.of(view),
+        "may_correct": may_correct,
+        "versions": versions,
+        "sex_labels": choices(Sex),
+    }
+
+
+def _field_labels() -> dict[str, str]:
+    return {
+        "date_of_birth": _("Date of birth"),
+        "estimated_age": _("Estimated age"),
+        "sex": _("Sex"),
+        "national_id": _("National ID"),
+        "insurance_number": _("Insurance number"),
+        "next_of_kin_name": _("Next of kin"),
+        "next_of_kin_phone": _("Next of kin's phone"),
+    }
+
+
+@router.get("/patients/{patient_id}/profile")
+@writes
+async def patient_profile_page(
+    request: Request, session: Session, user: PageViewer, patient_id: uuid.UUID
+) -> Response:
+    """Staff reads are audited, so this page runs as a writer."""
+    context = await _profile_context(session, user, patient_id)
+    return render(
+        request,
+        "identity/profile.html",
+        {**context, "saved": "saved" in request.query_params},
+    )
+
+
+@router.post("/patients/{patient_id}/profile", dependencies=[CsrfProtected])
+async def correct_patient_profile(
+    request: Request,
+    session: Session,
+    user: PageViewer,
+    patient_id: uuid.UUID,
+    profile: Annotated[ProfileForm, Depends(read_profile_form)],
+) -> Response:
+    try:
+        await identity.record_patient_profile(
+            session,
+            actor=user,
+            patient_id=patient_id,
+            changes=profile_changes(profile, blank_clears=True),
+        )
+    except AppError as exc:
+        return await refusal_page(
+            request,
+            session,
+            exc,
+            "identity/profile.html",
+            lambda: _profile_context(session, user, patient_id, profile),
+        )
+    return RedirectResponse(f"/patients/{patient_id}/profile?saved=1", status_code=303)

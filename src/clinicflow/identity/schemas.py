@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 import zoneinfo
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -47,6 +48,24 @@ class PatientType(StrEnum):
             PatientType.elderly: _("Elderly"),
             PatientType.pregnant: _("Pregnant"),
             PatientType.disabled: _("Disabled"),
+        }[self]
+
+
+class Sex(StrEnum):
+    """A patient's sex as the clinic records it; `unknown` until someone asks."""
+
+    female = "female"
+    male = "male"
+    other = "other"
+    unknown = "unknown"
+
+    @property
+    def label(self) -> str:
+        return {
+            Sex.female: _("Female"),
+            Sex.male: _("Male"),
+            Sex.other: _("Other"),
+            Sex.unknown: _("Not recorded"),
         }[self]
 
 
@@ -119,6 +138,20 @@ MeetUrl = Annotated[
 ]
 
 
+# An identity document or insurance number: letters, digits and the separators cards use.
+IdNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(no_control_characters),
+]
+EstimatedAge = Annotated[int, Field(ge=0, le=130)]
+RegistrationNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(no_control_characters),
+]
+
+
 class LoginRequest(StrictModel):
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
@@ -164,6 +197,7 @@ class DoctorProfileOut(BaseModel):
     timezone: str
     consultation_minutes: int
     meet_url: str | None
+    registration_number: str | None
 
 
 class UserOut(BaseModel):
@@ -199,6 +233,7 @@ class ProfileFields(StrictModel):
     timezone: Timezone | None = None
     consultation_minutes: ConsultationMinutes | None = None
     meet_url: MeetUrl | None = None
+    registration_number: RegistrationNumber | None = None
 
 
 class UserCreate(ProfileFields):
@@ -226,4 +261,104 @@ class UserPage(BaseModel):
 
 
 PATIENT_FIELDS = ("date_of_birth", "patient_type", "preferred_language")
-DOCTOR_FIELDS = ("specialty", "bio", "timezone", "consultation_minutes", "meet_url")
+DOCTOR_FIELDS = (
+    "specialty",
+    "bio",
+    "timezone",
+    "consultation_minutes",
+    "meet_url",
+    "registration_number",
+)
+
+
+class ClinicalProfileIn(StrictModel):
+    """The patient's clinical profile as the desk types it: only the fields sent change,
+    and a field sent as null is cleared. A date of birth and an estimated age exclude each
+    other: giving one forgets the other."""
+
+    date_of_birth: date | None = None
+    estimated_age: EstimatedAge | None = None
+    sex: Sex | None = None
+    national_id: IdNumber | None = None
+    insurance_number: IdNumber | None = None
+    next_of_kin_name: Name | None = None
+    next_of_kin_phone: Phone | None = None
+
+
+CLINICAL_FIELDS = tuple(ClinicalProfileIn.model_fields)
+
+
+class ClinicalProfileOut(BaseModel):
+    """The profile as `GET|PATCH /api/patients/{id}/profile` answers it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    patient_id: uuid.UUID
+    date_of_birth: date | None
+    estimated_age: int | None
+    age_label: str
+    sex: Sex
+    sex_label: str
+    national_id: str | None
+    insurance_number: str | None
+    next_of_kin_name: str | None
+    next_of_kin_phone: str | None
+    version: int
+
+
+class ClinicalProfileVersionOut(BaseModel):
+    """One kept version of a profile: who changed which fields, and the values it then held."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    changed_at: datetime
+    changed_by_id: uuid.UUID | None
+    fields: list[str]
+    values: dict[str, object]
+
+
+class MeUpdate(StrictModel):
+    """What a patient changes about themself (`PUT /api/me`); a field left out is kept.
+
+    The phone is how a patient signs in, so it can be changed but never removed; an email
+    sent as null is removed."""
+
+    name: Name | None = None
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    preferred_language: Language | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientProfileView:
+    """A patient's clinical profile as other domains read it (the chart's header, the
+    prescription paper). `age_label` is "34" for a known date of birth and "~40" for an
+    estimate, both as of today's date on `core.clock`; "" when neither was given."""
+
+    patient_id: uuid.UUID
+    date_of_birth: date | None
+    estimated_age: int | None
+    age_years: int | None
+    age_label: str
+    sex: Sex
+    national_id: str | None
+    insurance_number: str | None
+    next_of_kin_name: str | None
+    next_of_kin_phone: str | None
+    version: int
+
+    @property
+    def sex_label(self) -> str:
+        return self.sex.label
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileVersionView:
+    """One kept version of a profile: the values it held once the change was made."""
+
+    version: int
+    changed_at: datetime
+    changed_by_id: uuid.UUID | None
+    fields: list[str]
+    values: dict[str, object]

@@ -46,6 +46,7 @@ async def walk_in(body: schemas.WalkInIn, session: Session, user: CurrentUser) -
         name=body.name,
         severity=body.severity,
         patient_type=body.patient_type,
+        profile=body.profile.model_dump(exclude_unset=True) if body.profile else None,
     )
     return await _entry(session, entry, with_name=True)
 

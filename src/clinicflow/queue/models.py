@@ -6,9 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clinicflow.core.security import EncryptedText
 from clinicflow.db import Base, UUIDPrimaryKey, string_enum
 from clinicflow.identity.schemas import PatientType
 from clinicflow.queue.schemas import EntrySource, EntryStatus, Severity
@@ -113,5 +114,6 @@ class Reassignment(UUIDPrimaryKey, Base):
     new_entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("queue_entries.id"))
     old_token: Mapped[int] = mapped_column(Integer)
     new_token: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(200))
+    # Why the patient was given a new token: clinical text, encrypted at rest.
+    reason: Mapped[str] = mapped_column(EncryptedText())
     at: Mapped[datetime]

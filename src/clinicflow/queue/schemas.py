@@ -17,7 +17,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from clinicflow.core.schemas import StrictModel
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.schemas import MeetUrl, Name, PatientType, Phone, no_control_characters
+from clinicflow.identity.schemas import (
+    ClinicalProfileIn,
+    MeetUrl,
+    Name,
+    PatientType,
+    Phone,
+    no_control_characters,
+)
 
 
 class Severity(StrEnum):
@@ -88,6 +95,9 @@ class WalkInIn(StrictModel):
     name: Name
     severity: Severity = Severity.routine
     patient_type: PatientType | None = None
+    # Recorded on the patient's profile by identity (date of birth or estimated age, sex,
+    # numbers, next of kin); the fields left out are kept as they are.
+    profile: ClinicalProfileIn | None = None
 
 
 class MoveIn(StrictModel):

@@ -7,9 +7,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clinicflow.core.security import EncryptedText
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
 from clinicflow.scheduling.schemas import AppointmentStatus, Mode, WaitlistStatus
 
@@ -53,7 +54,8 @@ class Appointment(UUIDPrimaryKey, Timestamps, Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     mode: Mapped[Mode] = mapped_column(string_enum(Mode))
-    reason: Mapped[str] = mapped_column(Text, default="")
+    # What the patient came for is clinical text: encrypted at rest.
+    reason: Mapped[str] = mapped_column(EncryptedText(), default="")
     status: Mapped[AppointmentStatus] = mapped_column(
         string_enum(AppointmentStatus), default=AppointmentStatus.booked
     )

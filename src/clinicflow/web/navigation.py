@@ -24,6 +24,7 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         items.append(NavItem("/appointments", _("My appointments")))
         items.append(NavItem("/consultations", _("Consultations")))
         items.append(NavItem("/records", _("My records")))
+        items.append(NavItem("/me", _("My details")))
     elif role is Role.doctor:
         items.append(NavItem("/doctor/queue", _("My queue")))
         items.append(NavItem("/schedule", _("My schedule")))

@@ -8,7 +8,9 @@ boundary (a request, a command) owns the transaction. One module per job:
 - `password`: staff sign-in by email and password;
 - `phone`: patient sign-in by a texted code, and the `CodeSender` it texts through;
 - `accounts`: creating and editing accounts, the admin's list;
-- `directory`: looking people up (doctors, patients, names).
+- `directory`: looking people up (doctors, patients, names);
+- `patient_profiles`: the patient's clinical profile (age, sex, numbers, next of kin),
+  versioned and audited, and the frozen view other domains read.
 
 Other domains import this package (`from clinicflow.identity import service as identity`)
 and call the verbs re-exported here.
@@ -21,6 +23,7 @@ from clinicflow.identity.service.accounts import get_user as get_user
 from clinicflow.identity.service.accounts import list_users as list_users
 from clinicflow.identity.service.accounts import normalize_email as normalize_email
 from clinicflow.identity.service.accounts import set_preferred_language as set_preferred_language
+from clinicflow.identity.service.accounts import update_own_contact as update_own_contact
 from clinicflow.identity.service.accounts import update_user as update_user
 from clinicflow.identity.service.directory import count_users as count_users
 from clinicflow.identity.service.directory import (
@@ -34,6 +37,17 @@ from clinicflow.identity.service.directory import names as names
 from clinicflow.identity.service.directory import search_doctors as search_doctors
 from clinicflow.identity.service.directory import users as users
 from clinicflow.identity.service.password import login_with_password as login_with_password
+from clinicflow.identity.service.patient_profiles import patient_profile as patient_profile
+from clinicflow.identity.service.patient_profiles import (
+    patient_profile_history as patient_profile_history,
+)
+from clinicflow.identity.service.patient_profiles import patient_profiles as patient_profiles
+from clinicflow.identity.service.patient_profiles import (
+    read_patient_profile as read_patient_profile,
+)
+from clinicflow.identity.service.patient_profiles import (
+    record_patient_profile as record_patient_profile,
+)
 from clinicflow.identity.service.phone import CodeSender as CodeSender
 from clinicflow.identity.service.phone import OtpSent as OtpSent
 from clinicflow.identity.service.phone import code_sender_info as code_sender_info

@@ -286,3 +286,50 @@ async def set_preferred_language(*, session: AsyncSession, user: User, language:
     if user.patient is not None and language in i18n.LANGUAGES:
         user.patient.preferred_language = Language(language)
         await session.flush()
+
+
+async def update_own_contact(
+    *, session: AsyncSession, actor: User, changes: dict[str, Any]
+) -> User:
+    """A patient changes their own name, phone, email or language (`PUT /api/me`).
+
+    A phone or email that belongs to another account is refused (409) and nothing is
+    changed; the phone, their way to sign in, can be changed but not removed. The audit
+    row names the fields, never their values.
+    """
+    access.require_own_contact_editor(actor)
+    if "phone" in changes and changes["phone"] is None:
+        raise AppError(
+            ErrorCode.validation_error,
+            _("Patient accounts need a phone number."),
+            {"field": "phone"},
+        )
+    email = normalize_email(changes["email"]) if changes.get("email") else None
+    await _check_unique(session, email=email, phone=changes.get("phone"), exclude=actor.id)
+    edited: list[str] = []
+    if changes.get("name") and changes["name"] != actor.name:
+        actor.name = changes["name"]
+        edited.append("name")
+    if changes.get("phone") and changes["phone"] != actor.phone:
+        actor.phone = changes["phone"]
+        edited.append("phone")
+    if "email" in changes and email != actor.email:
+        actor.email = email
+        edited.append("email")
+    language = changes.get("preferred_language")
+    patient = actor.patient
+    if language is not None and patient is not None and patient.preferred_language != language:
+        patient.preferred_language = Language(language)
+        edited.append("preferred_language")
+    if edited:
+        actor.updated_at = clock.now()
+        await audit.record(
+            session,
+            action="user.update_self",
+            resource_type="user",
+            resource_id=actor.id,
+            actor=actor,
+            details={"fields": edited},
+        )
+    await _flush_unique(session)
+    return actor

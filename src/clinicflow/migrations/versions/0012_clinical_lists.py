@@ -5,7 +5,7 @@ Encrypted columns are plain TEXT here: the encryption happens in the application
 (`clinicflow.core.security.EncryptedText`), so the schema does not depend on it.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02 09:00:00.000000
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import clinicflow.db
 
 revision: str = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

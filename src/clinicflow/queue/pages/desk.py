@@ -9,11 +9,11 @@ change (`static/js/queue-staff.js`); moving a patient is a form that works witho
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,8 @@ from clinicflow.core.labels import choices
 from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep, Viewer
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import PatientType
+from clinicflow.identity.profile_form import ProfileForm, profile_changes, read_profile_form
+from clinicflow.identity.schemas import PatientType, Sex
 from clinicflow.queue import access, schemas
 from clinicflow.queue import service as queues
 from clinicflow.queue.pages.check_in_cards import todays_appointments
@@ -44,6 +45,7 @@ class WalkInForm:
     name: str = ""
     severity: str = Severity.routine.value
     patient_type: str = ""
+    profile: ProfileForm = field(default_factory=ProfileForm)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ async def receipt(session: AsyncSession, viewer: Viewer, entry_id: uuid.UUID) ->
     out = current.entry(entry, names.get(entry.patient_id))
     return {
         "token": entry.token,
+        "patient_id": entry.patient_id,
         "patient": names.get(entry.patient_id, ""),
         "doctor": names.get(entry.doctor_id, ""),
         "position": out.position,
@@ -100,6 +103,7 @@ async def _desk_context(
         "form": form or WalkInForm(),
         "severity_labels": choices(Severity),
         "patient_type_labels": choices(PatientType),
+        "sex_labels": choices(Sex),
         "appointments": await todays_appointments(session, viewer, settings, with_qr=False),
         "receipt": done_receipt,
         "queues": queue_data,
@@ -147,9 +151,10 @@ async def desk_walk_in(
     name: Annotated[str, Form(max_length=240)] = "",
     severity: Annotated[str, Form(max_length=16)] = Severity.routine.value,
     patient_type: Annotated[str, Form(max_length=16)] = "",
+    profile: Annotated[ProfileForm, Depends(read_profile_form)] = ProfileForm(),
 ) -> Response:
     access.require_front_desk(user)
-    form = WalkInForm(doctor_id, phone, name, severity, patient_type)
+    form = WalkInForm(doctor_id, phone, name, severity, patient_type, profile)
     try:
         body = schemas.WalkInIn.model_validate(
             {
@@ -178,6 +183,7 @@ async def desk_walk_in(
             name=body.name,
             severity=body.severity,
             patient_type=body.patient_type,
+            profile=profile_changes(profile, blank_clears=False),
         )
     except AppError as exc:
         return await refusal_page(

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import uuid
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -242,9 +243,11 @@ async def walk_in(
     name: str,
     severity: Severity,
     patient_type: PatientType | None,
+    profile: dict[str, Any] | None = None,
 ) -> QueueEntry:
     """Register a patient who came without a booking: found by phone, or created by identity
-    (they sign in later with a code sent to that phone)."""
+    (they sign in later with a code sent to that phone). `profile` (the fields the desk
+    typed) is recorded on their clinical profile by identity, versioned and audited there."""
     access.require_front_desk(actor)
     doctor = await identity.get_doctor(session, doctor_id)
     day = await other_domains.doctor_today(session, doctor.id)
@@ -252,6 +255,10 @@ async def walk_in(
     patient = await identity.find_or_register_patient(
         session=session, actor=actor, phone=phone, name=name
     )
+    if profile:
+        await identity.record_patient_profile(
+            session, actor=actor, patient_id=patient.id, changes=profile
+        )
     entry = await join(
         session,
         queue,

@@ -132,7 +132,9 @@ async def requeue(
         resource_type="queue_entry",
         resource_id=new.id,
         actor=actor,
-        details={"old_token": entry.token, "new_token": new.token, "reason": why},
+        # The reason is clinical text, kept encrypted on the reassignment, never in the
+        # audit trail (which is not encrypted).
+        details={"old_token": entry.token, "new_token": new.token},
     )
     await notifications.about_entry(session, kind=Kind.queue_new_token, entry=new)
     await announce(session, queue, [new])

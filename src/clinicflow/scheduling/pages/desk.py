@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
-from clinicflow.core.errors import AppError
+from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.labels import choices
 from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, Viewer
+from clinicflow.i18n import gettext as _
+from clinicflow.identity import schemas as identity_schemas
+from clinicflow.identity import service as identity
+from clinicflow.identity.profile_form import ProfileForm, profile_changes, read_profile_form
+from clinicflow.identity.schemas import Sex
 from clinicflow.routing import TransactionalRoute
 from clinicflow.scheduling import access
 from clinicflow.scheduling import service as scheduling
@@ -36,6 +44,17 @@ from clinicflow.scheduling.schemas import Mode
 from clinicflow.web.templating import refusal_page, render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+_phone = TypeAdapter(identity_schemas.Phone)
+_name = TypeAdapter(identity_schemas.Name)
+
+
+@dataclass(frozen=True)
+class NewPatientForm:
+    """The desk's form for a patient who is not registered yet, kept as typed."""
+
+    phone: str = ""
+    name: str = ""
+    profile: ProfileForm = field(default_factory=ProfileForm)
 
 
 def _desk_url(**params: object) -> str:
@@ -57,10 +76,18 @@ async def _desk_context(
     dq: str | None,
     doctor_id: uuid.UUID | None,
     week: date | datetime | None,
+    new_patient: NewPatientForm | None = None,
 ) -> dict[str, Any]:
     actor = people.viewer(request)
     access.require_desk_booker(actor)
-    context: dict[str, Any] = {"q": q or "", "dq": dq or "", "patient": None, "week": None}
+    context: dict[str, Any] = {
+        "q": q or "",
+        "dq": dq or "",
+        "patient": None,
+        "week": None,
+        "new_patient": new_patient or NewPatientForm(),
+        "sex_labels": choices(Sex),
+    }
     if patient_id is None:
         context["patients"] = await people.find_patients(session, actor, q) if q else None
         return context
@@ -233,3 +260,64 @@ async def desk_book(
         pick_again=_desk_week_again(request, session, settings, patient_id, doctor_id, starts_at),
         booked_url=lambda appointment: _desk_url(patient=patient_id, booked=appointment.id),
     )
+
+
+def _new_patient_problem(phone: str, name: str) -> AppError | None:
+    try:
+        _phone.validate_python(phone)
+    except ValidationError:
+        message = _("Write the phone number with its country code, like +254712345678.")
+        return AppError(ErrorCode.validation_error, message, {"field": "phone"})
+    try:
+        _name.validate_python(name)
+    except ValidationError:
+        return AppError(
+            ErrorCode.validation_error, _("Write the patient's name."), {"field": "name"}
+        )
+    return None
+
+
+@router.post("/desk/book/patient", dependencies=[CsrfProtected])
+async def desk_new_patient(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    user: PageUser,
+    phone: Annotated[str, Form(max_length=64)] = "",
+    name: Annotated[str, Form(max_length=240)] = "",
+    profile: Annotated[ProfileForm, Depends(read_profile_form)] = ProfileForm(),
+) -> Response:
+    """Register a new patient (or find the one with this phone) with their profile, then
+    carry on booking for them; a refusal shows the form again with all that was typed."""
+    access.require_desk_booker(user)
+    form = NewPatientForm(phone, name, profile)
+    context = partial(
+        _desk_context,
+        request,
+        session,
+        settings,
+        q=None,
+        patient_id=None,
+        dq=None,
+        doctor_id=None,
+        week=None,
+        new_patient=form,
+    )
+    try:
+        problem = _new_patient_problem(phone, name)
+        if problem is not None:
+            raise problem
+        patient = await identity.find_or_register_patient(
+            session=session,
+            actor=user,
+            phone=_phone.validate_python(phone),
+            name=_name.validate_python(name),
+        )
+        changes = profile_changes(profile, blank_clears=False)
+        if changes:
+            await identity.record_patient_profile(
+                session, actor=user, patient_id=patient.id, changes=changes
+            )
+    except AppError as exc:
+        return await refusal_page(request, session, exc, "scheduling/desk.html", context)
+    return RedirectResponse(_desk_url(patient=patient.id), status_code=303)
