@@ -14,8 +14,8 @@ from pypdf import PdfReader
 from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.schemas import Role
-from tests.consultations.clinic import Person
-from tests.factories import bearer, latest_code
+from tests.consultations.clinic import MEET, Person
+from tests.factories import bearer, latest_code, login
 from tests.records.clinic import RecordsClinic
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -48,8 +48,18 @@ async def test_a_swahili_patients_papers_are_in_swahili_in_the_clinics_zone(
 ) -> None:
     # 06:30 UTC is 09:30 in Nairobi.
     frozen_clock.current = datetime(2026, 3, 3, 6, 30, tzinfo=UTC)
-    patient, doctor = await swahili_patient(clinic), await clinic.doctor()
+    patient = await swahili_patient(clinic)
+    user = await clinic.accounts.make(
+        Role.doctor, profile={"meet_url": MEET, "registration_number": "KMPDC/A1234"}
+    )
+    doctor = Person(user, bearer(await login(clinic.client, user)))
     visit = await clinic.visit(patient, doctor)
+    corrected = await clinic.client.patch(
+        f"/api/patients/{patient.id}/profile",
+        json={"estimated_age": 40, "sex": "female"},
+        headers=(await clinic.staff(Role.receptionist)).headers,
+    )
+    assert corrected.status_code == 200, corrected.text
     await clinic.note(
         doctor,
         visit.id,
@@ -69,6 +79,9 @@ async def test_a_swahili_patients_papers_are_in_swahili_in_the_clinics_zone(
     assert "+254 20 123 4567" in paper
     assert "09:30" in paper
     assert "06:30" not in paper
+    assert "KMPDC/A1234" in paper
+    assert "~40" in paper
+    assert "Mwanamke" in paper  # "Female" in Swahili
 
     record = text_of(
         (

@@ -23,6 +23,8 @@ async def test_the_chart_opens_with_the_summary(clinic: RecordsClinic) -> None:
     await add_to_list(clinic, doctor, patient.id, "allergies", severity="moderate")
     chart = (await clinic.client.get(f"/patients/{patient.id}/chart", headers=doctor.headers)).text
     assert 'data-testid="chart-summary"' in chart
+    assert 'data-testid="summary-person"' in chart  # age and sex (not recorded yet)
+    assert "Not recorded" in chart
     assert "Penicillin (Moderate)" in chart
     assert "allergy-severe" not in chart
     await add_to_list(clinic, doctor, patient.id, "allergies", substance="Latex")

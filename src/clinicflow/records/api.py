@@ -136,11 +136,18 @@ async def prescription_pdf(
     """The printable prescription, in `lang` (or the page's language): the patient's copy,
     so never an override reason, whoever prints it."""
     described = await _prescription(session, settings, user, prescription_id, staff=False)
+    profile = await identity.patient_profile(session, described.patient_id)
+    doctors = await identity.users(session, [described.doctor_id])
+    profile_of_doctor = doctors[0].doctor if doctors else None
     data = await asyncio.to_thread(
         pdf.prescription_pdf,
         described,
         letterhead=_letterhead(settings),
         language=lang or await _language_of(session, described.patient_id),
+        patient=pdf.PatientLines(age=profile.age_label, sex=profile.sex) if profile else None,
+        registration_number=(profile_of_doctor.registration_number or "")
+        if profile_of_doctor
+        else "",
     )
     return _pdf(data, f"prescription-{described.verification_code}.pdf")
 

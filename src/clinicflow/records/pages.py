@@ -185,6 +185,8 @@ async def _chart_context(
         )
         if full
         else None,
+        # Age and sex for the header: identity's profile, for a reader of the record.
+        "profile": await identity.patient_profile(session, patient_id) if full else None,
         "keeps_lists": full and access.keeps_lists(user),
         "severities": choices(schemas.Severity),
         "last_prescription": _last_prescription(context["items"]),

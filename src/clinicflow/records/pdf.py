@@ -26,6 +26,7 @@ from fpdf.enums import XPos, YPos
 
 from clinicflow import i18n
 from clinicflow.i18n import gettext as _
+from clinicflow.identity.schemas import Sex
 from clinicflow.records import schemas
 from clinicflow.records.rendering import markdown_to_html
 from clinicflow.records.service.exports import Record
@@ -45,10 +46,12 @@ class Letterhead:
 
 @dataclass(frozen=True)
 class PatientLines:
-    """What the prescription says of its patient beyond the name (empty when unknown)."""
+    """What the prescription says of its patient beyond the name: the age as identity
+    words it ("34", "~40"; empty when unknown) and the sex, whose words are the paper's
+    language (left off while it is not recorded)."""
 
     age: str = ""
-    sex: str = ""
+    sex: Sex = Sex.unknown
 
 
 def _latin(text: str) -> str:
@@ -173,8 +176,8 @@ def prescription_pdf(
     doc.line_of(_("Patient"), prescription.patient_name)
     if patient is not None and patient.age:
         doc.line_of(_("Age"), patient.age)
-    if patient is not None and patient.sex:
-        doc.line_of(_("Sex"), patient.sex)
+    if patient is not None and patient.sex is not Sex.unknown:
+        doc.line_of(_("Sex"), patient.sex.label)
     doc.line_of(_("Issued"), doc.when(prescription.issued_at))
     doc.line_of(_("Verification code"), prescription.verification_code)
     if prescription.supersedes_id is not None:
