@@ -40,6 +40,8 @@ from clinicflow.queue import pages as queue_pages
 from clinicflow.realtime import api as realtime_api
 from clinicflow.realtime.topics import UserTopic
 from clinicflow.records import api as records_api
+from clinicflow.records import lists_api as records_lists_api
+from clinicflow.records import lists_pages as records_lists_pages
 from clinicflow.records import pages as records_pages
 from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
@@ -47,6 +49,7 @@ from clinicflow.scheduling import pages as scheduling_pages
 from clinicflow.scheduling.events import AvailabilityTopic
 from clinicflow.web import pages as web_pages
 from clinicflow.web.assets import ASSETS, STATIC_PATH, VersionedStaticFiles
+from clinicflow.web.clinical import use_allergy_lines
 from clinicflow.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -95,9 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(consultations_api.router)
     app.include_router(consultations_pages.router)
     app.include_router(records_api.router)
+    app.include_router(records_lists_api.router)
     app.include_router(records_pages.router)
     # Records sits below the assistant: its chart gets the drafts handed in, never imported.
     records_pages.use_drafts(app, ChartDrafts())
+    app.include_router(records_lists_pages.router)
+    # The queue card and the chat panel sit below records: their allergy line is handed in.
+    use_allergy_lines(app, records_lists_pages.ChartSummaries())
     app.include_router(web_pages.router)
     app.include_router(realtime_api.router)
     app.include_router(realtime_api.sockets)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "clinicflow-development-secret-do-not-use-in-production"
@@ -102,8 +103,13 @@ class Settings(BaseSettings):
     # fallback (docs/realtime.md, "When Redis is down") instead of holding a request.
     redis_connect_timeout_seconds: float = 2.0
 
-    # Printed at the top of prescriptions and record PDFs (CLINIC_NAME).
+    # Printed at the top of prescriptions and record PDFs (CLINIC_NAME, CLINIC_ADDRESS,
+    # CLINIC_PHONE); every time on them is in the clinic's zone (CLINIC_TIMEZONE, an IANA
+    # name). A later change makes these the clinic's settings in the database.
     clinic_name: str = "clinicflow"
+    clinic_address: str = ""
+    clinic_phone: str = ""
+    clinic_timezone: str = "Africa/Nairobi"
 
     # Notifications. The channels the clinic sends on (in-app is always on); a person
     # chooses among these. Push needs the VAPID keys; SMS and email fall back to the
@@ -167,6 +173,16 @@ class Settings(BaseSettings):
     # of consultations that closed more than `assistant_memory_retention_days` ago.
     assistant_memory_ttl_days: int = 90
     assistant_memory_retention_days: int = 30
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        # A typo would print every time on every paper in UTC without a word; refuse it.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"CLINIC_TIMEZONE {value!r} is not an IANA time zone") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:

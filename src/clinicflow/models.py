@@ -20,7 +20,12 @@ from clinicflow.notifications.models import (
     PushSubscription,
 )
 from clinicflow.queue.models import Queue, QueueEntry, QueueRules, Reassignment
-from clinicflow.records.models import Prescription, VisitNoteVersion
+from clinicflow.records.models import (
+    ClinicalItem,
+    ClinicalItemVersion,
+    Prescription,
+    VisitNoteVersion,
+)
 from clinicflow.scheduling.models import Appointment, Availability, CalendarFeed, SlotHold
 
 metadata = Base.metadata
@@ -32,6 +37,8 @@ __all__ = [
     "AuditHead",
     "Availability",
     "CalendarFeed",
+    "ClinicalItem",
+    "ClinicalItemVersion",
     "Consultation",
     "Delivery",
     "DoctorProfile",

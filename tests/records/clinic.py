@@ -116,3 +116,20 @@ async def tamper(
         for name, value in values.items():
             setattr(row, name, value)
         await session.flush()
+
+
+ALLERGY = {"substance": "Penicillin", "reaction": "Hives", "severity": "severe"}
+CONDITION = {"name": "Asthma", "icd10": "J45.9", "onset": "2015-04-01"}
+CURRENT_MEDICATION = {"name": "Salbutamol", "form": "inhalation", "strength": "100 mcg"}
+LIST_BODY = {"allergies": ALLERGY, "conditions": CONDITION, "medications": CURRENT_MEDICATION}
+
+
+async def add_to_list(
+    clinic: RecordsClinic, doctor: Person, patient_id: uuid.UUID, kind: str, **fields: Any
+) -> httpx.Response:
+    """POST a line to one of the patient's lists (`kind` as in the URL: "allergies")."""
+    return await clinic.client.post(
+        f"/api/patients/{patient_id}/{kind}",
+        json={**LIST_BODY[kind], **fields},
+        headers=doctor.headers,
+    )

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.records.clinic import RecordsClinic
+from tests.records.clinic import RecordsClinic, add_to_list
 
 pytestmark = pytest.mark.usefixtures("app")
 SECRETS = ("Bilharzia", "Praziquantel", "schistosomiasis", "Drink boiled water")
@@ -67,3 +67,40 @@ async def test_notes_and_prescriptions_are_ciphertext_at_rest(
     )
     assert note.json()["history"][0]["diagnosis"] == "Bilharzia"
     assert issued.json()["medications"][0]["name"] == "Praziquantel"
+
+
+async def test_allergies_and_conditions_are_ciphertext_at_rest(
+    clinic: RecordsClinic, session: AsyncSession, database_url: str
+) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    await clinic.visit(patient, doctor)
+    allergy = await add_to_list(
+        clinic, doctor, patient.id, "allergies", substance="Quinine", reaction="Tinnitus"
+    )
+    await clinic.client.patch(
+        f"/api/allergies/{allergy.json()['id']}",
+        json={"reaction": "Blackwater fever"},
+        headers=doctor.headers,
+    )
+    await add_to_list(clinic, doctor, patient.id, "conditions", name="Sickle cell disease")
+    await add_to_list(clinic, doctor, patient.id, "medications", name="Hydroxyurea")
+    words = ("Quinine", "Tinnitus", "Blackwater", "Sickle cell", "Hydroxyurea")
+    stored = [
+        row[0]
+        for query in (
+            "SELECT content FROM clinical_items",
+            "SELECT content FROM clinical_item_versions",
+        )
+        for row in await session.execute(text(query))
+    ]
+    assert len(stored) == 3 + 4
+    assert all(value.startswith("gAAAA") for value in stored)
+    if database_url.startswith("sqlite"):
+        raw = file_bytes(Path(database_url.split("///", 1)[1]))
+        assert str(patient.id).replace("-", "").encode() in raw or patient.id.bytes in raw
+        for word in words:
+            assert word.encode() not in raw
+    listed = await clinic.client.get(
+        f"/api/patients/{patient.id}/allergies", headers=patient.headers
+    )
+    assert listed.json()[0]["reaction"] == "Blackwater fever"

@@ -142,3 +142,57 @@ async def test_outsiders_get_no_chart(
     else:
         assert chart.status_code == 404
     assert (await browser.get("/records")).status_code == 403
+
+
+async def test_the_doctor_keeps_the_lists_from_the_chart(
+    clinic: RecordsClinic, browser: httpx.AsyncClient
+) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    visit = await clinic.visit(patient, doctor)
+    await sign_in_page_staff(browser, doctor.user)
+    token = csrf_from((await browser.get(f"/patients/{patient.id}/chart")).text)
+    added = await browser.post(
+        f"/patients/{patient.id}/lists/allergy",
+        data={
+            "substance": "Penicillin",
+            "reaction": "Hives",
+            "severity": "severe",
+            "csrf_token": token,
+        },
+    )
+    assert added.status_code == 303
+    assert added.headers["location"] == f"/patients/{patient.id}/chart#clinical-lists"
+    bad = await browser.post(
+        f"/patients/{patient.id}/lists/condition",
+        data={"name": "Asthma", "icd10": "not a code", "csrf_token": token},
+    )
+    assert bad.status_code == 422
+    assert 'data-testid="form-error"' in bad.text
+    [line] = (
+        await clinic.client.get(f"/api/patients/{patient.id}/allergies", headers=doctor.headers)
+    ).json()
+    refused = await browser.post(
+        f"/consultations/{visit.id}/prescriptions",
+        data={"name_0": "Amoxicillin", "csrf_token": token},
+    )
+    assert refused.status_code == 409
+    assert "Penicillin" in refused.text
+    overridden = await browser.post(
+        f"/consultations/{visit.id}/prescriptions",
+        data={"name_0": "Amoxicillin", "override_reason": "Desensitised", "csrf_token": token},
+    )
+    assert overridden.status_code == 303
+    resolved = await browser.post(
+        f"/lists/allergy/{line['id']}/resolved",
+        data={"patient_id": str(patient.id), "csrf_token": token},
+    )
+    assert resolved.status_code == 303
+    removed = await browser.post(
+        f"/lists/allergy/{line['id']}/remove",
+        data={"patient_id": "not-an-id", "csrf_token": token},
+    )
+    assert removed.status_code == 303
+    assert removed.headers["location"] == f"/patients/{patient.id}/chart#clinical-lists"
+    chart = (await browser.get(f"/patients/{patient.id}/chart")).text
+    assert "No known allergies" in chart
+    assert "Desensitised" in chart

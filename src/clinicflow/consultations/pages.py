@@ -30,6 +30,7 @@ from clinicflow.deps import CsrfProtected, PageViewer, Session
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.routing import TransactionalRoute
+from clinicflow.web.clinical import AllergyLines, AllergyLineSource, allergy_lines
 from clinicflow.web.templating import refusal_page, render, render_block
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -211,7 +212,7 @@ def _chat_config(user: Actor, consultation: schemas.ConsultationOut) -> dict[str
 
 
 async def _chat_context(
-    session: AsyncSession, user: Actor, consultation_id: uuid.UUID
+    session: AsyncSession, user: Actor, consultation_id: uuid.UUID, lines: AllergyLineSource
 ) -> dict[str, Any]:
     consultation = await consultations.get_consultation(
         session=session, actor=user, consultation_id=consultation_id
@@ -223,6 +224,12 @@ async def _chat_context(
         "consultation": described,
         "other_name": described.doctor_name if mine else described.patient_name,
         "chart_link": doctor,
+        # The doctor sees the patient's allergies beside the chat (handed in by records).
+        "allergy_line": await lines.allergy_line(
+            session=session, actor=user, patient_id=consultation.patient_id
+        )
+        if doctor
+        else None,
         # The consultation's doctor gets the assistant's memory panel.
         "viewer_is_doctor": doctor,
         "config": _chat_config(user, described),
@@ -234,9 +241,13 @@ async def _chat_context(
 
 @router.get("/consultations/{consultation_id}", response_class=HTMLResponse)
 async def chat(
-    request: Request, consultation_id: uuid.UUID, session: Session, user: PageViewer
+    request: Request,
+    consultation_id: uuid.UUID,
+    session: Session,
+    user: PageViewer,
+    lines: AllergyLines,
 ) -> Response:
-    context = await _chat_context(session, user, consultation_id)
+    context = await _chat_context(session, user, consultation_id, lines)
     return render(request, "consultations/chat.html", context)
 
 
@@ -256,7 +267,7 @@ async def _change(
             session,
             exc,
             "consultations/chat.html",
-            lambda: _chat_context(session, user, consultation_id),
+            lambda: _chat_context(session, user, consultation_id, allergy_lines(request)),
         )
     return RedirectResponse(f"/consultations/{consultation_id}", status_code=303)
 

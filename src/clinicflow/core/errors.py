@@ -54,6 +54,8 @@ class ErrorCode(StrEnum):
     nothing_to_undo = "nothing_to_undo"
     rules_changed = "rules_changed"
     already_superseded = "already_superseded"
+    allergy_conflict = "allergy_conflict"
+    duplicate_therapy = "duplicate_therapy"
     service_unavailable = "service_unavailable"
     channel_not_allowed = "channel_not_allowed"
     internal_error = "internal_error"
@@ -100,6 +102,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.nothing_to_undo: 409,
     ErrorCode.rules_changed: 409,
     ErrorCode.already_superseded: 409,
+    ErrorCode.allergy_conflict: 409,
+    ErrorCode.duplicate_therapy: 409,
     ErrorCode.service_unavailable: 503,
     ErrorCode.channel_not_allowed: 422,
     ErrorCode.internal_error: 500,

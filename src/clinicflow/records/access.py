@@ -20,6 +20,9 @@ The queue is records' sibling in the layers, so records never imports it: the qu
 answer comes through `QueuePlaces`, which the runtime puts into every session's `info`
 (`queue_places_info`), as identity is handed its `CodeSender`.
 
+The clinical lists (allergies, conditions, medications) follow the record: its readers read
+them (staff reads audited), and the doctors who may read the record keep them.
+
 Each public decision's docstring opens with its rule in one line: `scripts/access_matrix.py`
 quotes it into docs/access.md.
 """
@@ -129,6 +132,27 @@ async def require_clinical_reader(
     """
     if await record_view(session, actor, patient_id) is not View.full:
         raise not_found()
+
+
+async def require_list_keeper(session: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> None:
+    """Doctors who may read the record keep its allergies, conditions and medications.
+
+    The patient and admins read the lists but are told 403 when they try to change them;
+    receptionists and outsiders get the record's not-found.
+    """
+    await require_clinical_reader(session, actor, patient_id)
+    if actor.role is not Role.doctor:
+        raise AppError(ErrorCode.forbidden, _("Only the patient's doctors change these lists."))
+
+
+def keeps_lists(actor: Actor) -> bool:
+    """The chart offers the list forms to doctors (who may read it, so keep its lists)."""
+    return actor.role is Role.doctor
+
+
+def sees_overrides(actor: Actor) -> bool:
+    """Why a warned prescription was issued anyway is for staff; the patient never sees it."""
+    return actor.role is not Role.patient
 
 
 def reads_are_audited(actor: Actor) -> bool:

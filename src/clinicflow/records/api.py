@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query, Response, status
 
 from clinicflow import i18n
 from clinicflow.deps import Reader, Session, SettingsDep
-from clinicflow.records import fhir, pdf, schemas
+from clinicflow.identity import service as identity
+from clinicflow.records import access, fhir, pdf, schemas
 from clinicflow.records import service as records
 from clinicflow.records.models import Prescription
 from clinicflow.routing import TransactionalRoute, writes
@@ -73,23 +74,53 @@ async def issue_prescription(
         consultation_id=consultation_id,
         prescription=body,
     )
-    return await _described(session, settings, row)
+    return await _described(session, settings, row, staff=access.sees_overrides(user))
+
+
+@router.post("/consultations/{consultation_id}/prescriptions/check")
+async def check_prescription(
+    consultation_id: uuid.UUID,
+    body: schemas.PrescriptionCheckIn,
+    session: Session,
+    user: Reader,
+) -> schemas.PrescriptionCheck:
+    """What issuing these medicines would meet (allergies, duplicate therapy); stores nothing."""
+    return await records.check_prescription(
+        session=session, actor=user, consultation_id=consultation_id, medications=body.medications
+    )
 
 
 async def _described(
-    session: Session, settings: SettingsDep, row: Prescription
+    session: Session, settings: SettingsDep, row: Prescription, *, staff: bool
 ) -> schemas.PrescriptionOut:
     [described] = await records.describe_prescriptions(
-        session, [row], public_url=settings.public_url
+        session, [row], public_url=settings.public_url, staff=staff
     )
     return described
 
 
 async def _prescription(
-    session: Session, settings: SettingsDep, user: Reader, ident: uuid.UUID
+    session: Session, settings: SettingsDep, user: Reader, ident: uuid.UUID, *, staff: bool
 ) -> schemas.PrescriptionOut:
     row = await records.read_prescription(session=session, actor=user, prescription_id=ident)
-    return await _described(session, settings, row)
+    return await _described(session, settings, row, staff=staff)
+
+
+def _letterhead(settings: SettingsDep) -> pdf.Letterhead:
+    return pdf.Letterhead(
+        name=settings.clinic_name,
+        address=settings.clinic_address,
+        phone=settings.clinic_phone,
+        timezone=settings.clinic_timezone,
+    )
+
+
+async def _language_of(session: Session, patient_id: uuid.UUID) -> str:
+    """A paper is the patient's: in their language unless `lang` asks for another."""
+    found = await identity.users(session, [patient_id])
+    if found and found[0].patient is not None:
+        return str(found[0].patient.preferred_language.value)
+    return i18n.current_language()
 
 
 # Declared before `/prescriptions/{id}`, which would otherwise take "….pdf" as its id.
@@ -102,13 +133,21 @@ async def prescription_pdf(
     user: Reader,
     lang: Language = None,
 ) -> Response:
-    """The printable prescription, in `lang` (or the page's language)."""
-    described = await _prescription(session, settings, user, prescription_id)
+    """The printable prescription, in `lang` (or the page's language): the patient's copy,
+    so never an override reason, whoever prints it."""
+    described = await _prescription(session, settings, user, prescription_id, staff=False)
+    profile = await identity.patient_profile(session, described.patient_id)
+    doctors = await identity.users(session, [described.doctor_id])
+    profile_of_doctor = doctors[0].doctor if doctors else None
     data = await asyncio.to_thread(
         pdf.prescription_pdf,
         described,
-        clinic_name=settings.clinic_name,
-        language=lang or i18n.current_language(),
+        letterhead=_letterhead(settings),
+        language=lang or await _language_of(session, described.patient_id),
+        patient=pdf.PatientLines(age=profile.age_label, sex=profile.sex) if profile else None,
+        registration_number=(profile_of_doctor.registration_number or "")
+        if profile_of_doctor
+        else "",
     )
     return _pdf(data, f"prescription-{described.verification_code}.pdf")
 
@@ -121,7 +160,9 @@ async def read_prescription(
     settings: SettingsDep,
     user: Reader,
 ) -> schemas.PrescriptionOut:
-    return await _prescription(session, settings, user, prescription_id)
+    return await _prescription(
+        session, settings, user, prescription_id, staff=access.sees_overrides(user)
+    )
 
 
 @router.get("/patients/{patient_id}/history")
@@ -174,8 +215,8 @@ async def export_pdf(
     data = await asyncio.to_thread(
         pdf.record_pdf,
         record,
-        clinic_name=settings.clinic_name,
-        language=lang or i18n.current_language(),
+        letterhead=_letterhead(settings),
+        language=lang or await _language_of(session, patient_id),
     )
     return _pdf(data, "medical-record.pdf")
 

@@ -1,4 +1,5 @@
-"""Tables of the records domain: visit notes (every version kept) and prescriptions.
+"""Tables of the records domain: visit notes (every version kept), prescriptions, and the
+patient's clinical lists (allergies, conditions, medications; every version kept).
 
 Both copy the consultation's patient and doctor, so a patient's record is read from these
 tables alone, and their clinical text is stored through `EncryptedText`. Neither is ever
@@ -60,6 +61,46 @@ class Prescription(UUIDPrimaryKey, Base):
     )
 
 
+class ClinicalItem(UUIDPrimaryKey, Base):
+    """One line of a patient's clinical lists: an allergy, a condition or a medication.
+
+    `content` is the JSON of its values (substance, reaction, severity; name, ICD-10, onset;
+    name, form, strength, dose), encrypted like every clinical text. `kind` and `status`
+    stay readable so the active lines are found without decrypting the rest; they say
+    nothing clinical on their own. The row holds the latest version; `ClinicalItemVersion`
+    keeps every one, this one included.
+    """
+
+    __tablename__ = "clinical_items"
+    __table_args__ = (Index("ix_clinical_items_patient_id_kind", "patient_id", "kind"),)
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(EncryptedText())
+    version: Mapped[int] = mapped_column(Integer)
+    recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+    updated_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime]
+
+
+class ClinicalItemVersion(UUIDPrimaryKey, Base):
+    """One version of a clinical list line, as it was written (never changed)."""
+
+    __tablename__ = "clinical_item_versions"
+    __table_args__ = (
+        UniqueConstraint("item_id", "version", name="uq_clinical_item_versions_version"),
+    )
+
+    item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinical_items.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(EncryptedText())
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
 class ImmutableRecord(Exception):
     """An attempt to change or delete an issued prescription or a stored note version."""
 
@@ -68,6 +109,6 @@ def _refuse(_mapper: Mapper[Any], _connection: Any, target: object) -> None:
     raise ImmutableRecord(f"{type(target).__name__} rows are never changed once stored")
 
 
-for _table in (VisitNoteVersion, Prescription):
+for _table in (VisitNoteVersion, Prescription, ClinicalItemVersion):
     event.listen(_table, "before_update", _refuse)
     event.listen(_table, "before_delete", _refuse)

@@ -14,7 +14,7 @@ as identity is handed its `CodeSender` (docs/architecture.md).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, Protocol
 from urllib.parse import urlencode
@@ -30,6 +30,7 @@ from clinicflow import i18n
 from clinicflow.consultations import service as consultations
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.labels import choices
 from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
@@ -162,6 +163,7 @@ async def _chart_context(
 ) -> dict[str, Any]:
     context = await _timeline(session, user, patient_id, public_url, params)
     names = await identity.names(session, [patient_id])
+    full = await access.record_view(session, user, patient_id) is access.View.full
     writable = {
         item.id
         for item in context["items"]
@@ -177,7 +179,31 @@ async def _chart_context(
         "form_medications": FORM_MEDICATIONS,
         "medication_fields": MEDICATION_FIELDS,
         "advice_fields": ADVICE_FIELDS,
+        # The header and the lists, for readers of the whole record (not receptionists).
+        "summary": await records.clinical_summary(
+            session=session, actor=user, patient_id=patient_id
+        )
+        if full
+        else None,
+        # Age and sex for the header: identity's profile, for a reader of the record.
+        "profile": await identity.patient_profile(session, patient_id) if full else None,
+        "keeps_lists": full and access.keeps_lists(user),
+        "severities": choices(schemas.Severity),
+        "last_prescription": _last_prescription(context["items"]),
     }
+
+
+def _last_prescription(items: Sequence[schemas.HistoryItem]) -> dict[str, Any] | None:
+    """The newest prescription on the page still in force, as the form's values, for
+    "Repeat last prescription"."""
+    for item in items:
+        for p in reversed(item.prescriptions):
+            if p.superseded_by_id is None:
+                return {
+                    "medications": [m.model_dump() for m in p.medications],
+                    **{field: getattr(p, field) for field in ADVICE_FIELDS},
+                }
+    return None
 
 
 @router.get("/patients/{patient_id}/chart", response_class=HTMLResponse)
@@ -198,7 +224,7 @@ async def chart(
     return render(request, "records/chart.html", context)
 
 
-async def _form_refusal(
+async def chart_refusal(
     request: Request,
     session: AsyncSession,
     user: Actor,
@@ -215,7 +241,7 @@ async def _form_refusal(
     )
 
 
-def _invalid(exc: ValidationError) -> AppError:
+def invalid_form(exc: ValidationError) -> AppError:
     fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
     return AppError(
         ErrorCode.validation_error,
@@ -247,9 +273,11 @@ async def submit_chart_form(
     try:
         await store(await request.form())
     except ValidationError as exc:
-        return await _form_refusal(request, session, user, patient_id, public_url, _invalid(exc))
+        return await chart_refusal(
+            request, session, user, patient_id, public_url, invalid_form(exc)
+        )
     except AppError as exc:
-        return await _form_refusal(request, session, user, patient_id, public_url, exc)
+        return await chart_refusal(request, session, user, patient_id, public_url, exc)
     return RedirectResponse(
         f"/patients/{patient_id}/chart#visit-{consultation_id}", status_code=303
     )
@@ -294,6 +322,8 @@ def _prescription_payload(form: FormData) -> dict[str, Any]:
     payload["medications"] = medications
     if form.get("supersedes_id"):
         payload["supersedes_id"] = form.get("supersedes_id")
+    if str(form.get("override_reason", "")).strip():
+        payload["override_reason"] = form.get("override_reason")
     return payload
 
 

@@ -31,6 +31,7 @@ from clinicflow.queue.pages.staff_queue import staff_queue
 from clinicflow.queue.pages.texts import doctor_state_labels
 from clinicflow.routing import TransactionalRoute
 from clinicflow.scheduling import service as scheduling
+from clinicflow.web.clinical import AllergyLines, AllergyLineSource, allergy_lines
 from clinicflow.web.templating import refusal_page, render, render_block
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -54,8 +55,11 @@ class EntryControl(StrEnum):
     recall = "recall"
 
 
-async def _live_context(session: AsyncSession, viewer: Viewer, day: date | None) -> dict[str, Any]:
-    """What the block `doctor_queue` reads, drawn whole or alone."""
+async def _live_context(
+    session: AsyncSession, viewer: Viewer, day: date | None, lines: AllergyLineSource
+) -> dict[str, Any]:
+    """What the block `doctor_queue` reads, drawn whole or alone; the patient with the
+    doctor comes with their allergy line (handed in by records, `web.clinical`)."""
     access.require_doctor_page(viewer)
     doctor = await identity.get_doctor(session, viewer.id)
     queue = await staff_queue(
@@ -68,30 +72,50 @@ async def _live_context(session: AsyncSession, viewer: Viewer, day: date | None)
         week = await scheduling.weekly_availability(session=session, doctor_id=viewer.id)
         zone = week.timezone if week else doctor.doctor.timezone if doctor.doctor else "UTC"
         called_at = f"{queue.current.called_at.astimezone(ZoneInfo(zone)):%H:%M}"
-    return {"queue": queue, "called_at": called_at, "doctor_state": doctor_state_labels()}
+    allergy_line = (
+        await lines.allergy_line(session=session, actor=viewer, patient_id=queue.current.patient_id)
+        if queue.current is not None
+        else None
+    )
+    return {
+        "queue": queue,
+        "called_at": called_at,
+        "doctor_state": doctor_state_labels(),
+        "allergy_line": allergy_line,
+    }
 
 
-async def _doctor_context(session: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    live = await _live_context(session, viewer, None)
+async def _doctor_context(
+    session: AsyncSession, viewer: Viewer, lines: AllergyLineSource
+) -> dict[str, Any]:
+    live = await _live_context(session, viewer, None, lines)
     doctor = await identity.get_doctor(session, viewer.id)
     return {"meet_url": doctor.doctor.meet_url if doctor.doctor else None, **live}
 
 
 @router.get("/doctor/queue")
 async def doctor_queue(
-    request: Request, session: Session, user: PageViewer, told: int | None = None
+    request: Request,
+    session: Session,
+    user: PageViewer,
+    lines: AllergyLines,
+    told: int | None = None,
 ) -> Response:
-    context = await _doctor_context(session, user)
+    context = await _doctor_context(session, user, lines)
     return render(request, "queue/doctor.html", {**context, "told": told})
 
 
 @router.get("/doctor/queue/fragment")
 async def doctor_queue_fragment(
-    request: Request, session: Session, user: PageViewer, date: date | None = None
+    request: Request,
+    session: Session,
+    user: PageViewer,
+    lines: AllergyLines,
+    date: date | None = None,
 ) -> Response:
     """The queue and its controls alone (the page's block `doctor_queue`), for the page to
     swap in when the queue's topic announces a change; the page's own access."""
-    context = await _live_context(session, user, date)
+    context = await _live_context(session, user, date, lines)
     return render_block(request, "queue/doctor.html", "doctor_queue", context)
 
 
@@ -121,7 +145,7 @@ async def doctor_meet_link(
             session,
             exc,
             "queue/doctor.html",
-            lambda: _doctor_context(session, user),
+            lambda: _doctor_context(session, user, allergy_lines(request)),
             told=None,
             typed=meet_url,
         )
@@ -184,6 +208,6 @@ async def _refused(
         session,
         exc,
         "queue/doctor.html",
-        lambda: _doctor_context(session, user),
+        lambda: _doctor_context(session, user, allergy_lines(request)),
         told=None,
     )

@@ -139,7 +139,13 @@ async def history(
     entries.sort(key=lambda e: (e.at, e.id), reverse=True)
     page = entries[:limit]
     next_cursor = cursors.encode(page[-1].at, page[-1].id) if len(entries) > limit else None
-    items = await history_items(session, page, public_url=public_url, with_history=False)
+    items = await history_items(
+        session,
+        page,
+        public_url=public_url,
+        with_history=False,
+        staff=access.sees_overrides(actor),
+    )
     await audit_read(
         session,
         actor,
@@ -152,13 +158,21 @@ async def history(
 
 
 async def history_items(
-    session: AsyncSession, entries: Sequence[Entry], *, public_url: str, with_history: bool
+    session: AsyncSession,
+    entries: Sequence[Entry],
+    *,
+    public_url: str,
+    with_history: bool,
+    staff: bool = False,
 ) -> list[schemas.HistoryItem]:
     """The answer shape of these lines, with the notes, prescriptions and doctors' names
-    looked up in one query each whatever the number of lines."""
+    looked up in one query each whatever the number of lines (override reasons for
+    `staff` only)."""
     consultation_ids = [e.consultation.id for e in entries if e.consultation]
     notes = await versions_of(session, consultation_ids)
-    prescriptions = await _prescriptions_of(session, consultation_ids, public_url=public_url)
+    prescriptions = await _prescriptions_of(
+        session, consultation_ids, public_url=public_url, staff=staff
+    )
     names = await identity.names(session, {e.doctor_id for e in entries})
     items = []
     for entry in entries:
@@ -199,7 +213,7 @@ async def history_items(
 
 
 async def _prescriptions_of(
-    session: AsyncSession, consultation_ids: Sequence[uuid.UUID], *, public_url: str
+    session: AsyncSession, consultation_ids: Sequence[uuid.UUID], *, public_url: str, staff: bool
 ) -> dict[uuid.UUID, list[schemas.PrescriptionOut]]:
     found: dict[uuid.UUID, list[schemas.PrescriptionOut]] = {}
     if not consultation_ids:
@@ -211,6 +225,8 @@ async def _prescriptions_of(
             .order_by(Prescription.issued_at, Prescription.id)
         )
     )
-    for described in await describe_prescriptions(session, rows, public_url=public_url):
+    for described in await describe_prescriptions(
+        session, rows, public_url=public_url, staff=staff
+    ):
         found.setdefault(described.consultation_id, []).append(described)
     return found

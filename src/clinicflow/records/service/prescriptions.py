@@ -22,6 +22,8 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.records import access, schemas
 from clinicflow.records.models import Prescription
+from clinicflow.records.service import safety
+from clinicflow.records.service.clinical_lists import active_lists
 from clinicflow.records.service.read_audit import audit_read
 
 # Unambiguous when read aloud or typed from paper: no 0/O, 1/I/L or U.
@@ -58,9 +60,19 @@ async def issue_prescription(
     consultation_id: uuid.UUID,
     prescription: schemas.PrescriptionIn,
 ) -> Prescription:
+    """Issue a prescription once the visit has ended, if it is safe: a medicine that meets an
+    active allergy or duplicates an active medication is refused (409 `allergy_conflict` or
+    `duplicate_therapy`) unless the doctor gives an `override_reason`, which is kept with it."""
     consultation = await access.consultation_to_write(session, actor, consultation_id)
     if prescription.supersedes_id is not None:
         await _check_supersedable(session, consultation, prescription.supersedes_id)
+    found = await _conflicts(session, consultation.patient_id, prescription.medications)
+    if found and prescription.override_reason is None:
+        raise _refusal(found)
+    content = prescription.model_dump(mode="json", exclude={"supersedes_id"})
+    content["overridden"] = [c.model_dump(mode="json") for c in found]
+    if not found:
+        content["override_reason"] = None
     row = Prescription(
         id=uuid.uuid4(),
         consultation_id=consultation.id,
@@ -68,7 +80,7 @@ async def issue_prescription(
         doctor_id=consultation.doctor_id,
         issued_at=clock.now(),
         verification_code=new_verification_code(),
-        content=json.dumps(prescription.model_dump(mode="json", exclude={"supersedes_id"})),
+        content=json.dumps(content),
         supersedes_id=prescription.supersedes_id,
     )
     try:
@@ -88,9 +100,55 @@ async def issue_prescription(
             "consultation_id": str(consultation.id),
             "medications": len(prescription.medications),
             "supersedes_id": str(row.supersedes_id) if row.supersedes_id else None,
+            "overridden": sorted({c.code for c in found}),
         },
     )
     return row
+
+
+async def _conflicts(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    medications: Sequence[schemas.MedicationIn | schemas.CheckedMedication],
+) -> list[schemas.Conflict]:
+    allergies, _conditions, current = await active_lists(session, patient_id)
+    return safety.conflicts(
+        [m.name for m in medications],
+        allergies=[a.substance for a in allergies],
+        medications=[m.name for m in current],
+    )
+
+
+def _refusal(found: Sequence[schemas.Conflict]) -> AppError:
+    """The first conflict names the refusal; `details` names every one."""
+    allergic = [c for c in found if c.code == "allergy_conflict"]
+    first = (allergic or list(found))[0]
+    return AppError(
+        ErrorCode(first.code),
+        first.message,
+        {
+            "medicine": first.medicine,
+            "allergy": first.allergy,
+            "medication": first.medication,
+            "class": first.class_name,
+            "conflicts": [c.model_dump(mode="json") for c in found],
+        },
+    )
+
+
+async def check_prescription(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    medications: Sequence[schemas.CheckedMedication],
+) -> schemas.PrescriptionCheck:
+    """What issuing these medicines would meet, for the form to warn before Issue: the
+    same rule and the same caller as `issue_prescription`, nothing stored."""
+    consultation = await access.consultation_to_write(session, actor, consultation_id)
+    return schemas.PrescriptionCheck(
+        conflicts=await _conflicts(session, consultation.patient_id, medications)
+    )
 
 
 def _already_superseded() -> AppError:
@@ -134,9 +192,10 @@ async def _successors(
 
 
 async def describe_prescriptions(
-    session: AsyncSession, rows: Sequence[Prescription], *, public_url: str
+    session: AsyncSession, rows: Sequence[Prescription], *, public_url: str, staff: bool = False
 ) -> list[schemas.PrescriptionOut]:
-    """The answer shape, with names and corrections looked up in one query each."""
+    """The answer shape, with names and corrections looked up in one query each. Why a
+    warning was overridden is told to staff only (`access.sees_overrides`)."""
     names = await identity.names(
         session, {r.patient_id for r in rows} | {r.doctor_id for r in rows}
     )
@@ -144,6 +203,9 @@ async def describe_prescriptions(
     described = []
     for row in rows:
         content = json.loads(row.content)
+        if not staff:
+            content.pop("override_reason", None)
+            content.pop("overridden", None)
         described.append(
             schemas.PrescriptionOut(
                 id=row.id,
