@@ -134,6 +134,11 @@ class Hub:
         self._followers.forget(connection, follower)
         await self._presence.leave(connection, follower)
 
+    @property
+    def open_sockets(self) -> int:
+        """How many sockets this process has open (tests, metrics)."""
+        return len(self._logins.connections())
+
     def connect(self, connection: Connection) -> None:
         """A socket has opened; its login is checked from now on (`logins.Logins`), and
         its sends watched for a client that stopped reading (`watchdog.Stalls`)."""
