@@ -12,7 +12,7 @@ import os
 import signal
 import socket as sockets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -72,6 +72,20 @@ async def never_reading(server: Server, headers: dict[str, str]) -> ClientConnec
         # Compressed, the repetitive bodies would fit the network's buffers.
         compression=None,
     )
+
+
+async def eventually(condition: Callable[[], bool], seconds: float) -> None:
+    """Wait until `condition` holds (a bound, not a measurement: it fails only if never)."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.05)
+
+
+async def read_to_the_end(connection: ClientConnection) -> None:
+    while True:
+        await connection.recv()
 
 
 # --- hostile frames ----------------------------------------------------------------------
@@ -162,20 +176,14 @@ async def test_a_socket_that_never_reads_is_closed_within_the_stall_bound(
     await stuck.send(
         json.dumps({"op": "subscribe", "topic": f"consultation:{consultation.id}", "since": 0})
     )
-    async with asyncio.timeout(5):
-        while not served.hub.open_sockets:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: served.hub.open_sockets == 1, 5)
     # Closed by the server (the stall bound, then a close frame it cannot send, then the
     # connection dropped), well before the socket's 30 s idle limit.
-    async with asyncio.timeout(20):
-        while served.hub.open_sockets:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: served.hub.open_sockets == 0, 20)
     # What reached the client before the drop is there, then the connection ends with no
     # close frame: it was dropped, not closed politely.
     with pytest.raises(ConnectionClosed) as closed:
-        async with asyncio.timeout(20):
-            while True:
-                await stuck.recv()
+        await asyncio.wait_for(read_to_the_end(stuck), 20)
     assert closed.value.rcvd is None
 
     # A client that reads is not a stalled one: it gets the whole conversation.
