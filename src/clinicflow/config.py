@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # trusts the last check), so a sign-out stops an open socket within this time.
     ws_login_recheck_seconds: float = 5.0
     ws_send_buffer: int = 256
+    # A socket whose send has made no progress this long (its client stopped reading) is
+    # closed with 1013; the client resumes from its last seq when it reconnects.
+    ws_send_stall_seconds: float = 30.0
     ws_allowed_origins: list[str] = Field(default_factory=list)
     presence_ttl_seconds: float = 45.0
     realtime_gap_wait_seconds: float = 0.25

@@ -14,7 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from clinicflow import db
+from clinicflow import db, realtime
 from clinicflow.config import Environment, Settings
 from clinicflow.core import security
 from clinicflow.core.outages import Outage
@@ -56,6 +56,7 @@ class Runtime:
             transaction=self.transaction,
             gap_wait_seconds=self.settings.realtime_gap_wait_seconds,
             login_recheck_seconds=self.settings.ws_login_recheck_seconds,
+            send_stall_seconds=self.settings.ws_send_stall_seconds,
             send_writers=1 if self.settings.is_sqlite else SERVER_DATABASE_SEND_WRITERS,
         )
 
@@ -128,6 +129,8 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         # Identity texts the sign-in code through this without importing notifications.
         **identity.code_sender_info(notifications.CodeBySms(sender)),
         **publish.session_info(broker),
+        # Identity tells open sockets of a role change or deactivation through this.
+        **identity.access_changed_info(realtime.reauthorize),
         **(session_info or {}),
     }
     return Runtime(

@@ -2,5 +2,6 @@
 
 from clinicflow.realtime.events import Event
 from clinicflow.realtime.publish import present_users_of, publish_on_commit
+from clinicflow.realtime.reauthorize import reauthorize
 
-__all__ = ["Event", "present_users_of", "publish_on_commit"]
+__all__ = ["Event", "present_users_of", "publish_on_commit", "reauthorize"]

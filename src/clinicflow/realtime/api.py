@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, WebSocket
 from clinicflow.core.errors import not_found
 from clinicflow.deps import CurrentUser, RuntimeDep, Session
 from clinicflow.realtime import socket
-from clinicflow.realtime.topics import NotAllowed, UnknownTopic
+from clinicflow.realtime.topics import MAX_SEQ, NotAllowed, UnknownTopic
 from clinicflow.routing import TransactionalRoute, writes
 
 router = APIRouter(tags=["realtime"], route_class=TransactionalRoute)
@@ -28,7 +28,7 @@ async def poll_events(
     user: CurrentUser,
     runtime: RuntimeDep,
     topic: Annotated[str, Query(max_length=200)],
-    since: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
 ) -> dict[str, Any]:
     """What a socket subscriber would have received after `since`: for a page that polls
     instead. Ephemeral events (typing, presence changes) are not kept and not returned."""

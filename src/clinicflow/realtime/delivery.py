@@ -18,6 +18,7 @@ import structlog
 from clinicflow.realtime.connections import Connection, Follower, Followers, Transaction
 from clinicflow.realtime.events import Event
 from clinicflow.realtime.logins import Logins
+from clinicflow.realtime.mailbox import MailboxClosed
 from clinicflow.realtime.topics import NotAllowed, Registry, Topic
 
 log = structlog.get_logger(__name__)
@@ -47,6 +48,9 @@ class Delivery:
     async def catch_up(
         self, connection: Connection, follower: Follower, topic: Topic, *, authorize: bool
     ) -> None:
+        """Send `follower` what it missed, a page of `REPLAY_BATCH` events at a time (one
+        page in memory per socket, however long the history); raises `MailboxClosed` if
+        the socket ends meanwhile."""
         since = follower.last_seq
         while True:
             async with self._transaction(write=True) as session:
@@ -61,10 +65,12 @@ class Delivery:
                 )
             for event in events:
                 # Awaiting the outbox here (not dropping) lets a far-behind client catch up
-                # at the pace its socket drains.
+                # at the pace its socket drains. The wait ends (`MailboxClosed`) when the
+                # socket does, and a socket that stops reading is closed by the stall
+                # watchdog, so a dropped catch-up never holds its handler.
                 for ready in follower.order.admit(event):
                     if connection.closing:
-                        return
+                        raise MailboxClosed
                     await connection.outbox.put(ready.encode())
             if len(events) < REPLAY_BATCH or follower.last_seq is None:
                 return

@@ -32,9 +32,11 @@ from clinicflow.realtime.events import Event
 from clinicflow.realtime.logins import Logins
 from clinicflow.realtime.presence import Arrival, PresenceTracker
 from clinicflow.realtime.recovery import Recovery
+from clinicflow.realtime.reauthorize import Reauthorizer
 from clinicflow.realtime.sends import PendingSend, SendQueue, SendStore
 from clinicflow.realtime.sequencer import Sequencer
 from clinicflow.realtime.topics import NotAllowed, Registry, Topic
+from clinicflow.realtime.watchdog import Stalls
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +55,7 @@ class Hub:
         transaction: Transaction,
         gap_wait_seconds: float = 0.25,
         login_recheck_seconds: float = 5.0,
+        send_stall_seconds: float = 30.0,
         send_writers: int = 1,
     ) -> None:
         self.broker = broker
@@ -69,6 +72,16 @@ class Hub:
         )
         store = SendStore(transaction=transaction, logins=self._logins)
         self._sends = SendQueue(store.store, writers=send_writers)
+        self._stalls = Stalls(stall_seconds=send_stall_seconds)
+        self._access = Reauthorizer(
+            logins=self._logins,
+            topics=self.topics,
+            delivery=self._delivery,
+            transaction=transaction,
+            drop=self._drop,
+        )
+        self._delivery.taps.append(self._access.observe)
+        self._logins.role_changed = self._access.check
         recovery = Recovery(followers=self._followers, delivery=self._delivery, topics=self.topics)
         broker.attach(self._delivery.deliver, resync=recovery.resync)
 
@@ -104,6 +117,9 @@ class Hub:
         except BaseException:
             self._followers.forget(connection, follower)
             raise
+        if connection.followers.get(name) is not follower:
+            # A role change was checked meanwhile and refused it (`reauthorize`).
+            raise NotAllowed(name)
         pending, follower.buffer = follower.buffer or [], None
         for event in pending:
             self._delivery.offer(connection, follower, event)
@@ -114,19 +130,33 @@ class Hub:
         follower = connection.followers.get(name)
         if follower is None:
             return
+        await self._drop(connection, follower)
+
+    async def _drop(self, connection: Connection, follower: Follower) -> None:
         self._followers.forget(connection, follower)
         await self._presence.leave(connection, follower)
 
+    @property
+    def open_sockets(self) -> int:
+        """How many sockets this process has open (tests, metrics)."""
+        return len(self._logins.connections())
+
     def connect(self, connection: Connection) -> None:
-        """A socket has opened; its login is checked from now on (`logins.Logins`)."""
+        """A socket has opened; its login is checked from now on (`logins.Logins`), and
+        its sends watched for a client that stopped reading (`watchdog.Stalls`)."""
         self._logins.connect(connection)
+        self._stalls.connect(connection)
 
     async def close(self) -> None:
         await self._logins.close()
+        await self._stalls.close()
 
     async def disconnect(self, connection: Connection) -> None:
         self._logins.disconnect(connection)
-        connection.closing = True
+        self._stalls.disconnect(connection)
+        connection.end()
+        if connection.access_check is not None:
+            connection.access_check.cancel()
         for name in list(connection.followers):
             try:
                 await self.unsubscribe(connection, name)

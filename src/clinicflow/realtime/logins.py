@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,9 @@ class Logins:
         self._transaction = transaction
         self._connections: set[Connection] = set()
         self._login_sweeper: asyncio.Task[None] | None = None
+        # Told of a socket whose user's role changed since the last check (the hub
+        # decides its topics again: `reauthorize`).
+        self.role_changed: Callable[[Connection], None] | None = None
 
     def connect(self, connection: Connection) -> None:
         """A socket has opened; its login is checked from now on (`_sweep_logins`)."""
@@ -43,6 +47,10 @@ class Logins:
 
     def disconnect(self, connection: Connection) -> None:
         self._connections.discard(connection)
+
+    def connections(self) -> list[Connection]:
+        """The open sockets of this process."""
+        return list(self._connections)
 
     async def _sweep_logins(self) -> None:
         """Check again, in one query every half interval, the logins of every socket whose
@@ -104,7 +112,10 @@ class Logins:
                 users[connection] = LoginEnded(str(connection.login_id))
             else:
                 user = login.user
+                before = connection.member
                 connection.member = Member(id=user.id, name=user.name, role=user.role)
                 connection.login_checked_until = now + self._login_recheck
                 users[connection] = connection.member
+                if before.role is not user.role and self.role_changed is not None:
+                    self.role_changed(connection)
         return users

@@ -14,6 +14,11 @@ from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
 from clinicflow.realtime.events import Event
 
+# The largest `seq` a durable event can carry: seqs are 32-bit integers in the database, so
+# a larger `since` is refused before it reaches a query (PostgreSQL rejects it as a
+# parameter, SQLite cannot bind 10^30 at all).
+MAX_SEQ = 2**31 - 1
+
 
 class Topic(Protocol):
     """One kind of topic: `kind` is the part of `consultation:<key>` before the colon."""

@@ -8,6 +8,7 @@ boundary (a request, a command) owns the transaction. One module per job:
 - `password`: staff sign-in by email and password;
 - `phone`: patient sign-in by a texted code, and the `CodeSender` it texts through;
 - `accounts`: creating and editing accounts, the admin's list;
+- `changes`: the hook that tells open sockets a user's role or activity changed;
 - `directory`: looking people up (doctors, patients, names);
 - `patient_profiles`: the patient's clinical profile (age, sex, numbers, next of kin),
   versioned and audited, and the frozen view other domains read.
@@ -25,6 +26,8 @@ from clinicflow.identity.service.accounts import normalize_email as normalize_em
 from clinicflow.identity.service.accounts import set_preferred_language as set_preferred_language
 from clinicflow.identity.service.accounts import update_own_contact as update_own_contact
 from clinicflow.identity.service.accounts import update_user as update_user
+from clinicflow.identity.service.changes import AccessChanged as AccessChanged
+from clinicflow.identity.service.changes import access_changed_info as access_changed_info
 from clinicflow.identity.service.directory import count_users as count_users
 from clinicflow.identity.service.directory import (
     find_or_register_patient as find_or_register_patient,

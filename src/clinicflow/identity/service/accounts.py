@@ -22,6 +22,7 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import access
 from clinicflow.identity.models import DoctorProfile, LoginSession, PatientProfile, User
 from clinicflow.identity.schemas import DOCTOR_FIELDS, PATIENT_FIELDS, Language, Role
+from clinicflow.identity.service.changes import announce_access_change
 from clinicflow.identity.service.sessions import revoke_sessions
 
 SEPARATELY_AUDITED = frozenset({"role", "is_active"})
@@ -213,6 +214,7 @@ async def update_user(
             details={"from": user.role.value, "to": new_role.value},
         )
         user.role = new_role
+        announce_access_change(session, user.id)
     _apply_profile(user, changes)
 
     active = changes.get("is_active")
@@ -220,6 +222,7 @@ async def update_user(
         user.is_active = active
         if not active:
             await revoke_sessions(session, LoginSession.user_id == user.id)
+        announce_access_change(session, user.id)
         await audit.record(
             session,
             action="user.activate" if active else "user.deactivate",
