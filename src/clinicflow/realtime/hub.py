@@ -31,8 +31,8 @@ from clinicflow.realtime.delivery import REPLAY_BATCH, Delivery
 from clinicflow.realtime.events import Event
 from clinicflow.realtime.logins import Logins
 from clinicflow.realtime.presence import Arrival, PresenceTracker
-from clinicflow.realtime.recovery import Recovery
 from clinicflow.realtime.reauthorize import Reauthorizer
+from clinicflow.realtime.recovery import Recovery
 from clinicflow.realtime.sends import PendingSend, SendQueue, SendStore
 from clinicflow.realtime.sequencer import Sequencer
 from clinicflow.realtime.topics import NotAllowed, Registry, Topic
