@@ -99,8 +99,9 @@ async def test_a_walk_in_visit_is_noted_prescribed_finished_and_in_the_record(
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     for expected in (NOTE["diagnosis"], "Amoxicillin"):
         assert expected in text, expected
-    # The mode line (raw today; in the reader's words once the papers are translated).
-    assert "in_person" in text or "In person" in text
+    # The mode line is in the reader's words, never the raw value.
+    assert "In person" in text
+    assert "in_person" not in text
     fhir = await clinic.client.get(f"/api/patients/{patient_id}/export.fhir.json", headers=patient)
     bundle = fhir.json()
     Bundle.model_validate(bundle)
@@ -110,6 +111,27 @@ async def test_a_walk_in_visit_is_noted_prescribed_finished_and_in_the_record(
     assert encounter["id"] == visit_id
     assert encounter["class"]["code"] == "AMB"
     assert encounter["status"] == "finished"
+
+
+async def test_an_in_person_visit_takes_no_chat_from_either_side(clinic: QueueClinic) -> None:
+    """The two are in the same room: the visit's record is its note, and its page offers
+    no message box to anyone."""
+    _doctor, doctor_headers, _desk, called = await _called_walk_in(clinic)
+    visit_id = called["consultation_id"]
+    patient = await _phone_sign_in(clinic, PHONE)
+    for headers in (doctor_headers, patient):
+        sent = await clinic.client.post(
+            f"/api/consultations/{visit_id}/messages",
+            json={"body": "hello", "client_id": str(uuid.uuid4())},
+            headers=headers,
+        )
+        assert sent.status_code == 409, sent.text
+        assert sent.json()["error"]["code"] == "consultation_not_open"
+        assert sent.json()["error"]["details"]["type"] == "in_person"
+    messages = await clinic.client.get(
+        f"/api/consultations/{visit_id}/messages", headers=doctor_headers
+    )
+    assert messages.json()["items"] == []
 
 
 async def test_the_chart_of_a_walk_in_is_their_doctors_alone(clinic: QueueClinic) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations.models import Consultation
-from clinicflow.consultations.schemas import ConsultationStatus
+from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
@@ -51,6 +51,8 @@ class Parties(Sides, Protocol):
 
     @property
     def status(self) -> ConsultationStatus: ...
+    @property
+    def type(self) -> ConsultationType: ...
 
 
 def is_patient_of(actor: Actor, consultation: Sides) -> bool:
@@ -115,10 +117,13 @@ def require_participant(actor: Actor, consultation: Parties) -> None:
 def writable_statuses(actor: Actor, consultation: Parties) -> frozenset[ConsultationStatus]:
     """The doctor writes while it is pending or active, the patient once it is active.
 
-    The service applies these statuses in the same statement that takes the message's
-    `seq`, so an "ended" racing a send cannot let a message in after the end.
+    An in-person visit has no chat: the two are in the same room, and its record is the
+    visit note. The service applies these statuses in the same statement that takes the
+    message's `seq`, so an "ended" racing a send cannot let a message in after the end.
     """
     require_participant(actor, consultation)
+    if consultation.type is ConsultationType.in_person:
+        return frozenset()
     return DOCTOR_WRITES if is_doctor_of(actor, consultation) else PATIENT_WRITES
 
 
@@ -130,8 +135,16 @@ def can_write(actor: Actor, consultation: Consultation) -> bool:
 
 
 def require_writer(actor: Actor, consultation: Parties) -> frozenset[ConsultationStatus]:
-    """A participant, in a status they may write in (409 `consultation_not_open` otherwise)."""
+    """A participant, in a status they may write in (409 `consultation_not_open` otherwise).
+
+    An in-person visit takes no messages at all, and says so."""
     statuses = writable_statuses(actor, consultation)
+    if consultation.type is ConsultationType.in_person:
+        raise AppError(
+            ErrorCode.consultation_not_open,
+            _("An in-person visit has no chat: write the visit note instead."),
+            {"status": consultation.status.value, "type": consultation.type.value},
+        )
     if consultation.status not in statuses:
         raise not_open(consultation)
     return statuses

@@ -33,7 +33,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from clinicflow import realtime
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations.models import Attachment, Consultation, Message
-from clinicflow.consultations.schemas import ConsultationStatus, MessageKind, SenderRole
+from clinicflow.consultations.schemas import (
+    ConsultationStatus,
+    ConsultationType,
+    MessageKind,
+    SenderRole,
+)
 from clinicflow.consultations.service.checks import CLIENT_ID, check_client_id, valid_text
 from clinicflow.consultations.service.describing import topic
 from clinicflow.core import clock
@@ -100,6 +105,7 @@ class _Locked:
     patient_id: uuid.UUID
     doctor_id: uuid.UUID
     status: ConsultationStatus
+    type: ConsultationType
     last_seq: int
 
 
@@ -118,6 +124,7 @@ async def _lock(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.
             Consultation.patient_id,
             Consultation.doctor_id,
             Consultation.status,
+            Consultation.type,
             Consultation.last_seq,
         )
         .where(Consultation.id.in_(sorted(ids)))
