@@ -26,6 +26,7 @@ from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
 from clinicflow.consultations.events import ConsultationTopic
 from clinicflow.core import observability
+from clinicflow.core.edge import BodyLimitMiddleware, BodyTooLarge, too_large_body
 from clinicflow.core.errors import AppError, ErrorCode, error_body
 from clinicflow.deps import LoginRedirect
 from clinicflow.i18n import gettext as _
@@ -126,6 +127,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.request_body_max_bytes,
+        larger={
+            consultations_api.UPLOAD_PATH: settings.attachment_max_bytes
+            + consultations_api.MULTIPART_OVERHEAD
+        },
+    )
     app.add_middleware(observability.MetricsMiddleware, metrics=metrics)
     return app
 
@@ -172,6 +181,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"errors": problems},
         )
         return _error_response(request, 422, body)
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return _error_response(request, 413, too_large_body(exc.max_bytes))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # JSON list); the first encrypts, all decrypt. Empty: one is derived from the secret key.
     field_encryption_keys: list[str] = Field(default_factory=list, repr=False)
     attachment_max_bytes: int = 10 * 1024 * 1024
+    # Every request body but an upload's: JSON and forms. The longest field (a 20,000
+    # character note) fits many times over, escaped; a larger body is refused with 413 as it
+    # streams in, so an anonymous client cannot make the server buffer hundreds of MB.
+    request_body_max_bytes: int = 512 * 1024
 
     # Connection pools: many sockets write at once, and a request that waits longer than
     # the pool's timeout fails, so a server database gets a pool sized for that.

@@ -6,6 +6,8 @@ consultation (the issue's rule), rather than a 401 that would say "sign in to se
 
 from __future__ import annotations
 
+import re
+
 import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -29,6 +31,9 @@ router = APIRouter(prefix="/api", route_class=TransactionalRoute, tags=["consult
 # Boundaries and part headers around the file; anything beyond the file limit plus this is
 # refused before it is read.
 MULTIPART_OVERHEAD = 64 * 1024
+# The one route whose body may be larger than the app's default limit (app.py gives it
+# `attachment_max_bytes` plus the overhead; `_read_upload` then holds the file to its limit).
+UPLOAD_PATH = re.compile(r"/api/consultations/[^/]+/attachments")
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -172,7 +177,7 @@ async def list_messages(
     consultation_id: uuid.UUID,
     session: Session,
     user: Reader,
-    before_seq: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> schemas.MessagePage:
     """History backwards by `seq`, oldest first within the page. A staff read is audited."""

@@ -129,9 +129,18 @@ async def get_hold_for(session: AsyncSession, actor: Actor, hold_id: uuid.UUID) 
     return hold
 
 
+def can_release_hold(actor: Actor, hold: SlotHold) -> bool:
+    """A hold is ended early only by the patient it keeps a time for, or the front desk for them.
+
+    Seeing a hold is not enough: any doctor could otherwise free (and take away) a time
+    another patient is in the middle of booking.
+    """
+    return hold.patient_id == actor.id or actor.role in roles.FRONT_DESK
+
+
 async def get_hold_to_release(session: AsyncSession, actor: Actor, hold_id: uuid.UUID) -> SlotHold:
-    """A hold its patient or staff may end, even a lapsed one; the same not-found for others."""
+    """A hold its patient or the front desk may end, even a lapsed one; not-found for others."""
     hold = await session.get(SlotHold, hold_id)
-    if hold is None or not can_see_hold(actor, hold):
+    if hold is None or not can_release_hold(actor, hold):
         raise not_found()
     return hold
