@@ -28,7 +28,7 @@ async def poll_events(
     user: CurrentUser,
     runtime: RuntimeDep,
     topic: Annotated[str, Query(max_length=200)],
-    since: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    since: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
 ) -> dict[str, Any]:
     """What a socket subscriber would have received after `since`: for a page that polls
     instead. Ephemeral events (typing, presence changes) are not kept and not returned."""
