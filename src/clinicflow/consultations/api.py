@@ -7,7 +7,6 @@ consultation (the issue's rule), rather than a 401 that would say "sign in to se
 from __future__ import annotations
 
 import re
-
 import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
