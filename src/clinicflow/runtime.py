@@ -37,6 +37,9 @@ class Runtime:
     redis: Redis | None = None
     outbox: notifications.DevOutbox | None = field(default=None)
     sqlite_writers: asyncio.Lock | None = field(default=None)
+    # How push endpoints' host names are resolved before the worker may post to them; a
+    # test puts a stub here to make a name resolve to loopback.
+    resolver: notifications.Resolver = field(default=notifications.system_resolver)
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
