@@ -45,6 +45,7 @@ from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
 from clinicflow.scheduling.events import AvailabilityTopic
+from clinicflow.web import api_docs
 from clinicflow.web import pages as web_pages
 from clinicflow.web.assets import ASSETS, STATIC_PATH, VersionedStaticFiles
 from clinicflow.web.templating import render
@@ -79,6 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Clinic and telehealth platform: booking, live queues, consultations.",
         lifespan=lifespan,
+        # The documentation is ours (web.api_docs: no CDN), and only where it is enabled.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=api_docs.OPENAPI_PATH if settings.api_docs_enabled else None,
     )
     app.state.runtime = runtime
     app.state.metrics = metrics
@@ -99,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Records sits below the assistant: its chart gets the drafts handed in, never imported.
     records_pages.use_drafts(app, ChartDrafts())
     app.include_router(web_pages.router)
+    if settings.api_docs_enabled:
+        app.include_router(api_docs.router)
     app.include_router(realtime_api.router)
     app.include_router(realtime_api.sockets)
     app.include_router(notifications_api.router)

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
 
     dev_outbox_size: int = 200
 
+    # Operators' views. `/metrics` answers only a request bearing this token
+    # (`Authorization: Bearer …`) when it is set; without one it is open outside production
+    # and absent in production. The API documentation (/docs, /openapi.json) is on outside
+    # production and off in production unless API_DOCS=true; its scripts and styles are
+    # our own static files, never a CDN's.
+    metrics_token: str | None = Field(default=None, repr=False)
+    api_docs: bool | None = None
+
     hold_minutes: int = 5
     waitlist_offer_minutes: int = 15
     cancellation_window_minutes: int = 60
@@ -185,6 +193,14 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env is Environment.development
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
 
     @property
     def is_sqlite(self) -> bool:
