@@ -9,11 +9,17 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "clinicflow-development-secret-do-not-use-in-production"
+
+
+# The surfaces `deps.Throttled` counts; each has `<surface>_per_user_per_hour` and
+# `<surface>_per_address_per_hour` below.
+ThrottledSurface = Literal["consultation_requests", "holds", "uploads", "push_subscriptions"]
 
 
 class Environment(StrEnum):
@@ -99,6 +105,22 @@ class Settings(BaseSettings):
     # JSON list); the first encrypts, all decrypt. Empty: one is derived from the secret key.
     field_encryption_keys: list[str] = Field(default_factory=list, repr=False)
     attachment_max_bytes: int = 10 * 1024 * 1024
+    # Consultation requests one patient may have waiting for a doctor at once.
+    max_pending_consultations: int = 3
+    # Per hour, what one user and one network address may spend on the surfaces that cost
+    # the clinic money or attention (`deps.Throttled`; 429 with Retry-After past either).
+    consultation_requests_per_user_per_hour: int = 10
+    consultation_requests_per_address_per_hour: int = 60
+    holds_per_user_per_hour: int = 60
+    holds_per_address_per_hour: int = 600
+    uploads_per_user_per_hour: int = 60
+    uploads_per_address_per_hour: int = 300
+    push_subscriptions_per_user_per_hour: int = 20
+    push_subscriptions_per_address_per_hour: int = 100
+    # SMS, email and push messages one person (and one phone number or address) is sent
+    # per hour; past it the in-app copy alone is kept (urgent ones still go out).
+    notification_sends_per_user_per_hour: int = 20
+    notification_sends_per_address_per_hour: int = 20
     # Every request body but an upload's: JSON and forms. The longest field (a 20,000
     # character note) fits many times over, escaped; a larger body is refused with 413 as it
     # streams in, so an anonymous client cannot make the server buffer hundreds of MB.
@@ -193,6 +215,12 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env is Environment.development
+
+    def throttle(self, surface: ThrottledSurface) -> tuple[int, int]:
+        """(per user, per address) hourly budgets of a throttled surface."""
+        per_user: int = getattr(self, f"{surface}_per_user_per_hour")
+        per_address: int = getattr(self, f"{surface}_per_address_per_hour")
+        return per_user, per_address
 
     @property
     def is_production(self) -> bool:

@@ -112,7 +112,15 @@ def build_runtime(settings: Settings) -> Runtime:
         )
     allowed = notifications.clinic_channels(settings)
     info = {
-        **notifications.session_info(sender, allowed),
+        **notifications.session_info(
+            sender,
+            allowed,
+            notifications.SendLimits(
+                limiter,
+                per_user=settings.notification_sends_per_user_per_hour,
+                per_address=settings.notification_sends_per_address_per_hour,
+            ),
+        ),
         # Identity texts the sign-in code through this without importing notifications.
         **identity.code_sender_info(notifications.CodeBySms(sender)),
         **publish.session_info(broker),

@@ -21,7 +21,7 @@ from clinicflow.consultations.models import Consultation
 from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.consultations.storage import file_store
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.deps import CurrentUser, Reader, Session, SettingsDep
+from clinicflow.deps import CurrentUser, Reader, Session, SettingsDep, throttled
 from clinicflow.i18n import gettext as _
 from clinicflow.routing import TransactionalRoute, writes
 
@@ -67,13 +67,18 @@ def _message_answer(
     return schemas.message_out(message)
 
 
-@router.post("/consultations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/consultations",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[throttled("consultation_requests")],
+)
 async def start_consultation(
-    body: schemas.ConsultationIn, session: Session, user: CurrentUser
+    body: schemas.ConsultationIn, session: Session, user: CurrentUser, settings: SettingsDep
 ) -> schemas.ConsultationOut:
     consultation = await consultations.start(
         session=session,
         actor=user,
+        max_pending=settings.max_pending_consultations,
         doctor_id=body.doctor_id,
         problem=body.problem,
         type=body.type,
@@ -253,6 +258,7 @@ async def _read_upload(request: Request, max_bytes: int) -> tuple[str, bytes, st
 @router.post(
     "/consultations/{consultation_id}/attachments",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[throttled("uploads")],
     responses=RESENT,
     openapi_extra=UPLOAD_BODY,
 )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from clinicflow.deps import CurrentUser, RuntimeDep, Session, SettingsDep
+from clinicflow.deps import CurrentUser, RuntimeDep, Session, SettingsDep, throttled
 from clinicflow.notifications import schemas
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
@@ -74,7 +74,11 @@ async def push_config(settings: SettingsDep) -> schemas.PushConfigOut:
     return schemas.PushConfigOut(public_key=settings.vapid_public_key if enabled else None)
 
 
-@router.post("/push/subscriptions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/push/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[throttled("push_subscriptions")],
+)
 async def add_push_subscription(
     body: schemas.PushSubscriptionIn,
     session: Session,

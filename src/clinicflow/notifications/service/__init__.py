@@ -10,6 +10,7 @@ One module per job:
 - `bell`: the in-app list, the unread count, marking read;
 - `preferences`, `push_subscriptions`: what each person chose, and their browsers;
 - `push_endpoints`: which push endpoints the worker may post to (the SSRF checks);
+- `send_limits`: how many SMS, email and push messages a person is sent per hour;
 - `deliveries`: the admin's delivery log and "Retry now";
 - `lifecycle`: a delivery's statuses and the moves between them;
 - `dispatch`: claiming due deliveries, recording outcomes, backoff;
@@ -53,6 +54,7 @@ from clinicflow.notifications.service.push_endpoints import system_resolver as s
 from clinicflow.notifications.service.push_subscriptions import (
     add_push_subscription as add_push_subscription,
 )
+from clinicflow.notifications.service.send_limits import SendLimits as SendLimits
 from clinicflow.notifications.service.senders import SENDER_KEY as SENDER_KEY
 from clinicflow.notifications.service.senders import CodeBySms as CodeBySms
 from clinicflow.notifications.service.senders import DevOutbox as DevOutbox

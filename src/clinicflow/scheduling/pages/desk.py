@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError
-from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, Viewer
+from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, Viewer, throttled
 from clinicflow.routing import TransactionalRoute
 from clinicflow.scheduling import access
 from clinicflow.scheduling import service as scheduling
@@ -173,7 +173,7 @@ async def desk(
     return render(request, "scheduling/desk.html", context)
 
 
-@router.post("/desk/book/hold", dependencies=[CsrfProtected])
+@router.post("/desk/book/hold", dependencies=[CsrfProtected, throttled("holds")])
 async def desk_hold(
     request: Request,
     session: Session,
