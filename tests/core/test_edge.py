@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from starlette.types import Message
 
 from clinicflow.config import Settings
@@ -202,3 +205,28 @@ async def test_a_nul_byte_in_the_url_is_refused(client: Any, url: str) -> None:
     response = await client.get(url)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(size=st.integers(min_value=0, max_value=3 * LIMIT))
+async def test_any_body_is_refused_exactly_when_it_passes_the_limit(
+    app: FastAPI, size: int
+) -> None:
+    """Whatever the size: 413 if and only if it is past the limit, and never more than one
+    chunk past the limit is read."""
+    consumed = 0
+    body = b'{"email": "a@example.com", "password": "' + b"a" * size + b'"}'
+
+    async def receive() -> Message:
+        nonlocal consumed
+        chunk = body[consumed : consumed + CHUNK]
+        consumed += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": consumed < len(body)}
+
+    flood = Flood(b"")
+    flood.receive = receive  # type: ignore[method-assign]
+    status, _ = await call(app, "/api/auth/login", flood, content_type="application/json")
+    assert (status == 413) == (len(body) > LIMIT)
+    assert consumed <= LIMIT + CHUNK

@@ -19,6 +19,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clinicflow.config import Settings
 from clinicflow.notifications.channels import DeliveryFailed, WebPush
@@ -269,3 +271,25 @@ def test_addresses_inside_a_network_are_not_public(address: str) -> None:
 @pytest.mark.parametrize("address", ["142.250.180.10", "2607:f8b0:4004:800::200e", "1.1.1.1"])
 def test_public_addresses_are(address: str) -> None:
     assert push_endpoints.is_public(ipaddress.ip_address(address))
+
+
+@given(st.ip_addresses(v=4))
+def test_an_ipv4_address_is_as_public_inside_ipv6_as_alone(address: ipaddress.IPv4Address) -> None:
+    """IPv4-mapped and 6to4 forms carry the same verdict as the address they carry."""
+    mapped = ipaddress.IPv6Address(f"::ffff:{address}")
+    sixtofour = ipaddress.IPv6Address((0x2002 << 112) | (int(address) << 80))
+    assert push_endpoints.is_public(mapped) == push_endpoints.is_public(address)
+    assert push_endpoints.is_public(sixtofour) == push_endpoints.is_public(address)
+
+
+@given(st.text(max_size=80))
+def test_whatever_parses_names_a_listed_host_without_userinfo(text: str) -> None:
+    for endpoint in (text, f"https://{text}", f"https://fcm.googleapis.com/{text}"):
+        try:
+            parsed = push_endpoints.parse(endpoint, HOSTS)
+        except push_endpoints.EndpointRefused:
+            continue
+        assert not parsed.url.userinfo
+        assert parsed.url.scheme == "https"
+        assert parsed.host in {host.lower() for host in HOSTS}
+        assert "\\" not in endpoint
