@@ -293,3 +293,19 @@ def test_whatever_parses_names_a_listed_host_without_userinfo(text: str) -> None
         assert parsed.url.scheme == "https"
         assert parsed.host in {host.lower() for host in HOSTS}
         assert "\\" not in endpoint
+
+
+async def test_a_name_that_cannot_be_resolved_now_is_retried_not_forgotten(
+    vapid_private_key: str,
+) -> None:
+    sender = WebPush(
+        private_key=vapid_private_key,
+        subject="mailto:admin@clinic.example.com",
+        hosts=[".googleapis.com"],
+        client=None,
+        resolver=stub_resolver,
+    )
+    with pytest.raises(DeliveryFailed) as failed:
+        await sender.send(outgoing("https://unknown.googleapis.com/fcm/send/a"))
+    assert not failed.value.permanent
+    assert failed.value.gone == ()

@@ -245,6 +245,8 @@ class WebPush:
             return DeliveryFailed(
                 f"push endpoint refused: {exc}", permanent=True, gone=[target.endpoint]
             )
+        except push_endpoints.LookupFailed as exc:
+            return DeliveryFailed(f"push: {exc}")
         try:
             body, headers = self._signed(target, payload, endpoint)
             response = await client.post(

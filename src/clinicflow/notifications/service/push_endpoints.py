@@ -49,6 +49,10 @@ class EndpointRefused(Exception):
     """This endpoint is not one the worker may post to; the reason is for the log."""
 
 
+class LookupFailed(Exception):
+    """The host could not be resolved just now (DNS down): try again later, forget nothing."""
+
+
 @dataclass(frozen=True)
 class PushEndpoint:
     url: httpx.URL
@@ -137,7 +141,7 @@ async def address_for(endpoint: PushEndpoint, resolver: Resolver) -> str:
         try:
             answers = await resolver(endpoint.host, endpoint.port)
         except OSError as exc:
-            raise EndpointRefused(f"cannot resolve: {exc}") from exc
+            raise LookupFailed(f"cannot resolve {endpoint.host}: {exc}") from exc
         found = [ipaddress.ip_address(answer.split("%")[0]) for answer in answers]
     if not found:
         raise EndpointRefused("resolves to nothing")

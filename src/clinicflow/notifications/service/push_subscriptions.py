@@ -28,7 +28,7 @@ async def add_push_subscription(
     owner (a shared computer's browser follows whoever signed in last)."""
     try:
         await push_endpoints.check(endpoint, allowed_hosts, resolver)
-    except push_endpoints.EndpointRefused as exc:
+    except (push_endpoints.EndpointRefused, push_endpoints.LookupFailed) as exc:
         raise AppError(
             ErrorCode.validation_error,
             _("This browser's push service is not supported."),
