@@ -132,8 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(STATIC_PATH, VersionedStaticFiles(ASSETS), name="static")
 
     _install_error_handlers(app)
-    app.add_middleware(LanguageMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    # Innermost first: the body limit answers in the request's language and with the
+    # security headers, like every other refusal.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.request_body_max_bytes,
@@ -142,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             + consultations_api.MULTIPART_OVERHEAD
         },
     )
+    app.add_middleware(LanguageMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(observability.MetricsMiddleware, metrics=metrics)
     return app
 

@@ -230,3 +230,14 @@ async def test_any_body_is_refused_exactly_when_it_passes_the_limit(
     status, _ = await call(app, "/api/auth/login", flood, content_type="application/json")
     assert (status == 413) == (len(body) > LIMIT)
     assert consumed <= LIMIT + CHUNK
+
+
+async def test_the_refusal_speaks_the_language_and_carries_the_headers(client: Any) -> None:
+    answer = await client.post(
+        "/api/auth/login",
+        content=b"a" * (LIMIT + 1),
+        headers={"content-type": "application/json", "accept-language": "sw"},
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"]["message"] == "Ombi ni kubwa mno."
+    assert answer.headers["x-content-type-options"] == "nosniff"
