@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,7 +78,10 @@ async def _doctor_context(session: AsyncSession, viewer: Viewer) -> dict[str, An
 
 @router.get("/doctor/queue")
 async def doctor_queue(
-    request: Request, session: Session, user: PageViewer, told: int | None = None
+    request: Request,
+    session: Session,
+    user: PageViewer,
+    told: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
 ) -> Response:
     context = await _doctor_context(session, user)
     return render(request, "queue/doctor.html", {**context, "told": told})
