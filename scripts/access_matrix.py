@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import clinicflow  # noqa: E402
+from clinicflow.consultations.schemas import ConsultationType  # noqa: E402
 from clinicflow.core.errors import AppError  # noqa: E402
 from clinicflow.identity.roles import Role  # noqa: E402
 
@@ -75,6 +76,7 @@ def _record(actor: SimpleNamespace, own: bool) -> SimpleNamespace:
         status=RECORD_STATUS,
         # A remote consultation: rules that differ for a visit at the clinic say so.
         in_person=False,
+        type=ConsultationType.chat,
         role=Role.patient,
         is_active=True,
     )

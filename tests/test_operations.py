@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from clinicflow.app import create_app
-from clinicflow.config import DEV_SECRET, Settings
+from clinicflow.config import DEV_SECRET, Environment, Settings
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -86,3 +88,64 @@ def test_only_development_runs_with_the_default_secret() -> None:
     assert Settings(env="development").secret_key == DEV_SECRET
     with pytest.raises(ValidationError, match="CLINICFLOW_SECRET_KEY"):
         Settings(env="test")
+
+
+async def serve_once(settings: Settings, *paths: str, **headers: str) -> list[httpx.Response]:
+    """GET each path from an app built with `settings` (no lifespan: nothing runs)."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return [await client.get(path, headers=headers) for path in paths]
+    finally:
+        await app.state.runtime.close()
+
+
+def production(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={"env": Environment.production, **changes})
+
+
+async def test_production_has_no_metrics_without_a_token(settings: Settings) -> None:
+    [answer] = await serve_once(production(settings), "/metrics")
+    assert answer.status_code == 404
+    assert "clinicflow_http_requests_total" not in answer.text
+
+
+async def test_metrics_with_a_token_answer_only_its_bearer(settings: Settings) -> None:
+    token = "metrics-token-0123456789abcdef"
+    configured = production(settings, metrics_token=token)
+    [anonymous, wrong] = await serve_once(configured, "/metrics", "/metrics")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    [wrong] = await serve_once(configured, "/metrics", Authorization="Bearer nope")
+    assert wrong.status_code == 401
+    [right] = await serve_once(configured, "/metrics", Authorization=f"Bearer {token}")
+    assert right.status_code == 200
+    assert "clinicflow_http_requests_total" in right.text
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"])
+async def test_production_has_no_api_documentation_by_default(
+    settings: Settings, path: str
+) -> None:
+    [answer] = await serve_once(production(settings), path)
+    assert answer.status_code == 404
+
+
+async def test_api_documentation_loads_nothing_from_another_site(settings: Settings) -> None:
+    """Turned on in production: the page names only our own static files, and each of
+    them is there."""
+    [page, schema] = await serve_once(production(settings, api_docs=True), "/docs", "/openapi.json")
+    assert page.status_code == 200
+    assert schema.status_code == 200
+    assert schema.json()["info"]["title"] == "clinicflow"
+    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)
+    urls += re.findall(r"""url:\s*["']([^"']+)["']""", page.text)
+    assert urls
+    assert not [url for url in urls if "//" in url], urls
+    assert "cdn" not in page.text.lower()
+    assert "validatorUrl" in page.text
+    assets = [url for url in urls if url.startswith("/static/")]
+    assert len(assets) == 3
+    answers = await serve_once(production(settings, api_docs=True), *assets)
+    assert [answer.status_code for answer in answers] == [200, 200, 200]

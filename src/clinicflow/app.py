@@ -27,6 +27,7 @@ from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
 from clinicflow.consultations.events import ConsultationTopic
 from clinicflow.core import observability
+from clinicflow.core.edge import BodyLimitMiddleware, BodyTooLarge, too_large_body
 from clinicflow.core.errors import AppError, ErrorCode, error_body
 from clinicflow.deps import LoginRedirect
 from clinicflow.i18n import gettext as _
@@ -47,6 +48,7 @@ from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
 from clinicflow.scheduling.events import AvailabilityTopic
+from clinicflow.web import api_docs
 from clinicflow.web import pages as web_pages
 from clinicflow.web.assets import ASSETS, STATIC_PATH, VersionedStaticFiles
 from clinicflow.web.clinical import use_allergy_lines
@@ -82,6 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Clinic and telehealth platform: booking, live queues, consultations.",
         lifespan=lifespan,
+        # The documentation is ours (web.api_docs: no CDN), and only where it is enabled.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=api_docs.OPENAPI_PATH if settings.api_docs_enabled else None,
     )
     app.state.runtime = runtime
     app.state.metrics = metrics
@@ -106,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The queue card and the chat panel sit below records: their allergy line is handed in.
     use_allergy_lines(app, records_lists_pages.ChartSummaries())
     app.include_router(web_pages.router)
+    if settings.api_docs_enabled:
+        app.include_router(api_docs.router)
     app.include_router(realtime_api.router)
     app.include_router(realtime_api.sockets)
     app.include_router(notifications_api.router)
@@ -132,6 +140,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(STATIC_PATH, VersionedStaticFiles(ASSETS), name="static")
 
     _install_error_handlers(app)
+    # Innermost first: the body limit answers in the request's language and with the
+    # security headers, like every other refusal.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.request_body_max_bytes,
+        larger={
+            consultations_api.UPLOAD_PATH: settings.attachment_max_bytes
+            + consultations_api.MULTIPART_OVERHEAD
+        },
+    )
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(observability.MetricsMiddleware, metrics=metrics)
@@ -185,6 +203,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"errors": problems},
         )
         return _error_response(request, 422, body)
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return _error_response(request, 413, too_large_body(exc.max_bytes))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

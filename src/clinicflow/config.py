@@ -9,12 +9,18 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "clinicflow-development-secret-do-not-use-in-production"
+
+
+# The surfaces `deps.Throttled` counts; each has `<surface>_per_user_per_hour` and
+# `<surface>_per_address_per_hour` below.
+ThrottledSurface = Literal["consultation_requests", "holds", "uploads", "push_subscriptions"]
 
 
 class Environment(StrEnum):
@@ -68,6 +74,14 @@ class Settings(BaseSettings):
 
     dev_outbox_size: int = 200
 
+    # Operators' views. `/metrics` answers only a request bearing this token
+    # (`Authorization: Bearer …`) when it is set; without one it is open outside production
+    # and absent in production. The API documentation (/docs, /openapi.json) is on outside
+    # production and off in production unless API_DOCS=true; its scripts and styles are
+    # our own static files, never a CDN's.
+    metrics_token: str | None = Field(default=None, repr=False)
+    api_docs: bool | None = None
+
     hold_minutes: int = 5
     waitlist_offer_minutes: int = 15
     cancellation_window_minutes: int = 60
@@ -95,6 +109,26 @@ class Settings(BaseSettings):
     # JSON list); the first encrypts, all decrypt. Empty: one is derived from the secret key.
     field_encryption_keys: list[str] = Field(default_factory=list, repr=False)
     attachment_max_bytes: int = 10 * 1024 * 1024
+    # Consultation requests one patient may have waiting for a doctor at once.
+    max_pending_consultations: int = 3
+    # Per hour, what one user and one network address may spend on the surfaces that cost
+    # the clinic money or attention (`deps.Throttled`; 429 with Retry-After past either).
+    consultation_requests_per_user_per_hour: int = 10
+    consultation_requests_per_address_per_hour: int = 60
+    holds_per_user_per_hour: int = 60
+    holds_per_address_per_hour: int = 600
+    uploads_per_user_per_hour: int = 60
+    uploads_per_address_per_hour: int = 300
+    push_subscriptions_per_user_per_hour: int = 20
+    push_subscriptions_per_address_per_hour: int = 100
+    # SMS, email and push messages one person (and one phone number or address) is sent
+    # per hour; past it the in-app copy alone is kept (urgent ones still go out).
+    notification_sends_per_user_per_hour: int = 20
+    notification_sends_per_address_per_hour: int = 20
+    # Every request body but an upload's: JSON and forms. The longest field (a 20,000
+    # character note) fits many times over, escaped; a larger body is refused with 413 as it
+    # streams in, so an anonymous client cannot make the server buffer hundreds of MB.
+    request_body_max_bytes: int = 512 * 1024
 
     # Connection pools: many sockets write at once, and a request that waits longer than
     # the pool's timeout fails, so a server database gets a pool sized for that.
@@ -203,6 +237,20 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env is Environment.development
+
+    def throttle(self, surface: ThrottledSurface) -> tuple[int, int]:
+        """(per user, per address) hourly budgets of a throttled surface."""
+        per_user: int = getattr(self, f"{surface}_per_user_per_hour")
+        per_address: int = getattr(self, f"{surface}_per_address_per_hour")
+        return per_user, per_address
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
 
     @property
     def is_sqlite(self) -> bool:

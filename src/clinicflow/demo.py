@@ -53,6 +53,8 @@ STAFF = [
 ]
 
 # Every demo doctor works weekday mornings and afternoons, so there is something to book.
+# The demo's patients each start one or two consultations: the cap is the product's default.
+DEMO_PENDING = 3
 DEMO_WEEK = {
     day: [("08:00", "12:00"), ("14:00", "17:00")] for day in ("mon", "tue", "wed", "thu", "fri")
 }
@@ -199,6 +201,7 @@ async def _consultations(
     await consultations.start(
         session=session,
         actor=gift,
+        max_pending=DEMO_PENDING,
         doctor_id=amani.id,
         problem="A rash on both arms since Monday",
         type=ConsultationType.video,
@@ -221,6 +224,7 @@ async def _chat(
     consultation = await consultations.start(
         session=session,
         actor=patient,
+        max_pending=DEMO_PENDING,
         doctor_id=doctor.id,
         problem=problem,
         type=ConsultationType.chat,

@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.config import Settings
+from clinicflow.config import Settings, ThrottledSurface
 from clinicflow.core import security
-from clinicflow.core.errors import AppError, ErrorCode, not_found
+from clinicflow.core.errors import AppError, ErrorCode, RateLimited, not_found
 from clinicflow.core.ratelimit import RateLimiter
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import access as identity_access
@@ -212,3 +212,41 @@ async def get_page_viewer(request: Request, user: PageUser) -> Viewer:
 PageViewer = Annotated[Viewer, Depends(get_page_viewer)]
 OptionalPageUser = Annotated[User | None, Depends(get_optional_page_user)]
 CsrfProtected = Depends(verify_csrf_form)
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """A surface that costs the clinic money or attention (a consultation request a doctor
+    must read, a hold that takes a time from everyone else, an upload, a push
+    subscription): each request counts against the caller's budget and their network
+    address's, per hour, in the process's rate limiter (memory, or Redis shared by every
+    process). Past either budget the answer is 429 with `Retry-After`.
+
+    An address is shared (a clinic's Wi-Fi, a family's phone), so its budget is larger;
+    an anonymous request counts against its address alone.
+    """
+
+    surface: ThrottledSurface
+
+    async def __call__(self, request: Request, runtime: RuntimeDep, auth: AuthenticatedDep) -> None:
+        per_user, per_address = runtime.settings.throttle(self.surface)
+        budgets = [(f"throttle:{self.surface}:ip:{_address(request)}", per_address)]
+        if auth is not None:
+            budgets.append((f"throttle:{self.surface}:user:{auth.user.id}", per_user))
+        for key, limit in budgets:
+            hits, retry_after = await runtime.limiter.hit(key, THROTTLE_WINDOW_SECONDS)
+            if hits > limit:
+                raise RateLimited(retry_after)
+
+
+THROTTLE_WINDOW_SECONDS = 3600
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def throttled(surface: ThrottledSurface) -> params.Depends:
+    """`dependencies=[throttled("holds")]` on a route: see `Throttled`."""
+    dependency: params.Depends = Depends(Throttled(surface))
+    return dependency

@@ -41,6 +41,9 @@ class Runtime:
     redis: Redis | None = None
     outbox: notifications.DevOutbox | None = field(default=None)
     sqlite_writers: asyncio.Lock | None = field(default=None)
+    # How push endpoints' host names are resolved before the worker may post to them; a
+    # test puts a stub here to make a name resolve to loopback.
+    resolver: notifications.Resolver = field(default=notifications.system_resolver)
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
@@ -125,7 +128,15 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         )
     allowed = notifications.clinic_channels(settings)
     info = {
-        **notifications.session_info(sender, allowed),
+        **notifications.session_info(
+            sender,
+            allowed,
+            notifications.SendLimits(
+                limiter,
+                per_user=settings.notification_sends_per_user_per_hour,
+                per_address=settings.notification_sends_per_address_per_hour,
+            ),
+        ),
         # Identity texts the sign-in code through this without importing notifications.
         **identity.code_sender_info(notifications.CodeBySms(sender)),
         **publish.session_info(broker),

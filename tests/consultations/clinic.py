@@ -18,6 +18,9 @@ from clinicflow.runtime import Runtime
 from tests.factories import Accounts, bearer, latest_code, login
 
 MEET = "https://meet.google.com/abc-defg-hij"
+# The factory makes consultations as the data a test needs, not as a patient's requests:
+# the cap on waiting requests is tested through the API (tests/consultations/test_lifecycle.py).
+TEST_PENDING = 1000
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Clinic:
             consultation = await consultations.start(
                 session=session,
                 actor=patient.user,
+                max_pending=TEST_PENDING,
                 doctor_id=doctor.id,
                 problem="Headache for three days",
                 type=type,

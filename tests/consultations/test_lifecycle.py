@@ -22,7 +22,7 @@ from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
-from tests.consultations.clinic import MEET, Clinic, Person
+from tests.consultations.clinic import MEET, TEST_PENDING, Clinic, Person
 from tests.consultations.conftest import Published
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -321,6 +321,7 @@ async def test_no_sequence_of_lifecycle_verbs_breaks_the_table(
         started = await consultations.start(
             session=tx,
             actor=patient.user,
+            max_pending=TEST_PENDING,
             doctor_id=doctor.id,
             problem="Property",
             type=ConsultationType.chat,

@@ -22,7 +22,7 @@ from clinicflow.core.errors import AppError
 from clinicflow.identity.schemas import Role
 from clinicflow.realtime.topics import AcceptsSends, Incoming
 from clinicflow.runtime import Runtime
-from tests.consultations.clinic import Clinic, Person
+from tests.consultations.clinic import TEST_PENDING, Clinic, Person
 from tests.consultations.conftest import Published
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -243,6 +243,7 @@ async def test_any_interleaving_of_sends_and_resends_is_gap_free(
         consultation = await consultations.start(
             session=tx,
             actor=patient.user,
+            max_pending=TEST_PENDING,
             doctor_id=doctor.id,
             problem="Property",
             type=ConsultationType.chat,

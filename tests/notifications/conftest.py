@@ -50,7 +50,12 @@ async def make_dispatcher(
 
     def make(runtime: Runtime) -> Dispatcher:
         client = httpx.AsyncClient()
-        adapters = channels.build(with_twilio(settings, twilio_url), outbox=None, client=client)
+        adapters = channels.build(
+            with_twilio(settings, twilio_url),
+            outbox=None,
+            client=client,
+            resolver=runtime.resolver,
+        )
         dispatcher = Dispatcher(runtime, adapters)
         made.append((dispatcher, client))
         return dispatcher

@@ -37,6 +37,17 @@ from tests.notifications.standins import TwilioStandIn
 pytestmark = pytest.mark.usefixtures("app")
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Patients here are sent hundreds of messages: a load, not a flood, so no hourly budget."""
+    return settings.model_copy(
+        update={
+            "notification_sends_per_user_per_hour": 10_000,
+            "notification_sends_per_address_per_hour": 10_000,
+        }
+    )
+
+
 async def sms_delivery(session: AsyncSession, notification_id: uuid.UUID) -> Delivery:
     row = await session.scalar(
         select(Delivery)

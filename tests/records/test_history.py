@@ -24,7 +24,7 @@ from clinicflow.records import service as records
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.schemas import Mode
-from tests.consultations.clinic import Person
+from tests.consultations.clinic import TEST_PENDING, Person
 from tests.factories import Accounts
 from tests.records.clinic import RecordsClinic
 
@@ -214,6 +214,7 @@ async def test_any_page_size_lists_every_item_once_in_order(
             await consultations.start(
                 session=session,
                 actor=patient,
+                max_pending=TEST_PENDING,
                 doctor_id=doctor.id,
                 problem="Property",
                 type=ConsultationType.chat,

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.schemas import ConsultationType
 from clinicflow.identity.schemas import Role
+from tests.consultations.clinic import TEST_PENDING
 from tests.factories import sign_in_page_patient, sign_in_page_staff
 from tests.queue.clinic import QueueClinic
 
@@ -31,6 +32,7 @@ async def tour(app: FastAPI, clinic: QueueClinic) -> dict[str, str]:
         consultation = await consultations.start(
             session=session,
             actor=patient,
+            max_pending=TEST_PENDING,
             doctor_id=doctor.id,
             problem="Headache for three days",
             type=ConsultationType.chat,

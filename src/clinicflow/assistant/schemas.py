@@ -21,7 +21,7 @@ class MemoryIn(StrictModel):
     """Remember `text`, or the message at `message_seq` (its text unless `text` is given)."""
 
     text: MemoryText | None = None
-    message_seq: int | None = Field(default=None, ge=1, le=2**31)
+    message_seq: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _something(self) -> MemoryIn:
@@ -49,7 +49,7 @@ class MemoryList(BaseModel):
 
 
 class CancelIn(StrictModel):
-    question_seq: int = Field(ge=1, le=2**31)
+    question_seq: int = Field(ge=1, le=2**31 - 1)
 
 
 def memory_out(item: MemoryItem) -> MemoryOut:

@@ -6,6 +6,7 @@ consultation (the issue's rule), rather than a 401 that would say "sign in to se
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from clinicflow.consultations.models import Consultation
 from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.consultations.storage import file_store
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.deps import CurrentUser, Reader, Session, SettingsDep
+from clinicflow.deps import CurrentUser, Reader, Session, SettingsDep, throttled
 from clinicflow.i18n import gettext as _
 from clinicflow.routing import TransactionalRoute, writes
 
@@ -29,6 +30,9 @@ router = APIRouter(prefix="/api", route_class=TransactionalRoute, tags=["consult
 # Boundaries and part headers around the file; anything beyond the file limit plus this is
 # refused before it is read.
 MULTIPART_OVERHEAD = 64 * 1024
+# The one route whose body may be larger than the app's default limit (app.py gives it
+# `attachment_max_bytes` plus the overhead; `_read_upload` then holds the file to its limit).
+UPLOAD_PATH = re.compile(r"/api/consultations/[^/]+/attachments")
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -63,13 +67,18 @@ def _message_answer(
     return schemas.message_out(message)
 
 
-@router.post("/consultations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/consultations",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[throttled("consultation_requests")],
+)
 async def start_consultation(
-    body: schemas.ConsultationIn, session: Session, user: CurrentUser
+    body: schemas.ConsultationIn, session: Session, user: CurrentUser, settings: SettingsDep
 ) -> schemas.ConsultationOut:
     consultation = await consultations.start(
         session=session,
         actor=user,
+        max_pending=settings.max_pending_consultations,
         doctor_id=body.doctor_id,
         problem=body.problem,
         type=body.type,
@@ -172,7 +181,7 @@ async def list_messages(
     consultation_id: uuid.UUID,
     session: Session,
     user: Reader,
-    before_seq: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> schemas.MessagePage:
     """History backwards by `seq`, oldest first within the page. A staff read is audited."""
@@ -249,6 +258,7 @@ async def _read_upload(request: Request, max_bytes: int) -> tuple[str, bytes, st
 @router.post(
     "/consultations/{consultation_id}/attachments",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[throttled("uploads")],
     responses=RESENT,
     openapi_extra=UPLOAD_BODY,
 )

@@ -31,6 +31,10 @@ def _consultation_id(key: str) -> uuid.UUID | None:
         return None
 
 
+# Message numbers are an int4 column: this is the largest one a conversation can reach.
+LAST_SEQ = 2**31 - 1
+
+
 class ConsultationTopic:
     """Followed by whoever may read the consultation (access.py); a (re)subscriber is caught
     up from the database with the messages after the last `seq` it saw."""
@@ -54,6 +58,10 @@ class ConsultationTopic:
     ) -> list[Event]:
         consultation_id = _consultation_id(key)
         if consultation_id is None:
+            return []
+        if since is not None and since >= LAST_SEQ:
+            # Nothing comes after the largest number the column holds; asking PostgreSQL
+            # about a larger one would fail (an int4 parameter), not answer "nothing".
             return []
         messages = await consultations.messages_after(
             session=session, actor=user, consultation_id=consultation_id, since=since, limit=limit

@@ -26,7 +26,7 @@ from clinicflow.consultations.models import Consultation
 from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
-from clinicflow.deps import CsrfProtected, PageViewer, Session
+from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep, throttled
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.routing import TransactionalRoute
@@ -120,10 +120,11 @@ async def consultation_list(
     return render(request, LIST_TEMPLATE, context)
 
 
-@router.post("/consultations", dependencies=[CsrfProtected])
+@router.post("/consultations", dependencies=[CsrfProtected, throttled("consultation_requests")])
 async def start(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     user: PageViewer,
     doctor_id: Annotated[str, Form(max_length=64)],
     problem: Annotated[str, Form(max_length=schemas.MAX_PROBLEM * 2)],
@@ -134,6 +135,7 @@ async def start(
         consultation = await consultations.start(
             session=session,
             actor=user,
+            max_pending=settings.max_pending_consultations,
             doctor_id=uuid.UUID(doctor_id),
             problem=problem,
             type=ConsultationType(type),

@@ -43,6 +43,8 @@ class ErrorCode(StrEnum):
     consultation_not_open = "consultation_not_open"
     client_id_taken = "client_id_taken"
     file_too_large = "file_too_large"
+    body_too_large = "body_too_large"
+    too_many_pending = "too_many_pending"
     unsupported_file_type = "unsupported_file_type"
     recording_not_allowed = "recording_not_allowed"
     already_in_queue = "already_in_queue"
@@ -91,6 +93,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.consultation_not_open: 409,
     ErrorCode.client_id_taken: 409,
     ErrorCode.file_too_large: 413,
+    ErrorCode.body_too_large: 413,
+    ErrorCode.too_many_pending: 409,
     ErrorCode.unsupported_file_type: 415,
     ErrorCode.recording_not_allowed: 409,
     ErrorCode.already_in_queue: 409,

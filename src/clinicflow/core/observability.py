@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import sys
 import time
@@ -21,6 +22,8 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicflow.config import Settings
+from clinicflow.core.errors import AppError, ErrorCode, not_found
+from clinicflow.i18n import gettext as _
 
 log = structlog.get_logger(__name__)
 
@@ -124,7 +127,27 @@ async def health(request: Request) -> JSONResponse:
     )
 
 
+def _require_metrics_reader(request: Request, settings: Settings) -> None:
+    """The token's bearer reads /metrics; without a token, anyone outside production.
+
+    The numbers name every route and how busy the clinic is, which is nobody's business
+    on the public internet, so production without a token has no /metrics at all."""
+    token = settings.metrics_token
+    if token is None:
+        if settings.is_production:
+            raise not_found()
+        return
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise AppError(
+            ErrorCode.authentication_required,
+            _("Sign in to continue."),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    _require_metrics_reader(request, request.app.state.runtime.settings)
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

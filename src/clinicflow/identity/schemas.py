@@ -81,12 +81,14 @@ class Language(StrEnum):
         return i18n.LANGUAGES[self.value]
 
 
-E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+# ASCII digits only: `\d` would also take "７" or "٧", and each such spelling of a number
+# would become an account of its own, outside the per-phone limits.
+E164 = re.compile(r"\+[1-9][0-9]{7,14}", re.ASCII)
 
 
 def _e164(value: str) -> str:
-    compact = re.sub(r"[\s\-().]", "", value)
-    if not E164.match(compact):
+    compact = re.sub(r"[\s\-().]", "", value, flags=re.ASCII)
+    if not E164.fullmatch(compact):
         raise ValueError("phone must be in international format, for example +254712345678")
     return compact
 

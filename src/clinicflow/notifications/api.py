@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from clinicflow.deps import CurrentUser, Session, SettingsDep
+from clinicflow.deps import CurrentUser, RuntimeDep, Session, SettingsDep, throttled
 from clinicflow.notifications import schemas
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
@@ -74,9 +74,17 @@ async def push_config(settings: SettingsDep) -> schemas.PushConfigOut:
     return schemas.PushConfigOut(public_key=settings.vapid_public_key if enabled else None)
 
 
-@router.post("/push/subscriptions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/push/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[throttled("push_subscriptions")],
+)
 async def add_push_subscription(
-    body: schemas.PushSubscriptionIn, session: Session, user: CurrentUser, settings: SettingsDep
+    body: schemas.PushSubscriptionIn,
+    session: Session,
+    user: CurrentUser,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> schemas.PushSubscriptionOut:
     row = await notifications.add_push_subscription(
         session=session,
@@ -85,6 +93,7 @@ async def add_push_subscription(
         p256dh=body.keys.p256dh,
         auth=body.keys.auth,
         allowed_hosts=settings.push_service_hosts,
+        resolver=runtime.resolver,
     )
     return schemas.PushSubscriptionOut(id=row.id, endpoint=row.endpoint)
 

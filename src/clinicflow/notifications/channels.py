@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,15 @@ from typing import Protocol
 import aiosmtplib
 import httpx
 import structlog
-from pywebpush import WebPushException, webpush
+from py_vapid import Vapid
+from pywebpush import WebPusher
 
 from clinicflow.config import Settings
+from clinicflow.core import clock
 from clinicflow.notifications.schemas import Channel, Priority
+from clinicflow.notifications.service import push_endpoints
 from clinicflow.notifications.service.dispatch import Outgoing, PushTarget
+from clinicflow.notifications.service.push_endpoints import PushEndpoint, Resolver
 from clinicflow.notifications.service.senders import Sender, mask
 
 log = structlog.get_logger(__name__)
@@ -35,6 +40,9 @@ PROVIDER_TIMEOUT_SECONDS = 15.0
 # Statuses after which the same request may well succeed later.
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 GONE_STATUSES = frozenset({404, 410})
+PUSH_TTL_SECONDS = 24 * 3600
+# How long a VAPID signature stays valid (RFC 8292 allows at most 24 hours).
+VAPID_SECONDS = 12 * 3600
 
 
 class DeliveryFailed(Exception):
@@ -156,10 +164,24 @@ class SmtpEmail:
 class WebPush:
     """Web Push with VAPID to each of the person's browsers. The delivery id is the push
     `Topic`, so a push service replaces a resent message it still holds instead of
-    showing it twice."""
+    showing it twice.
 
-    def __init__(self, *, private_key: str, subject: str) -> None:
+    Every endpoint is checked again right before the send (`push_endpoints`: parsed by
+    httpx, on the allow-list, resolved to public addresses only), and the request goes to
+    the address that was checked, with the host name kept for TLS and the `Host` header. A
+    refused endpoint is permanent and forgotten, like one the push service says is gone."""
+
+    def __init__(
+        self,
+        *,
+        private_key: str,
+        subject: str,
+        hosts: Sequence[str],
+        client: httpx.AsyncClient | None,
+        resolver: Resolver,
+    ) -> None:
         self.private_key, self.subject = private_key, subject
+        self.hosts, self.client, self.resolver = tuple(hosts), client, resolver
 
     async def send(self, message: Outgoing) -> Sent:
         if not message.push:
@@ -172,9 +194,13 @@ class WebPush:
                 "notification_id": str(message.notification_id),
             }
         )
-        results = await asyncio.gather(
-            *(asyncio.to_thread(self._push, target, payload, message) for target in message.push)
-        )
+        async with contextlib.AsyncExitStack() as stack:
+            client = self.client
+            if client is None:
+                client = await stack.enter_async_context(httpx.AsyncClient())
+            results = await asyncio.gather(
+                *(self._push(client, target, payload, message) for target in message.push)
+            )
         accepted = [result for result in results if isinstance(result, str)]
         errors = [result for result in results if isinstance(result, DeliveryFailed)]
         gone = [endpoint for error in errors for endpoint in error.gone]
@@ -186,30 +212,68 @@ class WebPush:
             gone=gone,
         )
 
-    def _push(self, target: PushTarget, payload: str, message: Outgoing) -> str | DeliveryFailed:
+    def _signed(
+        self, target: PushTarget, payload: str, endpoint: PushEndpoint
+    ) -> tuple[bytes, dict[str, str]]:
+        """The payload encrypted for the browser, and the VAPID headers for the service."""
+        keys = {"p256dh": target.p256dh, "auth": target.auth}
+        encoded = WebPusher({"endpoint": target.endpoint, "keys": keys}).encode(
+            payload.encode(), "aes128gcm"
+        )
+        vapid = (
+            Vapid.from_file(private_key_file=self.private_key)
+            if os.path.isfile(self.private_key)
+            else Vapid.from_string(private_key=self.private_key)
+        )
+        origin = f"{endpoint.url.scheme}://{endpoint.url.netloc.decode('ascii')}"
+        claims = {
+            "sub": self.subject,
+            "aud": origin,
+            "exp": int(clock.now().timestamp()) + VAPID_SECONDS,
+        }
+        headers: dict[str, str] = dict(vapid.sign(claims))
+        headers["Content-Encoding"] = "aes128gcm"
+        return bytes(encoded["body"]), headers
+
+    async def _push(
+        self, client: httpx.AsyncClient, target: PushTarget, payload: str, message: Outgoing
+    ) -> str | DeliveryFailed:
         try:
-            response = webpush(
-                subscription_info={
-                    "endpoint": target.endpoint,
-                    "keys": {"p256dh": target.p256dh, "auth": target.auth},
-                },
-                data=payload,
-                vapid_private_key=self.private_key,
-                vapid_claims={"sub": self.subject},
-                headers={"Topic": message.delivery_id.hex},
-                ttl=24 * 3600,
-                timeout=PROVIDER_TIMEOUT_SECONDS,
-            )
-        except WebPushException as exc:
-            status = exc.response.status_code if exc.response is not None else 0
+            endpoint = push_endpoints.parse(target.endpoint, self.hosts)
+            address = await push_endpoints.address_for(endpoint, self.resolver)
+        except push_endpoints.EndpointRefused as exc:
             return DeliveryFailed(
-                f"push {status or 'error'}: {exc.message[:200]}",
+                f"push endpoint refused: {exc}", permanent=True, gone=[target.endpoint]
+            )
+        except push_endpoints.LookupFailed as exc:
+            return DeliveryFailed(f"push: {exc}")
+        try:
+            body, headers = self._signed(target, payload, endpoint)
+            response = await client.post(
+                endpoint.url.copy_with(host=address),
+                content=body,
+                headers={
+                    **headers,
+                    "Host": endpoint.url.netloc.decode("ascii"),
+                    "TTL": str(PUSH_TTL_SECONDS),
+                    "Topic": message.delivery_id.hex,
+                },
+                extensions={"sni_hostname": endpoint.host},
+                timeout=PROVIDER_TIMEOUT_SECONDS,
+                follow_redirects=False,
+            )
+        except httpx.HTTPError as exc:
+            return DeliveryFailed(f"push unreachable: {exc!r}")
+        except Exception as exc:
+            return DeliveryFailed(f"push: {exc!r}")
+        status = response.status_code
+        if status > 202:
+            return DeliveryFailed(
+                f"push {status}: {response.text[:200]}",
                 permanent=status in GONE_STATUSES or _permanent(status),
                 gone=[target.endpoint] if status in GONE_STATUSES else [],
             )
-        except Exception as exc:
-            return DeliveryFailed(f"push: {exc!r}")
-        location = response.headers.get("Location") if response is not None else None
+        location = response.headers.get("Location")
         return str(location or target.endpoint)[:120]
 
 
@@ -259,12 +323,16 @@ class ProviderSender:
 
 def provider_sender(settings: Settings) -> ProviderSender | None:
     """A sender for the configured providers, or None when there are none."""
-    channels = build(settings, outbox=None, client=None)
+    channels = build(settings, outbox=None, client=None, resolver=push_endpoints.system_resolver)
     return ProviderSender(channels) if channels else None
 
 
 def build(
-    settings: Settings, *, outbox: Sender | None, client: httpx.AsyncClient | None
+    settings: Settings,
+    *,
+    outbox: Sender | None,
+    client: httpx.AsyncClient | None,
+    resolver: Resolver,
 ) -> Mapping[Channel, ChannelSender]:
     """The process's channels: each configured provider, else (outside production) the
     development outbox for SMS and email. A channel with neither has no adapter, and its
@@ -293,6 +361,10 @@ def build(
         )
     if settings.vapid_private_key and settings.vapid_public_key:
         channels[Channel.push] = WebPush(
-            private_key=settings.vapid_private_key, subject=settings.vapid_subject
+            private_key=settings.vapid_private_key,
+            subject=settings.vapid_subject,
+            hosts=settings.push_service_hosts,
+            client=client,
+            resolver=resolver,
         )
     return channels

@@ -43,7 +43,7 @@ class Dispatcher:
         self.client = httpx.AsyncClient()
         if channels is None:
             channels = channel_adapters.build(
-                self.settings, outbox=runtime.outbox, client=self.client
+                self.settings, outbox=runtime.outbox, client=self.client, resolver=runtime.resolver
             )
         self.channels = channels
         self.rng = rng

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from clinicflow.deps import CurrentUser, Session, SettingsDep
+from clinicflow.deps import CurrentUser, Session, SettingsDep, throttled
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import SearchText
 from clinicflow.routing import TransactionalRoute
@@ -99,7 +99,7 @@ async def get_slots(
     )
 
 
-@router.post("/holds", status_code=status.HTTP_201_CREATED)
+@router.post("/holds", status_code=status.HTTP_201_CREATED, dependencies=[throttled("holds")])
 async def create_hold(
     body: schemas.HoldIn, session: Session, settings: SettingsDep, user: CurrentUser
 ) -> schemas.HoldOut:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.consultations import access, schemas
@@ -82,11 +82,16 @@ async def start(
     doctor_id: uuid.UUID,
     problem: str,
     type: ConsultationType,
+    max_pending: int,
     appointment_id: uuid.UUID | None = None,
 ) -> Consultation:
+    """A patient asks a doctor for a consultation; it waits (pending) until the doctor
+    answers. A patient may have at most `max_pending` waiting at once, so one person
+    cannot fill every doctor's list with requests."""
     access.require_patient(actor)
     problem = valid_text(problem.strip(), field="problem", max_length=schemas.MAX_PROBLEM)
     doctor = await identity.get_doctor(session, doctor_id)
+    await _refuse_past_pending_cap(session, actor, max_pending)
     if appointment_id is not None:
         await _check_appointment(session, actor, appointment_id, doctor.id)
     consultation = Consultation(
@@ -113,6 +118,23 @@ async def start(
         session, consultation, "consultation.created", [f"user:{consultation.doctor_id}"]
     )
     return consultation
+
+
+async def _refuse_past_pending_cap(session: AsyncSession, actor: Actor, max_pending: int) -> None:
+    waiting = await session.scalar(
+        select(func.count())
+        .select_from(Consultation)
+        .where(Consultation.patient_id == actor.id, Consultation.status == S.pending)
+    )
+    if (waiting or 0) >= max_pending:
+        raise AppError(
+            ErrorCode.too_many_pending,
+            _(
+                "You already have {count} consultation requests waiting for a doctor. "
+                "Wait for an answer, or cancel one, before asking again."
+            ).format(count=max_pending),
+            {"max_pending": max_pending},
+        )
 
 
 async def _check_appointment(

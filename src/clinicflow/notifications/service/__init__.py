@@ -9,6 +9,8 @@ One module per job:
 - `channel_choice`: which channels one notification goes to;
 - `bell`: the in-app list, the unread count, marking read;
 - `preferences`, `push_subscriptions`: what each person chose, and their browsers;
+- `push_endpoints`: which push endpoints the worker may post to (the SSRF checks);
+- `send_limits`: how many SMS, email and push messages a person is sent per hour;
 - `deliveries`: the admin's delivery log and "Retry now";
 - `lifecycle`: a delivery's statuses and the moves between them;
 - `dispatch`: claiming due deliveries, recording outcomes, backoff;
@@ -47,9 +49,12 @@ from clinicflow.notifications.service.milestones import queue_positions as queue
 from clinicflow.notifications.service.preferences import Preferences as Preferences
 from clinicflow.notifications.service.preferences import preferences as preferences
 from clinicflow.notifications.service.preferences import set_preferences as set_preferences
+from clinicflow.notifications.service.push_endpoints import Resolver as Resolver
+from clinicflow.notifications.service.push_endpoints import system_resolver as system_resolver
 from clinicflow.notifications.service.push_subscriptions import (
     add_push_subscription as add_push_subscription,
 )
+from clinicflow.notifications.service.send_limits import SendLimits as SendLimits
 from clinicflow.notifications.service.senders import SENDER_KEY as SENDER_KEY
 from clinicflow.notifications.service.senders import CodeBySms as CodeBySms
 from clinicflow.notifications.service.senders import DevOutbox as DevOutbox

@@ -1,9 +1,8 @@
-"""Browsers' Web Push subscriptions, and which push services the worker may post to."""
+"""Browsers' Web Push subscriptions (which endpoints may be stored: `push_endpoints`)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,23 +11,7 @@ from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.notifications.models import PushSubscription
-
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def push_service_allowed(endpoint: str, hosts: Collection[str]) -> bool:
-    """Whether the worker may post to this endpoint: https to a listed push service (or a
-    subdomain of a listed `.suffix`), or a listed loopback host."""
-    try:
-        url = urlsplit(endpoint)
-    except ValueError:  # not an address at all, such as an unclosed IPv6 "["
-        return False
-    host = (url.hostname or "").lower()
-    listed = any(
-        host.endswith(entry.lower()) if entry.startswith(".") else host == entry.lower()
-        for entry in hosts
-    )
-    return listed and (url.scheme == "https" or host in LOOPBACK_HOSTS)
+from clinicflow.notifications.service import push_endpoints
 
 
 async def add_push_subscription(
@@ -39,15 +22,18 @@ async def add_push_subscription(
     p256dh: str,
     auth: str,
     allowed_hosts: Collection[str],
+    resolver: push_endpoints.Resolver,
 ) -> PushSubscription:
     """Remember a browser's push endpoint; the same endpoint again replaces its keys and
     owner (a shared computer's browser follows whoever signed in last)."""
-    if not push_service_allowed(endpoint, allowed_hosts):
+    try:
+        await push_endpoints.check(endpoint, allowed_hosts, resolver)
+    except (push_endpoints.EndpointRefused, push_endpoints.LookupFailed) as exc:
         raise AppError(
             ErrorCode.validation_error,
             _("This browser's push service is not supported."),
             {"field": "endpoint"},
-        )
+        ) from exc
     row = await session.scalar(
         select(PushSubscription).where(PushSubscription.endpoint == endpoint)
     )

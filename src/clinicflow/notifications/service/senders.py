@@ -22,6 +22,7 @@ from clinicflow.core import clock
 from clinicflow.db import after_commit
 from clinicflow.notifications.schemas import Channel
 from clinicflow.notifications.service.channel_choice import ALLOWED_KEY
+from clinicflow.notifications.service.send_limits import SEND_LIMITS_KEY, SendLimits
 from clinicflow.notifications.templates import ALL_CHANNELS
 
 log = structlog.get_logger(__name__)
@@ -70,11 +71,18 @@ def mask(address: str) -> str:
     return address[:4] + "…" + address[-2:] if len(address) > 6 else "…"
 
 
-def session_info(sender: Sender, allowed: Iterable[Channel] = ALL_CHANNELS) -> dict[str, Any]:
-    """What the runtime puts into every session's `info`: the process's sender and the
-    channels the clinic has switched on, so services need neither a global nor an extra
-    argument through every call."""
-    return {SENDER_KEY: sender, ALLOWED_KEY: frozenset(allowed)}
+def session_info(
+    sender: Sender,
+    allowed: Iterable[Channel] = ALL_CHANNELS,
+    send_limits: SendLimits | None = None,
+) -> dict[str, Any]:
+    """What the runtime puts into every session's `info`: the process's sender, the
+    channels the clinic has switched on and the hourly send limits, so services need
+    neither a global nor an extra argument through every call."""
+    info: dict[str, Any] = {SENDER_KEY: sender, ALLOWED_KEY: frozenset(allowed)}
+    if send_limits is not None:
+        info[SEND_LIMITS_KEY] = send_limits
+    return info
 
 
 async def send(session: AsyncSession, *, to: str, channel: Channel, body: str) -> None:

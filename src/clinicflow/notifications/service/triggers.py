@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
+from clinicflow.core import clock
 from clinicflow.identity import service as identity
 from clinicflow.notifications.models import Notification
 from clinicflow.notifications.schemas import Kind
 from clinicflow.notifications.service.writing import notify
+
+# A doctor's messages to a patient who is away make one notification in this long, while
+# the patient has not read it (`chat_messages`).
+CHAT_COALESCE = timedelta(minutes=30)
 
 
 class AppointmentLike(Protocol):
@@ -143,6 +149,28 @@ async def about_consultation(
     )
 
 
+async def _not_told_lately(
+    session: AsyncSession, away: list[tuple[ConsultationLike, uuid.UUID]]
+) -> list[tuple[ConsultationLike, uuid.UUID]]:
+    """Leave out a consultation whose patient still has an unread chat notification about
+    it from the last `CHAT_COALESCE`: a doctor who writes five short messages in a row
+    makes one notification (one SMS, one push), not five. Once it is read, or older, the
+    next message tells them again."""
+    if not away:
+        return away
+    told = set(
+        await session.scalars(
+            select(Notification.consultation_id).where(
+                Notification.kind == Kind.chat_message,
+                Notification.consultation_id.in_([consultation.id for consultation, _ in away]),
+                Notification.read_at.is_(None),
+                Notification.created_at > clock.now() - CHAT_COALESCE,
+            )
+        )
+    )
+    return [(consultation, sender) for consultation, sender in away if consultation.id not in told]
+
+
 async def chat_messages(
     session: AsyncSession, *, sent: Mapping[uuid.UUID, tuple[ConsultationLike, uuid.UUID]]
 ) -> list[Notification]:
@@ -163,6 +191,7 @@ async def chat_messages(
         for topic, (consultation, sender_id) in waiting.items()
         if str(consultation.patient_id) not in present[topic]
     ]
+    away = await _not_told_lately(session, away)
     names = await identity.names(session, {sender_id for _, sender_id in away})
     told = [
         await notify(

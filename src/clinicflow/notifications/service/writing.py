@@ -26,6 +26,7 @@ from clinicflow.notifications.service.channel_choice import (
     effective_channels,
     recipient_of,
 )
+from clinicflow.notifications.service.send_limits import within_limits
 
 
 async def notify(
@@ -54,6 +55,13 @@ async def notify(
     )
     channels = effective_channels(
         kind, chosen=chosen, allowed=allowed_channels(session), available=recipient.addresses
+    )
+    channels = await within_limits(
+        session,
+        user_id=user_id,
+        priority=template.priority,
+        channels=channels,
+        addresses=recipient.addresses,
     )
     now = clock.now()
     notification = Notification(

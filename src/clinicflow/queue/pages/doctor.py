@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,7 +99,7 @@ async def doctor_queue(
     session: Session,
     user: PageViewer,
     lines: AllergyLines,
-    told: int | None = None,
+    told: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
 ) -> Response:
     context = await _doctor_context(session, user, lines)
     return render(request, "queue/doctor.html", {**context, "told": told})

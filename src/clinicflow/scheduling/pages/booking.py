@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep
+from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, throttled
 from clinicflow.i18n import gettext as _
 from clinicflow.routing import TransactionalRoute
 from clinicflow.scheduling import access
@@ -120,7 +120,7 @@ async def doctor_week(
     return render(request, "scheduling/week.html", context)
 
 
-@router.post("/book/{doctor_id}/hold", dependencies=[CsrfProtected])
+@router.post("/book/{doctor_id}/hold", dependencies=[CsrfProtected, throttled("holds")])
 async def hold(
     request: Request,
     doctor_id: uuid.UUID,

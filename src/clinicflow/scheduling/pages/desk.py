@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.core.labels import choices
-from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, Viewer
+from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, Viewer, throttled
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import schemas as identity_schemas
 from clinicflow.identity import service as identity
@@ -200,7 +200,7 @@ async def desk(
     return render(request, "scheduling/desk.html", context)
 
 
-@router.post("/desk/book/hold", dependencies=[CsrfProtected])
+@router.post("/desk/book/hold", dependencies=[CsrfProtected, throttled("holds")])
 async def desk_hold(
     request: Request,
     session: Session,
