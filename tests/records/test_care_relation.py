@@ -35,6 +35,7 @@ from clinicflow.records import service as records
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.schemas import AppointmentStatus, Mode
+from tests.consultations.clinic import TEST_PENDING
 from tests.factories import Accounts
 from tests.records.clinic import RecordsClinic
 
@@ -180,6 +181,7 @@ class World:
                 doctor_id=self.doctors[doctor].id,
                 problem="Property",
                 type=ConsultationType.chat,
+                max_pending=TEST_PENDING,
             )
             await consultations.accept(
                 session=session, actor=self.doctors[doctor], consultation_id=started.id
