@@ -19,6 +19,24 @@ import httpx
 
 CLI = [sys.executable, "-m", "clinicflow"]
 
+# A load generator is many people behind one loopback address, sending far more than a
+# person would: the budgets that protect a clinic from one flooding client (`deps.Throttled`,
+# the pending cap, the hourly SMS/e-mail/push caps) would refuse the load being measured.
+LOAD_BUDGETS = {
+    "max_pending_consultations": 1_000_000,
+    **{
+        f"{surface}_per_{who}_per_hour": 1_000_000
+        for surface in (
+            "consultation_requests",
+            "holds",
+            "uploads",
+            "push_subscriptions",
+            "notification_sends",
+        )
+        for who in ("user", "address")
+    },
+}
+
 
 def environment(database_url: str, var_dir: str) -> dict[str, str]:
     return {
@@ -26,6 +44,7 @@ def environment(database_url: str, var_dir: str) -> dict[str, str]:
         "CLINICFLOW_ENV": "development",
         "DATABASE_URL": database_url,
         "CLINICFLOW_VAR_DIR": var_dir,
+        **{name.upper(): str(value) for name, value in LOAD_BUDGETS.items()},
     }
 
 

@@ -121,6 +121,7 @@ def settings_for(database_url: str, var_dir: str, twilio_url: str) -> Settings:
         twilio_account_sid=ACCOUNT_SID,
         twilio_auth_token=AUTH_TOKEN,
         twilio_from="+15005550006",
+        **harness.LOAD_BUDGETS,
     )
 
 
