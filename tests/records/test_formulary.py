@@ -109,4 +109,6 @@ async def test_the_search_finds_amoxicillin_with_its_classes(clinic: RecordsClin
 
 @pytest.mark.usefixtures("app")
 async def test_the_search_is_for_signed_in_people(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/formulary?q=amox")).status_code == 404
+    anonymous = await client.get("/api/formulary?q=amox")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "authentication_required"

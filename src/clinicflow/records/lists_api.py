@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 
-from clinicflow.deps import Reader, Session
+from clinicflow.deps import CurrentUser, Reader, Session
 from clinicflow.records import formulary, schemas
 from clinicflow.records import service as records
 from clinicflow.routing import TransactionalRoute, writes
@@ -166,9 +166,12 @@ async def medication_versions(
 
 @router.get("/formulary")
 async def search_formulary(
-    user: Reader, q: Annotated[str, Query(max_length=100)] = ""
+    user: CurrentUser, q: Annotated[str, Query(max_length=100)] = ""
 ) -> list[schemas.FormularyEntry]:
-    """Medicines whose name (or another name) starts with or contains `q`, 20 at most."""
+    """Medicines whose name (or another name) starts with or contains `q`, 20 at most.
+
+    The list is no one's record, so a caller who is not signed in is told to sign in (401),
+    not the record's not-found."""
     return [
         schemas.FormularyEntry(
             name=m.name,
