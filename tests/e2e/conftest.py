@@ -278,6 +278,32 @@ def three_people(browser: Browser, live_server: LiveServer) -> Iterator[tuple[Pa
         yield desk, patient, doctor
 
 
+RECEPTIONIST = StaffAccount(
+    "Rehema Desk", Role.receptionist, "desk@e2e.example.com", "desk-password-1"
+)
+
+
+@pytest.fixture
+def receptionist(live_server: LiveServer) -> StaffAccount:
+    async def seed() -> None:
+        runtime = build_runtime(live_server.settings)
+        try:
+            async with runtime.transaction() as session:
+                await identity.create_user(
+                    session=session,
+                    actor=None,
+                    role=RECEPTIONIST.role,
+                    name=RECEPTIONIST.name,
+                    email=RECEPTIONIST.email,
+                    password=RECEPTIONIST.password,
+                )
+        finally:
+            await runtime.close()
+
+    _in_own_thread(lambda: asyncio.run(seed()))
+    return RECEPTIONIST
+
+
 @pytest.fixture
 def screenshot(tmp_path: Path) -> Callable[[Page, str], Path]:
     """Save a full-page screenshot of the page into the test's tmp_path."""

@@ -66,3 +66,15 @@ def no_horizontal_scroll(page: Page) -> None:
         f"{path_of(page)} scrolls sideways: content is {scroll_width}px wide, "
         f"the viewport {inner_width}px"
     )
+
+
+def register_walk_in(desk: Page, doctor_name: str, name: str, phone: str) -> None:
+    form = desk.locator("[data-testid=walk-in-form]")
+    doctors = form.locator("select[name=doctor_id]")
+    value = doctors.locator("option", has_text=doctor_name).get_attribute("value")
+    assert value
+    doctors.select_option(value=value)
+    form.locator("input[name=phone]").fill(phone)
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=severity][value=routine]").check()
+    form.locator("[data-testid=walk-in-submit]").click()

@@ -14,12 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PHONE, LiveServer, StaffAccount
-from tests.e2e.people import sign_in_patient, sign_in_staff
-from tests.e2e.test_queue import receptionist, register_walk_in
+from tests.e2e.people import register_walk_in, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
-
-__all__ = ["receptionist"]  # the fixture, imported for this module's tests
 
 WALK_IN = ("Rehema Ali", "+254733000123")
 NEXT_WALK_IN = ("Juma Said", "+254733000124")

@@ -5,57 +5,22 @@ by the server, follows another desk's walk-in and the doctor's call without a re
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from clinicflow.identity import service as identity
-from clinicflow.identity.schemas import Role
-from clinicflow.runtime import build_runtime
-from tests.e2e.conftest import PHONE, LiveServer, StaffAccount, _in_own_thread
-from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
+from tests.e2e.conftest import PHONE, LiveServer, StaffAccount
+from tests.e2e.people import (
+    no_horizontal_scroll,
+    register_walk_in,
+    sign_in_patient,
+    sign_in_staff,
+)
 
 pytestmark = pytest.mark.browser
 
-RECEPTIONIST = StaffAccount(
-    "Rehema Desk", Role.receptionist, "desk@e2e.example.com", "desk-password-1"
-)
 FIRST_WALK_IN = ("Baraka Mutua", "+254711000088")
-
-
-@pytest.fixture
-def receptionist(live_server: LiveServer) -> StaffAccount:
-    async def seed() -> None:
-        runtime = build_runtime(live_server.settings)
-        try:
-            async with runtime.transaction() as session:
-                await identity.create_user(
-                    session=session,
-                    actor=None,
-                    role=RECEPTIONIST.role,
-                    name=RECEPTIONIST.name,
-                    email=RECEPTIONIST.email,
-                    password=RECEPTIONIST.password,
-                )
-        finally:
-            await runtime.close()
-
-    _in_own_thread(lambda: asyncio.run(seed()))
-    return RECEPTIONIST
-
-
-def register_walk_in(desk: Page, doctor_name: str, name: str, phone: str) -> None:
-    form = desk.locator("[data-testid=walk-in-form]")
-    doctors = form.locator("select[name=doctor_id]")
-    value = doctors.locator("option", has_text=doctor_name).get_attribute("value")
-    assert value
-    doctors.select_option(value=value)
-    form.locator("input[name=phone]").fill(phone)
-    form.locator("input[name=name]").fill(name)
-    form.locator("input[name=severity][value=routine]").check()
-    form.locator("[data-testid=walk-in-submit]").click()
 
 
 def test_a_walk_in_waits_and_the_waiting_room_says_it_is_their_turn(
