@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request, params
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
+from clinicflow.clinic.schemas import ClinicProfile
 from clinicflow.config import Settings, ThrottledSurface
 from clinicflow.core import security
 from clinicflow.core.errors import AppError, ErrorCode, RateLimited, not_found
@@ -56,6 +58,13 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Limiter = Annotated[RateLimiter, Depends(get_limiter)]
 ClientInfo = Annotated[identity.Client, Depends(get_client)]
+
+
+async def get_clinic(session: Session, settings: SettingsDep) -> ClinicProfile:
+    return await clinic.current(session=session, defaults=settings)
+
+
+Clinic = Annotated[ClinicProfile, Depends(get_clinic)]
 
 
 def csrf_ok(request: Request, submitted: str | None) -> bool:
