@@ -232,6 +232,12 @@ async def test_presence_and_typing_between_patient_and_doctor(
     typing = await mine.until(lambda frame: frame.get("type") == "typing")
     assert typing["data"] == {"user_id": str(doctor.id), "name": doctor.user.name, "role": "doctor"}
     assert typing["seq"] is None
+    # The typist is not told they are typing: everything their socket got before the answer
+    # to a later ping holds no typing event.
+    await theirs.send(op="ping")
+    seen: list[dict[str, Any]] = []
+    await theirs.until(lambda frame: seen.append(frame) or frame.get("op") == "pong")
+    assert [frame for frame in seen if frame.get("type") == "typing"] == []
 
     await theirs.close()
     left = await mine.until(lambda frame: frame.get("type") == "presence.updated")

@@ -91,6 +91,8 @@ class Delivery:
                     connection.abort(Connection.OVERFLOW_CODE)
                 continue
             if event.seq is None:
+                if _own_typing(event, connection):
+                    continue
                 frame = frame or event.encode()
                 connection.push(frame)
                 continue
@@ -133,3 +135,9 @@ class Delivery:
         # Whatever is still missing was never stored: move on.
         for ready in follower.order.give_up_gap():
             connection.push(ready.encode())
+
+
+def _own_typing(event: Event, connection: Connection) -> bool:
+    """A typist's own "is typing" would tell them nothing and cost every keystroke a frame
+    to each of their tabs."""
+    return event.type == "typing" and event.data.get("user_id") == str(connection.member.id)
