@@ -199,3 +199,38 @@ async def test_the_service_worker_keeps_its_fixed_url(client: httpx.AsyncClient)
         in (STATIC_DIR / "js/notifications.js").read_text()
     )
     assert "sw" not in MODULES
+
+
+async def test_the_favicon_is_the_versioned_icon(client: httpx.AsyncClient) -> None:
+    """No 404 on a first visit: /favicon.ico leads to the icon every page links to."""
+    response = await client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.headers["location"] == ASSETS.url("img/icon.svg")
+    icon = await client.get(response.headers["location"])
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.headers["cache-control"] == IMMUTABLE
+    page = await client.get("/login")
+    assert f'<link rel="icon" href="{ASSETS.url("img/icon.svg")}"' in page.text
+
+
+async def test_scripts_styles_and_json_are_compressed_but_pages_are_not(
+    client: httpx.AsyncClient,
+) -> None:
+    """Phones on slow links get gzip for what is large and carries no CSRF token; a page
+    (token beside reflected text: BREACH) goes as it is."""
+    gzip = {"accept-encoding": "gzip"}
+    style = await client.get(ASSETS.url("vendor/pico-2.1.1.min.css"), headers=gzip)
+    assert style.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in style.headers["vary"].lower()
+    assert style.text == (STATIC_DIR / "vendor/pico-2.1.1.min.css").read_text()
+    schema = await client.get("/openapi.json", headers=gzip)
+    assert schema.headers["content-encoding"] == "gzip"
+    assert schema.json()["openapi"]
+    page = await client.get("/login", headers=gzip)
+    assert page.status_code == 200
+    assert "content-encoding" not in page.headers
+    plain = await client.get(
+        ASSETS.url("vendor/pico-2.1.1.min.css"), headers={"accept-encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers

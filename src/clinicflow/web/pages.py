@@ -11,9 +11,11 @@ from clinicflow import i18n
 from clinicflow.deps import CsrfProtected, OptionalPageUser, Session
 from clinicflow.identity import service as identity
 from clinicflow.routing import TransactionalRoute
+from clinicflow.web.assets import ASSETS
 
 LANGUAGE_COOKIE = "cf_lang"
 ONE_YEAR = 365 * 24 * 3600
+ICON = "img/icon.svg"
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -23,6 +25,13 @@ def safe_next(target: str | None, default: str = "/home") -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+@router.get("/favicon.ico")
+async def favicon() -> RedirectResponse:
+    """Browsers ask for /favicon.ico before reading any page's `<link rel="icon">` (and
+    bookmarks and tab strips still do): send them to the versioned icon, cached for a year."""
+    return RedirectResponse(ASSETS.url(ICON), status_code=301)
 
 
 @router.get("/")
