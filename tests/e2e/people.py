@@ -54,6 +54,14 @@ def sign_in_patient(page: Page, live_server: LiveServer, phone: str, name: str =
     page.wait_for_url("**/home")
 
 
+def follow_menu_link(page: Page, href: str) -> None:
+    """Follow a header link as a person does: on a phone, open the menu first."""
+    menu = page.get_by_test_id("menu-button")
+    if menu.is_visible():
+        menu.click()
+    page.locator(f"header a[href='{href}']").click()
+
+
 def path_of(page: Page) -> str:
     return re.sub(r"^https?://[^/]+", "", page.url)
 

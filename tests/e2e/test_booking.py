@@ -19,6 +19,7 @@ from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import service as scheduling
 from tests.e2e.conftest import LiveServer, _in_own_thread
 from tests.e2e.people import (
+    follow_menu_link,
     no_horizontal_scroll,
     sign_in_patient,
     sign_in_staff,
@@ -80,7 +81,7 @@ def test_a_booked_slot_is_gone_for_the_next_patient(
     # The first patient, on a phone, finds the doctor and books next Wednesday's first time.
     first = phone_page
     sign_in_patient(first, live_server, live_server.patient.phone)
-    first.locator("header a[href='/book']").click()
+    follow_menu_link(first, "/book")
     first.wait_for_url("**/book")
     first.locator("form[action='/book'] input[name=q]").fill("otieno")
     first.locator("form[action='/book'] button[type=submit]").click()

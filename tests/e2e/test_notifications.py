@@ -44,6 +44,8 @@ def test_the_patients_bell_rises_live_when_the_doctor_accepts(
         # No reload: the count arrives over the socket.
         expect(page.locator("[data-testid=bell-count]")).to_have_text("1")
         expect(bell).to_have_attribute("data-unread", "1")
+        # What a screen reader says is what the eye sees: the word and the count.
+        expect(bell).to_have_accessible_name("Notifications 1")
         page.locator("[data-testid=bell]").click()
         page.wait_for_url("**/notifications")
         item = page.locator("[data-testid=notification]")

@@ -15,3 +15,13 @@ document.addEventListener("htmx:configRequest", (event) => {
   const meta = document.querySelector('meta[name="csrf-token"]');
   if (meta) event.detail.headers["X-CSRF-Token"] = meta.content;
 });
+
+// The menu is open on a wide screen, where its button is hidden and its links sit in the
+// header row; on a phone it opens on demand and closes when a link is followed.
+const menu = document.querySelector("[data-site-menu]");
+if (menu) {
+  const wide = window.matchMedia("(min-width: 768px)");
+  const follow = () => { menu.open = wide.matches; };
+  follow();
+  wide.addEventListener("change", follow);
+}
