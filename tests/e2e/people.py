@@ -76,7 +76,9 @@ def no_horizontal_scroll(page: Page) -> None:
     )
 
 
-def register_walk_in(desk: Page, doctor_name: str, name: str, phone: str) -> None:
+def register_walk_in(
+    desk: Page, doctor_name: str, name: str, phone: str, severity: str = "routine"
+) -> None:
     form = desk.locator("[data-testid=walk-in-form]")
     doctors = form.locator("select[name=doctor_id]")
     value = doctors.locator("option", has_text=doctor_name).get_attribute("value")
@@ -84,5 +86,5 @@ def register_walk_in(desk: Page, doctor_name: str, name: str, phone: str) -> Non
     doctors.select_option(value=value)
     form.locator("input[name=phone]").fill(phone)
     form.locator("input[name=name]").fill(name)
-    form.locator("input[name=severity][value=routine]").check()
+    form.locator(f"input[name=severity][value={severity}]").check()
     form.locator("[data-testid=walk-in-submit]").click()

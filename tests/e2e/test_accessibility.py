@@ -15,7 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import sign_in_patient, sign_in_staff
+from tests.e2e.people import register_walk_in, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -143,3 +143,36 @@ def test_the_patients_details_page_in_swahili_on_a_phone(
     page.get_by_test_id("saved").wait_for()
     assert page.get_by_test_id("me-name").input_value() == "Mgonjwa Mpya"
     screenshot(page, "my-details-sw-phone")
+
+
+def test_the_states_that_failed_contrast_are_readable(
+    three_people: tuple[Page, Page, Page], live_server: LiveServer
+) -> None:
+    """The colours axe found too faint once something is on the page: the urgent badge in a
+    queue and the patient's own chat bubble."""
+    desk, doctor, patient = three_people
+    sign_in_staff(desk, live_server.admin.email, live_server.admin.password)
+    desk.wait_for_url("**/home")
+    _in_swahili(desk)
+    desk.goto("/desk/queue")
+    register_walk_in(desk, live_server.doctor.name, "Rehema Ali", "+254733000124", "urgent")
+    desk.get_by_test_id("receipt").wait_for()
+    assert _problems(desk, "/desk/queue") == []
+
+    sign_in_patient(patient, live_server, live_server.patient.phone)
+    _in_swahili(patient)
+    patient.goto("/consultations")
+    form = patient.locator("[data-testid=start-form]")
+    form.locator("textarea[name=problem]").fill("Kikohozi")
+    form.locator("[data-testid=start]").click()
+    patient.wait_for_url("**/consultations/*")
+    chat = patient.url.removeprefix(live_server.base_url)
+    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
+    doctor.wait_for_url("**/home")
+    doctor.goto(chat)
+    doctor.locator("[data-testid=accept]").click()
+    composer = patient.locator("[data-testid=composer]")
+    composer.locator("textarea").fill("Habari daktari")
+    composer.locator("button[type=submit]").click()
+    patient.locator(".bubble.mine").first.wait_for()
+    assert _problems(patient, chat) == []
