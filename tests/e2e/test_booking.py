@@ -229,3 +229,27 @@ def test_the_desk_week_updates_when_a_patient_takes_a_time(
     times.first.click()
     expect(desk.get_by_test_id("patient-name")).to_contain_text(live_server.patient.name)
     expect(desk.get_by_test_id("held-slot")).to_contain_text("08:30–09:00")
+
+
+def test_the_hold_counts_down_and_says_when_it_has_lapsed(
+    phone_page: Page, live_server: LiveServer, doctor_id: uuid.UUID, screenshot: Screenshot
+) -> None:
+    """The confirm page counts the hold down in Swahili, and says plainly once it has lapsed
+    (the page's own timer is moved on; the server's hold lapses by itself)."""
+    page = phone_page
+    sign_in_patient(page, live_server, live_server.patient.phone)
+    page.locator("form[data-testid=language-switch] button[value=sw]").click()
+    page.wait_for_load_state("networkidle")
+    page.clock.install()
+    page.goto(f"/book/{doctor_id}?week={_next_monday().isoformat()}")
+    page.get_by_test_id("slot").first.click()
+    left = page.get_by_test_id("hold-left")
+    expect(left).to_have_text(re.compile(r"^(5:00|4:5\d) zimebaki$"))
+    page.clock.run_for("01:00")
+    expect(left).to_have_text(re.compile(r"^(4:00|3:5\d) zimebaki$"))
+    screenshot(page, "hold-countdown-sw-phone")
+    expect(page.get_by_test_id("hold-lapsed")).to_be_hidden()
+    page.clock.run_for("04:05")
+    expect(page.get_by_test_id("hold-lapsed")).to_be_visible()
+    expect(page.get_by_test_id("hold-expiry")).to_be_hidden()
+    screenshot(page, "hold-lapsed-sw-phone")

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
+from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
@@ -41,6 +42,9 @@ class HeldSlot:
     times: str
     zone: str
     until: str | None  # when the hold ends, in the doctor's zone
+    # Seconds the hold has left as the page is drawn: the page counts down from this on its
+    # own timer, so a phone whose clock is wrong still shows the right time left.
+    seconds_left: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ async def held(
         times=formatting.times(starts, ends, zone),
         zone=formatting.zone_label(availability.timezone, starts),
         until=f"{until.astimezone(zone):%H:%M}",
+        seconds_left=max(0, int((until - clock.now()).total_seconds())),
     )
 
 
