@@ -39,3 +39,6 @@ from clinicflow.records.service.prescriptions import (
 from clinicflow.records.service.prescriptions import issue_prescription as issue_prescription
 from clinicflow.records.service.prescriptions import read_prescription as read_prescription
 from clinicflow.records.service.prescriptions import verify as verify
+from clinicflow.records.service.latest import VisitWithoutNote as VisitWithoutNote
+from clinicflow.records.service.latest import last_prescription as last_prescription
+from clinicflow.records.service.latest import visits_without_note as visits_without_note
