@@ -60,15 +60,11 @@ async def test_todays_appointments_and_queue_counts_on_a_known_day(
     assert (await clinic.walk_in(desk, doctor, "+254700000301")).status_code == 201
     receptionist = await clinic.accounts.make(Role.receptionist)
     async with runtime.transaction() as session:
-        as_doctor = await scheduling.appointments_today(
-            session=session, actor=doctor, zone=NAIROBI
-        )
+        as_doctor = await scheduling.appointments_today(session=session, actor=doctor, zone=NAIROBI)
         as_desk = await scheduling.appointments_today(
             session=session, actor=receptionist, zone=NAIROBI
         )
-        as_patient = await scheduling.appointments_today(
-            session=session, actor=later, zone=NAIROBI
-        )
+        as_patient = await scheduling.appointments_today(session=session, actor=later, zone=NAIROBI)
         counts = await queues.queues_today(
             session=session, actor=receptionist, doctor_ids=[doctor.id, other.id]
         )
@@ -92,7 +88,8 @@ async def test_todays_appointments_and_queue_counts_on_a_known_day(
     ]
     assert {a.patient_id for a in as_patient} == {later.id}
     assert len(as_patient) == 2
-    assert upcoming is not None and upcoming.starts_at.isoformat() == AFTERNOON[4]
+    assert upcoming is not None
+    assert upcoming.starts_at.isoformat() == AFTERNOON[4]
     # Checked in today: still their next appointment until it is over.
     assert none_for_checked_in is not None
     assert refused.value.code is ErrorCode.not_found
@@ -174,7 +171,8 @@ async def test_requests_notes_and_the_last_prescription(
     assert [m.consultation_id for m in missing] == [unnoted.id]
     assert missing[0].patient_name == patient.user.name
     assert others == []
-    assert last is not None and [m.name for m in last.medications] == ["Ibuprofen"]
+    assert last is not None
+    assert [m.name for m in last.medications] == ["Ibuprofen"]
     assert refused.value.code is ErrorCode.not_found
     # A visit that ended yesterday is not today's to note.
     async with runtime.transaction() as session:

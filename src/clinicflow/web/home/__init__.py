@@ -47,7 +47,9 @@ async def home_context(
     notice: str | None = None,
 ) -> dict[str, Any]:
     """The role's figures, with what every home page shows (the notice after a change)."""
-    home = HomeRequest(request=request, session=session, settings=settings, clinic=clinic, viewer=user)
+    home = HomeRequest(
+        request=request, session=session, settings=settings, clinic=clinic, viewer=user
+    )
     return {**await CONTEXTS[user.role](home), "notice": notice}
 
 

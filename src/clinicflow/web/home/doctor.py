@@ -30,9 +30,7 @@ async def context(home: HomeRequest) -> dict[str, Any]:
     (queue,) = await queues.queues_today(session=session, actor=viewer, doctor_ids=[viewer.id])
     pending, requests = await consultations.pending_requests(session=session, actor=viewer)
     start, end = day_bounds(home.clinic.zone)
-    unnoted = await records.visits_without_note(
-        session=session, actor=viewer, start=start, end=end
-    )
+    unnoted = await records.visits_without_note(session=session, actor=viewer, start=start, end=end)
     return {
         "appointments": [
             {
@@ -46,7 +44,12 @@ async def context(home: HomeRequest) -> dict[str, Any]:
         "queue": queue,
         "pending": pending,
         "requests": [
-            {"id": r.id, "patient": r.patient_name, "type": r.type.label, "at": home.time(r.created_at)}
+            {
+                "id": r.id,
+                "patient": r.patient_name,
+                "type": r.type.label,
+                "at": home.time(r.created_at),
+            }
             for r in requests
         ],
         "unnoted": [
