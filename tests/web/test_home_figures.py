@@ -14,6 +14,7 @@ from clinicflow.config import Settings
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core import clock
+from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity.schemas import Role
 from clinicflow.notifications import service as notifications
@@ -128,12 +129,13 @@ async def test_the_day_is_the_clinics_not_utcs(clinic: QueueClinic, runtime: Run
 
 
 async def test_requests_notes_and_the_last_prescription(
-    records_clinic: RecordsClinic, runtime: Runtime, frozen_clock: object
+    records_clinic: RecordsClinic, runtime: Runtime, frozen_clock: FrozenClock
 ) -> None:
     clinic = records_clinic
     doctor, other = await clinic.doctor(), await clinic.doctor()
     patient = await clinic.patient()
     await clinic.consultation(patient, doctor)
+    frozen_clock.advance(minutes=1)
     await clinic.consultation(patient, doctor, type=ConsultationType.video)
     await clinic.consultation(patient, other)
     noted = await clinic.visit(patient, doctor)
@@ -142,7 +144,7 @@ async def test_requests_notes_and_the_last_prescription(
     assert (await clinic.note(doctor, noted.id)).status_code == 200
     first = await clinic.prescribe(doctor, noted.id)
     assert first.status_code == 201, first.text
-    frozen_clock.advance(minutes=5)  # type: ignore[attr-defined]
+    frozen_clock.advance(minutes=5)
     latest = await clinic.prescribe(doctor, unnoted.id, medications=[{"name": "Ibuprofen"}])
     assert latest.status_code == 201, latest.text
     start = clock.now() - timedelta(hours=1)
