@@ -5,20 +5,30 @@ Then each home page on a phone, in Swahili, checked by eye (screenshots)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, StaffAccount
+from clinicflow.identity import service as identity
+from clinicflow.identity.schemas import Role
+from clinicflow.runtime import build_runtime
+from clinicflow.scheduling import service as scheduling
+from clinicflow.scheduling.schemas import Mode
+from tests.e2e.conftest import LiveServer, StaffAccount, _in_own_thread
 from tests.e2e.people import no_horizontal_scroll, register_walk_in, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
 Screenshot = Callable[[Page, str], Path]
+ZONE = "Africa/Nairobi"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Where to keep a copy of the screenshots to look at (CLINICFLOW_SHOTS=/some/dir), if anywhere.
 SHOTS = os.environ.get("CLINICFLOW_SHOTS")
 
@@ -99,6 +109,55 @@ def _in_swahili(page: Page) -> None:
     assert page.locator("html").get_attribute("lang") == "sw"
 
 
+def _book_next_week_for_the_patient(live_server: LiveServer) -> None:
+    """The doctor works every day; the desk books the seeded patient next Wednesday 08:00."""
+
+    async def seed() -> None:
+        runtime = build_runtime(live_server.settings)
+        try:
+            async with runtime.transaction() as session:
+                [doctor] = await identity.search_doctors(session, live_server.doctor.name)
+                await scheduling.set_availability(
+                    session=session,
+                    actor=doctor,
+                    doctor_id=doctor.id,
+                    timezone=ZONE,
+                    slot_minutes=30,
+                    weekly={day: [("08:00", "12:00"), ("14:00", "17:00")] for day in DAYS},
+                    exceptions=[],
+                )
+                desk = await identity.create_user(
+                    session=session,
+                    actor=None,
+                    role=Role.receptionist,
+                    name="Booking Desk",
+                    email="booking-desk@e2e.example.com",
+                    password="desk-password-2",
+                )
+                patient = await identity.find_or_register_patient(
+                    session=session,
+                    actor=desk,
+                    phone=live_server.patient.phone,
+                    name=live_server.patient.name,
+                )
+                today = datetime.now(ZoneInfo(ZONE)).date()
+                wednesday = today - timedelta(days=today.weekday()) + timedelta(days=9)
+                await scheduling.book(
+                    session=session,
+                    settings=live_server.settings,
+                    actor=desk,
+                    patient_id=patient.id,
+                    doctor_id=doctor.id,
+                    starts_at=datetime.combine(wednesday, time(8), tzinfo=ZoneInfo(ZONE)),
+                    mode=Mode.in_person,
+                    reason="Check-up",
+                )
+        finally:
+            await runtime.close()
+
+    _in_own_thread(lambda: asyncio.run(seed()))
+
+
 def test_the_home_pages_in_swahili_on_a_phone(
     phone_page: Page,
     live_server: LiveServer,
@@ -106,6 +165,7 @@ def test_the_home_pages_in_swahili_on_a_phone(
     screenshot: Screenshot,
 ) -> None:
     """Each role's home, 390x844 in Swahili: no sideways scroll, and a picture to look at."""
+    _book_next_week_for_the_patient(live_server)
     staff = {
         "doctor": live_server.doctor,
         "receptionist": receptionist,
@@ -126,6 +186,9 @@ def test_the_home_pages_in_swahili_on_a_phone(
     _in_swahili(phone_page)
     _live(phone_page)
     expect(phone_page.locator("[data-testid=token]")).to_be_visible()
+    expect(phone_page.locator("[data-testid=add-to-calendar]")).to_be_visible()
+    phone_page.locator("[data-testid=cancel]").click()
+    expect(phone_page.locator("[data-testid=cancel-confirm]")).to_be_visible()
     no_horizontal_scroll(phone_page)
     keep(screenshot(phone_page, "home-patient-sw"))
 
