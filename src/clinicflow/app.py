@@ -50,6 +50,7 @@ from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
 from clinicflow.scheduling.events import AvailabilityTopic
 from clinicflow.web import api_docs
+from clinicflow.web import home as web_home
 from clinicflow.web import pages as web_pages
 from clinicflow.web.assets import ASSETS, STATIC_PATH, VersionedStaticFiles
 from clinicflow.web.clinical import use_allergy_lines
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The queue card and the chat panel sit below records: their allergy line is handed in.
     use_allergy_lines(app, records_lists_pages.ChartSummaries())
     app.include_router(web_pages.router)
+    app.include_router(web_home.router)
     if settings.api_docs_enabled:
         app.include_router(api_docs.router)
     app.include_router(realtime_api.router)

@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, StaffAccount
 from tests.e2e.people import register_walk_in, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
@@ -75,10 +75,19 @@ def test_the_doctors_pages_have_no_serious_accessibility_problem(
     _in_swahili(phone_page)
     problems = [
         problem
-        for path in ("/doctor/queue", "/schedule", "/appointments", "/consultations")
+        for path in ("/home", "/doctor/queue", "/schedule", "/appointments", "/consultations")
         for problem in _problems(phone_page, path)
     ]
     assert problems == []
+
+
+def test_the_receptionists_home_has_no_serious_accessibility_problem(
+    phone_page: Page, live_server: LiveServer, receptionist: StaffAccount
+) -> None:
+    sign_in_staff(phone_page, receptionist.email, receptionist.password)
+    phone_page.wait_for_url("**/home")
+    _in_swahili(phone_page)
+    assert _problems(phone_page, "/home") == []
 
 
 def test_the_patients_pages_have_no_serious_accessibility_problem(

@@ -229,11 +229,6 @@ async def logout(session: Session, auth: AuthenticatedDep) -> Response:
     return response
 
 
-@router.get("/home")
-async def home(request: Request, user: PageUser) -> Response:
-    return render(request, f"home/{user.role.value}.html")
-
-
 @router.get("/admin/users")
 async def admin_users(
     request: Request, session: Session, user: PageUser, q: schemas.SearchText | None = None

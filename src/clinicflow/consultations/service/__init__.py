@@ -55,3 +55,5 @@ from clinicflow.consultations.service.reading import list_consultations as list_
 from clinicflow.consultations.service.sending import Outgoing as Outgoing
 from clinicflow.consultations.service.sending import send_message as send_message
 from clinicflow.consultations.service.sending import send_messages as send_messages
+from clinicflow.consultations.service.today import pending_requests as pending_requests
+from clinicflow.consultations.service.today import visits_of_doctor as visits_of_doctor

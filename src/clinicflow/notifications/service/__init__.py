@@ -26,6 +26,8 @@ from __future__ import annotations
 from clinicflow.notifications.schemas import Channel as Channel
 from clinicflow.notifications.schemas import Kind as Kind
 from clinicflow.notifications.schemas import Priority as Priority
+from clinicflow.notifications.service.attention import FailedDeliveries as FailedDeliveries
+from clinicflow.notifications.service.attention import failed_deliveries as failed_deliveries
 from clinicflow.notifications.service.bell import LIST_LIMIT as LIST_LIMIT
 from clinicflow.notifications.service.bell import list_for as list_for
 from clinicflow.notifications.service.bell import mark_all_read as mark_all_read

@@ -49,3 +49,5 @@ from clinicflow.queue.service.rules import rules_for as rules_for
 from clinicflow.queue.service.rules import rules_from as rules_from
 from clinicflow.queue.service.rules import rules_values as rules_values
 from clinicflow.queue.service.rules import set_rules as set_rules
+from clinicflow.queue.service.today import QueueToday as QueueToday
+from clinicflow.queue.service.today import queues_today as queues_today

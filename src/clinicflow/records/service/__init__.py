@@ -30,6 +30,9 @@ from clinicflow.records.service.exports import Record as Record
 from clinicflow.records.service.exports import export as export
 from clinicflow.records.service.history import PAGE as PAGE
 from clinicflow.records.service.history import history as history
+from clinicflow.records.service.latest import VisitWithoutNote as VisitWithoutNote
+from clinicflow.records.service.latest import last_prescription as last_prescription
+from clinicflow.records.service.latest import visits_without_note as visits_without_note
 from clinicflow.records.service.notes import read_visit_note as read_visit_note
 from clinicflow.records.service.notes import write_visit_note as write_visit_note
 from clinicflow.records.service.prescriptions import check_prescription as check_prescription

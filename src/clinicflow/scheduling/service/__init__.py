@@ -51,6 +51,8 @@ from clinicflow.scheduling.service.reads import (
     has_kept_or_upcoming_appointment as has_kept_or_upcoming_appointment,
 )
 from clinicflow.scheduling.service.reads import weekly_availability as weekly_availability
+from clinicflow.scheduling.service.today import appointments_today as appointments_today
+from clinicflow.scheduling.service.today import next_appointment as next_appointment
 from clinicflow.scheduling.service.visits import begin_appointment_visit as begin_appointment_visit
 from clinicflow.scheduling.service.visits import check_in_appointment as check_in_appointment
 from clinicflow.scheduling.service.visits import complete_appointment as complete_appointment
