@@ -62,6 +62,11 @@ def follow_menu_link(page: Page, href: str) -> None:
     page.locator(f"header a[href='{href}']").click()
 
 
+def say_yes(page: Page) -> None:
+    """Answer "Yes" to the question the page asks before what cannot be undone."""
+    page.get_by_test_id("confirm-yes").click()
+
+
 def path_of(page: Page) -> str:
     return re.sub(r"^https?://[^/]+", "", page.url)
 

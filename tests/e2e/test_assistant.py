@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import sign_in_patient, sign_in_staff
+from tests.e2e.people import say_yes, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -128,6 +128,7 @@ def test_a_drafted_prescription_is_issued_from_the_prefilled_form(
     expect(patient.locator("[data-testid=messages]")).not_to_contain_text("medications")
 
     doctor.locator("[data-testid=end]").click()
+    say_yes(doctor)
     expect(doctor.locator("[data-testid=status]")).to_have_text("Ended")
     doctor.reload()  # the draft is kept on the server
     expect(drafted.locator("[data-testid=draft-medication]")).to_have_count(1)
@@ -141,6 +142,7 @@ def test_a_drafted_prescription_is_issued_from_the_prefilled_form(
     expect(prescription.locator("[data-testid=name-1]")).to_have_value("")
     prescription.locator("[data-testid=dosage-0]").fill("1 capsule")
     prescription.locator("[data-testid=issue]").click()
+    say_yes(doctor)
     expect(doctor.locator("[data-testid=medication]")).to_contain_text("Amoxicillin")
     expect(doctor.locator("[data-testid=draft-discard-form]")).to_have_count(0)
 

@@ -21,6 +21,7 @@ from tests.e2e.conftest import LiveServer, _in_own_thread
 from tests.e2e.people import (
     follow_menu_link,
     no_horizontal_scroll,
+    say_yes,
     sign_in_patient,
     sign_in_staff,
 )
@@ -184,7 +185,17 @@ def test_a_time_taken_or_freed_updates_an_open_week_without_a_reload(
     screenshot(watcher, "week-live-taken")
 
     # The booker cancels: the time is free again on the watcher's page.
+    # It cannot be undone, so the page asks first: "Go back" leaves it booked.
     booker.get_by_test_id("appointment").get_by_test_id("cancel").click()
+    expect(booker.get_by_test_id("confirm-dialog")).to_be_visible()
+    booker.get_by_test_id("confirm-no").click()
+    expect(booker.get_by_test_id("confirm-dialog")).to_be_hidden()
+    expect(booker.get_by_test_id("appointment").get_by_test_id("status")).not_to_have_text(
+        "Cancelled"
+    )
+    expect(taken).to_have_count(0)
+    booker.get_by_test_id("appointment").get_by_test_id("cancel").click()
+    say_yes(booker)
     expect(booker.get_by_test_id("appointment").get_by_test_id("status")).to_have_text("Cancelled")
     expect(taken).to_have_count(1)
     expect(first_time.first).to_have_text("08:00")

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
+from tests.e2e.people import no_horizontal_scroll, say_yes, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -119,5 +119,6 @@ def test_patient_and_doctor_talk_in_real_time_and_nothing_is_lost(
     expect(patient.locator("[data-testid=upload-error]")).to_be_visible()
 
     doctor.locator("[data-testid=end]").click()
+    say_yes(doctor)
     expect(patient.locator("[data-testid=status]")).to_have_text("Ended")
     expect(patient.locator("[data-testid=composer]")).to_have_count(0)

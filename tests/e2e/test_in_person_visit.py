@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PHONE, LiveServer, StaffAccount
-from tests.e2e.people import register_walk_in, sign_in_patient, sign_in_staff
+from tests.e2e.people import register_walk_in, say_yes, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +85,7 @@ def test_a_walk_in_is_seen_prescribed_safely_and_finds_the_visit_on_her_phone(
     expect(warning).to_be_hidden()
     # Chromium's own datalist suggestions may still be open and take a pointer click.
     prescription.locator("[data-testid=issue]").dispatch_event("click")
+    say_yes(doctor)
     expect(doctor.locator("[data-testid=medication]")).to_contain_text("Azithromycin")
 
     # One click ends her visit and calls the next walk-in.

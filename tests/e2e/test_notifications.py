@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import DESKTOP, LiveServer
-from tests.e2e.people import sign_in_patient, sign_in_staff
+from tests.e2e.people import say_yes, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +59,7 @@ def test_the_patients_bell_rises_live_when_the_doctor_accepts(
         # swapped into the list (the server's block of the page), the page is not reloaded.
         page.evaluate("window.stillTheSamePage = true")
         doctor.locator("[data-testid=end]").click()
+        say_yes(doctor)
         expect(doctor.locator("[data-testid=status]")).to_have_text("Ended")
     finally:
         doctor_context.close()

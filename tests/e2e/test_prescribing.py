@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PHONE, LiveServer
-from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
+from tests.e2e.people import no_horizontal_scroll, say_yes, sign_in_patient, sign_in_staff
 from tests.e2e.test_accessibility import SERIOUS, _in_swahili, axe
 
 pytestmark = pytest.mark.browser
@@ -47,6 +47,7 @@ def test_the_chart_warns_before_an_allergic_prescription(
     doctor.goto(patient.url.replace(live_server.base_url, ""))
     doctor.locator("[data-testid=accept]").click()
     doctor.locator("[data-testid=end]").click()
+    say_yes(doctor)
     expect(doctor.locator("[data-testid=status]")).to_have_class("badge status-ended")
     doctor.locator("[data-testid=chart-link]").click()
     doctor.wait_for_url("**/patients/*/chart*")
@@ -84,6 +85,7 @@ def test_the_chart_warns_before_an_allergic_prescription(
     # Chromium's own datalist suggestions may still be open and take a pointer click, so
     # the button gets its click as an event.
     prescription.locator("[data-testid=issue]").dispatch_event("click")
+    say_yes(doctor)
     expect(doctor.locator("[data-testid=form-error]")).to_contain_text("Penicillin")
 
     prescription = doctor.locator("[data-testid=prescription-form]")
@@ -91,6 +93,7 @@ def test_the_chart_warns_before_an_allergic_prescription(
     prescription.locator("[data-testid=strength-0]").fill("500 mg")
     expect(prescription.locator("[data-testid=prescribing-warning]")).to_be_hidden()
     prescription.locator("[data-testid=issue]").dispatch_event("click")
+    say_yes(doctor)
     expect(doctor.locator("[data-testid=medication]")).to_contain_text("Azithromycin")
 
     # "Repeat last prescription" copies it into the form.

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import no_horizontal_scroll, sign_in_patient, sign_in_staff
+from tests.e2e.people import no_horizontal_scroll, say_yes, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +44,7 @@ def test_notes_and_prescription_after_finish_reach_my_records_inert(
     doctor.locator("[data-testid=accept]").click()
     expect(doctor.locator("[data-testid=status]")).to_have_text("In progress")
     doctor.locator("[data-testid=end]").click()
+    say_yes(doctor)
     expect(doctor.locator("[data-testid=status]")).to_have_text("Ended")
 
     # After "end" the chart opens on this visit with the forms.
@@ -60,6 +61,7 @@ def test_notes_and_prescription_after_finish_reach_my_records_inert(
     prescription.locator("[data-testid=frequency-0]").fill("3 times a day")
     prescription.locator("[data-testid=warning_signs]").fill("Difficulty breathing")
     prescription.locator("[data-testid=issue]").click()
+    say_yes(doctor)
     expect(doctor.locator("[data-testid=medication]")).to_contain_text("Amoxicillin")
 
     patient.goto("/records")

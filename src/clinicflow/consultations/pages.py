@@ -47,6 +47,8 @@ class Action:
     name: str
     label: str
     style: str
+    # The question asked before an action that cannot be undone.
+    confirm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,14 @@ def _actions(user: Actor, consultation: Consultation) -> list[Action]:
             Action("decline", _("Decline"), "secondary outline"),
         ]
     if consultation.status is ConsultationStatus.active:
-        return [Action("end", _("End the consultation"), "secondary")]
+        return [
+            Action(
+                "end",
+                _("End the consultation"),
+                "secondary",
+                confirm=_("End this consultation? Neither of you can write in it afterwards."),
+            )
+        ]
     return []
 
 
