@@ -261,6 +261,10 @@ async def test_a_patient_checks_in_from_the_waiting_room_and_sees_their_token(
         assert 'data-testid="check-in"' in room.text
         assert code in room.text
         assert '<svg class="qr"' in room.text
+        # Two hours early the button says when it opens (13:00 in Nairobi: 60 minutes before
+        # the start), instead of offering what would be refused.
+        assert "Check-in opens at 13:00." in room.text
+        assert 'data-check-in-opens="2026-03-02T10:00:00+00:00"' in room.text
 
         # Two hours early: the clinic's window (60 minutes) is not open yet.
         early = await phone.post(
@@ -268,7 +272,7 @@ async def test_a_patient_checks_in_from_the_waiting_room_and_sees_their_token(
             data={"appointment_id": appointment_id, "csrf_token": csrf_from(room.text)},
         )
         assert early.status_code == 409
-        assert "Check-in opens 60 minutes before your appointment." in early.text
+        assert "Check-in opens at 13:00." in early.text
 
         frozen_clock.advance(minutes=75)
         checked_in = await phone.post(
