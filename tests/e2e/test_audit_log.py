@@ -4,6 +4,7 @@ details, a filter whose CSV link follows it, and the banner turning red on a tam
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -19,13 +20,17 @@ from tests.e2e.people import sign_in_staff
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path("/tmp/shots/c-audit")
+# Where to keep a copy of the screenshots for people to look at (CLINICFLOW_SHOTS); unset, they
+# stay in the test's own temporary directory.
+SHOTS = os.environ.get("CLINICFLOW_SHOTS")
 Screenshot = Callable[[Page, str], Path]
 
 
 def _keep(screenshot: Screenshot, page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(screenshot(page, name), SHOTS / f"{name}.png")
+    taken = screenshot(page, name)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copy(taken, Path(SHOTS) / f"{name}.png")
 
 
 def _serious(page: Page) -> list[str]:
