@@ -23,6 +23,8 @@ from clinicflow.assistant import pages as assistant_pages
 from clinicflow.assistant.drafts import ChartDrafts
 from clinicflow.assistant.providers import build_provider
 from clinicflow.assistant.runner import Assistant
+from clinicflow.auditlog import api as auditlog_api
+from clinicflow.auditlog import pages as auditlog_pages
 from clinicflow.config import Settings, get_settings
 from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
@@ -126,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notifications_api.router)
     app.include_router(notification_pages.inbox)
     app.include_router(notification_pages.service_worker)
+    app.include_router(auditlog_api.router)
+    app.include_router(auditlog_pages.router)
     runtime.hub.topics.register(UserTopic())
     consultation_topic = ConsultationTopic()
     runtime.hub.topics.register(consultation_topic)

@@ -141,6 +141,8 @@ async def test_a_new_link_during_a_session_tells_the_next_ten_waiting_patients(
     await events.wait_for(lambda e: e.type == "queue.meet_link")
     told = {e.topic.removeprefix("user:") for e in events.of_type("queue.meet_link")}
     assert told == first_ten
+    # A waiting patient's page never receives the doctor's live room (issue 18).
+    assert all("meet_url" not in e.data for e in events.of_type("queue.meet_link"))
     async with runtime.transaction(write=False) as session:
         texts = await session.scalars(
             select(Notification.user_id).where(Notification.kind == Kind.meeting_link)

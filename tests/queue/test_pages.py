@@ -28,7 +28,7 @@ from clinicflow.identity.models import User
 from clinicflow.identity.schemas import Role
 from clinicflow.queue import service as queues
 from clinicflow.runtime import Runtime
-from tests.factories import csrf_from, sign_in_page_patient, sign_in_page_staff
+from tests.factories import csrf_from, latest_code, sign_in_page_patient, sign_in_page_staff
 from tests.queue.clinic import AFTERNOON, TODAY, QueueClinic
 
 Browser = Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -261,6 +261,10 @@ async def test_a_patient_checks_in_from_the_waiting_room_and_sees_their_token(
         assert 'data-testid="check-in"' in room.text
         assert code in room.text
         assert '<svg class="qr"' in room.text
+        # Two hours early the button says when it opens (13:00 in Nairobi: 60 minutes before
+        # the start), instead of offering what would be refused.
+        assert "Check-in opens at 13:00." in room.text
+        assert 'data-check-in-opens="2026-03-02T10:00:00+00:00"' in room.text
 
         # Two hours early: the clinic's window (60 minutes) is not open yet.
         early = await phone.post(
@@ -268,7 +272,7 @@ async def test_a_patient_checks_in_from_the_waiting_room_and_sees_their_token(
             data={"appointment_id": appointment_id, "csrf_token": csrf_from(room.text)},
         )
         assert early.status_code == 409
-        assert "Check-in opens 60 minutes before your appointment." in early.text
+        assert "Check-in opens at 13:00." in early.text
 
         frozen_clock.advance(minutes=75)
         checked_in = await phone.post(
@@ -286,7 +290,7 @@ async def test_a_patient_checks_in_from_the_waiting_room_and_sees_their_token(
 
 
 async def test_the_arrival_page_checks_a_patient_in_by_code(
-    clinic: QueueClinic, browser: Browser, settings: Settings
+    clinic: QueueClinic, browser: Browser, settings: Settings, frozen_clock: FrozenClock
 ) -> None:
     doctor, _headers = await clinic.doctor()
     patient, headers = await clinic.patient()
@@ -295,9 +299,30 @@ async def test_the_arrival_page_checks_a_patient_in_by_code(
     receptionist = await clinic.accounts.make(Role.receptionist)
 
     async with browser() as nobody:
+        # A signed-out scan lands on the patient's phone sign-in, not the staff page, and
+        # signing in there brings the patient back to the arrival page with the code kept.
         response = await nobody.get(f"/queue/arrive?code={code}")
         assert response.status_code == 303
-        assert response.headers["location"] == f"/login?next=/queue/arrive%3Fcode%3D{code}"
+        assert response.headers["location"] == "/login/phone"
+        frozen_clock.advance(minutes=2)  # past the wait before a second code to one phone
+        form = await nobody.get("/login/phone")
+        token = csrf_from(form.text)
+        await nobody.post("/login/phone", data={"phone": patient.phone, "csrf_token": token})
+        signed_in = await nobody.post(
+            "/login/phone/verify",
+            data={
+                "phone": patient.phone,
+                "code": latest_code(clinic.runtime, patient.phone),
+                "csrf_token": token,
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        assert signed_in.headers["location"] == f"/queue/arrive?code={code}"
+        arrived = await nobody.get(signed_in.headers["location"])
+        assert arrived.status_code == 200
+        assert f'value="{code}"' in arrived.text
+        # Used once: the next sign-in goes home as usual.
+        assert "cf_next" not in nobody.cookies
 
     async with browser() as desk:
         await sign_in_page_staff(desk, receptionist)

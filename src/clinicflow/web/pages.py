@@ -34,6 +34,30 @@ async def favicon() -> RedirectResponse:
     return RedirectResponse(ASSETS.url(ICON), status_code=301)
 
 
+# Where a signed-out patient was going when a page sent them to the phone sign-in (a QR code
+# on the board or an appointment): the code is asked for and typed on two pages, so the
+# target rides in a short-lived cookie instead of being threaded through both forms.
+NEXT_COOKIE = "cf_next"
+NEXT_COOKIE_SECONDS = 30 * 60
+
+
+def remember_next(request: Request, response: Response, target: str) -> None:
+    response.set_cookie(
+        NEXT_COOKIE,
+        safe_next(target),
+        max_age=NEXT_COOKIE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def remembered_next(request: Request) -> str:
+    """The remembered target, checked again (a cookie is the browser's to change)."""
+    return safe_next(request.cookies.get(NEXT_COOKIE))
+
+
 @router.get("/")
 async def front_door(user: OptionalPageUser) -> RedirectResponse:
     return RedirectResponse("/home" if user else "/login", status_code=303)

@@ -4,7 +4,7 @@ nothing (a link preview must not check anyone in); its one button does."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,6 +21,7 @@ from clinicflow.queue import access
 from clinicflow.queue import service as queues
 from clinicflow.queue.pages.desk import receipt
 from clinicflow.routing import TransactionalRoute
+from clinicflow.web.pages import NEXT_COOKIE, remember_next
 from clinicflow.web.templating import refusal_page, render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -39,11 +40,19 @@ async def arrive(
     request: Request, session: Session, user: OptionalPageUser, code: CodeQuery = None
 ) -> Response:
     if user is None:
+        # Whoever scans a check-in QR code is a patient: the phone sign-in, which brings
+        # them back here with the code kept (the staff page is one link away on it).
         target = "/queue/arrive" + (f"?{urlencode({'code': code})}" if code else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        redirect = RedirectResponse("/login/phone", status_code=303)
+        remember_next(request, redirect, target)
+        return redirect
+    response: Response
     if access.has_waiting_room(user) and not code:
-        return RedirectResponse("/queue", status_code=303)
-    return render(request, "queue/arrive.html", {"code": code or "", "done": None})
+        response = RedirectResponse("/queue", status_code=303)
+    else:
+        response = render(request, "queue/arrive.html", {"code": code or "", "done": None})
+    response.delete_cookie(NEXT_COOKIE, path="/")
+    return response
 
 
 @router.post("/queue/arrive", dependencies=[CsrfProtected])

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
+from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
@@ -33,6 +34,10 @@ class CheckInCard:
     mode: Mode
     code: str
     qr: Markup | None
+    # When this reader may check it in (`queues.check_in_opens_at`), and whether it is open now.
+    opens_at: datetime
+    opens_at_label: str
+    is_open: bool
 
 
 def arrival_url(settings: Settings, code: str | None = None) -> str:
@@ -72,8 +77,10 @@ async def todays_appointments(
         session, {a.doctor_id for a, _zone in found} | {a.patient_id for a, _zone in found}
     )
     cards = []
+    now = clock.now()
     for appointment, zone in found:
         code = queues.check_in_code(settings, appointment.id)
+        opens_at = await queues.check_in_opens_at(session, actor, appointment, zone)
         cards.append(
             CheckInCard(
                 appointment_id=appointment.id,
@@ -85,6 +92,9 @@ async def todays_appointments(
                 qr=qr_svg(arrival_url(settings, code), _("Check-in code {code}").format(code=code))
                 if with_qr
                 else None,
+                opens_at=opens_at,
+                opens_at_label=_clock_label(opens_at, zone),
+                is_open=now >= opens_at,
             )
         )
     return cards

@@ -45,6 +45,9 @@ def _waiting_room_text() -> dict[str, Any]:
         "ready_done": _("The doctor knows you are ready."),
         "join_soon": _("Join opens when you are among the next 10."),
         "join_wait": _("The doctor will share the link when you are called."),
+        "join_room": _(
+            "You are in the waiting room. The meeting link appears when you are called."
+        ),
         "failed": _("That did not work. Check your connection and try again."),
         "alerts_on": _("Alerts are on."),
         "alerts_blocked": _("Notifications are blocked in this browser; keep this page open."),
@@ -63,19 +66,20 @@ async def _waiting_room_context(
     doctors = {d.id: d for d in await identity.users(session, {e.doctor_id for _s, e in places})}
     cards = []
     for current, entry in newest.values():
-        doctor = doctors[entry.doctor_id]
-        meet_url = doctor.doctor.meet_url if doctor.doctor else None
+        # The meeting is the doctor's live room: only the patient who has been called gets
+        # its link (the consultation's, copied from the doctor's at the call), as in the API.
+        meet_url = await queues.meeting_link_for(session=session, actor=viewer, entry=entry)
         public = current.public()
         out = current.entry(entry).model_dump(mode="json")
         cards.append(
             {
                 **out,
                 "topic": queues.topic(entry.doctor_id, entry.day),
-                "doctor_name": doctor.name,
+                "doctor_name": doctors[entry.doctor_id].name,
                 "consultation_url": f"/consultations/{entry.consultation_id}"
                 if entry.consultation_id
                 else None,
-                "meet_url": meet_url if entry.online else None,
+                "meet_url": meet_url,
                 "queue": public,
                 "missed_message": _(
                     "I missed my turn in your queue today (token {token}). Can we talk?"

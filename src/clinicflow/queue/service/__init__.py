@@ -24,6 +24,7 @@ from clinicflow.queue.service.days import queue_of as queue_of
 from clinicflow.queue.service.joining import appointments_to_check_in as appointments_to_check_in
 from clinicflow.queue.service.joining import check_in as check_in
 from clinicflow.queue.service.joining import check_in_code as check_in_code
+from clinicflow.queue.service.joining import check_in_opens_at as check_in_opens_at
 from clinicflow.queue.service.joining import walk_in as walk_in
 from clinicflow.queue.service.meeting_link import set_meet_link as set_meet_link
 from clinicflow.queue.service.missed import expire_skipped as expire_skipped
@@ -37,6 +38,7 @@ from clinicflow.queue.service.queue_state import state as state
 from clinicflow.queue.service.queue_state import topic as topic
 from clinicflow.queue.service.reading import board as board
 from clinicflow.queue.service.reading import has_place_with as has_place_with
+from clinicflow.queue.service.reading import meeting_link_for as meeting_link_for
 from clinicflow.queue.service.reading import my_entries as my_entries
 from clinicflow.queue.service.reading import my_places as my_places
 from clinicflow.queue.service.reading import patient_name as patient_name

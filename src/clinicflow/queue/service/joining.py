@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,6 +88,21 @@ async def appointments_to_check_in(
         if appointment.starts_at.astimezone(zone).date() == now.astimezone(zone).date():
             answer.append((appointment, zone))
     return answer
+
+
+async def check_in_opens_at(
+    session: AsyncSession, actor: Actor, appointment: AppointmentView, zone: ZoneInfo
+) -> datetime:
+    """When `actor` may check `appointment` in: the one rule behind the check-in refusal,
+    the patient's "Check-in opens at 13:00" and the desk's list, so the button a person
+    sees and the answer they get when they press it cannot disagree. The front desk
+    (`access.checks_in_any_time`) may from the start of the appointment's day in its
+    doctor's zone; the patient from the clinic's window (`check_in_window_minutes`) before
+    the start."""
+    if access.checks_in_any_time(actor):
+        return datetime.combine(appointment.starts_at.astimezone(zone).date(), time.min, zone)
+    _row, rules = await current_rules(session)
+    return appointment.starts_at - timedelta(minutes=rules.check_in_window_minutes)
 
 
 async def join(
@@ -205,14 +220,11 @@ async def check_in(
         raise conflict(
             ErrorCode.check_in_not_open, _("Check in on the day of the appointment."), day=str(day)
         )
-    _row, rules = await current_rules(session)
-    opens_at = appointment.starts_at - timedelta(minutes=rules.check_in_window_minutes)
-    if not access.checks_in_any_time(actor) and now < opens_at:
+    opens_at = await check_in_opens_at(session, actor, appointment, zone)
+    if now < opens_at:
         raise conflict(
             ErrorCode.check_in_not_open,
-            _("Check-in opens {minutes} minutes before your appointment.").format(
-                minutes=rules.check_in_window_minutes
-            ),
+            _("Check-in opens at {time}.").format(time=f"{opens_at.astimezone(zone):%H:%M}"),
             opens_at=opens_at.isoformat(),
         )
     queue = await queue_to_join(session, doctor.id, day)

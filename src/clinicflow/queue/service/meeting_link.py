@@ -51,7 +51,9 @@ async def set_meet_link(
             realtime.Event(
                 topic=f"user:{entry.patient_id}",
                 type="queue.meet_link",
-                data={"doctor_id": str(doctor_id), "meet_url": meet_url, "entry_id": str(entry.id)},
+                # Not the link itself: a waiting patient's page must never hold the doctor's
+                # live room; a called one reads it from GET /api/queue/me.
+                data={"doctor_id": str(doctor_id), "entry_id": str(entry.id)},
             ),
         )
         await notifications.about_entry(session, kind=Kind.meeting_link, entry=entry, link=meet_url)

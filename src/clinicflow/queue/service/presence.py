@@ -1,5 +1,5 @@
 """The doctor's presence: "doctor away" while nobody of theirs follows the queue, and back
-the moment they do."""
+the moment they do. Each waiting patient is told once per absence (`away_notice_key`)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,19 @@ async def _show_away(session: AsyncSession, queue: Queue, away: bool) -> None:
     queue.doctor_away = away
     current = await announce(session, queue)
     if away:
-        await notifications.about_entries(
-            session, kind=Kind.doctor_away, entries=await entries_of(session, current.ordered)
-        )
+        for entry in await entries_of(session, current.ordered):
+            await notifications.about_entry(
+                session,
+                kind=Kind.doctor_away,
+                entry=entry,
+                dedupe_key=away_notice_key(queue, entry),
+            )
+
+
+def away_notice_key(queue: Queue, entry: QueueEntry) -> str:
+    """One "Doctor away" notice per place and absence. A doctor whose socket drops and comes
+    back (a reload, a phone's screen going dark) flips the queue away and back many times in
+    one absence; the absence only ends when they call a patient, which moves the serving
+    token. So the key is the place and the token being served: repeats within one absence
+    are the same notice, and the notifications' unique `dedupe_key` keeps it to one."""
+    return f"doctor_away:{entry.id}:{queue.serving_token or 0}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
@@ -29,6 +29,12 @@ E = EntryStatus
 UPDATED = "queue.updated"
 SNAPSHOT = "queue.snapshot"
 AVERAGE_OVER = 20
+# One short visit must not make every estimate "about 0 min": the pace is trusted only from
+# this many finished visits on, and never below the floor.
+MIN_FINISHED_VISITS = 3
+FLOOR_MINUTES = 3.0
+# The doctor's typical minutes per visit when the caller has none to give.
+DEFAULT_TYPICAL_MINUTES = 10.0
 
 
 def topic(doctor_id: uuid.UUID, day: date) -> str:
@@ -64,6 +70,7 @@ class State:
             average_minutes=self.average_minutes,
             now=self.now,
             patient_name=patient_name,
+            doctor_away=self.queue.doctor_away,
         )
 
     def public(self) -> dict[str, Any]:
@@ -88,8 +95,11 @@ def entry_out(
     average_minutes: float,
     now: datetime,
     patient_name: str | None,
+    doctor_away: bool = False,
 ) -> schemas.EntryOut:
-    minutes = None if position is None else round(position * average_minutes)
+    """An entry as the API shows it. While the doctor is away there is no estimate (null):
+    a time computed from a pace nobody is keeping would be a promise the clinic breaks."""
+    minutes = None if position is None or doctor_away else round(position * average_minutes)
     return schemas.EntryOut(
         id=entry.id,
         token=entry.token,
@@ -129,9 +139,21 @@ CANDIDATE_COLUMNS = (
 )
 
 
+def visit_minutes(
+    durations_seconds: Sequence[float], *, typical_minutes: float = DEFAULT_TYPICAL_MINUTES
+) -> float:
+    """The minutes one visit is expected to take: the mean of the finished visits given, once
+    there are `MIN_FINISHED_VISITS` of them, else the doctor's typical minutes; never less
+    than `FLOOR_MINUTES` (a 24-second visit made every estimate "about 0 min")."""
+    if len(durations_seconds) < MIN_FINISHED_VISITS:
+        return max(FLOOR_MINUTES, typical_minutes)
+    return max(FLOOR_MINUTES, sum(durations_seconds) / len(durations_seconds) / 60)
+
+
 async def average_minutes(session: AsyncSession, doctor_id: uuid.UUID) -> float:
-    """The mean length of the doctor's last finished visits, or their usual minutes."""
-    recent = (
+    """The doctor's pace from their last `AVERAGE_OVER` finished visits (any day); the
+    typical minutes it falls back to are their profile's (`other_domains.usual_visit_minutes`)."""
+    durations = await session.scalars(
         select(QueueEntry.duration_seconds)
         .where(
             QueueEntry.doctor_id == doctor_id,
@@ -140,12 +162,11 @@ async def average_minutes(session: AsyncSession, doctor_id: uuid.UUID) -> float:
         )
         .order_by(QueueEntry.finished_at.desc())
         .limit(AVERAGE_OVER)
-        .subquery()
     )
-    mean = await session.scalar(select(func.avg(recent.c.duration_seconds)))
-    if mean is not None:
-        return float(mean) / 60
-    return await other_domains.usual_visit_minutes(session, doctor_id)
+    return visit_minutes(
+        [float(seconds) for seconds in durations if seconds is not None],
+        typical_minutes=await other_domains.usual_visit_minutes(session, doctor_id),
+    )
 
 
 async def not_opened(session: AsyncSession, doctor_id: uuid.UUID, day: date) -> State:

@@ -68,11 +68,7 @@ async def my_places(*, session: AsyncSession, actor: Actor) -> list[schemas.MyEn
     answer = []
     for current, entry in places:
         doctor = doctors[entry.doctor_id]
-        consultation_url = None
-        if entry.status is E.in_consultation and entry.consultation_id is not None:
-            consultation_url = await other_domains.consultation_meet_url(
-                session, actor, entry.consultation_id
-            )
+        consultation_url = await meeting_link_for(session=session, actor=actor, entry=entry)
         answer.append(
             schemas.MyEntryOut(
                 **current.entry(entry).model_dump(),
@@ -85,6 +81,15 @@ async def my_places(*, session: AsyncSession, actor: Actor) -> list[schemas.MyEn
             )
         )
     return answer
+
+
+async def meeting_link_for(*, session: AsyncSession, actor: Actor, entry: QueueEntry) -> str | None:
+    """The meeting link the patient of `entry` may see: their consultation's (copied from
+    the doctor's at the call), and only once they have been called. A patient still waiting,
+    even among the next 10, never gets the doctor's live room, where someone else may be."""
+    if entry.status is not E.in_consultation or entry.consultation_id is None:
+        return None
+    return await other_domains.consultation_meet_url(session, actor, entry.consultation_id)
 
 
 async def my_entries(*, session: AsyncSession, actor: Actor) -> list[tuple[State, QueueEntry]]:

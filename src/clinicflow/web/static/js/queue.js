@@ -69,8 +69,12 @@ function start(root) {
     return index === -1 ? null : index;
   }
 
+  // Called: the visit (its consultation, or the meeting link the server gives only to the
+  // patient it called). Waiting, even among the next ten: only the visit's own room in the
+  // app, never the doctor's live meeting, where another patient may be with them.
   function joinUrl(place) {
-    return place.consultationUrl || place.meetUrl || null;
+    if (isTurn(place)) return place.consultationUrl || place.meetUrl || null;
+    return place.status === "waiting" ? place.consultationUrl || null : null;
   }
 
   function isTurn(place) {
@@ -102,7 +106,7 @@ function start(root) {
       const progress = card.querySelector("[data-progress]");
       progress.max = start + 1;
       progress.value = start - n + 1;
-      if (place.position !== n || place.averageMinutes !== q.average_minutes || place.targetAt === null) {
+      if (place.position !== n || place.averageMinutes !== q.average_minutes || place.targetAt === null || place.wasAway) {
         place.targetAt = Date.now() + n * q.average_minutes * 60000;
       }
     } else {
@@ -111,6 +115,12 @@ function start(root) {
     }
     place.position = position;
     place.averageMinutes = q.average_minutes;
+    // While the doctor is away nobody keeps the pace: no minutes, no clock time, and the
+    // countdown starts again from their return.
+    const away = Boolean(q.doctor_away);
+    place.wasAway = away;
+    card.querySelector("[data-estimate-time]").hidden = away;
+    card.querySelector("[data-estimate-away]").hidden = !away;
     tick(place);
 
     // The doctor's state.
@@ -152,6 +162,7 @@ function start(root) {
       join.hidden = !ACTIVE.includes(place.status);
       const note = card.querySelector("[data-join-note]");
       note.textContent = !ACTIVE.includes(place.status) || usable ? "" : near ? text.join_wait : text.join_soon;
+      if (usable && !isTurn(place)) note.textContent = text.join_room;
     }
 
     card.querySelector("[data-missed]").hidden = !(place.status === "skipped" || place.status === "no_show");
@@ -160,7 +171,7 @@ function start(root) {
 
   function tick(place) {
     const card = place.card;
-    if (!card || place.targetAt === null) return;
+    if (!card || place.targetAt === null || place.wasAway) return;
     const left = Math.max(0, Math.ceil((place.targetAt - Date.now()) / 60000));
     card.querySelector("[data-minutes]").textContent = fill(text.minutes, { minutes: left });
     card.querySelector("[data-at]").textContent = fill(text.at, { time: timeFormat.format(new Date(Math.max(place.targetAt, Date.now()))) });
@@ -339,16 +350,31 @@ function start(root) {
 
   places.forEach(render);
 
+  // "Check in" turns on by itself when the window opens (the server decides when; the
+  // button only waits for that moment, and the server checks again when it is pressed).
+  root.querySelectorAll("form[data-check-in-opens]").forEach((form) => {
+    const opens = Date.parse(form.dataset.checkInOpens);
+    const open = () => {
+      if (Date.now() < opens) return false;
+      form.querySelector("button[type=submit]").disabled = false;
+      const note = form.querySelector("[data-check-in-note]");
+      if (note) note.hidden = true;
+      return true;
+    };
+    if (!open()) {
+      const timer = setInterval(() => { if (open()) clearInterval(timer); }, 15000);
+    }
+  });
+
   const live = ClinicSocket.shared();
   const badge = root.querySelector("[data-connection]");
   if (badge) live.showStateIn(badge);
   byTopic.forEach((group, topic) => live.subscribe(topic, { onEvent: receive }));
   live.subscribe("user:" + config.me, {
     onEvent: (event) => {
+      // The link itself reaches only a called patient, through GET /api/queue/me.
       if (event.type !== "queue.meet_link" || !event.data) return;
-      places.forEach((place) => {
-        if (place.doctorId === event.data.doctor_id && place.online) update(place, { meetUrl: event.data.meet_url });
-      });
+      if (places.some((place) => place.doctorId === event.data.doctor_id && place.online)) refetchSoon();
     },
   });
 
