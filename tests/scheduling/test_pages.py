@@ -14,7 +14,6 @@ from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import User
 from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
-from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment
 from clinicflow.scheduling.schemas import AppointmentStatus, Mode
 from tests.factories import Accounts, csrf_from
@@ -34,25 +33,6 @@ WORKING_DAY = [("08:00", "12:00"), ("14:00", "18:00")]
 
 def slot_values(html: str) -> list[str]:
     return re.findall(r'name="starts_at" value="([^"]+)"', html)
-
-
-@pytest.fixture
-async def doctor(accounts: Accounts, runtime: Runtime, frozen_clock: FrozenClock) -> User:
-    """A Nairobi doctor working 08:00–12:00 and 14:00–18:00 on weekdays, in 15-minute slots."""
-    user = await accounts.make(
-        Role.doctor, name="Dr. Amani Otieno", profile={"timezone": "Africa/Nairobi"}
-    )
-    async with runtime.transaction() as session:
-        await scheduling.set_availability(
-            session=session,
-            actor=user,
-            doctor_id=user.id,
-            timezone="Africa/Nairobi",
-            slot_minutes=15,
-            weekly={day: WORKING_DAY for day in ("mon", "tue", "wed", "thu", "fri")},
-            exceptions=[],
-        )
-    return user
 
 
 def browser(app: object) -> httpx.AsyncClient:

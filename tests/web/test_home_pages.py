@@ -133,14 +133,14 @@ async def test_the_patient_moves_then_cancels_the_next_appointment_from_home(
     assert all(value > "2026-03-02T09:00" for value in offered)
     assert "Monday 2 March, 14:15" in html  # 11:15 UTC, on the clinic's clock
     bad = await client.post(
-        f"/home/appointments/{appointment_id}/reschedule",
-        data={"starts_at": "not a time", "csrf_token": csrf_from(html)},
+        f"/appointments/{appointment_id}/reschedule",
+        data={"starts_at": "not a time", "back": "/home", "csrf_token": csrf_from(html)},
     )
     assert bad.status_code == 422
     assert "Choose one of the times shown." in bad.text
     moved = await client.post(
-        f"/home/appointments/{appointment_id}/reschedule",
-        data={"starts_at": AFTERNOON[12], "csrf_token": csrf_from(html)},
+        f"/appointments/{appointment_id}/reschedule",
+        data={"starts_at": AFTERNOON[12], "back": "/home", "csrf_token": csrf_from(html)},
     )
     assert moved.status_code == 303
     assert moved.headers["location"] == "/home?done=rescheduled"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.config import Settings
 from clinicflow.core import clock
 from clinicflow.core.errors import AppError
 from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, Viewer
@@ -24,10 +25,11 @@ from clinicflow.routing import TransactionalRoute
 from clinicflow.scheduling import access
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment
-from clinicflow.scheduling.pages import formatting, people
+from clinicflow.scheduling.pages import formatting, people, reschedule
 from clinicflow.scheduling.pages.fields import parse_date
 from clinicflow.scheduling.schemas import AppointmentStatus, Mode
 from clinicflow.scheduling.service.lifecycle import LIVE
+from clinicflow.web.pages import safe_next
 from clinicflow.web.templating import refusal_page, render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -48,6 +50,10 @@ class AppointmentRow:
     status: AppointmentStatus
     reason: str
     can_cancel: bool
+    doctor_id: uuid.UUID | None = None
+    # The times it may move to (a patient's own booked appointment), and its calendar file.
+    free_times: tuple[reschedule.FreeTime, ...] = ()
+    calendar_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,39 @@ async def appointment_rows(
                 status=item.status,
                 reason=item.reason,
                 can_cancel=item.status in LIVE and item.starts_at > now,
+                doctor_id=item.doctor_id,
+                calendar_url=f"/api/appointments/{item.id}.ics",
             )
         )
     return rows
+
+
+def _moment_label(zone: ZoneInfo, at: datetime) -> str:
+    return f"{formatting.full_day_label(at.astimezone(zone).date())}, {at.astimezone(zone):%H:%M}"
+
+
+async def _movable(
+    session: AsyncSession,
+    settings: Settings,
+    viewer: Viewer,
+    rows: list[AppointmentRow],
+    appointments: Sequence[Appointment],
+) -> list[AppointmentRow]:
+    """The patient's rows, each with the free times it may move to (in its doctor's zone)."""
+    moved = []
+    for row, item in zip(rows, appointments, strict=True):
+        availability = await scheduling.get_availability(session=session, doctor_id=item.doctor_id)
+        choices = await reschedule.free_times(
+            session=session,
+            settings=settings,
+            viewer_id=viewer.id,
+            doctor_id=item.doctor_id,
+            starts_at=item.starts_at,
+            status=item.status,
+            label=partial(_moment_label, ZoneInfo(availability.timezone)),
+        )
+        moved.append(replace(row, free_times=tuple(choices)))
+    return moved
 
 
 async def _waitlist_rows(session: AsyncSession, actor: Viewer) -> list[WaitlistRow]:
@@ -158,15 +194,22 @@ async def _waitlist_rows(session: AsyncSession, actor: Viewer) -> list[WaitlistR
     return rows
 
 
-async def _appointments_context(
-    session: AsyncSession, actor: Viewer, start: date | None, end: date | None
+async def page_context(
+    session: AsyncSession,
+    actor: Viewer,
+    settings: Settings,
+    start: date | None = None,
+    end: date | None = None,
 ) -> dict[str, Any]:
     shown = access.appointment_list(actor)
     if shown == "patient":
         now = clock.now()
-        upcoming, _more = await scheduling.list_appointments(
+        coming, _more = await scheduling.list_appointments(
             session=session, actor=actor, start=now, limit=LIST_LIMIT
         )
+        # A cancelled appointment is no longer "upcoming": it is listed with the earlier ones.
+        upcoming = [item for item in coming if item.status in LIVE]
+        called_off = [item for item in coming if item.status not in LIVE]
         past, _more = await scheduling.list_appointments(
             session=session,
             actor=actor,
@@ -174,9 +217,12 @@ async def _appointments_context(
             end=now,
             limit=LIST_LIMIT,
         )
+        rows = await appointment_rows(session, upcoming, with_patients=False)
         return {
-            "upcoming": await appointment_rows(session, upcoming, with_patients=False),
-            "past": list(reversed(await appointment_rows(session, past, with_patients=False))),
+            "upcoming": await _movable(session, settings, actor, rows, upcoming),
+            "past": list(
+                reversed(await appointment_rows(session, [*past, *called_off], with_patients=False))
+            ),
             "waitlist": await _waitlist_rows(session, actor),
         }
     # Staff see a range of days; a doctor's days are counted in their own zone.
@@ -232,19 +278,23 @@ def _appointments_url(start: date | None, end: date | None, **flags: object) -> 
 async def appointments(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     user: PageUser,
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     booked: uuid.UUID | None = None,
+    done: Literal["rescheduled"] | None = None,
     cancelled: bool = False,
     waitlisted: bool = False,
     left: bool = False,
 ) -> Response:
     viewer = people.viewer(request)
-    context = await _appointments_context(session, viewer, parse_date(start), parse_date(end))
+    context = await page_context(session, viewer, settings, parse_date(start), parse_date(end))
     notice = None
     if booked is not None:
         notice = _("Your appointment is booked.")
+    elif done == reschedule.DONE:
+        notice = _("Your appointment has a new time.")
     elif cancelled:
         notice = _("The appointment is cancelled.")
     elif waitlisted:
@@ -277,7 +327,7 @@ async def cancel(
             appointment_id=appointment_id,
         )
     except AppError as exc:
-        page = partial(_appointments_context, session, people.viewer(request), first, last)
+        page = partial(page_context, session, people.viewer(request), settings, first, last)
         return await refusal_page(
             request,
             session,
@@ -303,7 +353,7 @@ async def leave_waitlist(
             session=session, settings=settings, actor=user, entry_id=entry_id
         )
     except AppError as exc:
-        page = partial(_appointments_context, session, people.viewer(request), None, None)
+        page = partial(page_context, session, people.viewer(request), settings)
         return await refusal_page(
             request,
             session,
@@ -314,3 +364,38 @@ async def leave_waitlist(
             highlight=None,
         )
     return RedirectResponse(_appointments_url(None, None, left=1), status_code=303)
+
+
+@router.post("/appointments/{appointment_id}/reschedule", dependencies=[CsrfProtected])
+async def move(
+    request: Request,
+    appointment_id: uuid.UUID,
+    session: Session,
+    settings: SettingsDep,
+    user: PageUser,
+    starts_at: Annotated[str, Form(max_length=40)],
+    back: Annotated[str | None, Form(max_length=200)] = None,
+) -> Response:
+    """Move the appointment to one of the offered times, then back to the page it was moved
+    from (the appointments or the patient's home); a refusal (taken meanwhile, too late to
+    change) shows the appointments with its reason."""
+    try:
+        await reschedule.move(
+            session=session,
+            settings=settings,
+            actor=user,
+            appointment_id=appointment_id,
+            starts_at=starts_at,
+        )
+    except AppError as exc:
+        return await refusal_page(
+            request,
+            session,
+            exc,
+            "scheduling/appointments.html",
+            partial(page_context, session, people.viewer(request), settings),
+            notice=None,
+            highlight=appointment_id,
+        )
+    target = safe_next(back, "/appointments").split("?")[0]
+    return RedirectResponse(f"{target}?done={reschedule.DONE}", status_code=303)

@@ -26,7 +26,6 @@ from clinicflow.web.home.page import HomeRequest
 from clinicflow.web.templating import render, render_block
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
-router.include_router(patient.router)
 
 Context = Callable[[HomeRequest], Awaitable[dict[str, Any]]]
 
