@@ -22,6 +22,8 @@ from clinicflow.assistant import pages as assistant_pages
 from clinicflow.assistant.drafts import ChartDrafts
 from clinicflow.assistant.providers import build_provider
 from clinicflow.assistant.runner import Assistant
+from clinicflow.clinic import api as clinic_api
+from clinicflow.clinic import pages as clinic_pages
 from clinicflow.config import Settings, get_settings
 from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scheduling_api.router)
     app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
+    app.include_router(clinic_api.router)
+    app.include_router(clinic_pages.router)
     app.include_router(queue_api.router)
     app.include_router(queue_pages.router)
     app.include_router(consultations_api.router)

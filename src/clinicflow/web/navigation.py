@@ -37,4 +37,5 @@ def navigation_for(role: Role | None) -> list[NavItem]:
     elif role is Role.admin:
         items.append(NavItem("/admin/users", _("Users")))
         items.append(NavItem("/admin/deliveries", _("Deliveries")))
+        items.append(NavItem("/admin/clinic", _("Clinic settings")))
     return items
