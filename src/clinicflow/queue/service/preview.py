@@ -21,7 +21,6 @@ from clinicflow.queue.models import QueueEntry
 from clinicflow.queue.schemas import EntryStatus, Severity
 from clinicflow.queue.service import other_domains
 from clinicflow.queue.service.days import get_queue
-from clinicflow.queue.service.queue_state import CANDIDATE_COLUMNS
 from clinicflow.queue.service.rules import current_rules
 
 
@@ -65,17 +64,27 @@ async def preview_order(
         )
         if queue is None:
             continue
-        rows = await session.execute(
-            select(*CANDIDATE_COLUMNS, QueueEntry.patient_id).where(
+        waiting = await session.scalars(
+            select(QueueEntry).where(
                 QueueEntry.queue_id == queue.id, QueueEntry.status == EntryStatus.waiting
             )
         )
         patients: dict[uuid.UUID, uuid.UUID] = {}
         candidates = []
-        for row in rows:
-            candidate = priority.Candidate(*row[: len(CANDIDATE_COLUMNS)])
-            candidates.append(candidate)
-            patients[candidate.id] = row[-1]
+        for entry in waiting:
+            candidates.append(
+                priority.Candidate(
+                    id=entry.id,
+                    token=entry.token,
+                    severity=entry.severity,
+                    patient_type=entry.patient_type,
+                    joined_at=entry.joined_at,
+                    appointment_starts_at=entry.appointment_starts_at,
+                    pinned_before_id=entry.pinned_before_id,
+                    pinned_at=entry.pinned_at,
+                )
+            )
+            patients[entry.id] = entry.patient_id
         if not candidates:
             continue
         before = {c.id: n for n, c in enumerate(priority.order(candidates, in_force, now), 1)}
