@@ -126,9 +126,7 @@ async def test_bad_input_is_a_422_naming_the_field(
 
 
 @pytest.mark.parametrize("role", [Role.doctor, Role.receptionist])
-async def test_only_an_admin_reads_or_changes_the_settings(
-    clinic: QueueClinic, role: Role
-) -> None:
+async def test_only_an_admin_reads_or_changes_the_settings(clinic: QueueClinic, role: Role) -> None:
     headers = await clinic.staff(role)
     assert (await clinic.client.get(URL, headers=headers)).status_code == 403
     changed = await clinic.client.put(URL, json={"name": "Mine now"}, headers=headers)
