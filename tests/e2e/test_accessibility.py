@@ -60,6 +60,7 @@ def test_the_staff_pages_have_no_serious_accessibility_problem(
             "/notifications",
             "/admin/users",
             "/admin/deliveries",
+            "/admin/clinic",
             "/board",
         )
         for problem in _problems(phone_page, path)
