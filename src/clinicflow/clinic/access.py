@@ -12,6 +12,7 @@ ADMIN = "admin"
 
 
 def is_admin(actor: Actor) -> bool:
+    """An administrator (a deactivated one cannot sign in, so is never an actor here)."""
     return str(getattr(actor.role, "value", actor.role)) == ADMIN
 
 
