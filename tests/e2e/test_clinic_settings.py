@@ -5,6 +5,9 @@ waiting patients before saving them."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,6 @@ from tests.e2e.people import no_horizontal_scroll, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path("/tmp/shots/a-settings")
 WAITING = [
     ("Baraka Mutua", "+254711000101", PatientType.adult),
     ("Neema Achieng", "+254711000102", PatientType.adult),
@@ -61,7 +63,7 @@ def _three_waiting(live_server: LiveServer) -> None:
 
 
 def test_an_admin_changes_the_zone_and_previews_new_weights_before_saving(
-    phone_page: Page, live_server: LiveServer
+    phone_page: Page, live_server: LiveServer, screenshot: Callable[[Page, str], Path]
 ) -> None:
     _three_waiting(live_server)
     page = phone_page
@@ -74,6 +76,16 @@ def test_an_admin_changes_the_zone_and_previews_new_weights_before_saving(
     assert page.locator("html").get_attribute("lang") == "sw"
 
     page.goto("/admin/clinic")
+    # A refused save: the problem beside its field, the typed value kept.
+    page.locator("[data-testid=clinic-public-url]").fill("ftp://afya.example.com")
+    page.locator("[data-testid=clinic-name]").fill("Afya Kliniki")
+    page.locator("[data-testid=save-clinic]").click()
+    expect(page.locator("[data-testid=field-error-public_url]")).to_be_visible()
+    expect(page.locator("[data-testid=clinic-public-url]")).to_have_value("ftp://afya.example.com")
+    expect(page.locator("[data-testid=clinic-name]")).to_have_value("Afya Kliniki")
+    refused = screenshot(page, "admin-clinic-refused-sw")
+    page.locator("[data-testid=clinic-public-url]").fill("https://afya.example.com")
+
     places = page.locator("[data-testid=rules-preview] [data-testid=preview-place]")
     expect(places).to_have_count(3)
     expect(places.first).to_have_attribute("data-token", "1")
@@ -92,11 +104,10 @@ def test_an_admin_changes_the_zone_and_previews_new_weights_before_saving(
     expect(places.nth(1)).to_have_attribute("data-token", "1")
     expect(page.locator("[data-testid=rules-version]")).not_to_contain_text("1")
     no_horizontal_scroll(page)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "admin-clinic-sw.png"), full_page=True)
-    page.locator("[data-testid=rules-preview]").screenshot(
-        path=str(SHOTS / "admin-clinic-preview-sw.png")
-    )
+    shot = screenshot(page, "admin-clinic-sw")
+    if os.environ.get("E2E_SHOTS_DIR"):  # kept for a person to look at
+        for taken in (refused, shot):
+            shutil.copy(taken, Path(os.environ["E2E_SHOTS_DIR"]) / taken.name)
 
     page.locator("[data-testid=save-rules]").click()
     expect(page.locator("[data-testid=rules-saved]")).to_be_visible()
