@@ -215,3 +215,12 @@ def test_the_channels_are_known_ordered_and_include_in_app(chosen: list[str]) ->
     assert "in_app" in channels
     assert set(channels) == {"in_app", *chosen}
     assert channels == [c for c in KNOWN_CHANNELS if c in channels]
+
+
+async def test_null_keeps_the_value(clinic: QueueClinic) -> None:
+    admin = await clinic.staff(Role.admin)
+    fields = ["timezone", "public_url", "phone_region", "notification_channels", "name"]
+    response = await clinic.client.put(URL, json=dict.fromkeys(fields), headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 0
+    assert response.json()["timezone"] == "Africa/Nairobi"

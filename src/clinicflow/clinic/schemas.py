@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from clinicflow.core.schemas import StrictModel
 from clinicflow.i18n import LANGUAGES
@@ -97,6 +98,15 @@ def _reminders(value: list[int]) -> list[int]:
     return sorted(set(value), reverse=True)
 
 
+CHECKS: dict[str | None, Callable[[Any], Any]] = {
+    "timezone": _zone_name,
+    "public_url": _web_address,
+    "phone_region": _region,
+    "default_language": _language,
+    "notification_channels": _channels,
+    "reminder_minutes": _reminders,
+}
+
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 OptionalText = Annotated[str, Field(max_length=300)]
 # A reminder from a minute up to two weeks ahead.
@@ -105,8 +115,8 @@ ReminderMinutes = Annotated[int, Field(gt=0, le=14 * 24 * 60)]
 
 class ClinicChanges(StrictModel):
     """What an admin changes (`PUT /api/admin/clinic`): every field is optional, and a field
-    left out keeps its value, so a client that sends the whole object and one that sends
-    only the time zone both work."""
+    left out (or null) keeps its value, so a client that sends the whole object and one that
+    sends only the time zone both work."""
 
     name: Text | None = None
     address: OptionalText | None = None
@@ -121,12 +131,20 @@ class ClinicChanges(StrictModel):
     cancellation_window_minutes: Annotated[int, Field(ge=0, le=14 * 24 * 60)] | None = None
     no_show_grace_minutes: Annotated[int, Field(ge=0, le=240)] | None = None
 
-    _zone = field_validator("timezone")(_zone_name)
-    _url = field_validator("public_url")(_web_address)
-    _phone_region = field_validator("phone_region")(_region)
-    _default_language = field_validator("default_language")(_language)
-    _notification_channels = field_validator("notification_channels")(_channels)
-    _reminder_minutes = field_validator("reminder_minutes")(_reminders)
+    @field_validator(
+        "timezone",
+        "public_url",
+        "phone_region",
+        "default_language",
+        "notification_channels",
+        "reminder_minutes",
+    )
+    @classmethod
+    def _check(cls, value: Any, info: ValidationInfo) -> Any:
+        # null is the same as leaving the field out: it keeps its value.
+        if value is None:
+            return None
+        return CHECKS[info.field_name](value)
 
 
 class ClinicOut(BaseModel):
