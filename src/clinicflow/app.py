@@ -25,6 +25,8 @@ from clinicflow.assistant.providers import build_provider
 from clinicflow.assistant.runner import Assistant
 from clinicflow.auditlog import api as auditlog_api
 from clinicflow.auditlog import pages as auditlog_pages
+from clinicflow.clinic import api as clinic_api
+from clinicflow.clinic import pages as clinic_pages
 from clinicflow.config import Settings, get_settings
 from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scheduling_api.router)
     app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
+    app.include_router(clinic_api.router)
+    app.include_router(clinic_pages.router)
     app.include_router(queue_api.router)
     app.include_router(queue_pages.router)
     app.include_router(consultations_api.router)

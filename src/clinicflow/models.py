@@ -1,6 +1,7 @@
 """Imports every domain's tables, so `Base.metadata` is complete for Alembic and tests."""
 
 from clinicflow.assistant.models import DraftRow, MemoryRow
+from clinicflow.clinic.models import ClinicSettings
 from clinicflow.consultations.models import Attachment, Consultation, Message
 from clinicflow.core.audit import AuditEntry, AuditHead
 from clinicflow.db import Base
@@ -37,6 +38,7 @@ __all__ = [
     "AuditHead",
     "Availability",
     "CalendarFeed",
+    "ClinicSettings",
     "ClinicalItem",
     "ClinicalItemVersion",
     "Consultation",

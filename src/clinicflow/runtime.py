@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from clinicflow import db, realtime
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Environment, Settings
 from clinicflow.core import security
 from clinicflow.core.outages import Outage
@@ -140,6 +141,8 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         # Identity texts the sign-in code through this without importing notifications.
         **identity.code_sender_info(notifications.CodeBySms(sender)),
         **publish.session_info(broker),
+        # The environment's clinic: the settings until an admin saves them.
+        **clinic.session_info(settings),
         # Identity tells open sockets of a role change or deactivation through this.
         **identity.access_changed_info(realtime.reauthorize),
         **(session_info or {}),

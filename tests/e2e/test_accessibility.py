@@ -61,6 +61,7 @@ def test_the_staff_pages_have_no_serious_accessibility_problem(
             "/admin/users",
             "/admin/deliveries",
             "/admin/audit",
+            "/admin/clinic",
             "/board",
         )
         for problem in _problems(phone_page, path)

@@ -33,7 +33,7 @@ from clinicflow.consultations import service as consultations
 from clinicflow.consultations.schemas import ConsultationStatus, ConsultationView
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
-from clinicflow.deps import CsrfProtected, PageViewer, RuntimeDep, Session, SettingsDep
+from clinicflow.deps import Clinic, CsrfProtected, PageViewer, RuntimeDep, Session
 from clinicflow.identity import service as identity
 from clinicflow.records import pages as chart
 from clinicflow.routing import TransactionalRoute, writes
@@ -120,7 +120,7 @@ async def discard_draft(
     request: Request,
     consultation_id: uuid.UUID,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: PageViewer,
 ) -> Response:
     """The chart's Discard: the assistant's draft goes; the form is empty again."""
@@ -130,5 +130,5 @@ async def discard_draft(
         return None
 
     return await chart.submit_chart_form(
-        request, session, settings.public_url, user, consultation_id, store
+        request, session, clinic.public_url, user, consultation_id, store
     )

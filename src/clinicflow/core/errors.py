@@ -62,6 +62,7 @@ class ErrorCode(StrEnum):
     channel_not_allowed = "channel_not_allowed"
     internal_error = "internal_error"
     nothing_to_cancel = "nothing_to_cancel"
+    settings_changed = "settings_changed"
 
 
 STATUS: dict[ErrorCode, int] = {
@@ -112,6 +113,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.channel_not_allowed: 422,
     ErrorCode.internal_error: 500,
     ErrorCode.nothing_to_cancel: 409,
+    ErrorCode.settings_changed: 409,
 }
 
 

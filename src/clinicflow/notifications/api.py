@@ -68,9 +68,10 @@ async def put_preferences(
 
 
 @router.get("/push/config")
-async def push_config(settings: SettingsDep) -> schemas.PushConfigOut:
-    """The VAPID public key a browser subscribes with; null while push is not set up."""
-    enabled = Channel.push in notifications.clinic_channels(settings)
+async def push_config(session: Session, settings: SettingsDep) -> schemas.PushConfigOut:
+    """The VAPID public key a browser subscribes with; null while push is not set up or
+    the clinic has switched it off."""
+    enabled = Channel.push in await notifications.allowed_channels(session)
     return schemas.PushConfigOut(public_key=settings.vapid_public_key if enabled else None)
 
 

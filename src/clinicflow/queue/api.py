@@ -214,7 +214,8 @@ async def get_rules(session: Session, user: CurrentUser) -> schemas.RulesOut:
 
 @router.put("/admin/queue-rules")
 async def put_rules(body: schemas.RulesIn, session: Session, user: CurrentUser) -> schemas.RulesOut:
-    rules = queues.rules_from(body)
+    _row, in_force = await queues.rules_for(session=session, actor=user)
+    rules = queues.rules_from(body, grace=in_force.no_show_grace_minutes)
     row = await queues.set_rules(session=session, actor=user, rules=rules)
     return _rules_out(row, rules)
 

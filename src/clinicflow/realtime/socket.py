@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from clinicflow.clinic import service as clinic
 from clinicflow.core.errors import AppError
 from clinicflow.deps import SESSION_COOKIE, bearer_token
 from clinicflow.identity import service as identity
@@ -62,7 +63,9 @@ async def serve(websocket: WebSocket, runtime: Runtime) -> None:
     even if it was in the middle of a catch-up to a client that vanished."""
     settings = runtime.settings
     hub = runtime.hub
-    allowed = [settings.public_url.rstrip("/"), *settings.ws_allowed_origins]
+    async with runtime.transaction(write=False) as session:
+        public_url = (await clinic.current(session=session)).public_url
+    allowed = [public_url.rstrip("/"), *settings.ws_allowed_origins]
     if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), allowed):
         await websocket.close(code=FORBIDDEN_ORIGIN_CODE, reason="origin not allowed")
         return

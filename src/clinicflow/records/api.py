@@ -14,7 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from clinicflow import i18n
-from clinicflow.deps import Reader, Session, SettingsDep
+from clinicflow.clinic.schemas import ClinicProfile
+from clinicflow.deps import Clinic, Reader, Session
 from clinicflow.identity import service as identity
 from clinicflow.records import access, fhir, pdf, schemas
 from clinicflow.records import service as records
@@ -64,7 +65,7 @@ async def issue_prescription(
     consultation_id: uuid.UUID,
     body: schemas.PrescriptionIn,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: Reader,
 ) -> schemas.PrescriptionOut:
     """Issued once, never changed: send `supersedes_id` to correct an earlier one."""
@@ -74,7 +75,7 @@ async def issue_prescription(
         consultation_id=consultation_id,
         prescription=body,
     )
-    return await _described(session, settings, row, staff=access.sees_overrides(user))
+    return await _described(session, clinic, row, staff=access.sees_overrides(user))
 
 
 @router.post("/consultations/{consultation_id}/prescriptions/check")
@@ -91,27 +92,27 @@ async def check_prescription(
 
 
 async def _described(
-    session: Session, settings: SettingsDep, row: Prescription, *, staff: bool
+    session: Session, clinic: ClinicProfile, row: Prescription, *, staff: bool
 ) -> schemas.PrescriptionOut:
     [described] = await records.describe_prescriptions(
-        session, [row], public_url=settings.public_url, staff=staff
+        session, [row], public_url=clinic.public_url, staff=staff
     )
     return described
 
 
 async def _prescription(
-    session: Session, settings: SettingsDep, user: Reader, ident: uuid.UUID, *, staff: bool
+    session: Session, clinic: ClinicProfile, user: Reader, ident: uuid.UUID, *, staff: bool
 ) -> schemas.PrescriptionOut:
     row = await records.read_prescription(session=session, actor=user, prescription_id=ident)
-    return await _described(session, settings, row, staff=staff)
+    return await _described(session, clinic, row, staff=staff)
 
 
-def _letterhead(settings: SettingsDep) -> pdf.Letterhead:
+def _letterhead(clinic: ClinicProfile) -> pdf.Letterhead:
     return pdf.Letterhead(
-        name=settings.clinic_name,
-        address=settings.clinic_address,
-        phone=settings.clinic_phone,
-        timezone=settings.clinic_timezone,
+        name=clinic.name,
+        address=clinic.address,
+        phone=clinic.phone,
+        timezone=clinic.timezone,
     )
 
 
@@ -129,20 +130,20 @@ async def _language_of(session: Session, patient_id: uuid.UUID) -> str:
 async def prescription_pdf(
     prescription_id: uuid.UUID,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: Reader,
     lang: Language = None,
 ) -> Response:
     """The printable prescription, in `lang` (or the page's language): the patient's copy,
     so never an override reason, whoever prints it."""
-    described = await _prescription(session, settings, user, prescription_id, staff=False)
+    described = await _prescription(session, clinic, user, prescription_id, staff=False)
     profile = await identity.patient_profile(session, described.patient_id)
     doctors = await identity.users(session, [described.doctor_id])
     profile_of_doctor = doctors[0].doctor if doctors else None
     data = await asyncio.to_thread(
         pdf.prescription_pdf,
         described,
-        letterhead=_letterhead(settings),
+        letterhead=_letterhead(clinic),
         language=lang or await _language_of(session, described.patient_id),
         patient=pdf.PatientLines(age=profile.age_label, sex=profile.sex) if profile else None,
         registration_number=(profile_of_doctor.registration_number or "")
@@ -157,11 +158,11 @@ async def prescription_pdf(
 async def read_prescription(
     prescription_id: uuid.UUID,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: Reader,
 ) -> schemas.PrescriptionOut:
     return await _prescription(
-        session, settings, user, prescription_id, staff=access.sees_overrides(user)
+        session, clinic, user, prescription_id, staff=access.sees_overrides(user)
     )
 
 
@@ -170,7 +171,7 @@ async def read_prescription(
 async def patient_history(
     patient_id: uuid.UUID,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: Reader,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     start: Annotated[date | None, Query(alias="from")] = None,
@@ -185,7 +186,7 @@ async def patient_history(
         session=session,
         actor=user,
         patient_id=patient_id,
-        public_url=settings.public_url,
+        public_url=clinic.public_url,
         cursor=cursor,
         start=start,
         end=end,
@@ -200,7 +201,7 @@ async def patient_history(
 async def export_pdf(
     patient_id: uuid.UUID,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: Reader,
     lang: Language = None,
 ) -> Response:
@@ -209,13 +210,13 @@ async def export_pdf(
         session=session,
         actor=user,
         patient_id=patient_id,
-        public_url=settings.public_url,
+        public_url=clinic.public_url,
         form="pdf",
     )
     data = await asyncio.to_thread(
         pdf.record_pdf,
         record,
-        letterhead=_letterhead(settings),
+        letterhead=_letterhead(clinic),
         language=lang or await _language_of(session, patient_id),
     )
     return _pdf(data, "medical-record.pdf")
@@ -224,14 +225,14 @@ async def export_pdf(
 @router.get("/patients/{patient_id}/export.fhir.json", response_class=Response)
 @writes
 async def export_fhir(
-    patient_id: uuid.UUID, session: Session, settings: SettingsDep, user: Reader
+    patient_id: uuid.UUID, session: Session, clinic: Clinic, user: Reader
 ) -> Response:
     """The whole record as a FHIR R4 `collection` Bundle, for its patient."""
     record = await records.export(
         session=session,
         actor=user,
         patient_id=patient_id,
-        public_url=settings.public_url,
+        public_url=clinic.public_url,
         form="fhir",
     )
     return Response(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
-from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep
+from clinicflow.deps import Clinic, CsrfProtected, PageViewer, Session
 from clinicflow.records import access, schemas
 from clinicflow.records import service as records
 from clinicflow.records.pages import chart_refusal, invalid_form
@@ -54,7 +54,7 @@ async def add_line(
     patient_id: uuid.UUID,
     kind: Kind,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: PageViewer,
 ) -> Response:
     form = await request.form()
@@ -68,10 +68,10 @@ async def add_line(
         )
     except ValidationError as exc:
         return await chart_refusal(
-            request, session, user, patient_id, settings.public_url, invalid_form(exc)
+            request, session, user, patient_id, clinic.public_url, invalid_form(exc)
         )
     except AppError as exc:
-        return await chart_refusal(request, session, user, patient_id, settings.public_url, exc)
+        return await chart_refusal(request, session, user, patient_id, clinic.public_url, exc)
     return _back(patient_id)
 
 
@@ -82,7 +82,7 @@ async def change_line(
     item_id: uuid.UUID,
     change: str,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: PageViewer,
 ) -> Response:
     """`resolved`, `stopped` or `active` set the status; `remove` marks it entered in error.
@@ -106,10 +106,10 @@ async def change_line(
             )
     except ValidationError as exc:
         return await chart_refusal(
-            request, session, user, patient_id, settings.public_url, invalid_form(exc)
+            request, session, user, patient_id, clinic.public_url, invalid_form(exc)
         )
     except AppError as exc:
-        return await chart_refusal(request, session, user, patient_id, settings.public_url, exc)
+        return await chart_refusal(request, session, user, patient_id, clinic.public_url, exc)
     return _back(line.patient_id)
 
 

@@ -31,7 +31,7 @@ from clinicflow.consultations import service as consultations
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.core.labels import choices
-from clinicflow.deps import CsrfProtected, PageViewer, Session, SettingsDep
+from clinicflow.deps import Clinic, CsrfProtected, PageViewer, Session
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 from clinicflow.records import access, schemas
@@ -145,11 +145,11 @@ async def _timeline(
 
 @router.get("/records", response_class=HTMLResponse)
 async def my_records(
-    request: Request, session: Session, settings: SettingsDep, user: PageViewer
+    request: Request, session: Session, clinic: Clinic, user: PageViewer
 ) -> Response:
     """The patient's own record: timeline, filters, search, downloads."""
     access.require_own_record_page(user)
-    context = await _timeline(session, user, user.id, settings.public_url, request.query_params)
+    context = await _timeline(session, user, user.id, clinic.public_url, request.query_params)
     return render(request, "records/mine.html", {**context, "patient_id": user.id})
 
 
@@ -212,14 +212,14 @@ async def chart(
     request: Request,
     patient_id: uuid.UUID,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: PageViewer,
     drafts: Drafts,
 ) -> Response:
     """The doctor's chart of one patient: past visits, notes, prescriptions, and the forms
     for the doctor's own finished consultations. Audited like the history it shows."""
     context = await _chart_context(
-        session, user, patient_id, settings.public_url, request.query_params, drafts
+        session, user, patient_id, clinic.public_url, request.query_params, drafts
     )
     return render(request, "records/chart.html", context)
 
@@ -288,7 +288,7 @@ async def write_note(
     request: Request,
     consultation_id: uuid.UUID,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: PageViewer,
 ) -> Response:
     async def store(form: FormData) -> object:
@@ -307,7 +307,7 @@ async def write_note(
         )
 
     return await submit_chart_form(
-        request, session, settings.public_url, user, consultation_id, store
+        request, session, clinic.public_url, user, consultation_id, store
     )
 
 
@@ -332,7 +332,7 @@ async def issue_prescription(
     request: Request,
     consultation_id: uuid.UUID,
     session: Session,
-    settings: SettingsDep,
+    clinic: Clinic,
     user: PageViewer,
     drafts: Drafts,
 ) -> Response:
@@ -348,7 +348,7 @@ async def issue_prescription(
         return issued
 
     return await submit_chart_form(
-        request, session, settings.public_url, user, consultation_id, store
+        request, session, clinic.public_url, user, consultation_id, store
     )
 
 

@@ -155,7 +155,9 @@ class _Document(FPDF):
         return format_date(at.astimezone(self.zone), format="medium", locale=self.language)
 
     def when(self, at: datetime) -> str:
-        return format_datetime(at.astimezone(self.zone), format="medium", locale=self.language)
+        """A time on paper, labelled with the clinic's zone: the reader may be elsewhere."""
+        local = format_datetime(at.astimezone(self.zone), format="medium", locale=self.language)
+        return f"{local} ({self.letterhead.timezone})"
 
 
 def prescription_pdf(

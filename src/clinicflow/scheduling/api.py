@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from clinicflow.deps import CurrentUser, Session, SettingsDep, throttled
+from clinicflow.deps import Clinic, CurrentUser, Session, SettingsDep, throttled
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import SearchText
 from clinicflow.routing import TransactionalRoute
@@ -287,11 +287,11 @@ async def leave_waitlist(
 
 @router.post("/calendar-feed", status_code=status.HTTP_201_CREATED)
 async def create_calendar_feed(
-    session: Session, settings: SettingsDep, user: CurrentUser
+    session: Session, clinic: Clinic, user: CurrentUser
 ) -> schemas.CalendarFeedOut:
     """A private URL a calendar app can subscribe to; asking again replaces (revokes) it."""
     token = await scheduling.create_calendar_feed(session=session, actor=user)
-    return schemas.CalendarFeedOut(url=f"{settings.public_url}/calendar/{token}.ics")
+    return schemas.CalendarFeedOut(url=f"{clinic.public_url}/calendar/{token}.ics")
 
 
 @router.delete("/calendar-feed", status_code=status.HTTP_204_NO_CONTENT)

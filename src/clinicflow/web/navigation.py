@@ -38,4 +38,6 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         items.append(NavItem("/admin/users", _("Users")))
         items.append(NavItem("/admin/deliveries", _("Deliveries")))
         items.append(NavItem("/admin/audit", _("Audit log")))
+
+        items.append(NavItem("/admin/clinic", _("Clinic settings")))
     return items

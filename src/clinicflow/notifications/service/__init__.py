@@ -35,6 +35,7 @@ from clinicflow.notifications.service.bell import mark_read as mark_read
 from clinicflow.notifications.service.bell import unread_count as unread_count
 from clinicflow.notifications.service.bell import user_topic as user_topic
 from clinicflow.notifications.service.channel_choice import ALLOWED_KEY as ALLOWED_KEY
+from clinicflow.notifications.service.channel_choice import allowed_channels as allowed_channels
 from clinicflow.notifications.service.channel_choice import clinic_channels as clinic_channels
 from clinicflow.notifications.service.channel_choice import effective_channels as effective_channels
 from clinicflow.notifications.service.deliveries import deliveries as deliveries

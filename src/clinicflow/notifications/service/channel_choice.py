@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
 from clinicflow.identity import service as identity
 from clinicflow.notifications.models import PushSubscription
@@ -20,19 +21,22 @@ ALLOWED_KEY = "clinicflow.notifications.allowed"
 
 
 def clinic_channels(settings: Settings) -> frozenset[Channel]:
-    """The channels the clinic sends on: those it switched on, less push without its keys
-    (a browser could not be reached, so nobody may choose it)."""
-    channels = {
-        Channel(value) for value in settings.notification_channels if value in Channel.__members__
-    }
+    """The channels this process can send on: every one, less push without its keys (a
+    browser could not be reached, so nobody may choose it). Which of them the clinic has
+    switched on is its setting (`allowed_channels`)."""
+    channels = set(Channel)
     if not (settings.vapid_private_key and settings.vapid_public_key):
         channels.discard(Channel.push)
-    return frozenset(channels | {Channel.in_app})
+    return frozenset(channels)
 
 
-def allowed_channels(session: AsyncSession) -> frozenset[Channel]:
-    allowed: frozenset[Channel] = session.info.get(ALLOWED_KEY, frozenset(ALL_CHANNELS))
-    return allowed | {Channel.in_app}
+async def allowed_channels(session: AsyncSession) -> frozenset[Channel]:
+    """The channels the clinic sends on: those its settings switch on that the process can
+    reach; in-app always."""
+    reachable: frozenset[Channel] = session.info.get(ALLOWED_KEY, frozenset(ALL_CHANNELS))
+    chosen = (await clinic.current(session=session)).notification_channels
+    switched_on = {Channel(value) for value in chosen if value in Channel.__members__}
+    return frozenset(switched_on & reachable) | {Channel.in_app}
 
 
 @dataclass(frozen=True)

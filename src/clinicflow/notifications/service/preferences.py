@@ -32,7 +32,8 @@ class Preferences:
 async def preferences(*, session: AsyncSession, actor: Actor) -> Preferences:
     recipient = await recipient_of(session, actor.id)
     available = list(recipient.addresses) if recipient else [Channel.in_app]
-    allowed = [channel for channel in ALL_CHANNELS if channel in allowed_channels(session)]
+    switched_on = await allowed_channels(session)
+    allowed = [channel for channel in ALL_CHANNELS if channel in switched_on]
     chosen = {
         row.kind: row.channels
         for row in await session.scalars(select(Preference).where(Preference.user_id == actor.id))
@@ -59,7 +60,7 @@ async def set_preferences(
 ) -> Preferences:
     """Store each type's channels; a channel the clinic has switched off is refused rather
     than silently dropped, so a person never believes they chose something they did not."""
-    allowed = allowed_channels(session)
+    allowed = await allowed_channels(session)
     refused = sorted({c.value for chosen in choices.values() for c in chosen if c not in allowed})
     if refused:
         raise AppError(

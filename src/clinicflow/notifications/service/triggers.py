@@ -12,12 +12,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
+from clinicflow.clinic import service as clinic
 from clinicflow.core import clock
 from clinicflow.identity import service as identity
 from clinicflow.notifications.models import Notification
@@ -64,9 +64,11 @@ async def about_appointment(
     appointment: AppointmentLike,
     dedupe_key: str | None = None,
 ) -> Notification | None:
-    """A booking's notification, with the time in the doctor's own zone (the clinic's)."""
-    name, zone = await _doctor(session, appointment.doctor_id)
-    when = appointment.starts_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    """A booking's notification, with the time in the clinic's zone, labelled with it."""
+    name, _zone = await _doctor(session, appointment.doctor_id)
+    profile = await clinic.current(session=session)
+    local = appointment.starts_at.astimezone(profile.zone).strftime("%Y-%m-%d %H:%M")
+    when = f"{local} ({profile.timezone})"
     return await notify(
         session,
         user_id=appointment.patient_id,

@@ -54,7 +54,7 @@ async def notify(
         select(Preference.channels).where(Preference.user_id == user_id, Preference.kind == kind)
     )
     channels = effective_channels(
-        kind, chosen=chosen, allowed=allowed_channels(session), available=recipient.addresses
+        kind, chosen=chosen, allowed=await allowed_channels(session), available=recipient.addresses
     )
     channels = await within_limits(
         session,

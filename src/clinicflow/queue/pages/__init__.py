@@ -12,7 +12,7 @@ for `app.py`.
 
 from fastapi import APIRouter
 
-from clinicflow.queue.pages import arrival, board, desk, doctor, waiting_room
+from clinicflow.queue.pages import arrival, board, desk, doctor, rules, waiting_room
 from clinicflow.routing import TransactionalRoute
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -21,3 +21,4 @@ router.include_router(arrival.router)
 router.include_router(desk.router)
 router.include_router(doctor.router)
 router.include_router(board.router)
+router.include_router(rules.router)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.deps import Session, SettingsDep
+from clinicflow.deps import Clinic, Session
 from clinicflow.i18n import gettext as _
 from clinicflow.queue import service as queues
 from clinicflow.queue.pages.check_in_cards import arrival_url, qr_svg
@@ -29,9 +29,9 @@ async def _rows(session: AsyncSession) -> dict[str, Any]:
 
 
 @router.get("/board")
-async def display_board(request: Request, session: Session, settings: SettingsDep) -> Response:
+async def display_board(request: Request, session: Session, clinic: Clinic) -> Response:
     """No sign-in: numbers and doctors' names only, for a screen in the waiting room."""
-    url = arrival_url(settings)
+    url = arrival_url(clinic.public_url)
     return render(
         request,
         "queue/board.html",

@@ -14,6 +14,7 @@ import qrcode.image.svg  # type: ignore[import-untyped]
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
 from clinicflow.core import clock
 from clinicflow.core.audit import Actor
@@ -40,9 +41,9 @@ class CheckInCard:
     is_open: bool
 
 
-def arrival_url(settings: Settings, code: str | None = None) -> str:
-    """The absolute address a check-in QR code opens."""
-    base = settings.public_url.rstrip("/") + "/queue/arrive"
+def arrival_url(public_url: str, code: str | None = None) -> str:
+    """The absolute address a check-in QR code opens (`public_url`: the clinic's)."""
+    base = public_url.rstrip("/") + "/queue/arrive"
     return f"{base}?{urlencode({'code': code})}" if code else base
 
 
@@ -76,6 +77,7 @@ async def todays_appointments(
     people = await identity.names(
         session, {a.doctor_id for a, _zone in found} | {a.patient_id for a, _zone in found}
     )
+    public_url = (await clinic.current(session=session, defaults=settings)).public_url
     cards = []
     now = clock.now()
     for appointment, zone in found:
@@ -89,7 +91,9 @@ async def todays_appointments(
                 time=_clock_label(appointment.starts_at, zone),
                 mode=Mode(appointment.mode),
                 code=code,
-                qr=qr_svg(arrival_url(settings, code), _("Check-in code {code}").format(code=code))
+                qr=qr_svg(
+                    arrival_url(public_url, code), _("Check-in code {code}").format(code=code)
+                )
                 if with_qr
                 else None,
                 opens_at=opens_at,

@@ -32,6 +32,9 @@ from clinicflow.queue.service.missed import requeue as requeue
 from clinicflow.queue.service.patient import ready as ready
 from clinicflow.queue.service.presence import doctor_arrived as doctor_arrived
 from clinicflow.queue.service.presence import mark_doctors_away as mark_doctors_away
+from clinicflow.queue.service.preview import DoctorPreview as DoctorPreview
+from clinicflow.queue.service.preview import PreviewPlace as PreviewPlace
+from clinicflow.queue.service.preview import preview_order as preview_order
 from clinicflow.queue.service.queue_state import SNAPSHOT as SNAPSHOT
 from clinicflow.queue.service.queue_state import State as State
 from clinicflow.queue.service.queue_state import state as state

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import CsrfProtected, PageUser, Session, SettingsDep, throttled
@@ -86,7 +87,7 @@ async def _patient_confirm_context(
     return {
         "doctor": await people.doctor(session, doctor_id),
         "held": slot,
-        "hold_minutes": settings.hold_minutes,
+        "hold_minutes": (await clinic.current(session=session, defaults=settings)).hold_minutes,
         "action": f"/book/{doctor_id}/confirm",
         "hidden": {"held_until": until.astimezone(UTC).isoformat()},
         "back_url": _book_week_url(doctor_id)(formatting.monday(slot.local_day)),

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.core.labels import choices
@@ -155,7 +156,7 @@ async def _desk_confirm_context(
         "doctor": await people.doctor(session, doctor_id),
         "patient": await people.patient(session, patient_id),
         "held": slot,
-        "hold_minutes": settings.hold_minutes,
+        "hold_minutes": (await clinic.current(session=session, defaults=settings)).hold_minutes,
         "action": "/desk/book",
         "hidden": {
             "patient_id": str(patient_id),

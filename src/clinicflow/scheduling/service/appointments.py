@@ -16,6 +16,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
+from clinicflow.clinic.schemas import ClinicProfile
 from clinicflow.config import Settings
 from clinicflow.core import audit, clock, cursors
 from clinicflow.core.audit import Actor
@@ -82,7 +84,7 @@ async def book(
     return appointment
 
 
-def _check_change_window(settings: Settings, actor: Actor, appointment: Appointment) -> None:
+def _check_change_window(profile: ClinicProfile, actor: Actor, appointment: Appointment) -> None:
     """Patients may change an appointment until the window before its start; staff always."""
     if appointment.status not in LIVE:
         raise AppError(
@@ -90,12 +92,12 @@ def _check_change_window(settings: Settings, actor: Actor, appointment: Appointm
             _("This appointment can no longer be changed."),
             {"status": appointment.status.value},
         )
-    window = timedelta(minutes=settings.cancellation_window_minutes)
+    window = timedelta(minutes=profile.cancellation_window_minutes)
     if not access.may_change_late(actor) and appointment.starts_at - clock.now() < window:
         raise AppError(
             ErrorCode.too_late_to_change,
             _("Appointments can be changed until {minutes} minutes before they start.").format(
-                minutes=settings.cancellation_window_minutes
+                minutes=profile.cancellation_window_minutes
             ),
         )
 
@@ -108,7 +110,9 @@ async def cancel(
     appointment_id: uuid.UUID,
 ) -> Appointment:
     appointment = await access.get_appointment_for(session, actor, appointment_id)
-    _check_change_window(settings, actor, appointment)
+    _check_change_window(
+        await clinic.current(session=session, defaults=settings), actor, appointment
+    )
     transition(appointment, AppointmentStatus.cancelled)
     appointment.cancelled_at = clock.now()
     await session.flush()
@@ -143,7 +147,9 @@ async def reschedule(
     starts_at: datetime,
 ) -> Appointment:
     appointment = await access.get_appointment_for(session, actor, appointment_id)
-    _check_change_window(settings, actor, appointment)
+    _check_change_window(
+        await clinic.current(session=session, defaults=settings), actor, appointment
+    )
     ends_at = await free_time.bookable_end(session, appointment.doctor_id, starts_at)
     if await free_time.is_booked(session, appointment.doctor_id, starts_at):
         raise free_time.slot_taken()

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
 from clinicflow.core import clock
 from clinicflow.core.audit import Actor
@@ -72,7 +73,10 @@ async def hold_slot(
         starts_at=starts_at,
         ends_at=ends_at,
         created_at=now,
-        expires_at=now + timedelta(minutes=settings.hold_minutes),
+        expires_at=now
+        + timedelta(
+            minutes=(await clinic.current(session=session, defaults=settings)).hold_minutes
+        ),
     )
     await free_time.insert_or_taken(session, hold)
     for slot in freed:

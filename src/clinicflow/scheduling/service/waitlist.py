@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
@@ -335,6 +336,7 @@ async def _tell_offered(
     )
     zone = ZoneInfo(timezone)
     starts = offer.starts_at.astimezone(zone)
+    public_url = (await clinic.current(session=session, defaults=settings)).public_url
     body = i18n.gettext_in(
         language,
         "{doctor} has a free time on {day} at {time} ({zone}). It is held for you until "
@@ -345,7 +347,7 @@ async def _tell_offered(
         time=f"{starts:%H:%M}",
         zone=timezone,
         until=f"{offer.expires_at.astimezone(zone):%H:%M}",
-        url=f"{settings.public_url}/appointments",
+        url=f"{public_url}/appointments",
     )
     if patient.phone:
         await notifications.send(

@@ -1,0 +1,19 @@
+"""Fixtures of the clinic settings tests: the queue tests' clinic (a Nairobi doctor's week,
+the clock on Monday 2026-03-02 12:00 in Nairobi), plus the admin's calls."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from clinicflow.core.clock import FrozenClock
+from clinicflow.runtime import Runtime
+from tests.factories import Accounts
+from tests.queue.clinic import QueueClinic
+
+
+@pytest.fixture
+def clinic(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, frozen_clock: FrozenClock
+) -> QueueClinic:
+    return QueueClinic(client, accounts, runtime)
