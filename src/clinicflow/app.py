@@ -29,7 +29,7 @@ from clinicflow.consultations.events import ConsultationTopic
 from clinicflow.core import observability
 from clinicflow.core.edge import BodyLimitMiddleware, BodyTooLarge, too_large_body
 from clinicflow.core.errors import AppError, ErrorCode, error_body
-from clinicflow.deps import LoginRedirect
+from clinicflow.deps import LoginRedirect, PasswordChangeRedirect
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import api as identity_api
 from clinicflow.identity import pages as identity_pages
@@ -219,6 +219,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRedirect)
     async def login_redirect(request: Request, exc: LoginRedirect) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRedirect)
+    async def password_change_redirect(request: Request, exc: PasswordChangeRedirect) -> Response:
+        return RedirectResponse(f"/password?next={quote(exc.next_path)}", status_code=303)
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, exc: RedisError) -> Response:

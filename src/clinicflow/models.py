@@ -6,6 +6,7 @@ from clinicflow.core.audit import AuditEntry, AuditHead
 from clinicflow.db import Base
 from clinicflow.identity.models import (
     DoctorProfile,
+    Invitation,
     LoginSession,
     OtpCode,
     PatientProfile,
@@ -43,6 +44,7 @@ __all__ = [
     "Delivery",
     "DoctorProfile",
     "DraftRow",
+    "Invitation",
     "LoginSession",
     "MemoryRow",
     "Message",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.audit import Actor
@@ -45,6 +46,50 @@ def require_no_self_lockout(
         raise AppError(
             ErrorCode.cannot_modify_self,
             _("You cannot deactivate your own account or change your own role."),
+        )
+
+
+async def require_another_active_admin(session: AsyncSession, user: User) -> None:
+    """An active admin may not be deactivated or given another role when they are the
+    last one: the clinic would have nobody left to manage accounts (409 `last_admin`).
+
+    The active admins' rows are locked first (`FOR UPDATE` on PostgreSQL; on SQLite the
+    writer's `BEGIN IMMEDIATE` already runs one change at a time), so two admins demoting
+    each other at once are decided one after the other and one admin always remains.
+    """
+    if user.role is not Role.admin or not user.is_active:
+        return
+    admins = await session.scalars(
+        select(User.id).where(User.role == Role.admin, User.is_active.is_(True)).with_for_update()
+    )
+    if not set(admins) - {user.id}:
+        raise AppError(
+            ErrorCode.last_admin,
+            _("This is the last active administrator: make another one first."),
+        )
+
+
+def must_change_password(user: User) -> bool:
+    """A temporary password works for one thing only: choosing the user's own password."""
+    return user.must_change_password
+
+
+def require_password_settled(user: User) -> None:
+    """Until a temporary password is replaced, every API call but changing it and signing
+    out answers 403 `password_change_required`."""
+    if must_change_password(user):
+        raise AppError(
+            ErrorCode.password_change_required,
+            _("Choose your own password before you continue."),
+        )
+
+
+def require_staff_login(user: User) -> None:
+    """Passwords and invitations are for staff; a patient signs in with a texted code."""
+    if not may_sign_in_with_password(user.role):
+        raise AppError(
+            ErrorCode.wrong_login_method,
+            _("Patients sign in with a code sent to their phone, not a password."),
         )
 
 

@@ -7,8 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from clinicflow.clinic.schemas import ClinicProfile
+from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import (
+    AuthenticatedDep,
     ClientInfo,
+    Clinic,
     CurrentAdmin,
     CurrentUser,
     LenientAuthenticatedDep,
@@ -16,6 +20,7 @@ from clinicflow.deps import (
     Session,
     SettingsDep,
 )
+from clinicflow.i18n import gettext as _
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
@@ -185,11 +190,41 @@ async def list_users(
     )
 
 
+def invitation_url(clinic: ClinicProfile, token: str) -> str:
+    """The link the invitee opens, on the clinic's public address."""
+    return f"{clinic.public_url.rstrip('/')}/invite/{token}"
+
+
+def _handed_over(handover: identity.Handover, clinic: ClinicProfile) -> schemas.UserCreated:
+    token = handover.invitation_token
+    return schemas.UserCreated.model_validate(
+        {
+            **schemas.UserOut.model_validate(handover.user).model_dump(),
+            "invitation_url": invitation_url(clinic, token) if token else None,
+            "temporary_password": handover.temporary_password,
+        }
+    )
+
+
 @router.post("/admin/users", tags=["admin"], status_code=status.HTTP_201_CREATED)
 async def create_user(
-    body: schemas.UserCreate, session: Session, admin: CurrentAdmin
-) -> schemas.UserOut:
+    body: schemas.UserCreate, session: Session, admin: CurrentAdmin, clinic: Clinic
+) -> schemas.UserCreated:
+    """A staff account without a password gets an invitation link (or, with
+    `credential: "temporary_password"`, a password to change at first sign-in)."""
     profile = body.model_dump(include=set(schemas.ProfileFields.model_fields), exclude_none=True)
+    if body.password is None and body.email is not None and body.role is not Role.patient:
+        handover = await identity.create_staff(
+            session=session,
+            actor=admin,
+            role=body.role,
+            name=body.name,
+            email=body.email,
+            phone=body.phone,
+            credential=body.credential or schemas.Credential.invitation,
+            profile=profile,
+        )
+        return _handed_over(handover, clinic)
     user = await identity.create_user(
         session=session,
         actor=admin,
@@ -199,6 +234,49 @@ async def create_user(
         password=body.password,
         phone=body.phone,
         profile=profile,
+    )
+    return schemas.UserCreated.model_validate(user)
+
+
+@router.post("/admin/users/{user_id}/reset-password", tags=["admin"])
+async def reset_password(
+    user_id: uuid.UUID,
+    session: Session,
+    admin: CurrentAdmin,
+    clinic: Clinic,
+    body: schemas.ResetPassword | None = None,
+) -> schemas.UserCreated:
+    """The old password and every login end; the answer carries the new link or password."""
+    handover = await identity.reset_password(
+        session=session,
+        actor=admin,
+        user_id=user_id,
+        credential=(body or schemas.ResetPassword()).credential,
+    )
+    return _handed_over(handover, clinic)
+
+
+@router.post("/me/password", tags=["users"], status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: schemas.PasswordChange, session: Session, auth: AuthenticatedDep
+) -> None:
+    """Works with a temporary password (it is how one is replaced); other logins end."""
+    if auth is None:
+        raise AppError(ErrorCode.authentication_required, _("Sign in to continue."))
+    await identity.change_password(
+        session=session,
+        actor=auth.user,
+        login_id=auth.session_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+
+
+@router.post("/auth/invitation", tags=["auth"])
+async def accept_invitation(body: schemas.InvitationAccept, session: Session) -> schemas.UserOut:
+    """The invitee sets their password with the link's token; then they sign in."""
+    user = await identity.accept_invitation(
+        session=session, token=body.token, password=body.password
     )
     return schemas.UserOut.model_validate(user)
 

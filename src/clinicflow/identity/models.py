@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinicflow.core.security import EncryptedText
@@ -22,6 +32,10 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     phone: Mapped[str | None] = mapped_column(String(16), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Set when an admin hands out a temporary password: until the user picks their own,
+    # pages send them to the change-password page and the API answers 403
+    # `password_change_required` (`access.require_password_settled`).
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Joined, not lazy: every authenticated request loads its user with both profiles in
     # the same query.
@@ -91,6 +105,20 @@ class DoctorProfile(Base):
     registration_number: Mapped[str | None] = mapped_column(String(40))
 
     user: Mapped[User] = relationship(back_populates="doctor")
+
+
+class Invitation(UUIDPrimaryKey, Base):
+    """A one-time link an admin hands a new (or locked-out) staff member to set their
+    password: only the token's SHA-256 is stored, it expires, and it works once."""
+
+    __tablename__ = "invitations"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class LoginSession(UUIDPrimaryKey, Base):

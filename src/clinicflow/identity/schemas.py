@@ -238,12 +238,45 @@ class ProfileFields(StrictModel):
     registration_number: RegistrationNumber | None = None
 
 
+class Credential(StrEnum):
+    """How a new or reset staff password is handed over (`service.staff`)."""
+
+    invitation = "invitation"
+    temporary_password = "temporary_password"
+
+
 class UserCreate(ProfileFields):
+    """A staff account sent without a `password` gets the `credential` (an invitation link
+    by default); with a password, or for a patient, it is created as before."""
+
     role: Role
     name: Name
     email: EmailStr | None = None
     password: Password | None = None
     phone: Phone | None = None
+    credential: Credential | None = None
+
+
+class UserCreated(UserOut):
+    """The user, and what the admin hands over once: the invitation link or the temporary
+    password (neither can be read again)."""
+
+    invitation_url: str | None = None
+    temporary_password: str | None = None
+
+
+class ResetPassword(StrictModel):
+    credential: Credential = Credential.invitation
+
+
+class PasswordChange(StrictModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: Password
+
+
+class InvitationAccept(StrictModel):
+    token: str = Field(min_length=1, max_length=128)
+    password: Password
 
 
 class UserUpdate(ProfileFields):

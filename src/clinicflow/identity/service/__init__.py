@@ -8,6 +8,8 @@ boundary (a request, a command) owns the transaction. One module per job:
 - `password`: staff sign-in by email and password;
 - `phone`: patient sign-in by a texted code, and the `CodeSender` it texts through;
 - `accounts`: creating and editing accounts, the admin's list;
+- `staff`: handing staff a password (invitation link or temporary password), resets,
+  the invitee's and the user's own password change;
 - `changes`: the hook that tells open sockets a user's role or activity changed;
 - `directory`: looking people up (doctors, patients, names);
 - `patient_profiles`: the patient's clinical profile (age, sex, numbers, next of kin),
@@ -19,6 +21,7 @@ and call the verbs re-exported here.
 
 from __future__ import annotations
 
+from clinicflow.identity.schemas import Credential as Credential
 from clinicflow.identity.service.accounts import create_user as create_user
 from clinicflow.identity.service.accounts import get_user as get_user
 from clinicflow.identity.service.accounts import list_users as list_users
@@ -68,3 +71,9 @@ from clinicflow.identity.service.sessions import authenticate_cookie as authenti
 from clinicflow.identity.service.sessions import authenticate_logins as authenticate_logins
 from clinicflow.identity.service.sessions import logout as logout
 from clinicflow.identity.service.sessions import refresh as refresh
+from clinicflow.identity.service.staff import Handover as Handover
+from clinicflow.identity.service.staff import accept_invitation as accept_invitation
+from clinicflow.identity.service.staff import change_password as change_password
+from clinicflow.identity.service.staff import create_staff as create_staff
+from clinicflow.identity.service.staff import invited_user as invited_user
+from clinicflow.identity.service.staff import reset_password as reset_password
