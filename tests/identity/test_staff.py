@@ -30,9 +30,7 @@ async def admin_headers(client: httpx.AsyncClient, accounts: Accounts) -> dict[s
     return bearer(await login(client, await accounts.make(Role.admin)))
 
 
-async def create(
-    client: httpx.AsyncClient, headers: dict[str, str], **body: Any
-) -> dict[str, Any]:
+async def create(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
     payload = {"role": "doctor", "name": "Dr. Neema Wanjiru", "email": "neema@clinic.example.com"}
     response = await client.post("/api/admin/users", json={**payload, **body}, headers=headers)
     assert response.status_code == 201, response.text
@@ -50,9 +48,7 @@ def token_of(url: str) -> str:
 
 async def actions(session: AsyncSession, user_id: str) -> list[str]:
     rows = await session.scalars(
-        select(AuditEntry.action)
-        .where(AuditEntry.resource_id == user_id)
-        .order_by(AuditEntry.seq)
+        select(AuditEntry.action).where(AuditEntry.resource_id == user_id).order_by(AuditEntry.seq)
     )
     return list(rows)
 
@@ -77,7 +73,9 @@ async def test_an_invitation_link_sets_the_password_once(
     assert accepted.status_code == 200, accepted.text
     assert (await sign_in(client, created["email"], NEW_PASSWORD)).status_code == 200
 
-    again = await client.post("/api/auth/invitation", json={"token": token, "password": "other pw!"})
+    again = await client.post(
+        "/api/auth/invitation", json={"token": token, "password": "other pw!"}
+    )
     assert again.status_code == 400
     assert again.json()["error"]["code"] == "invalid_invitation"
     assert (await sign_in(client, created["email"], "other pw!")).status_code == 401
@@ -354,4 +352,3 @@ async def active_admins(session: AsyncSession) -> int:
         .where(User.role == Role.admin, User.is_active.is_(True))
     )
     return count or 0
-

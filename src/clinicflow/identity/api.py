@@ -190,17 +190,12 @@ async def list_users(
     )
 
 
-def invitation_url(clinic: ClinicProfile, token: str) -> str:
-    """The link the invitee opens, on the clinic's public address."""
-    return f"{clinic.public_url.rstrip('/')}/invite/{token}"
-
-
 def _handed_over(handover: identity.Handover, clinic: ClinicProfile) -> schemas.UserCreated:
     token = handover.invitation_token
     return schemas.UserCreated.model_validate(
         {
             **schemas.UserOut.model_validate(handover.user).model_dump(),
-            "invitation_url": invitation_url(clinic, token) if token else None,
+            "invitation_url": identity.invitation_url(clinic.public_url, token) if token else None,
             "temporary_password": handover.temporary_password,
         }
     )

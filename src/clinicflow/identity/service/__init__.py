@@ -75,5 +75,6 @@ from clinicflow.identity.service.staff import Handover as Handover
 from clinicflow.identity.service.staff import accept_invitation as accept_invitation
 from clinicflow.identity.service.staff import change_password as change_password
 from clinicflow.identity.service.staff import create_staff as create_staff
+from clinicflow.identity.service.staff import invitation_url as invitation_url
 from clinicflow.identity.service.staff import invited_user as invited_user
 from clinicflow.identity.service.staff import reset_password as reset_password

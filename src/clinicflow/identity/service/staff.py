@@ -42,6 +42,11 @@ class Handover:
     temporary_password: str | None = None
 
 
+def invitation_url(public_url: str, token: str) -> str:
+    """The link the invitee opens (`/invite/{token}`), on the clinic's public address."""
+    return f"{public_url.rstrip('/')}/invite/{token}"
+
+
 async def _unknown_password() -> str:
     """The hash of a password nobody is shown: an invited account has no usable password
     until the invitee sets one, yet keeps the staff rule "email and password"."""
