@@ -60,12 +60,14 @@ async def test_an_invitation_link_sets_the_password_once(
     client: httpx.AsyncClient, admin_headers: dict[str, str], session: AsyncSession, settings: Any
 ) -> None:
     created = await create(client, admin_headers)
-    assert created["role"] == "doctor" and created["temporary_password"] is None
+    assert created["role"] == "doctor"
+    assert created["temporary_password"] is None
     url = created["invitation_url"]
     assert url.startswith(settings.public_url.rstrip("/") + "/invite/")
     token = token_of(url)
     stored = await session.scalar(select(Invitation.token_hash))
-    assert stored is not None and token not in stored  # only its hash is kept
+    assert stored is not None
+    assert token not in stored
 
     accepted = await client.post(
         "/api/auth/invitation", json={"token": token, "password": NEW_PASSWORD}
@@ -119,7 +121,8 @@ async def test_a_temporary_password_must_be_changed_first(
 ) -> None:
     created = await create(client, admin_headers, credential="temporary_password")
     temporary = created["temporary_password"]
-    assert created["invitation_url"] is None and len(temporary) >= 12
+    assert created["invitation_url"] is None
+    assert len(temporary) >= 12
 
     signed_in = await sign_in(client, created["email"], temporary)
     assert signed_in.status_code == 200
@@ -134,7 +137,8 @@ async def test_a_temporary_password_must_be_changed_first(
         json={"current_password": "not it at all", "new_password": NEW_PASSWORD},
         headers=headers,
     )
-    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "wrong_password"
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["code"] == "wrong_password"
     same = await client.post(
         "/api/me/password",
         json={"current_password": temporary, "new_password": temporary},
@@ -214,7 +218,8 @@ async def test_a_reset_ends_the_old_password_and_every_login(
             AuditEntry.action == "user.password_reset", AuditEntry.resource_id == str(doctor.id)
         )
     )
-    assert row is not None and row.details == {"credential": credential}
+    assert row is not None
+    assert row.details == {"credential": credential}
 
 
 async def test_a_new_reset_link_replaces_the_old_one(
@@ -265,7 +270,8 @@ async def test_creating_staff_refuses_bad_input(
         json={"role": "admin", "name": "Y", "email": "NEEMA@clinic.example.com"},
         headers=admin_headers,
     )
-    assert taken.status_code == 409 and taken.json()["error"]["code"] == "email_taken"
+    assert taken.status_code == 409
+    assert taken.json()["error"]["code"] == "email_taken"
 
 
 # --- the last active admin -------------------------------------------------------------------
@@ -298,7 +304,8 @@ async def test_a_role_change_of_an_admin_is_audited_and_leaves_one(
             AuditEntry.action == "user.role_change", AuditEntry.resource_id == str(second.id)
         )
     )
-    assert row is not None and row.details == {"from": "admin", "to": "receptionist"}
+    assert row is not None
+    assert row.details == {"from": "admin", "to": "receptionist"}
     assert row.actor_id == first.id
 
 
@@ -323,7 +330,8 @@ async def test_two_admins_removing_each_other_at_once_leave_one(
         )
     )
     statuses = sorted(r.status_code for r in responses)
-    assert statuses[0] == 200 and statuses[1] in (401, 403, 409), [r.text for r in responses]
+    assert statuses[0] == 200, [r.text for r in responses]
+    assert statuses[1] in (401, 403, 409), [r.text for r in responses]
     assert await active_admins(session) == 1
 
 

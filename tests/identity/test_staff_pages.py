@@ -49,9 +49,11 @@ async def test_the_list_filters_by_role_and_search(
     await accounts.make(Role.receptionist, name="Amina Desk")
     await sign_in_page_staff(client, admin)
     doctors = await client.get("/admin/users", params={"role": "doctor"})
-    assert "Dr. Baraka" in doctors.text and "Amina Desk" not in doctors.text
+    assert "Dr. Baraka" in doctors.text
+    assert "Amina Desk" not in doctors.text
     found = await client.get("/admin/users", params={"q": "amina"})
-    assert "Amina Desk" in found.text and "Dr. Baraka" not in found.text
+    assert "Amina Desk" in found.text
+    assert "Dr. Baraka" not in found.text
 
 
 async def test_temporary_password_leads_to_the_change_page_until_changed(
@@ -61,14 +63,16 @@ async def test_temporary_password_leads_to_the_change_page_until_changed(
     temporary = secret(await add_staff(client, "temporary_password"), "temporary-password")
     client.cookies.clear()
     doctor = await session.scalar(select(User).where(User.email == "neema@clinic.example.com"))
-    assert doctor is not None and doctor.must_change_password
+    assert doctor is not None
+    assert doctor.must_change_password
     await sign_in_page_staff(client, doctor, temporary)
 
     home = await client.get("/home")
     assert home.status_code == 303
     assert home.headers["location"] == "/password?next=/home"
     page = await client.get("/password", params={"next": "/home"})
-    assert page.status_code == 200 and 'data-testid="forced"' in page.text
+    assert page.status_code == 200
+    assert 'data-testid="forced"' in page.text
     token = csrf_from(page.text)
     mismatch = await client.post(
         "/password",
@@ -92,7 +96,8 @@ async def test_temporary_password_leads_to_the_change_page_until_changed(
             "csrf_token": token,
         },
     )
-    assert changed.status_code == 303 and changed.headers["location"] == "/home"
+    assert changed.status_code == 303
+    assert changed.headers["location"] == "/home"
     assert (await client.get("/home")).status_code == 200
 
 
@@ -104,7 +109,8 @@ async def test_an_invitation_page_works_once(
     client.cookies.clear()
     path = "/invite/" + link.rsplit("/", 1)[1]
     page = await client.get(path)
-    assert "Dr. Neema Wanjiru" in page.text and 'data-testid="invite-form"' in page.text
+    assert "Dr. Neema Wanjiru" in page.text
+    assert 'data-testid="invite-form"' in page.text
     form = {"password": NEW_PASSWORD, "repeated": NEW_PASSWORD, "csrf_token": csrf_from(page.text)}
     accepted = await client.post(path, data=form)
     assert accepted.status_code == 303
@@ -139,12 +145,15 @@ async def test_the_user_page_changes_role_and_deactivates_after_confirming(
     )
     assert confirmed.status_code == 303
     stored = await session.get(User, doctor.id, populate_existing=True)
-    assert stored is not None and stored.role is Role.receptionist and not stored.is_active
+    assert stored is not None
+    assert stored.role is Role.receptionist
+    assert not stored.is_active
     reset = await client.post(
         f"/admin/users/{doctor.id}/reset-password",
         data={"credential": "temporary_password", "csrf_token": token},
     )
-    assert reset.status_code == 200 and 'data-testid="temporary-password"' in reset.text
+    assert reset.status_code == 200
+    assert 'data-testid="temporary-password"' in reset.text
 
 
 async def test_staff_pages_are_for_admins(client: httpx.AsyncClient, accounts: Accounts) -> None:

@@ -42,6 +42,7 @@ async def test_deactivation_closes_an_open_socket_within_the_recheck(
                 async with asyncio.timeout(RECHECK_SECONDS + 2):
                     await socket.drain()
             assert time.monotonic() - started <= RECHECK_SECONDS + 2
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 4401
     finally:
         await socket_app.state.runtime.close()
