@@ -12,6 +12,7 @@ from clinicflow.identity.models import (
     PatientProfile,
     PatientProfileVersion,
     RefreshToken,
+    Specialty,
     User,
 )
 from clinicflow.notifications.models import (
@@ -61,6 +62,7 @@ __all__ = [
     "Reassignment",
     "RefreshToken",
     "SlotHold",
+    "Specialty",
     "User",
     "VisitNoteVersion",
     "metadata",

@@ -110,6 +110,10 @@ async def test_create_doctor_with_profile(
         "consultation_minutes": 20,
         "meet_url": "https://meet.google.com/abc-defg-hij",
         "registration_number": "KMPDC/A1234",
+        "specialty_id": None,
+        "languages": [],
+        "consultation_types": [],
+        "photo": None,
     }
     assert doctor["patient"] is None
     assert (await login_as(client, "neema@clinic.example.com", "long enough")).status_code == 200

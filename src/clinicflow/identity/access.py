@@ -93,6 +93,56 @@ def require_staff_login(user: User) -> None:
         )
 
 
+# --- doctors' profiles and the specialty list ---------------------------------------------------
+
+DOCTOR_OWN_FIELDS = frozenset({"bio", "languages", "photo"})
+DOCTOR_ADMIN_FIELDS = frozenset(
+    {
+        "specialty_id",
+        "languages",
+        "bio",
+        "registration_number",
+        "consultation_types",
+        "consultation_minutes",
+        "photo",
+    }
+)
+
+
+def doctor_profile_fields(actor: Actor, doctor_id: uuid.UUID) -> frozenset[str]:
+    """What the actor may change on a doctor's profile: an admin every field, the doctor
+    their own bio, languages and photo, anyone else nothing. (The meeting link is the
+    queue's to decide: `PUT /api/doctors/{id}/meet-link`.)"""
+    if actor.role is Role.admin:
+        return DOCTOR_ADMIN_FIELDS
+    if actor.role is Role.doctor and actor.id == doctor_id:
+        return DOCTOR_OWN_FIELDS
+    return frozenset()
+
+
+def require_doctor_profile_editor(
+    actor: Actor, doctor_id: uuid.UUID, fields: set[str] | frozenset[str]
+) -> None:
+    """Anyone who may change nothing is told not-found (as for a doctor who does not
+    exist); a doctor sending a field only an admin sets is told 403 naming it."""
+    allowed = doctor_profile_fields(actor, doctor_id)
+    if not allowed:
+        raise not_found()
+    refused = sorted(set(fields) - allowed)
+    if refused:
+        raise AppError(
+            ErrorCode.forbidden,
+            _("Only an administrator changes these fields."),
+            {"fields": refused},
+        )
+
+
+def require_specialty_keeper(actor: Actor) -> None:
+    """The list of specialties is kept by an administrator."""
+    if actor.role is not Role.admin:
+        raise AppError(ErrorCode.forbidden, _("Only an administrator keeps the specialty list."))
+
+
 def require_front_desk(actor: Actor) -> None:
     """Looking patients up by name or phone is the front desk's job (and an admin's)."""
     if actor.role not in roles.FRONT_DESK:

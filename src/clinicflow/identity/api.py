@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from clinicflow.clinic.schemas import ClinicProfile
 from clinicflow.core.errors import AppError, ErrorCode
@@ -296,3 +296,79 @@ async def update_user(
         changes=body.model_dump(exclude_unset=True),
     )
     return schemas.UserOut.model_validate(user)
+
+
+# --- doctors' profiles and the specialty list ----------------------------------------------------
+
+
+@router.get("/specialties", tags=["doctors"])
+async def list_specialties(session: Session) -> list[schemas.SpecialtyOut]:
+    """The specialties on offer, each `name` in the reader's language."""
+    return [
+        schemas.SpecialtyOut.model_validate(s) for s in await identity.specialties(session=session)
+    ]
+
+
+@router.post("/admin/specialties", tags=["admin"], status_code=status.HTTP_201_CREATED)
+async def add_specialty(
+    body: schemas.SpecialtyIn, session: Session, user: CurrentUser
+) -> schemas.SpecialtyOut:
+    specialty = await identity.add_specialty(
+        session=session, actor=user, name_en=body.name_en, name_sw=body.name_sw
+    )
+    return schemas.SpecialtyOut.model_validate(specialty)
+
+
+@router.patch("/admin/specialties/{specialty_id}", tags=["admin"])
+async def update_specialty(
+    specialty_id: uuid.UUID, body: schemas.SpecialtyUpdate, session: Session, user: CurrentUser
+) -> schemas.SpecialtyOut:
+    """Rename (either language) or retire (`retired: true`) and bring back."""
+    specialty = await identity.update_specialty(
+        session=session,
+        actor=user,
+        specialty_id=specialty_id,
+        **body.model_dump(exclude_unset=True),
+    )
+    return schemas.SpecialtyOut.model_validate(specialty)
+
+
+@router.patch("/doctors/{doctor_id}/profile", tags=["doctors"])
+async def update_doctor_profile(
+    doctor_id: uuid.UUID, body: schemas.DoctorProfileIn, session: Session, user: CurrentUser
+) -> schemas.UserOut:
+    """An admin sends any field, the doctor their own `bio` and `languages`; the meeting
+    link is `PUT /api/doctors/{id}/meet-link`."""
+    doctor = await identity.update_doctor_profile(
+        session=session,
+        actor=user,
+        doctor_id=doctor_id,
+        changes=body.model_dump(exclude_unset=True),
+    )
+    return schemas.UserOut.model_validate(doctor)
+
+
+@router.put("/doctors/{doctor_id}/photo", tags=["doctors"])
+async def put_doctor_photo(
+    doctor_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    settings: SettingsDep,
+) -> schemas.UserOut:
+    """The image's bytes as the body (JPEG, PNG or WebP, up to 512 KB)."""
+    data = await read_photo_body(request)
+    doctor = await identity.set_doctor_photo(
+        session=session, actor=user, doctor_id=doctor_id, data=data, var_dir=settings.var_dir
+    )
+    return schemas.UserOut.model_validate(doctor)
+
+
+async def read_photo_body(request: Request) -> bytes:
+    """The body, read no further than one byte past the limit (the service refuses it)."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > identity.PHOTO_MAX_BYTES:
+            break
+    return bytes(data)

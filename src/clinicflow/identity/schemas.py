@@ -140,6 +140,32 @@ MeetUrl = Annotated[
 ]
 
 
+LanguageName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(no_control_characters),
+]
+
+
+class VisitKind(StrEnum):
+    """The kinds of visit a doctor offers (the consultation's types, named here because
+    identity sits below consultations)."""
+
+    in_person = "in_person"
+    chat = "chat"
+    audio = "audio"
+    video = "video"
+
+    @property
+    def label(self) -> str:
+        return {
+            VisitKind.in_person: _("In person"),
+            VisitKind.chat: _("Chat"),
+            VisitKind.audio: _("Audio call"),
+            VisitKind.video: _("Video call"),
+        }[self]
+
+
 # An identity document or insurance number: letters, digits and the separators cards use.
 IdNumber = Annotated[
     str,
@@ -200,6 +226,44 @@ class DoctorProfileOut(BaseModel):
     consultation_minutes: int
     meet_url: str | None
     registration_number: str | None
+    specialty_id: uuid.UUID | None = None
+    languages: list[str] = []
+    consultation_types: list[VisitKind] = []
+    photo: str | None = None
+
+
+class SpecialtyIn(StrictModel):
+    name_en: Specialty
+    name_sw: Specialty
+
+
+class SpecialtyUpdate(StrictModel):
+    name_en: Specialty | None = None
+    name_sw: Specialty | None = None
+    retired: bool | None = None
+
+
+class SpecialtyOut(BaseModel):
+    """`name` is in the reader's language."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str = Field(validation_alias="label")
+    name_en: str
+    name_sw: str
+    retired: bool
+
+
+class DoctorProfileIn(StrictModel):
+    """Only the fields sent change; a doctor may send bio and languages, an admin all."""
+
+    specialty_id: uuid.UUID | None = None
+    languages: list[LanguageName] | None = Field(default=None, max_length=8)
+    bio: Bio | None = None
+    registration_number: RegistrationNumber | None = None
+    consultation_types: list[VisitKind] | None = Field(default=None, max_length=4)
+    consultation_minutes: ConsultationMinutes | None = None
 
 
 class UserOut(BaseModel):

@@ -10,6 +10,8 @@ boundary (a request, a command) owns the transaction. One module per job:
 - `accounts`: creating and editing accounts, the admin's list;
 - `staff`: handing staff a password (invitation link or temporary password), resets,
   the invitee's and the user's own password change;
+- `doctor_profiles`: a doctor's profile (specialty, languages, bio, photo, visit kinds)
+  and the specialty list the admin keeps;
 - `changes`: the hook that tells open sockets a user's role or activity changed;
 - `directory`: looking people up (doctors, patients, names);
 - `patient_profiles`: the patient's clinical profile (age, sex, numbers, next of kin),
@@ -42,6 +44,16 @@ from clinicflow.identity.service.directory import is_active as is_active
 from clinicflow.identity.service.directory import names as names
 from clinicflow.identity.service.directory import search_doctors as search_doctors
 from clinicflow.identity.service.directory import users as users
+from clinicflow.identity.service.doctor_profiles import PHOTO_MAX_BYTES as PHOTO_MAX_BYTES
+from clinicflow.identity.service.doctor_profiles import add_specialty as add_specialty
+from clinicflow.identity.service.doctor_profiles import doctor_for_editing as doctor_for_editing
+from clinicflow.identity.service.doctor_profiles import doctor_photo as doctor_photo
+from clinicflow.identity.service.doctor_profiles import set_doctor_photo as set_doctor_photo
+from clinicflow.identity.service.doctor_profiles import specialties as specialties
+from clinicflow.identity.service.doctor_profiles import (
+    update_doctor_profile as update_doctor_profile,
+)
+from clinicflow.identity.service.doctor_profiles import update_specialty as update_specialty
 from clinicflow.identity.service.password import login_with_password as login_with_password
 from clinicflow.identity.service.patient_profiles import patient_profile as patient_profile
 from clinicflow.identity.service.patient_profiles import (

@@ -1,5 +1,6 @@
-"""Staff accounts: one-time invitation links (stored hashed) and the flag that makes a
-temporary password be changed at the first sign-in.
+"""Staff accounts and doctors' profiles: one-time invitation links (stored hashed), the
+flag that makes a temporary password be changed at the first sign-in, the specialty list
+(English and Swahili names), and the profile's specialty, languages, visit kinds and photo.
 
 Revision ID: 0014
 Revises: 0012
@@ -45,9 +46,41 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),
     )
     op.create_index(op.f("ix_invitations_user_id"), "invitations", ["user_id"], unique=False)
+    op.create_table(
+        "specialties",
+        sa.Column("name_en", sa.String(length=80), nullable=False),
+        sa.Column("name_sw", sa.String(length=80), nullable=False),
+        sa.Column("created_at", clinicflow.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", clinicflow.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_specialties")),
+        sa.UniqueConstraint("name_en", name=op.f("uq_specialties_name_en")),
+    )
+    with op.batch_alter_table("doctor_profiles") as batch:
+        batch.add_column(sa.Column("specialty_id", sa.Uuid(), nullable=True))
+        batch.add_column(sa.Column("languages", sa.JSON(), server_default="[]", nullable=False))
+        batch.add_column(
+            sa.Column("consultation_types", sa.JSON(), server_default="[]", nullable=False)
+        )
+        batch.add_column(sa.Column("photo", sa.String(length=80), nullable=True))
+        batch.create_foreign_key(
+            batch.f("fk_doctor_profiles_specialty_id_specialties"),
+            "specialties",
+            ["specialty_id"],
+            ["id"],
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("doctor_profiles") as batch:
+        batch.drop_constraint(
+            batch.f("fk_doctor_profiles_specialty_id_specialties"), type_="foreignkey"
+        )
+        batch.drop_column("photo")
+        batch.drop_column("consultation_types")
+        batch.drop_column("languages")
+        batch.drop_column("specialty_id")
+    op.drop_table("specialties")
     op.drop_index(op.f("ix_invitations_user_id"), table_name="invitations")
     op.drop_table("invitations")
     with op.batch_alter_table("users") as batch:
