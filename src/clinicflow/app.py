@@ -32,6 +32,7 @@ from clinicflow.core.errors import AppError, ErrorCode, error_body
 from clinicflow.deps import LoginRedirect, PasswordChangeRedirect
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import api as identity_api
+from clinicflow.identity import doctor_pages as identity_doctor_pages
 from clinicflow.identity import pages as identity_pages
 from clinicflow.identity import staff_pages as identity_staff_pages
 from clinicflow.notifications import api as notifications_api
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
     app.include_router(identity_staff_pages.router)
+    app.include_router(identity_doctor_pages.router)
     app.include_router(scheduling_api.router)
     app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
