@@ -3,6 +3,7 @@ shown to patients in theirs), the photo, and the audit rows."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,8 @@ async def test_a_photo_is_stored_shown_and_replaced(
     second = await client.put(f"/api/doctors/{doctor.id}/photo", content=JPEG, headers=admin)
     assert second.status_code == 200
     folder: Path = settings.var_dir / "photos"
-    assert [p.suffix for p in folder.iterdir()] == [".jpg"]  # the old file went on commit
+    kept = await asyncio.to_thread(lambda: [p.suffix for p in folder.iterdir()])
+    assert kept == [".jpg"]  # the old file went once the change committed
     text = await client.put(f"/api/doctors/{doctor.id}/photo", content=b"hello", headers=own)
     assert text.status_code == 415
     large = await client.put(

@@ -12,6 +12,7 @@ removed only once the change commits.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from pathlib import Path
@@ -224,14 +225,13 @@ async def set_doctor_photo(
         )
     name = f"{doctor_id}-{secrets.token_hex(8)}{_photo_kind(data)}"
     folder = var_dir / PHOTO_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(data)
+    await asyncio.to_thread(_write, folder / name, data)
     old = profile.photo
     profile.photo = name
     if old:
 
         async def remove_old() -> None:
-            (folder / old).unlink(missing_ok=True)
+            await asyncio.to_thread((folder / old).unlink, missing_ok=True)
 
         db.after_commit(session, remove_old)
     await audit.record(
@@ -246,6 +246,11 @@ async def set_doctor_photo(
     return user
 
 
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 async def doctor_photo(
     *, session: AsyncSession, doctor_id: uuid.UUID, var_dir: Path
 ) -> tuple[Path, str] | None:
@@ -257,4 +262,4 @@ async def doctor_photo(
     if not name:
         return None
     path = var_dir / PHOTO_DIR / name
-    return (path, MEDIA_TYPES[path.suffix]) if path.is_file() else None
+    return (path, MEDIA_TYPES[path.suffix]) if await asyncio.to_thread(path.is_file) else None
