@@ -21,12 +21,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column(
-                "must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
-        )
+    # A plain ADD COLUMN: a batch copy of `users` would have to drop a table every other
+    # table points at.
+    op.add_column(
+        "users",
+        sa.Column("must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
     op.create_table(
         "invitations",
         sa.Column("user_id", sa.Uuid(), nullable=False),
@@ -83,5 +83,4 @@ def downgrade() -> None:
     op.drop_table("specialties")
     op.drop_index(op.f("ix_invitations_user_id"), table_name="invitations")
     op.drop_table("invitations")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("must_change_password")
+    op.drop_column("users", "must_change_password")
