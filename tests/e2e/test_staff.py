@@ -1,9 +1,11 @@
 """An admin adds a doctor in the browser; the doctor signs in with the temporary password,
 is sent to choose their own, and then reaches their home page. Screenshots of each staff
-page on a phone in Swahili go to /tmp/shots/b-staff/ when that folder exists."""
+page on a phone in Swahili are also copied to the folder `CLINICFLOW_SHOTS` names, when set,
+for a reviewer to look at."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +19,16 @@ from tests.e2e.people import no_horizontal_scroll, path_of, sign_in_staff
 pytestmark = pytest.mark.browser
 
 Screenshot = Callable[[Page, str], Path]
-SHOTS = Path("/tmp/shots/b-staff")
 NEW_PASSWORD = "neema-own-password"
 
 
 def _shot(page: Page, screenshot: Screenshot, name: str) -> None:
-    """The test's screenshot, and a copy for the reviewer when their folder exists."""
+    """The test's screenshot, and a copy for the reviewer when they asked for one."""
     path = screenshot(page, name)
-    if SHOTS.is_dir():
-        (SHOTS / path.name).write_bytes(path.read_bytes())
+    folder = os.environ.get("CLINICFLOW_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / path.name).write_bytes(path.read_bytes())
 
 
 def _in_swahili(page: Page) -> None:
