@@ -4,10 +4,14 @@ resets, and the last active admin who cannot be removed (also under concurrent c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +19,7 @@ from clinicflow.core import clock
 from clinicflow.core.audit import AuditEntry
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.identity import access
+from clinicflow.identity import service as identity
 from clinicflow.identity.models import Invitation, User
 from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
@@ -360,3 +365,60 @@ async def active_admins(session: AsyncSession) -> int:
         .where(User.role == Role.admin, User.is_active.is_(True))
     )
     return count or 0
+
+
+SERVICE_CHANGES: dict[str, dict[str, Any]] = {
+    "demote": {"role": Role.doctor},
+    "deactivate": {"is_active": False},
+}
+REMOVAL = st.tuples(
+    st.integers(min_value=0, max_value=3),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from(sorted(CHANGES)),
+)
+
+
+@examples(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(admins=st.integers(min_value=2, max_value=4), removals=st.lists(REMOVAL, max_size=6))
+async def test_concurrent_removals_always_leave_an_active_admin(
+    runtime: Runtime,
+    accounts: Accounts,
+    session: AsyncSession,
+    admins: int,
+    removals: list[tuple[int, int, str]],
+) -> None:
+    """Any admins removing any others, all at once, each in its own transaction: at least
+    one active admin remains."""
+    group = [await accounts.make(Role.admin) for _ in range(admins)]
+    # The admins earlier examples left are removed first, so this group is the clinic's.
+    earlier = await session.scalars(
+        select(User.id).where(
+            User.role == Role.admin,
+            User.is_active.is_(True),
+            User.id.not_in([a.id for a in group]),
+        )
+    )
+    for stale in list(earlier):
+        async with runtime.transaction() as tx:
+            actor = await tx.get(User, group[0].id)
+            assert actor is not None
+            await identity.update_user(
+                session=tx, actor=actor, user_id=stale, changes={"is_active": False}
+            )
+
+    async def remove(actor_index: int, target_index: int, kind: str) -> None:
+        actor_id = group[actor_index % admins].id
+        target_id = group[target_index % admins].id
+        with contextlib.suppress(AppError):
+            async with runtime.transaction() as tx:
+                actor = await tx.get(User, actor_id)
+                assert actor is not None
+                access.require_user_manager(actor)
+                await identity.update_user(
+                    session=tx, actor=actor, user_id=target_id, changes=SERVICE_CHANGES[kind]
+                )
+
+    await asyncio.gather(*(remove(*removal) for removal in removals))
+    assert await active_admins(session) >= 1
