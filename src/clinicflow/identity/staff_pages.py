@@ -23,6 +23,7 @@ from clinicflow.deps import (
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import access, schemas
 from clinicflow.identity import service as identity
+from clinicflow.identity.models import User
 from clinicflow.identity.schemas import Credential, Role
 from clinicflow.routing import TransactionalRoute
 from clinicflow.web.pages import safe_next
@@ -47,7 +48,7 @@ def _credentials() -> dict[str, str]:
 
 
 async def _list_context(
-    session: Session, user: Any, q: str | None, role: Role | None
+    session: Session, user: User, q: str | None, role: Role | None
 ) -> dict[str, Any]:
     users, total = await identity.list_users(
         session=session, actor=user, query=q, role=role, limit=200
@@ -148,7 +149,7 @@ def _handover_page(
     return response
 
 
-async def _user_context(session: Session, actor: Any, user_id: uuid.UUID) -> dict[str, Any]:
+async def _user_context(session: Session, actor: User, user_id: uuid.UUID) -> dict[str, Any]:
     person = await identity.get_user(session=session, actor=actor, user_id=user_id)
     return {
         "person": person,
@@ -173,7 +174,7 @@ async def user_page(
 async def _change(
     request: Request,
     session: Session,
-    user: Any,
+    user: User,
     user_id: uuid.UUID,
     changes: dict[str, Any],
 ) -> Response:
