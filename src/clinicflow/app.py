@@ -34,10 +34,12 @@ from clinicflow.consultations.events import ConsultationTopic
 from clinicflow.core import observability
 from clinicflow.core.edge import BodyLimitMiddleware, BodyTooLarge, too_large_body
 from clinicflow.core.errors import AppError, ErrorCode, error_body
-from clinicflow.deps import LoginRedirect
+from clinicflow.deps import LoginRedirect, PasswordChangeRedirect
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import api as identity_api
+from clinicflow.identity import doctor_pages as identity_doctor_pages
 from clinicflow.identity import pages as identity_pages
+from clinicflow.identity import staff_pages as identity_staff_pages
 from clinicflow.notifications import api as notifications_api
 from clinicflow.notifications import pages as notification_pages
 from clinicflow.queue import api as queue_api
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(observability.router)
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
+    app.include_router(identity_staff_pages.router)
+    app.include_router(identity_doctor_pages.router)
     app.include_router(scheduling_api.router)
     app.include_router(scheduling_pages.router)
     app.include_router(scheduling_api.feeds)
@@ -243,6 +247,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRedirect)
     async def login_redirect(request: Request, exc: LoginRedirect) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRedirect)
+    async def password_change_redirect(request: Request, exc: PasswordChangeRedirect) -> Response:
+        return RedirectResponse(f"/password?next={quote(exc.next_path)}", status_code=303)
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, exc: RedisError) -> Response:

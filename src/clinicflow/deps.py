@@ -134,10 +134,20 @@ LenientAuthenticatedDep = Annotated[
 ]
 
 
-def get_current_user(auth: AuthenticatedDep) -> User:
+def get_user_with_any_password(auth: AuthenticatedDep) -> User:
+    """The signed-in caller, even one still holding a temporary password: only for
+    changing that password."""
     if auth is None:
         raise AppError(ErrorCode.authentication_required, _("Sign in to continue."))
     return auth.user
+
+
+UserWithAnyPassword = Annotated[User, Depends(get_user_with_any_password)]
+
+
+def get_current_user(user: UserWithAnyPassword) -> User:
+    identity_access.require_password_settled(user)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -148,6 +158,7 @@ def get_reader(auth: AuthenticatedDep) -> User:
     not-found rather than a 401, which would say "this exists, sign in"."""
     if auth is None:
         raise not_found()
+    identity_access.require_password_settled(auth.user)
     return auth.user
 
 
@@ -184,11 +195,30 @@ def _remember_viewer(request: Request, user: User | None) -> None:
     request.state.viewer = Viewer(user.id, user.name, user.role) if user else None
 
 
-async def get_page_user(request: Request, auth: AuthenticatedDep) -> User:
+class PasswordChangeRedirect(Exception):
+    """Raised by page dependencies while the user still holds a temporary password."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+async def get_page_user_with_any_password(request: Request, auth: AuthenticatedDep) -> User:
+    """The signed-in page user, even one still holding a temporary password (the
+    change-password page itself)."""
     if auth is None:
         raise LoginRedirect(request.url.path)
     _remember_viewer(request, auth.user)
     return auth.user
+
+
+PageUserWithAnyPassword = Annotated[User, Depends(get_page_user_with_any_password)]
+
+
+async def get_page_user(request: Request, user: PageUserWithAnyPassword) -> User:
+    if identity_access.must_change_password(user):
+        raise PasswordChangeRedirect(request.url.path)
+    return user
 
 
 async def get_optional_page_user(request: Request, auth: AuthenticatedDep) -> User | None:

@@ -7,11 +7,13 @@ from clinicflow.core.audit import AuditEntry, AuditHead
 from clinicflow.db import Base
 from clinicflow.identity.models import (
     DoctorProfile,
+    Invitation,
     LoginSession,
     OtpCode,
     PatientProfile,
     PatientProfileVersion,
     RefreshToken,
+    Specialty,
     User,
 )
 from clinicflow.notifications.models import (
@@ -45,6 +47,7 @@ __all__ = [
     "Delivery",
     "DoctorProfile",
     "DraftRow",
+    "Invitation",
     "LoginSession",
     "MemoryRow",
     "Message",
@@ -61,6 +64,7 @@ __all__ = [
     "Reassignment",
     "RefreshToken",
     "SlotHold",
+    "Specialty",
     "User",
     "VisitNoteVersion",
     "metadata",

@@ -50,6 +50,9 @@ def test_the_staff_pages_have_no_serious_accessibility_problem(
     sign_in_staff(phone_page, live_server.admin.email, live_server.admin.password)
     phone_page.wait_for_url("**/home")
     _in_swahili(phone_page)
+    phone_page.goto("/admin/users?role=doctor")
+    doctor_page = phone_page.locator("[data-testid=users-table] a").first.get_attribute("href")
+    assert doctor_page is not None
     problems = [
         problem
         for path in (
@@ -59,6 +62,11 @@ def test_the_staff_pages_have_no_serious_accessibility_problem(
             "/consultations",
             "/notifications",
             "/admin/users",
+            doctor_page,
+            doctor_page.replace("/admin/users/", "/doctors/") + "/profile",
+            "/admin/specialties",
+            "/password",
+            "/invite/no-such-link",
             "/admin/deliveries",
             "/admin/audit",
             "/admin/clinic",

@@ -35,6 +35,10 @@ class ErrorCode(StrEnum):
     email_taken = "email_taken"
     phone_taken = "phone_taken"
     cannot_modify_self = "cannot_modify_self"
+    last_admin = "last_admin"
+    password_change_required = "password_change_required"
+    invalid_invitation = "invalid_invitation"
+    wrong_password = "wrong_password"
     slot_taken = "slot_taken"
     slot_unavailable = "slot_unavailable"
     too_late_to_change = "too_late_to_change"
@@ -86,6 +90,10 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.email_taken: 409,
     ErrorCode.phone_taken: 409,
     ErrorCode.cannot_modify_self: 409,
+    ErrorCode.last_admin: 409,
+    ErrorCode.password_change_required: 403,
+    ErrorCode.invalid_invitation: 400,
+    ErrorCode.wrong_password: 400,
     ErrorCode.slot_taken: 409,
     ErrorCode.slot_unavailable: 422,
     ErrorCode.too_late_to_change: 409,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.audit import Actor
@@ -46,6 +47,100 @@ def require_no_self_lockout(
             ErrorCode.cannot_modify_self,
             _("You cannot deactivate your own account or change your own role."),
         )
+
+
+async def require_another_active_admin(session: AsyncSession, user: User) -> None:
+    """An active admin may not be deactivated or given another role when they are the
+    last one: the clinic would have nobody left to manage accounts (409 `last_admin`).
+
+    The active admins' rows are locked first (`FOR UPDATE` on PostgreSQL; on SQLite the
+    writer's `BEGIN IMMEDIATE` already runs one change at a time), so two admins demoting
+    each other at once are decided one after the other and one admin always remains.
+    """
+    if user.role is not Role.admin or not user.is_active:
+        return
+    admins = await session.scalars(
+        select(User.id).where(User.role == Role.admin, User.is_active.is_(True)).with_for_update()
+    )
+    if not set(admins) - {user.id}:
+        raise AppError(
+            ErrorCode.last_admin,
+            _("This is the last active administrator: make another one first."),
+        )
+
+
+def must_change_password(user: User) -> bool:
+    """A temporary password works for one thing only: choosing the user's own password."""
+    return user.must_change_password
+
+
+def require_password_settled(user: User) -> None:
+    """Until a temporary password is replaced, every API call but changing it and signing
+    out answers 403 `password_change_required`."""
+    if must_change_password(user):
+        raise AppError(
+            ErrorCode.password_change_required,
+            _("Choose your own password before you continue."),
+        )
+
+
+def require_staff_login(user: User) -> None:
+    """Passwords and invitations are for staff; a patient signs in with a texted code."""
+    if not may_sign_in_with_password(user.role):
+        raise AppError(
+            ErrorCode.wrong_login_method,
+            _("Patients sign in with a code sent to their phone, not a password."),
+        )
+
+
+# --- doctors' profiles and the specialty list ---------------------------------------------------
+
+DOCTOR_OWN_FIELDS = frozenset({"bio", "languages", "photo"})
+DOCTOR_ADMIN_FIELDS = frozenset(
+    {
+        "specialty_id",
+        "languages",
+        "bio",
+        "registration_number",
+        "consultation_types",
+        "consultation_minutes",
+        "photo",
+    }
+)
+
+
+def doctor_profile_fields(actor: Actor, doctor_id: uuid.UUID) -> frozenset[str]:
+    """What the actor may change on a doctor's profile: an admin every field, the doctor
+    their own bio, languages and photo, anyone else nothing. (The meeting link is the
+    queue's to decide: `PUT /api/doctors/{id}/meet-link`.)"""
+    if actor.role is Role.admin:
+        return DOCTOR_ADMIN_FIELDS
+    if actor.role is Role.doctor and actor.id == doctor_id:
+        return DOCTOR_OWN_FIELDS
+    return frozenset()
+
+
+def require_doctor_profile_editor(
+    actor: Actor, doctor_id: uuid.UUID, fields: set[str] | frozenset[str]
+) -> None:
+    """Anyone who may change nothing is told not-found (as for a doctor who does not
+    exist); a doctor sending a field only an admin sets is told 403 naming it."""
+    allowed = doctor_profile_fields(actor, doctor_id)
+    if not allowed:
+        raise not_found()
+    refused = sorted(set(fields) - allowed)
+    if refused:
+        raise AppError(
+            ErrorCode.forbidden,
+            _("Only an administrator changes these fields."),
+            {"fields": refused},
+        )
+
+
+def require_specialty_keeper(actor: Actor) -> None:
+    """The list of specialties is kept by an administrator."""
+    if actor.role is not Role.admin:
+        raise AppError(ErrorCode.forbidden, _("Only an administrator keeps the specialty list."))
 
 
 def require_front_desk(actor: Actor) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
+from clinicflow.clinic.schemas import ClinicProfile
+from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import (
+    AuthenticatedDep,
     ClientInfo,
+    Clinic,
     CurrentAdmin,
     CurrentUser,
     LenientAuthenticatedDep,
@@ -16,6 +20,7 @@ from clinicflow.deps import (
     Session,
     SettingsDep,
 )
+from clinicflow.i18n import gettext as _
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
@@ -185,11 +190,36 @@ async def list_users(
     )
 
 
+def _handed_over(handover: identity.Handover, clinic: ClinicProfile) -> schemas.UserCreated:
+    token = handover.invitation_token
+    return schemas.UserCreated.model_validate(
+        {
+            **schemas.UserOut.model_validate(handover.user).model_dump(),
+            "invitation_url": identity.invitation_url(clinic.public_url, token) if token else None,
+            "temporary_password": handover.temporary_password,
+        }
+    )
+
+
 @router.post("/admin/users", tags=["admin"], status_code=status.HTTP_201_CREATED)
 async def create_user(
-    body: schemas.UserCreate, session: Session, admin: CurrentAdmin
-) -> schemas.UserOut:
+    body: schemas.UserCreate, session: Session, admin: CurrentAdmin, clinic: Clinic
+) -> schemas.UserCreated:
+    """A staff account without a password gets an invitation link (or, with
+    `credential: "temporary_password"`, a password to change at first sign-in)."""
     profile = body.model_dump(include=set(schemas.ProfileFields.model_fields), exclude_none=True)
+    if body.password is None and body.email is not None and body.role is not Role.patient:
+        handover = await identity.create_staff(
+            session=session,
+            actor=admin,
+            role=body.role,
+            name=body.name,
+            email=body.email,
+            phone=body.phone,
+            credential=body.credential or schemas.Credential.invitation,
+            profile=profile,
+        )
+        return _handed_over(handover, clinic)
     user = await identity.create_user(
         session=session,
         actor=admin,
@@ -199,6 +229,49 @@ async def create_user(
         password=body.password,
         phone=body.phone,
         profile=profile,
+    )
+    return schemas.UserCreated.model_validate(user)
+
+
+@router.post("/admin/users/{user_id}/reset-password", tags=["admin"])
+async def reset_password(
+    user_id: uuid.UUID,
+    session: Session,
+    admin: CurrentAdmin,
+    clinic: Clinic,
+    body: schemas.ResetPassword | None = None,
+) -> schemas.UserCreated:
+    """The old password and every login end; the answer carries the new link or password."""
+    handover = await identity.reset_password(
+        session=session,
+        actor=admin,
+        user_id=user_id,
+        credential=(body or schemas.ResetPassword()).credential,
+    )
+    return _handed_over(handover, clinic)
+
+
+@router.post("/me/password", tags=["users"], status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: schemas.PasswordChange, session: Session, auth: AuthenticatedDep
+) -> None:
+    """Works with a temporary password (it is how one is replaced); other logins end."""
+    if auth is None:
+        raise AppError(ErrorCode.authentication_required, _("Sign in to continue."))
+    await identity.change_password(
+        session=session,
+        actor=auth.user,
+        login_id=auth.session_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+
+
+@router.post("/auth/invitation", tags=["auth"])
+async def accept_invitation(body: schemas.InvitationAccept, session: Session) -> schemas.UserOut:
+    """The invitee sets their password with the link's token; then they sign in."""
+    user = await identity.accept_invitation(
+        session=session, token=body.token, password=body.password
     )
     return schemas.UserOut.model_validate(user)
 
@@ -223,3 +296,79 @@ async def update_user(
         changes=body.model_dump(exclude_unset=True),
     )
     return schemas.UserOut.model_validate(user)
+
+
+# --- doctors' profiles and the specialty list ----------------------------------------------------
+
+
+@router.get("/specialties", tags=["doctors"])
+async def list_specialties(session: Session) -> list[schemas.SpecialtyOut]:
+    """The specialties on offer, each `name` in the reader's language."""
+    return [
+        schemas.SpecialtyOut.model_validate(s) for s in await identity.specialties(session=session)
+    ]
+
+
+@router.post("/admin/specialties", tags=["admin"], status_code=status.HTTP_201_CREATED)
+async def add_specialty(
+    body: schemas.SpecialtyIn, session: Session, user: CurrentUser
+) -> schemas.SpecialtyOut:
+    specialty = await identity.add_specialty(
+        session=session, actor=user, name_en=body.name_en, name_sw=body.name_sw
+    )
+    return schemas.SpecialtyOut.model_validate(specialty)
+
+
+@router.patch("/admin/specialties/{specialty_id}", tags=["admin"])
+async def update_specialty(
+    specialty_id: uuid.UUID, body: schemas.SpecialtyUpdate, session: Session, user: CurrentUser
+) -> schemas.SpecialtyOut:
+    """Rename (either language) or retire (`retired: true`) and bring back."""
+    specialty = await identity.update_specialty(
+        session=session,
+        actor=user,
+        specialty_id=specialty_id,
+        **body.model_dump(exclude_unset=True),
+    )
+    return schemas.SpecialtyOut.model_validate(specialty)
+
+
+@router.patch("/doctors/{doctor_id}/profile", tags=["doctors"])
+async def update_doctor_profile(
+    doctor_id: uuid.UUID, body: schemas.DoctorProfileIn, session: Session, user: CurrentUser
+) -> schemas.UserOut:
+    """An admin sends any field, the doctor their own `bio` and `languages`; the meeting
+    link is `PUT /api/doctors/{id}/meet-link`."""
+    doctor = await identity.update_doctor_profile(
+        session=session,
+        actor=user,
+        doctor_id=doctor_id,
+        changes=body.model_dump(exclude_unset=True),
+    )
+    return schemas.UserOut.model_validate(doctor)
+
+
+@router.put("/doctors/{doctor_id}/photo", tags=["doctors"])
+async def put_doctor_photo(
+    doctor_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    settings: SettingsDep,
+) -> schemas.UserOut:
+    """The image's bytes as the body (JPEG, PNG or WebP, up to 512 KB)."""
+    data = await read_photo_body(request)
+    doctor = await identity.set_doctor_photo(
+        session=session, actor=user, doctor_id=doctor_id, data=data, var_dir=settings.var_dir
+    )
+    return schemas.UserOut.model_validate(doctor)
+
+
+async def read_photo_body(request: Request) -> bytes:
+    """The body, read no further than one byte past the limit (the service refuses it)."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > identity.PHOTO_MAX_BYTES:
+            break
+    return bytes(data)

@@ -5,9 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from clinicflow import i18n
 from clinicflow.core.security import EncryptedText
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
 from clinicflow.identity.schemas import Language, PatientType, Role, Sex
@@ -22,6 +33,10 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     phone: Mapped[str | None] = mapped_column(String(16), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Set when an admin hands out a temporary password: until the user picks their own,
+    # pages send them to the change-password page and the API answers 403
+    # `password_change_required` (`access.require_password_settled`).
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Joined, not lazy: every authenticated request loads its user with both profiles in
     # the same query.
@@ -76,21 +91,78 @@ class PatientProfileVersion(UUIDPrimaryKey, Base):
     changed_at: Mapped[datetime]
 
 
+class Specialty(UUIDPrimaryKey, Base):
+    """A specialty from the list the admin keeps, named in English and in Swahili.
+
+    Retired, not deleted: a doctor who has it keeps it, but it is no longer offered."""
+
+    __tablename__ = "specialties"
+
+    name_en: Mapped[str] = mapped_column(String(80), unique=True)
+    name_sw: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language (the request's, or the text's)."""
+        return self.name_sw if i18n.current_language() == "sw" else self.name_en
+
+
 class DoctorProfile(Base):
     __tablename__ = "doctor_profiles"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    specialty: Mapped[str] = mapped_column(String(80), default="General practice")
+    # The free text every doctor had before the list: kept as the English name of the
+    # chosen specialty, so searches and older readers still find it.
+    specialty_text: Mapped[str] = mapped_column("specialty", String(80), default="General practice")
+    specialty_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("specialties.id"))
     bio: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The typical minutes of one visit.
     consultation_minutes: Mapped[int] = mapped_column(Integer, default=15)
     # Copied into each audio or video consultation when accepted, so changing it later
     # never alters a past consultation.
     meet_url: Mapped[str | None] = mapped_column(String(64))
     # The medical council's registration number, printed on prescriptions.
     registration_number: Mapped[str | None] = mapped_column(String(40))
+    # Languages the doctor consults in, as patients would name them ("Kiswahili", "Dholuo").
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # The kinds of visit offered (`schemas.VisitKind` values).
+    consultation_types: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # The photo's file name under `var_dir/photos` (a new name for each upload).
+    photo: Mapped[str | None] = mapped_column(String(80))
 
     user: Mapped[User] = relationship(back_populates="doctor")
+    # Joined: every reader of a doctor shows the specialty's name.
+    specialty_ref: Mapped[Specialty | None] = relationship(lazy="joined")
+
+    @property
+    def specialty(self) -> str:
+        """The specialty's name in the reader's language; the old free text without one."""
+        return self.specialty_ref.label if self.specialty_ref else self.specialty_text
+
+    @specialty.setter
+    def specialty(self, value: str) -> None:
+        self.specialty_text = value
+
+
+class Invitation(UUIDPrimaryKey, Base):
+    """A one-time link an admin hands a new (or locked-out) staff member to set their
+    password: only the token's SHA-256 is stored, it expires, and it works once."""
+
+    __tablename__ = "invitations"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class LoginSession(UUIDPrimaryKey, Base):

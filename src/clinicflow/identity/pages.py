@@ -35,7 +35,7 @@ from clinicflow.identity import access, schemas
 from clinicflow.identity import service as identity
 from clinicflow.identity.models import User
 from clinicflow.identity.profile_form import ProfileForm, profile_changes, read_profile_form
-from clinicflow.identity.schemas import Language, Role, Sex
+from clinicflow.identity.schemas import Language, Sex
 from clinicflow.routing import TransactionalRoute, writes
 from clinicflow.web.pages import LANGUAGE_COOKIE, remembered_next, safe_next, set_language_cookie
 from clinicflow.web.templating import refusal_page, render
@@ -227,18 +227,6 @@ async def logout(session: Session, auth: AuthenticatedDep) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
-
-
-@router.get("/admin/users")
-async def admin_users(
-    request: Request, session: Session, user: PageUser, q: schemas.SearchText | None = None
-) -> Response:
-    users, total = await identity.list_users(session=session, actor=user, query=q, limit=200)
-    return render(
-        request,
-        "identity/admin_users.html",
-        {"users": users, "total": total, "q": q or "", "roles": list(Role)},
-    )
 
 
 # --- the patient's own page: contact details and language --------------------------------

@@ -140,6 +140,32 @@ MeetUrl = Annotated[
 ]
 
 
+LanguageName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(no_control_characters),
+]
+
+
+class VisitKind(StrEnum):
+    """The kinds of visit a doctor offers (the consultation's types, named here because
+    identity sits below consultations)."""
+
+    in_person = "in_person"
+    chat = "chat"
+    audio = "audio"
+    video = "video"
+
+    @property
+    def label(self) -> str:
+        return {
+            VisitKind.in_person: _("In person"),
+            VisitKind.chat: _("Chat"),
+            VisitKind.audio: _("Audio call"),
+            VisitKind.video: _("Video call"),
+        }[self]
+
+
 # An identity document or insurance number: letters, digits and the separators cards use.
 IdNumber = Annotated[
     str,
@@ -200,6 +226,44 @@ class DoctorProfileOut(BaseModel):
     consultation_minutes: int
     meet_url: str | None
     registration_number: str | None
+    specialty_id: uuid.UUID | None = None
+    languages: list[str] = []
+    consultation_types: list[VisitKind] = []
+    photo: str | None = None
+
+
+class SpecialtyIn(StrictModel):
+    name_en: Specialty
+    name_sw: Specialty
+
+
+class SpecialtyUpdate(StrictModel):
+    name_en: Specialty | None = None
+    name_sw: Specialty | None = None
+    retired: bool | None = None
+
+
+class SpecialtyOut(BaseModel):
+    """`name` is in the reader's language."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str = Field(validation_alias="label")
+    name_en: str
+    name_sw: str
+    retired: bool
+
+
+class DoctorProfileIn(StrictModel):
+    """Only the fields sent change; a doctor may send bio and languages, an admin all."""
+
+    specialty_id: uuid.UUID | None = None
+    languages: list[LanguageName] | None = Field(default=None, max_length=8)
+    bio: Bio | None = None
+    registration_number: RegistrationNumber | None = None
+    consultation_types: list[VisitKind] | None = Field(default=None, max_length=4)
+    consultation_minutes: ConsultationMinutes | None = None
 
 
 class UserOut(BaseModel):
@@ -238,12 +302,45 @@ class ProfileFields(StrictModel):
     registration_number: RegistrationNumber | None = None
 
 
+class Credential(StrEnum):
+    """How a new or reset staff password is handed over (`service.staff`)."""
+
+    invitation = "invitation"
+    temporary_password = "temporary_password"
+
+
 class UserCreate(ProfileFields):
+    """A staff account sent without a `password` gets the `credential` (an invitation link
+    by default); with a password, or for a patient, it is created as before."""
+
     role: Role
     name: Name
     email: EmailStr | None = None
     password: Password | None = None
     phone: Phone | None = None
+    credential: Credential | None = None
+
+
+class UserCreated(UserOut):
+    """The user, and what the admin hands over once: the invitation link or the temporary
+    password (neither can be read again)."""
+
+    invitation_url: str | None = None
+    temporary_password: str | None = None
+
+
+class ResetPassword(StrictModel):
+    credential: Credential = Credential.invitation
+
+
+class PasswordChange(StrictModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: Password
+
+
+class InvitationAccept(StrictModel):
+    token: str = Field(min_length=1, max_length=128)
+    password: Password
 
 
 class UserUpdate(ProfileFields):

@@ -8,6 +8,10 @@ boundary (a request, a command) owns the transaction. One module per job:
 - `password`: staff sign-in by email and password;
 - `phone`: patient sign-in by a texted code, and the `CodeSender` it texts through;
 - `accounts`: creating and editing accounts, the admin's list;
+- `staff`: handing staff a password (invitation link or temporary password), resets,
+  the invitee's and the user's own password change;
+- `doctor_profiles`: a doctor's profile (specialty, languages, bio, photo, visit kinds)
+  and the specialty list the admin keeps;
 - `changes`: the hook that tells open sockets a user's role or activity changed;
 - `directory`: looking people up (doctors, patients, names);
 - `patient_profiles`: the patient's clinical profile (age, sex, numbers, next of kin),
@@ -19,6 +23,7 @@ and call the verbs re-exported here.
 
 from __future__ import annotations
 
+from clinicflow.identity.schemas import Credential as Credential
 from clinicflow.identity.service.accounts import create_user as create_user
 from clinicflow.identity.service.accounts import get_user as get_user
 from clinicflow.identity.service.accounts import list_users as list_users
@@ -39,6 +44,16 @@ from clinicflow.identity.service.directory import is_active as is_active
 from clinicflow.identity.service.directory import names as names
 from clinicflow.identity.service.directory import search_doctors as search_doctors
 from clinicflow.identity.service.directory import users as users
+from clinicflow.identity.service.doctor_profiles import PHOTO_MAX_BYTES as PHOTO_MAX_BYTES
+from clinicflow.identity.service.doctor_profiles import add_specialty as add_specialty
+from clinicflow.identity.service.doctor_profiles import doctor_for_editing as doctor_for_editing
+from clinicflow.identity.service.doctor_profiles import doctor_photo as doctor_photo
+from clinicflow.identity.service.doctor_profiles import set_doctor_photo as set_doctor_photo
+from clinicflow.identity.service.doctor_profiles import specialties as specialties
+from clinicflow.identity.service.doctor_profiles import (
+    update_doctor_profile as update_doctor_profile,
+)
+from clinicflow.identity.service.doctor_profiles import update_specialty as update_specialty
 from clinicflow.identity.service.password import login_with_password as login_with_password
 from clinicflow.identity.service.patient_profiles import patient_profile as patient_profile
 from clinicflow.identity.service.patient_profiles import (
@@ -68,3 +83,10 @@ from clinicflow.identity.service.sessions import authenticate_cookie as authenti
 from clinicflow.identity.service.sessions import authenticate_logins as authenticate_logins
 from clinicflow.identity.service.sessions import logout as logout
 from clinicflow.identity.service.sessions import refresh as refresh
+from clinicflow.identity.service.staff import Handover as Handover
+from clinicflow.identity.service.staff import accept_invitation as accept_invitation
+from clinicflow.identity.service.staff import change_password as change_password
+from clinicflow.identity.service.staff import create_staff as create_staff
+from clinicflow.identity.service.staff import invitation_url as invitation_url
+from clinicflow.identity.service.staff import invited_user as invited_user
+from clinicflow.identity.service.staff import reset_password as reset_password

@@ -201,6 +201,9 @@ async def update_user(
         await revoke_sessions(session, LoginSession.user_id == user.id)
 
     new_role = changes.get("role")
+    active = changes.get("is_active")
+    if (new_role not in (None, Role.admin)) or active is False:
+        await access.require_another_active_admin(session, user)
     if new_role is not None and new_role is not user.role:
         _check_login_fields(
             new_role, email=user.email, phone=user.phone, has_password=bool(user.password_hash)
@@ -217,7 +220,6 @@ async def update_user(
         announce_access_change(session, user.id)
     _apply_profile(user, changes)
 
-    active = changes.get("is_active")
     if active is not None and active != user.is_active:
         user.is_active = active
         if not active:

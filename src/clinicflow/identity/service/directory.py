@@ -14,7 +14,7 @@ from clinicflow.core import audit
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import access
-from clinicflow.identity.models import DoctorProfile, User
+from clinicflow.identity.models import DoctorProfile, Specialty, User
 from clinicflow.identity.schemas import Role
 from clinicflow.identity.service.accounts import create_patient_from_phone
 
@@ -43,6 +43,7 @@ async def search_doctors(session: AsyncSession, query: str | None = None) -> lis
     statement = (
         select(User)
         .join(DoctorProfile, DoctorProfile.user_id == User.id)
+        .outerjoin(Specialty, Specialty.id == DoctorProfile.specialty_id)
         .where(User.role == Role.doctor, User.is_active.is_(True))
         .order_by(User.name)
     )
@@ -51,7 +52,9 @@ async def search_doctors(session: AsyncSession, query: str | None = None) -> lis
         statement = statement.where(
             or_(
                 func.lower(User.name).contains(needle, autoescape=True),
-                func.lower(DoctorProfile.specialty).contains(needle, autoescape=True),
+                # The English name (kept in the free text) or the Swahili one.
+                func.lower(DoctorProfile.specialty_text).contains(needle, autoescape=True),
+                func.lower(Specialty.name_sw).contains(needle, autoescape=True),
             )
         )
     return list((await session.scalars(statement)).unique())
