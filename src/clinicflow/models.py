@@ -14,12 +14,14 @@ from clinicflow.identity.models import (
     User,
 )
 from clinicflow.notifications.models import (
+    Attempt,
     Delivery,
     Notification,
     Preference,
     PushSubscription,
 )
 from clinicflow.queue.models import Queue, QueueEntry, QueueRules, Reassignment
+from clinicflow.realtime.models import UserEvent, UserEventHead
 from clinicflow.records.models import (
     ClinicalItem,
     ClinicalItemVersion,
@@ -32,6 +34,7 @@ metadata = Base.metadata
 
 __all__ = [
     "Appointment",
+    "Attempt",
     "Attachment",
     "AuditEntry",
     "AuditHead",
@@ -60,6 +63,8 @@ __all__ = [
     "RefreshToken",
     "SlotHold",
     "User",
+    "UserEvent",
+    "UserEventHead",
     "VisitNoteVersion",
     "metadata",
 ]
