@@ -42,6 +42,9 @@ from clinicflow.notifications.service.deliveries import delivery_attempts as del
 from clinicflow.notifications.service.deliveries import retry_failed as retry_failed
 from clinicflow.notifications.service.deliveries import retry_now as retry_now
 from clinicflow.notifications.service.dispatch import MAX_ATTEMPTS as MAX_ATTEMPTS
+from clinicflow.notifications.service.dispatch import (
+    URGENT_FALLOVER_FAILURES as URGENT_FALLOVER_FAILURES,
+)
 from clinicflow.notifications.service.dispatch import Outcome as Outcome
 from clinicflow.notifications.service.dispatch import Outgoing as Outgoing
 from clinicflow.notifications.service.dispatch import PushTarget as PushTarget
