@@ -34,8 +34,8 @@ metadata = Base.metadata
 
 __all__ = [
     "Appointment",
-    "Attempt",
     "Attachment",
+    "Attempt",
     "AuditEntry",
     "AuditHead",
     "Availability",

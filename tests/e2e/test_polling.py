@@ -8,7 +8,7 @@ while polling was never sent), a constructor that throws never counted as a fail
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,6 @@ window.__socketsTried = 0;
 window.WebSocket = class { constructor() { window.__socketsTried += 1; throw new Error("blocked"); } };
 window.WebSocket.CONNECTING = 0; window.WebSocket.OPEN = 1;
 """
-SHOTS = Path(os.environ.get("CLINICFLOW_SHOTS", "/tmp/shots/f-delivery"))
 
 
 def send(page: Page, text: str) -> None:
@@ -38,7 +37,9 @@ def bubbles(page: Page) -> list[str]:
 
 
 def test_with_sockets_blocked_chat_and_the_bell_work_over_polling(
-    two_people: tuple[Page, Page], live_server: LiveServer
+    two_people: tuple[Page, Page],
+    live_server: LiveServer,
+    screenshot: Callable[[Page, str], Path],
 ) -> None:
     patient, doctor = two_people
     for page in (patient, doctor):
@@ -92,8 +93,7 @@ def test_with_sockets_blocked_chat_and_the_bell_work_over_polling(
 
     assert patient.evaluate("window.__socketsTried") >= 1
     assert any("topic=user" in url for url in polled), polled
-    SHOTS.mkdir(parents=True, exist_ok=True)
     patient.locator("form[data-testid=language-switch] button[value=sw]").click()
     patient.wait_for_load_state("networkidle")
     expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "polling")
-    patient.screenshot(path=str(SHOTS / "chat-polling-sw.png"))
+    screenshot(patient, "chat-polling-sw")

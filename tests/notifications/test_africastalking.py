@@ -19,8 +19,8 @@ from clinicflow.notifications.africastalking import AfricasTalkingSms
 from clinicflow.notifications.channels import TwilioSms
 from clinicflow.notifications.jobs import Dispatcher
 from clinicflow.notifications.models import Attempt, Delivery
-from clinicflow.notifications.service.push_endpoints import system_resolver
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
+from clinicflow.notifications.service.push_endpoints import system_resolver
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts
 from tests.notifications.conftest import with_twilio

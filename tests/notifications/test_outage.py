@@ -231,7 +231,8 @@ async def test_an_urgent_message_failing_on_sms_falls_over_to_the_persons_email(
     assert await delivery_on(session, calm, Channel.email) is None
     await with_email.run_once()
     email = await delivery_on(session, turn, Channel.email)
-    assert email is not None and email.status is DeliveryStatus.sent
+    assert email is not None
+    assert email.status is DeliveryStatus.sent
     assert runtime.outbox is not None
     assert any(
         m.to == "amina@example.com" and "ready to see you" in m.body

@@ -156,7 +156,9 @@ async def test_concurrent_publishers_give_each_person_gap_free_numbers(
         for who, person in enumerate(people):
             logged = await user_events.replay(session, person, since=0, limit=1000)
             expected = sorted(
-                100 * index + k for index, (w, size) in enumerate(batches) if w == who
+                100 * index + k
+                for index, (w, size) in enumerate(batches)
+                if w == who
                 for k in range(size)
             )
             assert [e.seq for e in logged] == list(range(1, len(expected) + 1))

@@ -24,7 +24,7 @@ import structlog
 
 from clinicflow.notifications import channels as channel_adapters
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.channels import ChannelSender, DeliveryFailed
+from clinicflow.notifications.adapters import ChannelSender, DeliveryFailed
 from clinicflow.runtime import Runtime
 
 log = structlog.get_logger(__name__)

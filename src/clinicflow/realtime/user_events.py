@@ -45,11 +45,15 @@ async def _next_seq(session: AsyncSession, user_id: uuid.UUID) -> int:
     PostgreSQL). The row stays locked until commit, so seqs commit in order."""
     dialect = session.get_bind().dialect.name
     build = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = build(UserEventHead).values(user_id=user_id, last_seq=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[UserEventHead.user_id],
-        set_={"last_seq": UserEventHead.last_seq + 1},
-    ).returning(UserEventHead.last_seq)
+    statement = (
+        build(UserEventHead)
+        .values(user_id=user_id, last_seq=1)
+        .on_conflict_do_update(
+            index_elements=[UserEventHead.user_id],
+            set_={"last_seq": UserEventHead.last_seq + 1},
+        )
+        .returning(UserEventHead.last_seq)
+    )
     seq: int = (await session.execute(statement)).scalar_one()
     return seq
 

@@ -36,8 +36,8 @@ from clinicflow.notifications.service.bell import user_topic as user_topic
 from clinicflow.notifications.service.channel_choice import ALLOWED_KEY as ALLOWED_KEY
 from clinicflow.notifications.service.channel_choice import clinic_channels as clinic_channels
 from clinicflow.notifications.service.channel_choice import effective_channels as effective_channels
-from clinicflow.notifications.service.deliveries import deliveries as deliveries
 from clinicflow.notifications.service.deliveries import attempts_of as attempts_of
+from clinicflow.notifications.service.deliveries import deliveries as deliveries
 from clinicflow.notifications.service.deliveries import delivery_attempts as delivery_attempts
 from clinicflow.notifications.service.deliveries import retry_failed as retry_failed
 from clinicflow.notifications.service.deliveries import retry_now as retry_now

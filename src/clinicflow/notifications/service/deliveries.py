@@ -5,7 +5,6 @@ failed delivery of a filter at once (after a provider's outage)."""
 from __future__ import annotations
 
 import uuid
-
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
