@@ -17,7 +17,8 @@ const PING_MS = 15000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
 const FAILURES_BEFORE_POLLING = 3;
 const POLL_MS = 3000;
-const OPEN_TIMEOUT_MS = 5000;
+// Long enough for a slow 2G handshake; a socket still not open by then counts as a failure.
+const OPEN_TIMEOUT_MS = 10000;
 const TYPING_MS = 2000;
 const CLOSE_SIGN_IN = 4401;
 
