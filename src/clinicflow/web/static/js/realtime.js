@@ -26,7 +26,7 @@ export class ClinicSocket {
   constructor(options = {}) {
     this.url = options.url || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
     this.topics = new Map(); // topic -> { since, listeners }
-    this.pending = new Map(); // client_id -> { topic, payload, resolve, reject, sent }
+    this.pending = new Map(); // client_id -> { topic, payload, resolve, reject, fallback, posting }
     this.stateListeners = [];
     this.state = "connecting";
     this.failures = 0;
