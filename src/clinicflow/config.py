@@ -166,6 +166,16 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = Field(default=None, repr=False)
     twilio_from: str | None = None
+    # Which SMS gateway carries SMS: "twilio" (above) or "africastalking" (below). The
+    # chosen one needs its credentials, else SMS falls back as when none is set.
+    sms_provider: Literal["twilio", "africastalking"] = "twilio"
+    # Africa's Talking: the app's username ("sandbox" on the sandbox), its API key, the
+    # API's base URL (https://api.sandbox.africastalking.com for the sandbox; tests point
+    # it at a stand-in), and the sender id (short code or alphanumeric) if the account has one.
+    africastalking_base_url: str = "https://api.africastalking.com"
+    africastalking_username: str | None = None
+    africastalking_api_key: str | None = Field(default=None, repr=False)
+    africastalking_sender_id: str | None = None
     # Email over SMTP.
     smtp_host: str | None = None
     smtp_port: int = 587

@@ -17,12 +17,14 @@ from clinicflow.identity.models import (
     User,
 )
 from clinicflow.notifications.models import (
+    Attempt,
     Delivery,
     Notification,
     Preference,
     PushSubscription,
 )
 from clinicflow.queue.models import Queue, QueueEntry, QueueRules, Reassignment
+from clinicflow.realtime.models import UserEvent, UserEventHead
 from clinicflow.records.models import (
     ClinicalItem,
     ClinicalItemVersion,
@@ -36,6 +38,7 @@ metadata = Base.metadata
 __all__ = [
     "Appointment",
     "Attachment",
+    "Attempt",
     "AuditEntry",
     "AuditHead",
     "Availability",
@@ -66,6 +69,8 @@ __all__ = [
     "SlotHold",
     "Specialty",
     "User",
+    "UserEvent",
+    "UserEventHead",
     "VisitNoteVersion",
     "metadata",
 ]

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.assistant import jobs as assistant_jobs
 from clinicflow.notifications import jobs as notification_jobs
 from clinicflow.queue import jobs as queue_jobs
+from clinicflow.realtime import jobs as realtime_jobs
 from clinicflow.runtime import Runtime
 from clinicflow.scheduling import jobs as scheduling_jobs
 
@@ -57,6 +58,7 @@ JOBS: tuple[Job, ...] = (
         assistant_jobs.FORGET_SECONDS,
         assistant_jobs.forget_closed_memory,
     ),
+    Job("realtime.prune_user_events", realtime_jobs.PRUNE_SECONDS, realtime_jobs.prune_user_events),
 )
 
 # Long-running loops beside the periodic jobs: each opens its own transactions (the

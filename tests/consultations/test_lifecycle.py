@@ -51,7 +51,8 @@ async def test_a_patient_starts_a_pending_consultation(
     assert body["last_seq"] == 0
     [created] = published.of_type("consultation.created")
     assert created.topic == f"user:{doctor.id}"
-    assert created.seq is None
+    # Kept in the doctor's event log (the first event of theirs), so a page polls it too.
+    assert created.seq == 1
     assert created.data["id"] == body["id"]
     actions = await session.scalars(select(AuditEntry.action))
     assert "consultation.start" in list(actions)
@@ -176,7 +177,13 @@ async def test_accepting_copies_the_doctors_meet_link_once(
         f"user:{doctor.id}",
         f"user:{patient.id}",
     }
-    assert all(e.seq is None and e.data["status"] == "active" for e in updates)
+    assert all(e.data["status"] == "active" for e in updates)
+    # The chat's is ephemeral; a person's is kept in their event log, numbered.
+    assert {e.topic: e.seq is None for e in updates} == {
+        f"consultation:{video.id}": True,
+        f"user:{doctor.id}": False,
+        f"user:{patient.id}": False,
+    }
     [system] = [
         e for e in published.of_type("message.created") if e.topic == f"consultation:{video.id}"
     ]

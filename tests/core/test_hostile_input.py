@@ -102,7 +102,7 @@ async def test_a_replay_after_the_last_possible_seq_is_empty(
     patient, doctor = await clinic.patient(), await clinic.doctor()
     consultation = await clinic.consultation(patient, doctor, ConsultationStatus.active)
     async with runtime.transaction(write=False) as session:
-        events = await runtime.hub.poll(
+        events, _ = await runtime.hub.poll(
             session=session,
             user=doctor.user,
             name=f"consultation:{consultation.id}",

@@ -32,6 +32,8 @@ class TwilioStandIn:
 
     fail_first: int = 0
     always_fail: bool = False
+    # What a failing answer is: 500 (retried) by default, a 4xx to refuse for good.
+    failing_status: int = 500
     delay_seconds: float = 0.0
     idempotent: bool = True
     calls: int = 0
@@ -53,7 +55,8 @@ class TwilioStandIn:
             form = await request.form()
             if self.always_fail or self.calls <= self.fail_first:
                 return JSONResponse(
-                    {"code": 20500, "message": "Internal Server Error"}, status_code=500
+                    {"code": 20500, "message": "Internal Server Error"},
+                    status_code=self.failing_status,
                 )
             token = request.headers.get("i-twilio-idempotency-token")
             if self.idempotent and token and token in self.by_token:

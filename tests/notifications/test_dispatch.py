@@ -1,5 +1,5 @@
 """The dispatcher: claims due deliveries, retries with backoff on the injectable clock,
-gives up after 8 attempts where an admin sees it, and never sends a row twice across
+gives up after `MAX_ATTEMPTS` where an admin sees it, and never sends a row twice across
 workers."""
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ async def test_sms_retries_until_the_provider_answers(
     )
 
 
-async def test_a_permanently_failing_provider_gives_up_after_8_attempts_and_an_admin_retries(
+async def test_a_provider_that_never_recovers_is_given_up_after_max_attempts_and_an_admin_retries(
     runtime: Runtime,
     accounts: Accounts,
     dispatcher: Dispatcher,
@@ -112,8 +112,12 @@ async def test_a_permanently_failing_provider_gives_up_after_8_attempts_and_an_a
         frozen_clock.advance(hours=1, seconds=1)
     assert await dispatcher.run_once() == 0
     row = await sms_delivery(session, notification_id)
-    assert (row.status, row.attempts, row.next_attempt_at) == (DeliveryStatus.gave_up, 8, None)
-    assert twilio.calls == 8
+    assert (row.status, row.attempts, row.next_attempt_at) == (
+        DeliveryStatus.gave_up,
+        notifications.MAX_ATTEMPTS,
+        None,
+    )
+    assert twilio.calls == notifications.MAX_ATTEMPTS
 
     admin = bearer(await login(client, await accounts.make(Role.admin)))
     log = await client.get(

@@ -113,8 +113,8 @@ async def _retry(runtime: Runtime, admin: User, delivery_id: uuid.UUID) -> None:
 @example(rounds=[("failed", False, False), ("sent", False, False)])  # failed -> sent
 @example(rounds=[("refused", False, False), ("late_success", False, False)])  # gave_up -> sent
 @example(rounds=[("refused", False, True), ("failed", False, True)])  # both -> pending
-@example(rounds=[("failed", True, False)] * 8)  # the 8th failure gives up
-@example(rounds=[("lost", True, False)] * 9)  # 8 unanswered attempts give up
+@example(rounds=[("failed", True, False)] * notifications.MAX_ATTEMPTS)  # the last failure gives up
+@example(rounds=[("lost", True, False)] * (notifications.MAX_ATTEMPTS + 1))  # unanswered: gives up
 @example(rounds=[("lost", True, False), ("late_failure", False, False)])  # a stale failure
 @given(
     rounds=st.lists(

@@ -4,6 +4,7 @@ publishing after commit, the bounded send buffer, and polling."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 import pytest
@@ -115,21 +116,22 @@ async def test_an_event_arrives_only_after_its_transaction_commits(
 
     async def rolled_back() -> None:
         async with runtime.transaction() as session:
-            realtime.publish_on_commit(session, Event(f"user:{user_id}", "note", {"n": 1}))
+            await realtime.publish_to_user(session, uuid.UUID(user_id), type="note", data={"n": 1})
             raise Refused
 
     with pytest.raises(Refused):
         await rolled_back()
     async with runtime.transaction() as session:
-        realtime.publish_on_commit(session, Event(f"user:{user_id}", "note", {"n": 2}))
-        realtime.publish_on_commit(session, Event(f"user:{user_id}", "note", {"n": 3}))
+        await realtime.publish_to_user(session, uuid.UUID(user_id), type="note", data={"n": 2})
+        await realtime.publish_to_user(session, uuid.UUID(user_id), type="note", data={"n": 3})
         await asyncio.sleep(0.2)
         # Not yet committed: nothing may have reached the follower.
         with pytest.raises(TimeoutError):
             await socket.receive(wait=0.1)
     first, second = await socket.receive(), await socket.receive()
     assert [first["data"]["n"], second["data"]["n"]] == [2, 3]
-    assert first == {"topic": f"user:{user_id}", "type": "note", "seq": None, "data": {"n": 2}}
+    # The rolled-back event took no number: the person's log has no hole.
+    assert first == {"topic": f"user:{user_id}", "type": "note", "seq": 1, "data": {"n": 2}}
     await socket.close()
 
 
@@ -189,7 +191,7 @@ async def test_polling_returns_what_a_subscriber_would_catch_up_on(
     other = await accounts.make(Role.patient)
     mine = await client.get("/api/events", params={"topic": f"user:{user_id}"}, headers=headers)
     assert mine.status_code == 200
-    assert mine.json() == {"events": []}
+    assert mine.json() == {"events": [], "seq": 0}
     theirs = await client.get("/api/events", params={"topic": f"user:{other.id}"}, headers=headers)
     assert theirs.status_code == 404
     assert theirs.json()["error"]["code"] == "not_found"
@@ -207,7 +209,7 @@ async def test_the_events_fixture_sees_what_a_transaction_published(
     runtime: Runtime, events: Published
 ) -> None:
     async with runtime.transaction() as session:
-        realtime.publish_on_commit(session, Event("user:someone", "note", {"n": 1}))
+        realtime.publish_on_commit(session, Event("queue:someone", "note", {"n": 1}))
         assert events.events == []
     seen = await events.wait_for(lambda event: event.type == "note")
-    assert seen == Event("user:someone", "note", {"n": 1})
+    assert seen == Event("queue:someone", "note", {"n": 1})

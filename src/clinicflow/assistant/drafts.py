@@ -72,17 +72,15 @@ async def save(
     row.content = draft.model_dump_json()
     row.updated_at = now
     await session.flush()
-    realtime.publish_on_commit(
+    await realtime.publish_to_user(
         session,
-        realtime.Event(
-            topic=f"user:{consultation.doctor_id}",
-            type="assistant.draft",
-            data={
-                "consultation_id": str(consultation.id),
-                "question_seq": question_seq,
-                "draft": draft.model_dump(),
-            },
-        ),
+        consultation.doctor_id,
+        type="assistant.draft",
+        data={
+            "consultation_id": str(consultation.id),
+            "question_seq": question_seq,
+            "draft": draft.model_dump(mode="json"),
+        },
     )
     await _audit(
         session,

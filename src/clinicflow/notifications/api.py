@@ -113,6 +113,25 @@ async def list_deliveries(
     )
 
 
+@router.post("/admin/deliveries/retry-failed")
+async def retry_failed_deliveries(
+    matching: schemas.RetryFilter, session: Session, user: CurrentUser
+) -> schemas.RetriedOut:
+    """Every failed or given-up delivery matching the filter, due again now."""
+    retried = await notifications.retry_failed(session=session, actor=user, matching=matching)
+    return schemas.RetriedOut(retried=retried)
+
+
+@router.get("/admin/deliveries/{delivery_id}/attempts")
+async def list_delivery_attempts(
+    delivery_id: uuid.UUID, session: Session, user: CurrentUser
+) -> list[schemas.AttemptOut]:
+    """The delivery's failed attempts, newest first, with what the provider answered."""
+    return await notifications.delivery_attempts(
+        session=session, actor=user, delivery_id=delivery_id
+    )
+
+
 @router.post("/admin/deliveries/{delivery_id}/retry")
 async def retry_delivery(
     delivery_id: uuid.UUID, session: Session, user: CurrentUser

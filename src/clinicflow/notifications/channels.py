@@ -1,5 +1,6 @@
 """Adapters to the outside services that carry a message: Twilio (SMS), SMTP (email) and
-Web Push. Each is small and speaks its provider's own protocol, so tests run it against a
+Web Push, and the choice among them (`build`); Africa's Talking (SMS) is in
+`africastalking.py`, what they share in `adapters.py`. Each is small and speaks its provider's own protocol, so tests run it against a
 local stand-in that speaks the same protocol instead of mocking our code.
 
 An adapter answers the provider's id for the message, or raises `DeliveryFailed`; a
@@ -16,9 +17,7 @@ import json
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
 
 import aiosmtplib
 import httpx
@@ -28,6 +27,16 @@ from pywebpush import WebPusher
 
 from clinicflow.config import Settings
 from clinicflow.core import clock
+from clinicflow.notifications.adapters import (
+    ANSWER_EXCERPT,
+    PROVIDER_TIMEOUT_SECONDS,
+    ChannelSender,
+    DeliveryFailed,
+    Sent,
+    permanent_status,
+    text_of,
+)
+from clinicflow.notifications.africastalking import AfricasTalkingSms
 from clinicflow.notifications.schemas import Channel, Priority
 from clinicflow.notifications.service import push_endpoints
 from clinicflow.notifications.service.dispatch import Outgoing, PushTarget
@@ -36,42 +45,10 @@ from clinicflow.notifications.service.senders import Sender, mask
 
 log = structlog.get_logger(__name__)
 
-PROVIDER_TIMEOUT_SECONDS = 15.0
-# Statuses after which the same request may well succeed later.
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
 GONE_STATUSES = frozenset({404, 410})
 PUSH_TTL_SECONDS = 24 * 3600
 # How long a VAPID signature stays valid (RFC 8292 allows at most 24 hours).
 VAPID_SECONDS = 12 * 3600
-
-
-class DeliveryFailed(Exception):
-    def __init__(self, error: str, *, permanent: bool = False, gone: Sequence[str] = ()) -> None:
-        super().__init__(error)
-        self.error = error
-        self.permanent = permanent
-        self.gone = tuple(gone)
-
-
-@dataclass(frozen=True)
-class Sent:
-    """A provider took the message: its id for it, and any push endpoints it said are
-    gone on the way (a person's other browser may still have taken the message)."""
-
-    provider_id: str
-    gone: tuple[str, ...] = ()
-
-
-class ChannelSender(Protocol):
-    async def send(self, message: Outgoing) -> Sent: ...
-
-
-def _text(message: Outgoing) -> str:
-    return f"{message.title}: {message.body}" if message.title else message.body
-
-
-def _permanent(status: int) -> bool:
-    return 400 <= status < 500 and status not in RETRYABLE_STATUSES
 
 
 class TwilioSms:
@@ -101,7 +78,11 @@ class TwilioSms:
                     client = await stack.enter_async_context(httpx.AsyncClient())
                 response = await client.post(
                     self.url,
-                    data={"To": message.address, "From": self.from_number, "Body": _text(message)},
+                    data={
+                        "To": message.address,
+                        "From": self.from_number,
+                        "Body": text_of(message),
+                    },
                     auth=self.auth,
                     headers={"I-Twilio-Idempotency-Token": message.idempotency_key},
                     timeout=PROVIDER_TIMEOUT_SECONDS,
@@ -112,8 +93,9 @@ class TwilioSms:
             sid: str = response.json()["sid"]
             return Sent(sid)
         raise DeliveryFailed(
-            f"twilio {response.status_code}: {response.text[:300]}",
-            permanent=_permanent(response.status_code),
+            f"twilio {response.status_code}: {response.text[:ANSWER_EXCERPT]}",
+            permanent=permanent_status(response.status_code),
+            status_code=response.status_code,
         )
 
 
@@ -270,7 +252,7 @@ class WebPush:
         if status > 202:
             return DeliveryFailed(
                 f"push {status}: {response.text[:200]}",
-                permanent=status in GONE_STATUSES or _permanent(status),
+                permanent=status in GONE_STATUSES or permanent_status(status),
                 gone=[target.endpoint] if status in GONE_STATUSES else [],
             )
         location = response.headers.get("Location")
@@ -287,7 +269,7 @@ class OutboxChannel:
     async def send(self, message: Outgoing) -> Sent:
         if not message.address:
             raise DeliveryFailed(f"no {self.channel.value} address", permanent=True)
-        await self.sender.deliver(to=message.address, channel=self.channel, body=_text(message))
+        await self.sender.deliver(to=message.address, channel=self.channel, body=text_of(message))
         return Sent(f"outbox:{message.idempotency_key}")
 
 
@@ -342,7 +324,16 @@ def build(
     if outbox is not None:
         channels[Channel.sms] = OutboxChannel(outbox, Channel.sms)
         channels[Channel.email] = OutboxChannel(outbox, Channel.email)
-    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
+    if settings.sms_provider == "africastalking":
+        if settings.africastalking_username and settings.africastalking_api_key:
+            channels[Channel.sms] = AfricasTalkingSms(
+                client=client,
+                base_url=settings.africastalking_base_url,
+                username=settings.africastalking_username,
+                api_key=settings.africastalking_api_key,
+                sender_id=settings.africastalking_sender_id,
+            )
+    elif settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
         channels[Channel.sms] = TwilioSms(
             client=client,
             base_url=settings.twilio_base_url,

@@ -24,7 +24,7 @@ import structlog
 
 from clinicflow.notifications import channels as channel_adapters
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.channels import ChannelSender, DeliveryFailed
+from clinicflow.notifications.adapters import ChannelSender, DeliveryFailed
 from clinicflow.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -77,7 +77,12 @@ class Dispatcher:
             try:
                 sent = await adapter.send(message)
             except DeliveryFailed as exc:
-                return outcome(error=exc.error, permanent=exc.permanent, gone=exc.gone)
+                return outcome(
+                    error=exc.error,
+                    permanent=exc.permanent,
+                    gone=exc.gone,
+                    status_code=exc.status_code,
+                )
             except Exception as exc:
                 log.exception("notifications.send_failed", channel=message.channel.value)
                 return outcome(error=repr(exc))

@@ -75,3 +75,20 @@ class PushSubscription(UUIDPrimaryKey, Base):
     p256dh: Mapped[str] = mapped_column(String(200))
     auth: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Attempt(UUIDPrimaryKey, Base):
+    """One failed send of a delivery, with what the provider answered (its HTTP status and
+    the start of its body, or the network error), so the deliveries page shows why a
+    message has not arrived without anyone reading the worker's logs. Successes are on the
+    delivery itself (`sent_at`, `provider_id`)."""
+
+    __tablename__ = "notification_attempts"
+
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notification_deliveries.id"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -16,12 +16,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
-from clinicflow.core.errors import AppError
+from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.core.labels import choices
-from clinicflow.deps import CsrfProtected, PageUser, RuntimeDep, Session
+from clinicflow.deps import Clinic, CsrfProtected, PageUser, RuntimeDep, Session
+from clinicflow.i18n import gettext as _
 from clinicflow.notifications import service as notifications
-from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
+from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind, RetryFilter
 from clinicflow.notifications.templates import ALL_CHANNELS
 from clinicflow.routing import TransactionalRoute
 from clinicflow.web.assets import STATIC_DIR
@@ -127,6 +129,7 @@ async def deliveries_page(
     request: Request,
     session: Session,
     user: PageUser,
+    clinic: Clinic,
     status: DeliveryStatus | None = None,
     channel: Channel | None = None,
     type: Kind | None = None,
@@ -134,18 +137,51 @@ async def deliveries_page(
     rows = await notifications.deliveries(
         session=session, actor=user, status=status, channel=channel, kind=type, limit=200
     )
+    attempts = await notifications.attempts_of(
+        session=session, actor=user, delivery_ids=[row.id for row in rows]
+    )
     filters = {"status": status, "channel": channel, "type": type}
+    retried = request.query_params.get("retried", "")
     return render(
         request,
         "notifications/deliveries.html",
         {
             "rows": rows,
+            "attempts": attempts,
+            "zone": clinic.zone,
+            "retried": int(retried) if retried.isdigit() else None,
+            "failed_shown": sum(
+                row.status in (DeliveryStatus.failed, DeliveryStatus.gave_up) for row in rows
+            ),
+            "can_retry_all": status in (None, DeliveryStatus.failed, DeliveryStatus.gave_up),
             "filters": {name: value.value if value else "" for name, value in filters.items()},
             "query": urlencode({k: v.value for k, v in filters.items() if v}),
             "type_labels": choices(Kind),
             "channel_labels": choices(Channel),
             "status_labels": choices(DeliveryStatus),
         },
+    )
+
+
+@inbox.post("/admin/deliveries/retry-failed", dependencies=[CsrfProtected])
+async def retry_failed_page(request: Request, session: Session, user: PageUser) -> Response:
+    """The page's "Retry failed", confirmed on the page: the filter it was shown with."""
+    form = await request.form()
+    fields = {
+        name: value
+        for name in ("status", "channel", "type")
+        if isinstance(value := form.get(name), str) and value
+    }
+    try:
+        matching = RetryFilter.model_validate(fields)
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])
+        raise AppError(
+            ErrorCode.validation_error, _("This filter is not valid."), {"field": field}
+        ) from None
+    retried = await notifications.retry_failed(session=session, actor=user, matching=matching)
+    return RedirectResponse(
+        "/admin/deliveries?" + urlencode({**fields, "retried": retried}), status_code=303
     )
 
 

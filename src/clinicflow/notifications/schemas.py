@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -199,3 +199,27 @@ class DeliveryOut(BaseModel):
     error: str | None
     sent_at: datetime | None
     created_at: datetime
+
+
+class AttemptOut(BaseModel):
+    """One failed attempt of a delivery and what the provider answered."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    attempt: int
+    status_code: int | None
+    answer: str
+    created_at: datetime
+
+
+class RetryFilter(StrictModel):
+    """Which failed deliveries "Retry failed" sends again: those that gave up, those
+    waiting to retry, or both (no status), narrowed by channel and type."""
+
+    status: Literal["failed", "gave_up"] | None = None
+    channel: Channel | None = None
+    type: Kind | None = None
+
+
+class RetriedOut(BaseModel):
+    retried: int

@@ -31,9 +31,10 @@ async def poll_events(
     since: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
 ) -> dict[str, Any]:
     """What a socket subscriber would have received after `since`: for a page that polls
-    instead. Ephemeral events (typing, presence changes) are not kept and not returned."""
+    instead. Ephemeral events (typing, presence changes) are not kept and not returned.
+    `seq` is where the next poll starts (`since`), also when no event came."""
     try:
-        events = await runtime.hub.poll(session=session, user=user, name=topic, since=since)
+        events, seq = await runtime.hub.poll(session=session, user=user, name=topic, since=since)
     except (UnknownTopic, NotAllowed):
         raise not_found() from None
-    return {"events": [event.as_json() for event in events]}
+    return {"events": [event.as_json() for event in events], "seq": seq}

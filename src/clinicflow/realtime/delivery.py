@@ -72,6 +72,11 @@ class Delivery:
                     if connection.closing:
                         raise MailboxClosed
                     await connection.outbox.put(ready.encode())
+            if follower.order.waiting:
+                # What the database answered is all there is: a hole in it (events pruned
+                # from a per-user log) will never fill, so what waits behind it goes now.
+                for ready in follower.order.give_up_gap():
+                    await connection.outbox.put(ready.encode())
             if len(events) < REPLAY_BATCH or follower.last_seq is None:
                 return
             since = follower.last_seq

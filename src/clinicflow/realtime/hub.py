@@ -35,7 +35,7 @@ from clinicflow.realtime.reauthorize import Reauthorizer
 from clinicflow.realtime.recovery import Recovery
 from clinicflow.realtime.sends import PendingSend, SendQueue, SendStore
 from clinicflow.realtime.sequencer import Sequencer
-from clinicflow.realtime.topics import NotAllowed, Registry, Topic
+from clinicflow.realtime.topics import HasHead, NotAllowed, Registry, Topic
 from clinicflow.realtime.watchdog import Stalls
 
 log = structlog.get_logger(__name__)
@@ -169,14 +169,23 @@ class Hub:
 
     async def poll(
         self, *, session: AsyncSession, user: Actor, name: str, since: int | None
-    ) -> list[Event]:
-        """The catch-up a subscriber would get, for a client that polls instead."""
+    ) -> tuple[list[Event], int | None]:
+        """The catch-up a subscriber would get, for a client that polls instead, and the
+        seq to ask from next time: the last event's, else `since`, else (a topic that
+        starts from now, `HasHead`) the topic's last seq, so a poller that began without
+        one is not stuck asking for "everything after nothing" for ever."""
         topic, key = self.topics.resolve(name)
         if not await topic.authorize(session=session, user=user, key=key):
             raise NotAllowed(name)
-        return await topic.replay(
+        events = await topic.replay(
             session=session, user=user, key=key, since=since, limit=REPLAY_BATCH
         )
+        seqs = [event.seq for event in events if event.seq is not None]
+        if seqs:
+            return events, seqs[-1]
+        if since is None and isinstance(topic, HasHead):
+            return events, await topic.head(session=session, key=key)
+        return events, since
 
     # --- writing -------------------------------------------------------------------------
 

@@ -32,8 +32,14 @@ def publish_on_commit(session: AsyncSession, *events: Event) -> None:
 
     A follower that receives an event can therefore always read its data; a rolled-back
     change (or savepoint) announces nothing. A transaction's events go out in the order
-    they were queued.
+    they were queued. A person's topic (`user:<id>`) takes `publish_to_user`, which also
+    stores the event in their log.
     """
+    for event in events:
+        if event.topic.startswith("user:") and event.seq is None:
+            # A person's topic is polled from its log; an event left out of it would be
+            # missed by every page without a socket.
+            raise ValueError("publish on user:<id> through realtime.publish_to_user")
     publisher: Publisher | None = session.info.get(PUBLISHER_KEY)
     if publisher is None:
         for event in events:

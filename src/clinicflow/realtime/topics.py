@@ -4,6 +4,7 @@ a late or reconnecting follower up from the database; the registry of those kind
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
+from clinicflow.realtime import user_events
 from clinicflow.realtime.events import Event
 
 # The largest `seq` a durable event can carry: seqs are 32-bit integers in the database, so
@@ -95,8 +97,17 @@ class Registry:
         return topic, key
 
 
+@runtime_checkable
+class HasHead(Protocol):
+    """A durable topic whose followers start from "now" rather than from its history: a
+    poller that gives no `since` is told the topic's last seq, to ask for what follows."""
+
+    async def head(self, *, session: AsyncSession, key: str) -> int: ...
+
+
 class UserTopic:
-    """`user:<id>`: things for one person (their consultations' changes, notifications)."""
+    """`user:<id>`: things for one person (their consultations' changes, notifications),
+    kept in the per-user event log (`user_events`) so it can be polled and resumed."""
 
     kind = "user"
 
@@ -106,4 +117,7 @@ class UserTopic:
     async def replay(
         self, *, session: AsyncSession, user: Actor, key: str, since: int | None, limit: int
     ) -> list[Event]:
-        return []
+        return await user_events.replay(session, user.id, since=since, limit=limit)
+
+    async def head(self, *, session: AsyncSession, key: str) -> int:
+        return await user_events.head(session, uuid.UUID(key))

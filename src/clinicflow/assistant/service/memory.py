@@ -60,13 +60,11 @@ async def _audit_memory(
     """Audit a memory read or change; a change is also announced to the doctor's open pages
     (`assistant.memory` on `user:<doctor>`) so every panel shows the same list."""
     if action != "read":
-        realtime.publish_on_commit(
+        await realtime.publish_to_user(
             session,
-            realtime.Event(
-                topic=f"user:{actor.id}",
-                type="assistant.memory",
-                data={"consultation_id": str(consultation_id)},
-            ),
+            actor.id,
+            type="assistant.memory",
+            data={"consultation_id": str(consultation_id)},
         )
     await audit.record(
         session,

@@ -85,11 +85,19 @@ async def names_of_people(
 
 
 async def publish_change(
-    session: AsyncSession, consultation: Consultation, kind: str, topics: Sequence[str]
+    session: AsyncSession,
+    consultation: Consultation,
+    kind: str,
+    topics: Sequence[str],
+    users: Sequence[uuid.UUID] = (),
 ) -> None:
+    """Announce a change on the consultation's own topics and on the `user:<id>` topics of
+    `users` (kept in realtime's per-user log, so a page that polls still sees it)."""
     data = (await describe(session, [consultation]))[0].model_dump(mode="json")
     for name in topics:
         realtime.publish_on_commit(session, realtime.Event(topic=name, type=kind, data=data))
+    for user_id in users:
+        await realtime.publish_to_user(session, user_id, type=kind, data=data)
 
 
 async def publish_update(session: AsyncSession, consultation: Consultation) -> None:
@@ -99,9 +107,6 @@ async def publish_update(session: AsyncSession, consultation: Consultation) -> N
         session,
         consultation,
         "consultation.updated",
-        [
-            topic(consultation.id),
-            f"user:{consultation.doctor_id}",
-            f"user:{consultation.patient_id}",
-        ],
+        [topic(consultation.id)],
+        users=[consultation.doctor_id, consultation.patient_id],
     )

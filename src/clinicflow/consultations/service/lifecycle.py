@@ -115,7 +115,7 @@ async def start(
         details={"doctor_id": str(doctor.id), "type": type.value},
     )
     await publish_change(
-        session, consultation, "consultation.created", [f"user:{consultation.doctor_id}"]
+        session, consultation, "consultation.created", [], users=[consultation.doctor_id]
     )
     return consultation
 

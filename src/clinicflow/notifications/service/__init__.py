@@ -11,7 +11,8 @@ One module per job:
 - `preferences`, `push_subscriptions`: what each person chose, and their browsers;
 - `push_endpoints`: which push endpoints the worker may post to (the SSRF checks);
 - `send_limits`: how many SMS, email and push messages a person is sent per hour;
-- `deliveries`: the admin's delivery log and "Retry now";
+- `deliveries`: the admin's delivery log, its attempts, "Retry now" and "Retry failed";
+- `fallover`: an urgent message failing on one channel also sent on the person's others;
 - `lifecycle`: a delivery's statuses and the moves between them;
 - `dispatch`: claiming due deliveries, recording outcomes, backoff;
 - `senders`: the process's sender (`send` after commit, the development outbox) and the
@@ -38,9 +39,15 @@ from clinicflow.notifications.service.channel_choice import ALLOWED_KEY as ALLOW
 from clinicflow.notifications.service.channel_choice import allowed_channels as allowed_channels
 from clinicflow.notifications.service.channel_choice import clinic_channels as clinic_channels
 from clinicflow.notifications.service.channel_choice import effective_channels as effective_channels
+from clinicflow.notifications.service.deliveries import attempts_of as attempts_of
 from clinicflow.notifications.service.deliveries import deliveries as deliveries
+from clinicflow.notifications.service.deliveries import delivery_attempts as delivery_attempts
+from clinicflow.notifications.service.deliveries import retry_failed as retry_failed
 from clinicflow.notifications.service.deliveries import retry_now as retry_now
 from clinicflow.notifications.service.dispatch import MAX_ATTEMPTS as MAX_ATTEMPTS
+from clinicflow.notifications.service.dispatch import (
+    URGENT_FALLOVER_FAILURES as URGENT_FALLOVER_FAILURES,
+)
 from clinicflow.notifications.service.dispatch import Outcome as Outcome
 from clinicflow.notifications.service.dispatch import Outgoing as Outgoing
 from clinicflow.notifications.service.dispatch import PushTarget as PushTarget

@@ -52,13 +52,10 @@ async def list_for(
     return list(rows), await unread_count(session, actor.id)
 
 
-def _announce_read(session: AsyncSession, user_id: uuid.UUID, unread: int) -> None:
+async def _announce_read(session: AsyncSession, user_id: uuid.UUID, unread: int) -> None:
     """Every open tab of the person updates its bell."""
-    realtime.publish_on_commit(
-        session,
-        realtime.Event(
-            topic=user_topic(user_id), type="notification.read", data={"unread_count": unread}
-        ),
+    await realtime.publish_to_user(
+        session, user_id, type="notification.read", data={"unread_count": unread}
     )
 
 
@@ -70,7 +67,7 @@ async def mark_read(
         notification.read_at = clock.now()
         await session.flush()
     unread = await unread_count(session, actor.id)
-    _announce_read(session, actor.id, unread)
+    await _announce_read(session, actor.id, unread)
     return notification, unread
 
 
@@ -80,5 +77,5 @@ async def mark_all_read(*, session: AsyncSession, actor: Actor) -> int:
         .where(Notification.user_id == actor.id, Notification.read_at.is_(None))
         .values(read_at=clock.now())
     )
-    _announce_read(session, actor.id, 0)
+    await _announce_read(session, actor.id, 0)
     return int(getattr(result, "rowcount", 0) or 0)

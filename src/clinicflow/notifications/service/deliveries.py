@@ -1,17 +1,20 @@
-"""The admin's delivery log: every channel's delivery, filtered, and "Retry now"."""
+"""The admin's delivery log: every channel's delivery, filtered, each one's failed
+attempts with the provider's answer, "Retry now" for one, and "Retry failed" for every
+failed delivery of a filter at once (after a provider's outage)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.core import clock
+from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
 from clinicflow.i18n import gettext as _
 from clinicflow.notifications import access, schemas
-from clinicflow.notifications.models import Delivery, Notification
+from clinicflow.notifications.models import Attempt, Delivery, Notification
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.notifications.service import lifecycle
 
@@ -71,5 +74,77 @@ async def retry_now(
     delivery.attempts = 0
     delivery.next_attempt_at = clock.now()
     await session.flush()
+    await audit.record(
+        session,
+        action="notification.delivery_retry",
+        resource_type="notification_delivery",
+        resource_id=delivery.id,
+        actor=actor,
+    )
     notification = await session.get_one(Notification, delivery.notification_id)
     return delivery_out(delivery, notification)
+
+
+async def retry_failed(
+    *, session: AsyncSession, actor: Actor, matching: schemas.RetryFilter
+) -> int:
+    """Give every failed or given-up delivery that matches a fresh set of attempts, due
+    now, in one statement; how many. Once a provider is back, one click instead of one
+    "Retry now" per message. A row being sent right now is retried too: its late answer
+    no longer matches its attempt number, and a provider with an idempotency key sees
+    the resend as the same message."""
+    access.require_delivery_admin(actor)
+    statuses = (
+        [DeliveryStatus(matching.status)]
+        if matching.status
+        else [DeliveryStatus.failed, DeliveryStatus.gave_up]
+    )
+    # failed | gave_up -> pending (lifecycle.TRANSITIONS; the WHERE names the statuses)
+    query = update(Delivery).where(Delivery.status.in_(statuses))
+    if matching.channel is not None:
+        query = query.where(Delivery.channel == matching.channel)
+    if matching.type is not None:
+        of_type = select(Notification.id).where(Notification.kind == matching.type)
+        query = query.where(Delivery.notification_id.in_(of_type))
+    result = await session.execute(
+        query.values(
+            status=DeliveryStatus.pending, attempts=0, next_attempt_at=clock.now()
+        ).execution_options(synchronize_session=False)
+    )
+    retried = int(getattr(result, "rowcount", 0) or 0)
+    await audit.record(
+        session,
+        action="notification.deliveries_retry",
+        resource_type="notification_delivery",
+        actor=actor,
+        details={**matching.model_dump(mode="json"), "retried": retried},
+    )
+    return retried
+
+
+async def attempts_of(
+    *, session: AsyncSession, actor: Actor, delivery_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[schemas.AttemptOut]]:
+    """The failed attempts of these deliveries, newest first, with the providers' answers."""
+    access.require_delivery_admin(actor)
+    found: dict[uuid.UUID, list[schemas.AttemptOut]] = {key: [] for key in delivery_ids}
+    if not delivery_ids:
+        return found
+    rows = await session.scalars(
+        select(Attempt)
+        .where(Attempt.delivery_id.in_(delivery_ids))
+        .order_by(Attempt.created_at.desc(), Attempt.attempt.desc())
+    )
+    for row in rows:
+        found[row.delivery_id].append(schemas.AttemptOut.model_validate(row))
+    return found
+
+
+async def delivery_attempts(
+    *, session: AsyncSession, actor: Actor, delivery_id: uuid.UUID
+) -> list[schemas.AttemptOut]:
+    """One delivery's failed attempts; a delivery that does not exist is `not_found`."""
+    delivery = await access.get_delivery_for(session, actor, delivery_id)
+    return (await attempts_of(session=session, actor=actor, delivery_ids=[delivery.id]))[
+        delivery.id
+    ]

@@ -20,19 +20,29 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import clock
-from clinicflow.notifications.models import Delivery, Notification, PushSubscription
+from clinicflow.notifications.models import Attempt, Delivery, Notification, PushSubscription
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Priority
-from clinicflow.notifications.service import lifecycle
+from clinicflow.notifications.service import fallover, lifecycle
 
-MAX_ATTEMPTS = 8
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 3600.0
+RETRY_SPAN = timedelta(hours=24)
+# Enough attempts that even the shortest waits (half of each nominal delay) add up to
+# `RETRY_SPAN`: 1 s doubling to the hour cap takes 13 attempts (≥ 34 min), then at least
+# 30 min each. A provider outage of a day is ridden out; the longest waits make it two.
+MAX_ATTEMPTS = 60
+# An urgent message that failed this many times on one channel is also sent on the
+# person's other channels (`fallover.py`): about 4–7 s of outage, by the backoff above.
+URGENT_FALLOVER_FAILURES = 3
+# How much of a provider's answer one attempt keeps in the log.
+ANSWER_KEPT = 500
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
     """How long to wait after the `attempts`-th failed attempt: 1 s, doubling, at most an
     hour, with "equal jitter" (between half and all of that) so that a provider that came
-    back is not hit by every waiting message in the same second."""
+    back is not hit by every waiting message in the same second. Over `MAX_ATTEMPTS` the
+    waits span at least `RETRY_SPAN` (tests/notifications/test_outage.py)."""
     nominal = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
     source = rng or random
     return timedelta(seconds=nominal / 2 + source.uniform(0, nominal / 2))
@@ -74,6 +84,8 @@ class Outcome:
     permanent: bool = False
     # Push endpoints the push service said are gone (404/410): nothing sent there arrives.
     gone: tuple[str, ...] = ()
+    # The provider's HTTP status when it answered a failure (None: not reached).
+    status_code: int | None = None
 
     @property
     def sent(self) -> bool:
@@ -169,6 +181,7 @@ async def record(
     service says are gone are forgotten, so later pushes do not try them again.
     """
     now = clock.now()
+    falling_over: set[uuid.UUID] = set()
     gone = {endpoint for outcome in outcomes for endpoint in outcome.gone}
     if gone:
         await session.execute(delete(PushSubscription).where(PushSubscription.endpoint.in_(gone)))
@@ -187,7 +200,18 @@ async def record(
                 )
             )
             continue
+        session.add(
+            Attempt(
+                delivery_id=outcome.delivery_id,
+                attempt=outcome.attempt,
+                status_code=outcome.status_code,
+                answer=(outcome.error or "")[:ANSWER_KEPT],
+                created_at=now,
+            )
+        )
         gave_up = outcome.permanent or outcome.attempt >= MAX_ATTEMPTS
+        if outcome.permanent or outcome.attempt >= URGENT_FALLOVER_FAILURES:
+            falling_over.add(outcome.delivery_id)
         # pending | failed -> failed | gave_up
         await session.execute(
             update(Delivery)
@@ -205,3 +229,4 @@ async def record(
                 next_attempt_at=None if gave_up else now + retry_delay(outcome.attempt, rng),
             )
         )
+    await fallover.fall_over(session, falling_over)

@@ -20,7 +20,7 @@ from clinicflow.core import clock
 from clinicflow.notifications import schemas, templates
 from clinicflow.notifications.models import Delivery, Notification, Preference
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
-from clinicflow.notifications.service.bell import unread_count, user_topic
+from clinicflow.notifications.service.bell import unread_count
 from clinicflow.notifications.service.channel_choice import (
     allowed_channels,
     effective_channels,
@@ -99,12 +99,10 @@ async def notify(
     if Channel.in_app in channels:
         unread = await unread_count(session, user_id)
         out = schemas.NotificationOut.model_validate(notification).model_dump(mode="json")
-        realtime.publish_on_commit(
+        await realtime.publish_to_user(
             session,
-            realtime.Event(
-                topic=user_topic(user_id),
-                type="notification.created",
-                data={"notification": out, "unread_count": unread},
-            ),
+            user_id,
+            type="notification.created",
+            data={"notification": out, "unread_count": unread},
         )
     return notification

@@ -46,15 +46,13 @@ async def set_meet_link(
         return []
     told = await entries_of(session, (await state(session, queue)).ordered[:MEET_LINK_TOLD])
     for entry in told:
-        realtime.publish_on_commit(
+        await realtime.publish_to_user(
             session,
-            realtime.Event(
-                topic=f"user:{entry.patient_id}",
-                type="queue.meet_link",
-                # Not the link itself: a waiting patient's page must never hold the doctor's
-                # live room; a called one reads it from GET /api/queue/me.
-                data={"doctor_id": str(doctor_id), "entry_id": str(entry.id)},
-            ),
+            entry.patient_id,
+            type="queue.meet_link",
+            # Not the link itself: a waiting patient's page must never hold the doctor's live
+            # room; a called one reads it from GET /api/queue/me.
+            data={"doctor_id": str(doctor_id), "entry_id": str(entry.id)},
         )
         await notifications.about_entry(session, kind=Kind.meeting_link, entry=entry, link=meet_url)
     return told

@@ -151,7 +151,15 @@ function start(root) {
     // The assistant's streaming events (and, for the doctor, drafts and memory changes on
     // their own topic) go to assistant.js.
     const tellAssistant = (event) => document.dispatchEvent(new CustomEvent("chat:event", { detail: event }));
-    if (config.assistant.panel) live.subscribe("user:" + config.me, { onEvent: tellAssistant });
+    // My own topic also says when this consultation changes (accepted, ended): unlike the
+    // consultation's topic it is kept, so a page that polls hears it too.
+    live.subscribe("user:" + config.me, {
+      onEvent: (event) => {
+        if (event.type.startsWith("assistant.") && config.assistant.panel) tellAssistant(event);
+        else if (event.type === "consultation.updated" && event.data.id === config.id
+          && event.data.status !== config.status) scheduleReload();
+      },
+    });
     live.subscribe(topic, {
       since: newestSeq === null ? 0 : newestSeq,
       onEvent: (event) => {

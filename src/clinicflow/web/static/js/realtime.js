@@ -17,6 +17,8 @@ const PING_MS = 15000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
 const FAILURES_BEFORE_POLLING = 3;
 const POLL_MS = 3000;
+// Long enough for a slow 2G handshake; a socket still not open by then counts as a failure.
+const OPEN_TIMEOUT_MS = 10000;
 const TYPING_MS = 2000;
 const CLOSE_SIGN_IN = 4401;
 
@@ -24,7 +26,7 @@ export class ClinicSocket {
   constructor(options = {}) {
     this.url = options.url || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
     this.topics = new Map(); // topic -> { since, listeners }
-    this.pending = new Map(); // client_id -> { topic, payload, resolve, reject, sent }
+    this.pending = new Map(); // client_id -> { topic, payload, resolve, reject, fallback, posting }
     this.stateListeners = [];
     this.state = "connecting";
     this.failures = 0;
@@ -33,8 +35,12 @@ export class ClinicSocket {
     this.pingTimer = null;
     this.pollTimer = null;
     this.retryTimer = null;
+    this.openTimer = null;
     this.stopped = false;
-    window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("online", () => {
+      this.settle();
+      this.reconnectNow();
+    });
     // A socket often survives a lost network silently; drop it so unsent messages wait
     // visibly and the next "online" reconnects at once.
     window.addEventListener("offline", () => {
@@ -67,15 +73,28 @@ export class ClinicSocket {
   connect() {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.openTimer);
     let socket;
     try {
       socket = new WebSocket(this.url);
     } catch (error) {
-      this.scheduleReconnect();
+      // A blocked or unsupported socket throws here: that is a failure like any other,
+      // or the page would retry for ever and never poll.
+      this.failed();
       return;
     }
     this.socket = socket;
+    // A socket that neither opens nor closes (a proxy that swallows the upgrade) fails too.
+    this.openTimer = setTimeout(() => {
+      if (this.socket === socket && socket.readyState === WebSocket.CONNECTING) {
+        this.socket = null;
+        socket.onclose = null;
+        socket.close();
+        this.failed();
+      }
+    }, OPEN_TIMEOUT_MS);
     socket.onopen = () => {
+      clearTimeout(this.openTimer);
       this.failures = 0;
       this.stopPolling();
       this.setState("connected");
@@ -85,31 +104,48 @@ export class ClinicSocket {
     };
     socket.onmessage = (message) => this.receive(JSON.parse(message.data));
     socket.onclose = (closed) => {
+      clearTimeout(this.openTimer);
       clearInterval(this.pingTimer);
-      this.socket = null;
+      if (this.socket === socket) this.socket = null;
       if (closed.code === CLOSE_SIGN_IN) {
         this.stopped = true;
         this.setState("offline");
         location.assign("/login?next=" + encodeURIComponent(location.pathname));
         return;
       }
-      this.failures += 1;
-      this.scheduleReconnect();
+      this.failed();
     };
+  }
+
+  // One more socket that did not work: after FAILURES_BEFORE_POLLING in a row the page
+  // polls (and keeps trying the socket, slower) until one opens.
+  failed() {
+    this.failures += 1;
+    // The first failure asks once where each topic stands, so the events published while
+    // the socket keeps failing are caught by the polls that follow.
+    if (this.failures === 1 && !this.pollTimer) this.pollOnce();
+    if (this.failures >= FAILURES_BEFORE_POLLING) this.startPolling();
+    this.scheduleReconnect();
+  }
+
+  // The state while no socket is open: polling wins over reconnecting once it has begun,
+  // so the HTTP send path is taken, and "offline" says the browser has no network.
+  settle() {
+    if (navigator.onLine === false) this.setState("offline");
+    else this.setState(this.pollTimer ? "polling" : "reconnecting");
   }
 
   scheduleReconnect() {
     if (this.stopped) return;
-    this.setState(navigator.onLine === false ? "offline" : "reconnecting");
-    if (this.failures >= FAILURES_BEFORE_POLLING) this.startPolling();
+    this.settle();
     const base = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)];
     const delay = base / 2 + Math.random() * base / 2;
+    clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
   reconnectNow() {
     if (this.socket && this.socket.readyState <= WebSocket.OPEN) return;
-    this.failures = 0;
     this.connect();
   }
 
@@ -136,7 +172,16 @@ export class ClinicSocket {
       item.reject(frame);
       return;
     }
-    if (frame.op) return; // subscribed, pong, other errors
+    if (frame.op === "subscribed") {
+      // A topic that starts from "now" (user:<id>) says where now is, so a later
+      // catch-up or poll asks for what follows it.
+      const entry = this.topics.get(frame.topic);
+      if (entry && (entry.since === null || entry.since === undefined) && Number.isInteger(frame.seq)) {
+        entry.since = frame.seq;
+      }
+      return;
+    }
+    if (frame.op) return; // pong, unsubscribed, other errors
     this.deliver(frame);
   }
 
@@ -160,17 +205,39 @@ export class ClinicSocket {
     this.write({ op: "subscribe", topic, since });
   }
 
-  // Sent now if the socket is open, else when it reopens (or over HTTP with `fallback`
-  // while polling). The server stores one message per client_id, so sending twice is safe.
+  // Sent now if the socket is open, else when it reopens, or over HTTP with `fallback`
+  // while polling (at once, and again on every poll until the server answers). The
+  // server stores one message per client_id, so sending twice is safe.
   send(topic, payload, fallback) {
     return new Promise((resolve, reject) => {
-      const item = { topic, payload, resolve, reject };
+      const item = { topic, payload, resolve, reject, fallback, posting: false };
       this.pending.set(payload.client_id, item);
-      if (!this.write({ op: "send", topic, ...payload }) && fallback && this.state === "polling") {
-        fallback(payload).then((message) => {
-          this.pending.delete(payload.client_id);
-          resolve(message);
-        }, () => {});
+      if (!this.write({ op: "send", topic, ...payload }) && this.state === "polling") {
+        this.post(item);
+      }
+    });
+  }
+
+  // Send one pending message over HTTP. A refusal (a 4xx other than 408/429) ends it
+  // like a socket error would; anything else leaves it pending for the next try.
+  post(item) {
+    if (!item.fallback || item.posting) return;
+    item.posting = true;
+    item.fallback(item.payload).then((message) => {
+      if (this.pending.get(item.payload.client_id) === item) {
+        this.pending.delete(item.payload.client_id);
+        item.resolve(message);
+      }
+    }, async (failure) => {
+      item.posting = false;
+      const status = failure && failure.status;
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        let message = "";
+        try { message = (await failure.json()).error.message; } catch (error) { message = ""; }
+        if (this.pending.get(item.payload.client_id) === item) {
+          this.pending.delete(item.payload.client_id);
+          item.reject({ op: "error", code: String(status), message });
+        }
       }
     });
   }
@@ -184,21 +251,30 @@ export class ClinicSocket {
 
   startPolling() {
     if (this.pollTimer) return;
-    this.setState("polling");
-    const poll = async () => {
-      for (const [topic, entry] of this.topics) {
-        const query = new URLSearchParams({ topic });
-        if (entry.since !== null && entry.since !== undefined) query.set("since", entry.since);
-        try {
-          const response = await fetch("/api/events?" + query, { credentials: "same-origin" });
-          if (response.ok) (await response.json()).events.forEach((event) => this.deliver(event));
-        } catch (error) {
-          this.setState(navigator.onLine === false ? "offline" : "polling");
+    this.pollTimer = setInterval(() => this.pollOnce(), POLL_MS);
+    this.settle();
+    this.pollOnce();
+  }
+
+  // Ask /api/events once for every followed topic, and post what waits to be sent. A
+  // topic followed from "now" (user:<id>) learns its seq from the answer.
+  async pollOnce() {
+    this.pending.forEach((item) => this.post(item));
+    for (const [topic, entry] of this.topics) {
+      const query = new URLSearchParams({ topic });
+      if (entry.since !== null && entry.since !== undefined) query.set("since", entry.since);
+      try {
+        const response = await fetch("/api/events?" + query, { credentials: "same-origin" });
+        if (!response.ok) continue;
+        const answer = await response.json();
+        answer.events.forEach((event) => this.deliver(event));
+        if ((entry.since === null || entry.since === undefined) && Number.isInteger(answer.seq)) {
+          entry.since = answer.seq;
         }
+      } catch (error) {
+        this.settle();
       }
-    };
-    poll();
-    this.pollTimer = setInterval(poll, POLL_MS);
+    }
   }
 
   stopPolling() {
