@@ -18,7 +18,7 @@ from alembic import op
 import clinicflow.db
 
 revision: str = "0017"
-down_revision: str | None = "0012"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
