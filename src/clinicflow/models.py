@@ -1,5 +1,6 @@
 """Imports every domain's tables, so `Base.metadata` is complete for Alembic and tests."""
 
+from clinicflow.analytics.models import DailyFigures, RolledDay
 from clinicflow.assistant.models import DraftRow, MemoryRow
 from clinicflow.consultations.models import Attachment, Consultation, Message
 from clinicflow.core.audit import AuditEntry, AuditHead
@@ -40,6 +41,7 @@ __all__ = [
     "ClinicalItem",
     "ClinicalItemVersion",
     "Consultation",
+    "DailyFigures",
     "Delivery",
     "DoctorProfile",
     "DraftRow",
@@ -57,6 +59,7 @@ __all__ = [
     "QueueEntry",
     "QueueRules",
     "Reassignment",
+    "RolledDay",
     "RefreshToken",
     "SlotHold",
     "User",

@@ -1,0 +1,221 @@
+"""The summary of a range of clinic days: closed days from the roll-up, the rest live.
+
+Days the roll-up has closed are read from `analytics_daily` in one query; today (and any
+closed day the job has not reached yet) is computed from the facts verbs, which is the
+same computation the roll-up stores. Counts add up; waits are merged as histograms and a
+percentile is read off the merge (nearest rank, whole minutes), so it is exact for any
+range, bucket or doctor, never an average of daily percentiles.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.analytics.models import DailyFigures, RolledDay
+from clinicflow.analytics.schemas import (
+    BucketFigures,
+    ChannelFigures,
+    DoctorFigures,
+    HeatCell,
+    ServiceMinutes,
+    Summary,
+    WaitMinutes,
+)
+from clinicflow.analytics.service.days import Bucket, bucket_start, days, today
+from clinicflow.analytics.service.figures import DayFigures, compute_day, from_row
+from clinicflow.clinic.schemas import ClinicProfile
+from clinicflow.identity import service as identity
+
+TYPES = ("in_person", "chat", "audio", "video")
+CHANNELS = ("in_app", "sms", "push", "email")
+
+
+def percentile(histogram: dict[int, int], fraction: float) -> int | None:
+    """The smallest minute at or below which `fraction` of the counted people fall
+    (nearest rank); None when nobody was counted."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for minute in sorted(histogram):
+        seen += histogram[minute]
+        if seen >= rank:
+            return minute
+    raise AssertionError("unreachable: the ranks add up to the total")
+
+
+def _merge(histograms: Iterable[dict[int, int]]) -> dict[int, int]:
+    merged: Counter[int] = Counter()
+    for histogram in histograms:
+        merged.update(histogram)
+    return dict(merged)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def day_figures(
+    *,
+    session: AsyncSession,
+    clinic: ClinicProfile,
+    first: date,
+    last: date,
+    doctor_id: uuid.UUID | None,
+) -> tuple[list[DayFigures], dict[date, dict[str, dict[str, int]]]]:
+    """Every doctor-day of `[first, last]` (clinic dates) and each day's deliveries."""
+    rolled_days = select(RolledDay.day, RolledDay.deliveries).where(
+        RolledDay.day >= first, RolledDay.day <= last
+    )
+    deliveries = {day: value for day, value in await session.execute(rolled_days)}
+    stored = select(DailyFigures).where(DailyFigures.day >= first, DailyFigures.day <= last)
+    if doctor_id is not None:
+        stored = stored.where(DailyFigures.doctor_id == doctor_id)
+    rows = await session.execute(stored.with_only_columns(*DailyFigures.__table__.columns))
+    figures = [from_row(row) for row in rows]
+    now = today(clinic.zone)
+    for day in days(first, min(last, now)):
+        if day in deliveries and day < now:
+            continue
+        live, sent = await compute_day(
+            session=session,
+            day=day,
+            zone=clinic.zone,
+            late_within_minutes=clinic.cancellation_window_minutes,
+            doctor_id=doctor_id,
+        )
+        figures.extend(live)
+        deliveries[day] = sent
+    return figures, deliveries
+
+
+async def summary(
+    *,
+    session: AsyncSession,
+    clinic: ClinicProfile,
+    first: date,
+    last: date,
+    bucket: Bucket,
+    doctor_id: uuid.UUID | None,
+    clinic_wide: bool,
+) -> Summary:
+    """The figures of `[first, last]` for one doctor or all (`access.scope` decides which
+    the actor may ask for); `clinic_wide` adds the clinic's deliveries by channel."""
+    figures, deliveries = await day_figures(
+        session=session, clinic=clinic, first=first, last=last, doctor_id=doctor_id
+    )
+
+    def total(name: str, of: Iterable[DayFigures] = figures) -> int:
+        return sum(getattr(f, name) for f in of)
+
+    waits = _merge(f.wait_minutes for f in figures)
+    completed, no_shows = total("completed"), total("no_shows")
+    appointments, cancelled = total("due"), total("cancelled")
+    by_type = {kind: sum(f.by_type.get(kind, 0) for f in figures) for kind in TYPES}
+
+    buckets: dict[date, list[DayFigures]] = defaultdict(list)
+    for f in figures:
+        buckets[bucket_start(f.day, bucket)].append(f)
+    by_bucket = [
+        BucketFigures(
+            start=start,
+            visits=total("check_ins", group) + total("walk_ins", group),
+            walk_ins=total("walk_ins", group),
+            completed=total("completed", group),
+            no_shows=total("no_shows", group),
+            wait_p50=percentile(_merge(f.wait_minutes for f in group), 0.5),
+        )
+        for start, group in sorted(buckets.items())
+    ]
+
+    doctors: dict[uuid.UUID, list[DayFigures]] = defaultdict(list)
+    for f in figures:
+        doctors[f.doctor_id].append(f)
+    names = await identity.names(session, doctors)
+    by_doctor = []
+    for doctor, group in doctors.items():
+        doctor_waits = _merge(f.wait_minutes for f in group)
+        done, missed = total("completed", group), total("no_shows", group)
+        by_doctor.append(
+            DoctorFigures(
+                doctor_id=doctor,
+                name=names.get(doctor, ""),
+                visits=total("check_ins", group) + total("walk_ins", group),
+                completed=done,
+                no_shows=missed,
+                no_show_rate=_rate(missed, done + missed),
+                wait_p50=percentile(doctor_waits, 0.5),
+                wait_p90=percentile(doctor_waits, 0.9),
+                service_p50=percentile(_merge(f.service_minutes for f in group), 0.5),
+            )
+        )
+    by_doctor.sort(key=lambda d: (d.name, str(d.doctor_id)))
+
+    heat: Counter[tuple[int, int]] = Counter()
+    for f in figures:
+        for hour, count in f.arrivals_by_hour.items():
+            heat[(f.day.weekday(), int(hour))] += count
+
+    notifications = None
+    if clinic_wide:
+        channels: dict[str, Counter[str]] = {channel: Counter() for channel in CHANNELS}
+        for day_deliveries in deliveries.values():
+            for channel, outcomes in day_deliveries.items():
+                channels.setdefault(channel, Counter()).update(outcomes)
+        notifications = [
+            ChannelFigures(
+                channel=channel,
+                sent=outcomes["sent"],
+                failed=outcomes["failed"],
+                pending=outcomes["pending"],
+            )
+            for channel, outcomes in channels.items()
+        ]
+
+    return Summary(
+        from_=first,
+        to=last,
+        bucket=bucket.value,
+        doctor_id=doctor_id,
+        timezone=clinic.timezone,
+        visits=total("check_ins") + total("walk_ins"),
+        walk_ins=total("walk_ins"),
+        check_ins=total("check_ins"),
+        appointments=appointments,
+        booked=total("booked"),
+        completed=completed,
+        no_shows=no_shows,
+        no_show_rate=_rate(no_shows, completed + no_shows),
+        cancelled=cancelled,
+        cancellation_rate=_rate(cancelled, appointments),
+        late_cancellations=total("late_cancelled"),
+        requeues=total("requeues"),
+        new_patients=total("new_patients"),
+        returning_patients=total("returning_patients"),
+        assistant_questions=total("assistant_answers"),
+        by_type=by_type,
+        wait_minutes=WaitMinutes(
+            p50=percentile(waits, 0.5),
+            p90=percentile(waits, 0.9),
+            over_30=sum(c for m, c in waits.items() if m >= 30),
+            over_60=sum(c for m, c in waits.items() if m >= 60),
+        ),
+        service_minutes=ServiceMinutes(
+            p50=percentile(_merge(f.service_minutes for f in figures), 0.5)
+        ),
+        by_bucket=by_bucket,
+        by_doctor=by_doctor,
+        heatmap=[
+            HeatCell(weekday=weekday, hour=hour, arrivals=count)
+            for (weekday, hour), count in sorted(heat.items())
+        ],
+        notifications=notifications,
+    )

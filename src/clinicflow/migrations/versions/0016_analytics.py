@@ -1,0 +1,59 @@
+"""Analytics: the daily roll-up per doctor and clinic day, and the days it has closed.
+
+Revision ID: 0016
+Revises: 0012
+Create Date: 2026-12-06 05:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import clinicflow.db
+
+revision: str = "0016"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+COUNTS = (
+    "check_ins",
+    "walk_ins",
+    "requeues",
+    "completed",
+    "no_shows",
+    "new_patients",
+    "returning_patients",
+    "booked",
+    "due",
+    "cancelled",
+    "late_cancelled",
+    "assistant_answers",
+)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "analytics_daily",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("doctor_id", sa.Uuid(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in COUNTS),
+        sa.Column("by_type", sa.JSON(), nullable=False),
+        sa.Column("arrivals_by_hour", sa.JSON(), nullable=False),
+        sa.Column("wait_minutes", sa.JSON(), nullable=False),
+        sa.Column("service_minutes", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "doctor_id", name=op.f("pk_analytics_daily")),
+    )
+    op.create_table(
+        "analytics_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("deliveries", sa.JSON(), nullable=False),
+        sa.Column("rolled_at", clinicflow.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_analytics_days")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("analytics_days")
+    op.drop_table("analytics_daily")

@@ -1,0 +1,42 @@
+// The analytics page's charts, drawn with the vendored uPlot (loaded as a classic script
+// before this module) from the numbers the server put in #analytics-data; the tables
+// under each chart hold the same numbers for anyone who cannot see the chart.
+const data = JSON.parse(document.getElementById("analytics-data")?.textContent || "{}");
+const buckets = data.buckets || [];
+const uPlot = globalThis.uPlot;
+
+function days(list) {
+  return list.map((b) => Date.parse(`${b.start}T00:00:00Z`) / 1000);
+}
+
+function draw(element, series, values) {
+  if (!uPlot || !element || buckets.length === 0) return;
+  const width = Math.max(280, element.clientWidth || 320);
+  const options = {
+    width,
+    height: 220,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+    scales: { x: { time: true } },
+    series: [{}, ...series],
+    axes: [{}, {}],
+  };
+  const plot = new uPlot(options, [days(buckets), ...values], element);
+  new ResizeObserver(() => plot.setSize({ width: Math.max(280, element.clientWidth), height: 220 })).observe(element);
+}
+
+const visits = document.querySelector('[data-chart="visits"]');
+const labels = JSON.parse(visits?.dataset.labels || "{}");
+draw(
+  visits,
+  [
+    { label: labels.visits, stroke: "#1d6fb8", width: 2 },
+    { label: labels.completed, stroke: "#2e8540", width: 2 },
+    { label: labels.no_shows, stroke: "#b8321d", width: 2 },
+  ],
+  [buckets.map((b) => b.visits), buckets.map((b) => b.completed), buckets.map((b) => b.no_shows)],
+);
+draw(
+  document.querySelector('[data-chart="wait"]'),
+  [{ label: labels.wait, stroke: "#7a4fb8", width: 2 }],
+  [buckets.map((b) => b.wait_p50)],
+);
