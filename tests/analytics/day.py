@@ -146,9 +146,7 @@ class ClinicDay:
     async def profile(self, session: AsyncSession) -> Any:
         return await clinic.current(session=session, defaults=self.runtime.settings)
 
-    async def summary(
-        self, actor: User, first: date, last: date, **options: Any
-    ) -> dict[str, Any]:
+    async def summary(self, actor: User, first: date, last: date, **options: Any) -> dict[str, Any]:
         async with self.runtime.transaction(write=False) as session:
             result = await analytics.summary_for(
                 session=session,

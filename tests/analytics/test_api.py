@@ -39,7 +39,9 @@ async def test_the_summary_has_the_fixed_shape(client: httpx.AsyncClient, day: C
     for name in ("visits", "walk_ins", "appointments", "completed", "no_show_rate"):
         assert name in body
     assert body["cancellation_rate"] is None  # no appointment was due
-    assert body["visits"] == 2 and body["walk_ins"] == 2 and body["completed"] == 2
+    assert body["visits"] == 2
+    assert body["walk_ins"] == 2
+    assert body["completed"] == 2
     assert body["wait_minutes"] == {"p50": 5, "p90": 20, "over_30": 0, "over_60": 0}
     assert body["service_minutes"]["p50"] == 20
     assert body["by_bucket"][-1] == {
@@ -51,7 +53,8 @@ async def test_the_summary_has_the_fixed_shape(client: httpx.AsyncClient, day: C
         "wait_p50": 5,
     }
     assert sorted(d["wait_p50"] for d in body["by_doctor"]) == [5, 20]
-    assert body["from"] == "2026-03-01" and body["to"] == "2026-03-02"
+    assert body["from"] == "2026-03-01"
+    assert body["to"] == "2026-03-02"
     assert {c["channel"] for c in body["notifications"]} >= {"sms", "email"}
 
 
@@ -92,7 +95,7 @@ async def test_receptionists_and_patients_get_no_figures(
     for headers in (await headers_of(client, day, Role.receptionist), patient_tokens):
         for path in ("/api/analytics/summary", "/api/analytics/summary.csv"):
             response = await client.get(path, params=RANGE, headers=headers)
-            assert response.status_code == 403, (role, path)
+            assert response.status_code == 403, path
     assert (await client.get("/api/analytics/summary", params=RANGE)).status_code == 401
 
 
@@ -129,7 +132,17 @@ async def test_the_csv_holds_the_json_numbers(client: httpx.AsyncClient, day: Cl
         def cell(value: Any) -> str:
             return "" if value is None else str(value)
 
-        expected = {("summary", "", name): cell(body[name]) for name in ("visits", "walk_ins", "appointments", "completed", "no_show_rate", "cancellation_rate")}
+        expected = {
+            ("summary", "", name): cell(body[name])
+            for name in (
+                "visits",
+                "walk_ins",
+                "appointments",
+                "completed",
+                "no_show_rate",
+                "cancellation_rate",
+            )
+        }
         expected |= {("wait_minutes", "", k): cell(v) for k, v in body["wait_minutes"].items()}
         expected[("service_minutes", "", "p50")] = cell(body["service_minutes"]["p50"])
         for b in body["by_bucket"]:

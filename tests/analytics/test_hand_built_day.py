@@ -56,8 +56,11 @@ async def test_a_nairobi_day_across_midnight(day: ClinicDay) -> None:
     await day.at(utc("2026-03-03 06:00"))
 
     live = await day.summary(admin, D, D)
-    assert live["visits"] == 4 and live["walk_ins"] == 3 and live["check_ins"] == 1
-    assert live["completed"] == 3 and live["no_shows"] == 1
+    assert live["visits"] == 4
+    assert live["walk_ins"] == 3
+    assert live["check_ins"] == 1
+    assert live["completed"] == 3
+    assert live["no_shows"] == 1
     assert live["no_show_rate"] == 0.25
     assert (live["appointments"], live["booked"], live["cancelled"]) == (3, 3, 2)
     assert live["late_cancellations"] == 1
@@ -65,9 +68,17 @@ async def test_a_nairobi_day_across_midnight(day: ClinicDay) -> None:
     # Waits 8, 12, 35, 38: nearest rank p50 is the 2nd, p90 the 4th.
     assert live["wait_minutes"] == {"p50": 12, "p90": 38, "over_30": 2, "over_60": 0}
     assert live["service_minutes"] == {"p50": 13}  # of 4, 13, 22
-    assert live["new_patients"] == 4 and live["returning_patients"] == 0
+    assert live["new_patients"] == 4
+    assert live["returning_patients"] == 0
     assert live["by_bucket"] == [
-        {"start": "2026-03-02", "visits": 4, "walk_ins": 3, "completed": 3, "no_shows": 1, "wait_p50": 12}
+        {
+            "start": "2026-03-02",
+            "visits": 4,
+            "walk_ins": 3,
+            "completed": 3,
+            "no_shows": 1,
+            "wait_p50": 12,
+        }
     ]
     assert [(c["weekday"], c["hour"], c["arrivals"]) for c in live["heatmap"]] == [
         (0, 13, 1),
@@ -82,7 +93,8 @@ async def test_a_nairobi_day_across_midnight(day: ClinicDay) -> None:
         ("2026-03-03", 1, 15),
     ]
     # Waits 8, 12, 15, 35, 38 over both days: not an average of the two days' medians.
-    assert both["wait_minutes"]["p50"] == 15 and both["wait_minutes"]["p90"] == 38
+    assert both["wait_minutes"]["p50"] == 15
+    assert both["wait_minutes"]["p90"] == 38
 
     # Rolled up, the closed day reads the same.
     await day.roll_up(D)
@@ -115,7 +127,8 @@ class TestLondonSpringForward:
 
         sunday = date(2026, 3, 29)
         live = await day.summary(admin, sunday, sunday)
-        assert live["visits"] == 3 and live["completed"] == 3
+        assert live["visits"] == 3
+        assert live["completed"] == 3
         assert live["wait_minutes"] == {"p50": 10, "p90": 50, "over_30": 1, "over_60": 0}
         assert [(c["weekday"], c["hour"], c["arrivals"]) for c in live["heatmap"]] == [
             (6, 0, 1),

@@ -32,7 +32,9 @@ def nearest_rank(values: list[int], fraction: float) -> int | None:
     return sorted(values)[max(1, math.ceil(fraction * len(values))) - 1]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(day_plan=st.lists(patient, min_size=0, max_size=6), start_minute=st.integers(0, 240))
 async def test_rolled_up_equals_live(
     day: ClinicDay, day_plan: list[tuple[int, int, int | None]], start_minute: int
@@ -40,7 +42,9 @@ async def test_rolled_up_equals_live(
     # Each example gets its own clinic day (Nairobi, UTC+3) and its own doctor.
     day.phones += 100
     clinic_day = date(2026, 4, 1) + timedelta(days=day.phones // 100)
-    midnight = datetime(clinic_day.year, clinic_day.month, clinic_day.day, tzinfo=UTC) - timedelta(hours=3)
+    midnight = datetime(clinic_day.year, clinic_day.month, clinic_day.day, tzinfo=UTC) - timedelta(
+        hours=3
+    )
     doctor = await day.doctor()
     admin = await day.accounts.make(Role.admin)
     now = midnight + timedelta(minutes=start_minute)

@@ -25,7 +25,6 @@ from clinicflow.web.templating import render
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 
-
 @router.get("/analytics")
 async def analytics_page(
     request: Request,
@@ -47,7 +46,11 @@ async def analytics_page(
         doctor_id=doctor_id,
     )
     doctors = await identity.search_doctors(session) if user.role is Role.admin else []
-    query = {"from": summary.from_.isoformat(), "to": summary.to.isoformat(), "bucket": bucket.value}
+    query = {
+        "from": summary.from_.isoformat(),
+        "to": summary.to.isoformat(),
+        "bucket": bucket.value,
+    }
     if doctor_id is not None:
         query["doctor_id"] = str(doctor_id)
     return render(

@@ -18,7 +18,9 @@ def milliseconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[in
     """`end - start` in whole milliseconds (floored on PostgreSQL, rounded on SQLite,
     whose clock arithmetic is a double that cannot be floored exactly)."""
     if dialect == "sqlite":
-        return cast(func.round((func.julianday(end) - func.julianday(start)) * 86_400_000), BigInteger)
+        return cast(
+            func.round((func.julianday(end) - func.julianday(start)) * 86_400_000), BigInteger
+        )
     return cast(func.floor(extract("epoch", end - start) * 1000), BigInteger)
 
 

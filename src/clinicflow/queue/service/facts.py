@@ -13,9 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, literal, select
+from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from clinicflow.core.sql_time import minutes_between
 from clinicflow.db import UTCDateTime
@@ -43,16 +44,13 @@ class QueueFacts:
     arrivals_by_quarter: dict[int, int] = field(default_factory=dict)
 
 
-def _windowed(
-    statement: Select[tuple[object, ...]],
-    start: datetime,
-    end: datetime,
-    doctor_id: uuid.UUID | None,
-) -> Select[tuple[object, ...]]:
-    statement = statement.where(QueueEntry.joined_at >= start, QueueEntry.joined_at < end)
+def _in_window(
+    start: datetime, end: datetime, doctor_id: uuid.UUID | None
+) -> list[ColumnElement[bool]]:
+    conditions = [QueueEntry.joined_at >= start, QueueEntry.joined_at < end]
     if doctor_id is not None:
-        statement = statement.where(QueueEntry.doctor_id == doctor_id)
-    return statement
+        conditions.append(QueueEntry.doctor_id == doctor_id)
+    return conditions
 
 
 async def queue_facts(
@@ -61,6 +59,7 @@ async def queue_facts(
     """Per doctor, the queue places that began in `[start, end)`: how they came, how they
     ended, how long they waited (joined to called) and were seen (called to finished)."""
     dialect = session.get_bind().dialect.name
+    window = _in_window(start, end, doctor_id)
     facts: dict[uuid.UUID, QueueFacts] = defaultdict(lambda: QueueFacts(uuid.UUID(int=0)))
 
     def of(doctor: uuid.UUID) -> QueueFacts:
@@ -68,10 +67,10 @@ async def queue_facts(
         found.doctor_id = doctor
         return found
 
-    def count_if(condition: object) -> object:
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.count().filter(condition)
 
-    totals = _windowed(
+    totals = (
         select(
             QueueEntry.doctor_id,
             count_if(QueueEntry.source == EntrySource.check_in),
@@ -79,48 +78,41 @@ async def queue_facts(
             count_if(QueueEntry.source == EntrySource.requeue),
             count_if(QueueEntry.status == EntryStatus.completed),
             count_if(QueueEntry.status == EntryStatus.no_show),
-        ).group_by(QueueEntry.doctor_id),
-        start,
-        end,
-        doctor_id,
+        )
+        .where(*window)
+        .group_by(QueueEntry.doctor_id)
     )
     for row in await session.execute(totals):
         found = of(row[0])
         (found.check_ins, found.walk_ins, found.requeues, found.completed, found.no_shows) = row[1:]
 
     wait = minutes_between(QueueEntry.joined_at, QueueEntry.called_at, dialect).label("m")
-    waits = _windowed(
+    waits = (
         select(QueueEntry.doctor_id, wait, func.count())
         .where(QueueEntry.called_at.is_not(None))
-        .group_by(QueueEntry.doctor_id, wait),
-        start,
-        end,
-        doctor_id,
+        .where(*window)
+        .group_by(QueueEntry.doctor_id, wait)
     )
     for doctor, minutes, count in await session.execute(waits):
         of(doctor).wait_minutes[int(minutes)] = int(count)
 
     served = (QueueEntry.duration_seconds // 60).label("m")
-    services = _windowed(
+    services = (
         select(QueueEntry.doctor_id, served, func.count())
         .where(QueueEntry.status == EntryStatus.completed, QueueEntry.duration_seconds.is_not(None))
-        .group_by(QueueEntry.doctor_id, served),
-        start,
-        end,
-        doctor_id,
+        .where(*window)
+        .group_by(QueueEntry.doctor_id, served)
     )
-    for doctor, minutes, count in await session.execute(services):
-        of(doctor).service_minutes[int(minutes)] = int(count)
+    for doctor, served_minutes, count in await session.execute(services):
+        of(doctor).service_minutes[int(served_minutes or 0)] = int(count)
 
     origin = literal(start, UTCDateTime())
     quarter = minutes_between(origin, QueueEntry.joined_at, dialect, QUARTER_MINUTES).label("q")
-    arrivals = _windowed(
+    arrivals = (
         select(QueueEntry.doctor_id, quarter, func.count())
         .where(QueueEntry.source != EntrySource.requeue)
-        .group_by(QueueEntry.doctor_id, quarter),
-        start,
-        end,
-        doctor_id,
+        .where(*window)
+        .group_by(QueueEntry.doctor_id, quarter)
     )
     for doctor, index, count in await session.execute(arrivals):
         of(doctor).arrivals_by_quarter[int(index)] = int(count)
@@ -130,17 +122,15 @@ async def queue_facts(
     seen_before = exists().where(
         and_(earlier.patient_id == QueueEntry.patient_id, earlier.joined_at < start)
     )
-    patients = _windowed(
+    patients = (
         select(
             QueueEntry.doctor_id,
             func.count(func.distinct(QueueEntry.patient_id)).filter(~seen_before),
             func.count(func.distinct(QueueEntry.patient_id)).filter(seen_before),
         )
         .where(QueueEntry.source != EntrySource.requeue)
-        .group_by(QueueEntry.doctor_id),
-        start,
-        end,
-        doctor_id,
+        .where(*window)
+        .group_by(QueueEntry.doctor_id)
     )
     for doctor, new, returning in await session.execute(patients):
         found = of(doctor)

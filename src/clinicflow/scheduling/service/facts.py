@@ -52,16 +52,16 @@ async def appointment_facts(
         Appointment.doctor_id,
         func.count(),
         func.count().filter(cancelled),
-        func.count().filter(cancelled, Appointment.cancelled_at.is_not(None), notice < late_within_minutes),
+        func.count().filter(
+            cancelled, Appointment.cancelled_at.is_not(None), notice < late_within_minutes
+        ),
     ).where(Appointment.starts_at >= start, Appointment.starts_at < end)
     if doctor_id is not None:
         booked = booked.where(Appointment.doctor_id == doctor_id)
         due = due.where(Appointment.doctor_id == doctor_id)
     for doctor, count in await session.execute(booked.group_by(Appointment.doctor_id)):
         of(doctor).booked = int(count)
-    for doctor, total, gone, late in await session.execute(
-        due.group_by(Appointment.doctor_id)
-    ):
+    for doctor, total, gone, late in await session.execute(due.group_by(Appointment.doctor_id)):
         facts = of(doctor)
         facts.due, facts.cancelled, facts.late_cancelled = total, gone, late
     return sorted(found.values(), key=lambda f: str(f.doctor_id))
