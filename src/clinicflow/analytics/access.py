@@ -8,33 +8,17 @@ exist, there is nothing to hide by a not-found); receptionists and patients see 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
 from clinicflow.identity.schemas import Role
 
 
-@dataclass(frozen=True)
-class Scope:
-    """The figures an actor may read: one doctor's, or (None) the whole clinic's."""
-
-    doctor_id: uuid.UUID | None
-
-    @property
-    def clinic_wide(self) -> bool:
-        return self.doctor_id is None
-
-
-def may_see_analytics(role: Role | None) -> bool:
-    return role in (Role.admin, Role.doctor)
-
-
-def scope_for(actor: Actor, doctor_id: uuid.UUID | None) -> Scope:
-    """The scope of a request for `doctor_id` (None: everyone the actor may see)."""
+def scope_for(actor: Actor, doctor_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The doctor whose figures a request for `doctor_id` reads; None is the whole clinic
+    (an administrator who named no doctor)."""
     if actor.role is Role.admin:
-        return Scope(doctor_id)
+        return doctor_id
     if actor.role is Role.doctor:
         if doctor_id not in (None, actor.id):
             raise AppError(
@@ -42,5 +26,5 @@ def scope_for(actor: Actor, doctor_id: uuid.UUID | None) -> Scope:
                 _("A doctor can see their own figures only."),
                 {"field": "doctor_id"},
             )
-        return Scope(actor.id)
+        return actor.id
     raise AppError(ErrorCode.forbidden, _("Only administrators and doctors can see analytics."))

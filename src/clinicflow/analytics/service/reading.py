@@ -59,6 +59,6 @@ async def summary_for(
         first=first,
         last=last,
         bucket=bucket,
-        doctor_id=scope.doctor_id,
-        clinic_wide=scope.clinic_wide,
+        doctor_id=scope,
+        clinic_wide=scope is None,
     )
