@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from clinicflow.identity.models import User
 from clinicflow.identity.schemas import Role
 from tests.analytics.day import ClinicDay
 from tests.factories import bearer, latest_code, login
@@ -20,7 +21,7 @@ async def headers_of(client: httpx.AsyncClient, day: ClinicDay, role: Role) -> d
     return bearer(await login(client, await day.accounts.make(role)))
 
 
-async def a_busy_morning(day: ClinicDay) -> tuple[Any, Any]:
+async def a_busy_morning(day: ClinicDay) -> tuple[User, User]:
     first, second = await day.doctor(), await day.doctor()
     for doctor, minutes in ((first, 5), (second, 20)):
         entry = await day.walk_in(doctor, datetime(2026, 3, 2, 6, 0, tzinfo=UTC))
