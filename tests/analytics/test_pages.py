@@ -41,7 +41,9 @@ async def test_the_admin_page_shows_the_api_numbers(
         assert figure(page.text, name) == str(api[name])
     assert 'href="/analytics"' in page.text  # in the admin's navigation
     assert 'data-testid="by-channel"' in page.text
-    assert "/api/analytics/summary.csv?from=2026-03-01&amp;to=2026-03-02&amp;bucket=week" in page.text
+    assert (
+        "/api/analytics/summary.csv?from=2026-03-01&amp;to=2026-03-02&amp;bucket=week" in page.text
+    )
     assert "uplot-1.6.32.iife.min.js" in page.text
 
 

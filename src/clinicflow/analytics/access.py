@@ -8,6 +8,7 @@ exist, there is nothing to hide by a not-found); receptionists and patients see 
 from __future__ import annotations
 
 import uuid
+
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
