@@ -60,6 +60,7 @@ def test_the_staff_pages_have_no_serious_accessibility_problem(
             "/notifications",
             "/admin/users",
             "/admin/deliveries",
+            "/analytics",
             "/board",
         )
         for problem in _problems(phone_page, path)
@@ -75,7 +76,7 @@ def test_the_doctors_pages_have_no_serious_accessibility_problem(
     _in_swahili(phone_page)
     problems = [
         problem
-        for path in ("/doctor/queue", "/schedule", "/appointments", "/consultations")
+        for path in ("/doctor/queue", "/schedule", "/appointments", "/consultations", "/analytics")
         for problem in _problems(phone_page, path)
     ]
     assert problems == []

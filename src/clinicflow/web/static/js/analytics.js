@@ -4,6 +4,8 @@
 const data = JSON.parse(document.getElementById("analytics-data")?.textContent || "{}");
 const buckets = data.buckets || [];
 const uPlot = globalThis.uPlot;
+const visits = document.querySelector('[data-chart="visits"]');
+const labels = JSON.parse(visits?.dataset.labels || "{}");
 
 function days(list) {
   return list.map((b) => Date.parse(`${b.start}T00:00:00Z`) / 1000);
@@ -12,20 +14,21 @@ function days(list) {
 function draw(element, series, values) {
   if (!uPlot || !element || buckets.length === 0) return;
   const width = Math.max(280, element.clientWidth || 320);
+  const xs = days(buckets);
   const options = {
     width,
     height: 220,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-    scales: { x: { time: true } },
-    series: [{}, ...series],
-    axes: [{}, {}],
+    // uPlot spreads a lone point over 1000 days: give one bucket a day either side.
+    scales: { x: { time: true, range: (u, min, max) => (xs.length === 1 ? [xs[0] - 86400, xs[0] + 86400] : [min, max]) } },
+    series: [{ label: labels.date }, ...series],
+    // ISO dates on the axis read the same in every language.
+    axes: [{ values: (u, splits) => splits.map((t) => new Date(t * 1000).toISOString().slice(0, 10)) }, {}],
   };
-  const plot = new uPlot(options, [days(buckets), ...values], element);
+  const plot = new uPlot(options, [xs, ...values], element);
   new ResizeObserver(() => plot.setSize({ width: Math.max(280, element.clientWidth), height: 220 })).observe(element);
 }
 
-const visits = document.querySelector('[data-chart="visits"]');
-const labels = JSON.parse(visits?.dataset.labels || "{}");
 draw(
   visits,
   [
