@@ -7,6 +7,7 @@ real clock, so the page has figures, a chart and tables to show.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,7 @@ from tests.e2e.conftest import LiveServer, _in_own_thread
 from tests.e2e.people import sign_in_staff
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path("/tmp/shots/d-analytics")
+Screenshot = Callable[[Page, str], Path]
 
 
 def _seed_visits(live_server: LiveServer) -> None:
@@ -63,7 +63,7 @@ def _seed_visits(live_server: LiveServer) -> None:
 
 
 def test_the_admin_opens_analytics_and_downloads_the_csv(
-    phone_page: Page, live_server: LiveServer
+    phone_page: Page, live_server: LiveServer, screenshot: Screenshot
 ) -> None:
     _seed_visits(live_server)
     page = phone_page
@@ -85,8 +85,7 @@ def test_the_admin_opens_analytics_and_downloads_the_csv(
     ]
     assert violations == []
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "analytics-admin-sw-390x844.png"), full_page=True)
+    screenshot(page, "analytics-admin-sw-390x844")
 
     with page.expect_download() as download_info:
         page.get_by_test_id("csv-all").click()
@@ -98,7 +97,7 @@ def test_the_admin_opens_analytics_and_downloads_the_csv(
 
 
 def test_the_doctor_sees_their_analytics_in_swahili(
-    phone_page: Page, live_server: LiveServer
+    phone_page: Page, live_server: LiveServer, screenshot: Screenshot
 ) -> None:
     _seed_visits(live_server)
     page = phone_page
@@ -110,5 +109,4 @@ def test_the_doctor_sees_their_analytics_in_swahili(
     page.wait_for_load_state("networkidle")
     assert page.locator("[data-figure=visits]").inner_text() == "3"
     assert page.get_by_test_id("by-channel").count() == 0
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "analytics-doctor-sw-390x844.png"), full_page=True)
+    screenshot(page, "analytics-doctor-sw-390x844")
