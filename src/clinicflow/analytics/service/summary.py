@@ -29,7 +29,7 @@ from clinicflow.analytics.schemas import (
     WaitMinutes,
 )
 from clinicflow.analytics.service.days import Bucket, bucket_start, days, today
-from clinicflow.analytics.service.figures import DayFigures, compute_day, from_row
+from clinicflow.analytics.service.figures import COUNTS, DayFigures, compute_day, from_row
 from clinicflow.clinic.schemas import ClinicProfile
 from clinicflow.identity import service as identity
 
@@ -52,11 +52,16 @@ def percentile(histogram: dict[int, int], fraction: float) -> int | None:
     raise AssertionError("unreachable: the ranks add up to the total")
 
 
+def _add(into: dict[int, int], histogram: dict[int, int]) -> None:
+    for minute, count in histogram.items():
+        into[minute] = into.get(minute, 0) + count
+
+
 def _merge(histograms: Iterable[dict[int, int]]) -> dict[int, int]:
-    merged: Counter[int] = Counter()
+    merged: dict[int, int] = {}
     for histogram in histograms:
-        merged.update(histogram)
-    return dict(merged)
+        _add(merged, histogram)
+    return merged
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -113,48 +118,57 @@ async def summary(
         session=session, clinic=clinic, first=first, last=last, doctor_id=doctor_id
     )
 
-    def total(name: str, of: Iterable[DayFigures] = figures) -> int:
-        return sum(getattr(f, name) for f in of)
-
-    waits = _merge(f.wait_minutes for f in figures)
-    completed, no_shows = total("completed"), total("no_shows")
-    appointments, cancelled = total("due"), total("cancelled")
-    by_type = {kind: sum(f.by_type.get(kind, 0) for f in figures) for kind in TYPES}
-
-    buckets: dict[date, list[DayFigures]] = defaultdict(list)
+    # One pass over the doctor-days (a year of a busy clinic is ~11,000 of them): counts
+    # and histograms are added per bucket and per doctor; the totals are the sums of those.
+    bucket_counts: dict[date, Counter[str]] = defaultdict(Counter)
+    bucket_waits: dict[date, dict[int, int]] = defaultdict(dict)
+    doctor_counts: dict[uuid.UUID, Counter[str]] = defaultdict(Counter)
+    doctor_waits: dict[uuid.UUID, dict[int, int]] = defaultdict(dict)
+    doctor_services: dict[uuid.UUID, dict[int, int]] = defaultdict(dict)
+    by_type: Counter[str] = Counter({kind: 0 for kind in TYPES})
     for f in figures:
-        buckets[bucket_start(f.day, bucket)].append(f)
+        start = bucket_start(f.day, bucket)
+        counts = {name: getattr(f, name) for name in COUNTS}
+        bucket_counts[start].update(counts)
+        doctor_counts[f.doctor_id].update(counts)
+        _add(bucket_waits[start], f.wait_minutes)
+        _add(doctor_waits[f.doctor_id], f.wait_minutes)
+        _add(doctor_services[f.doctor_id], f.service_minutes)
+        by_type.update(f.by_type)
+    totals: Counter[str] = Counter()
+    for counts in bucket_counts.values():
+        totals.update(counts)
+    waits = _merge(bucket_waits.values())
+    completed, no_shows = totals["completed"], totals["no_shows"]
+    appointments, cancelled = totals["due"], totals["cancelled"]
+
     by_bucket = [
         BucketFigures(
             start=start,
-            visits=total("check_ins", group) + total("walk_ins", group),
-            walk_ins=total("walk_ins", group),
-            completed=total("completed", group),
-            no_shows=total("no_shows", group),
-            wait_p50=percentile(_merge(f.wait_minutes for f in group), 0.5),
+            visits=counts["check_ins"] + counts["walk_ins"],
+            walk_ins=counts["walk_ins"],
+            completed=counts["completed"],
+            no_shows=counts["no_shows"],
+            wait_p50=percentile(bucket_waits[start], 0.5),
         )
-        for start, group in sorted(buckets.items())
+        for start, counts in sorted(bucket_counts.items())
     ]
 
-    doctors: dict[uuid.UUID, list[DayFigures]] = defaultdict(list)
-    for f in figures:
-        doctors[f.doctor_id].append(f)
-    names = await identity.names(session, doctors)
+    names = await identity.names(session, doctor_counts)
     by_doctor = []
-    for doctor, group in doctors.items():
-        doctor_waits = _merge(f.wait_minutes for f in group)
-        done, missed = total("completed", group), total("no_shows", group)
+    for doctor, counts in doctor_counts.items():
+        done, missed = counts["completed"], counts["no_shows"]
         by_doctor.append(
             DoctorFigures(
                 doctor_id=doctor,
                 name=names.get(doctor, ""),
-                visits=total("check_ins", group) + total("walk_ins", group),
+                visits=counts["check_ins"] + counts["walk_ins"],
                 completed=done,
                 no_shows=missed,
                 no_show_rate=_rate(missed, done + missed),
-                wait_p50=percentile(doctor_waits, 0.5),
-                wait_p90=percentile(doctor_waits, 0.9),
-                service_p50=percentile(_merge(f.service_minutes for f in group), 0.5),
+                wait_p50=percentile(doctor_waits[doctor], 0.5),
+                wait_p90=percentile(doctor_waits[doctor], 0.9),
+                service_p50=percentile(doctor_services[doctor], 0.5),
             )
         )
     by_doctor.sort(key=lambda d: (d.name, str(d.doctor_id)))
@@ -186,31 +200,29 @@ async def summary(
         bucket=bucket.value,
         doctor_id=doctor_id,
         timezone=clinic.timezone,
-        visits=total("check_ins") + total("walk_ins"),
-        walk_ins=total("walk_ins"),
-        check_ins=total("check_ins"),
+        visits=totals["check_ins"] + totals["walk_ins"],
+        walk_ins=totals["walk_ins"],
+        check_ins=totals["check_ins"],
         appointments=appointments,
-        booked=total("booked"),
+        booked=totals["booked"],
         completed=completed,
         no_shows=no_shows,
         no_show_rate=_rate(no_shows, completed + no_shows),
         cancelled=cancelled,
         cancellation_rate=_rate(cancelled, appointments),
-        late_cancellations=total("late_cancelled"),
-        requeues=total("requeues"),
-        new_patients=total("new_patients"),
-        returning_patients=total("returning_patients"),
-        assistant_questions=total("assistant_answers"),
-        by_type=by_type,
+        late_cancellations=totals["late_cancelled"],
+        requeues=totals["requeues"],
+        new_patients=totals["new_patients"],
+        returning_patients=totals["returning_patients"],
+        assistant_questions=totals["assistant_answers"],
+        by_type=dict(by_type),
         wait_minutes=WaitMinutes(
             p50=percentile(waits, 0.5),
             p90=percentile(waits, 0.9),
             over_30=sum(c for m, c in waits.items() if m >= 30),
             over_60=sum(c for m, c in waits.items() if m >= 60),
         ),
-        service_minutes=ServiceMinutes(
-            p50=percentile(_merge(f.service_minutes for f in figures), 0.5)
-        ),
+        service_minutes=ServiceMinutes(p50=percentile(_merge(doctor_services.values()), 0.5)),
         by_bucket=by_bucket,
         by_doctor=by_doctor,
         heatmap=[
