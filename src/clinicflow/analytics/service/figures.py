@@ -128,16 +128,3 @@ async def compute_day(
         found.assistant_answers = c.assistant_answers
     deliveries = await delivery_facts.delivery_facts(session=session, start=start, end=end)
     return sorted(figures.values(), key=lambda f: str(f.doctor_id)), deliveries
-
-
-def from_row(row: Any) -> DayFigures:
-    """A stored `analytics_daily` row (a Core row with its columns by name) as figures."""
-    values = row._mapping
-    figures = DayFigures(values["day"], values["doctor_id"])
-    for name in COUNTS:
-        setattr(figures, name, values[name])
-    figures.by_type = values["by_type"]
-    figures.arrivals_by_hour = values["arrivals_by_hour"]
-    figures.wait_minutes = {m: c for m, c in values["wait_minutes"]}
-    figures.service_minutes = {m: c for m, c in values["service_minutes"]}
-    return figures

@@ -1,8 +1,8 @@
 """The summary of a range of clinic days: closed days from the roll-up, the rest live.
 
-Days the roll-up has closed are read from `analytics_daily` in one query; today (and any
-closed day the job has not reached yet) is computed from the facts verbs, which is the
-same computation the roll-up stores. Counts add up; waits are merged as histograms and a
+Days the roll-up has closed are summed by the database from `analytics_daily` (`stored`);
+today (and any closed day the job has not reached yet) is computed from the facts verbs,
+which is the same computation the roll-up stores. Counts add up; waits are merged as histograms and a
 percentile is read off the merge (nearest rank, whole minutes), so it is exact for any
 range, bucket or doctor, never an average of daily percentiles.
 """
@@ -14,11 +14,12 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.analytics.models import DailyFigures, RolledDay
+from clinicflow.analytics.models import RolledDay
 from clinicflow.analytics.schemas import (
     BucketFigures,
     ChannelFigures,
@@ -28,8 +29,9 @@ from clinicflow.analytics.schemas import (
     Summary,
     WaitMinutes,
 )
+from clinicflow.analytics.service import stored
 from clinicflow.analytics.service.days import Bucket, bucket_start, days, today
-from clinicflow.analytics.service.figures import COUNTS, DayFigures, compute_day, from_row
+from clinicflow.analytics.service.figures import COUNTS, DayFigures, compute_day
 from clinicflow.clinic.schemas import ClinicProfile
 from clinicflow.identity import service as identity
 
@@ -68,7 +70,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-async def day_figures(
+async def live_days(
     *,
     session: AsyncSession,
     clinic: ClinicProfile,
@@ -76,16 +78,13 @@ async def day_figures(
     last: date,
     doctor_id: uuid.UUID | None,
 ) -> tuple[list[DayFigures], dict[date, dict[str, dict[str, int]]]]:
-    """Every doctor-day of `[first, last]` (clinic dates) and each day's deliveries."""
+    """The doctor-days of `[first, last]` the roll-up has not stored (today, and any closed
+    day the job has not reached), computed now; and every day's deliveries."""
     rolled_days = select(RolledDay.day, RolledDay.deliveries).where(
         RolledDay.day >= first, RolledDay.day <= last
     )
     deliveries = {day: value for day, value in await session.execute(rolled_days)}
-    stored = select(DailyFigures).where(DailyFigures.day >= first, DailyFigures.day <= last)
-    if doctor_id is not None:
-        stored = stored.where(DailyFigures.doctor_id == doctor_id)
-    rows = await session.execute(stored.with_only_columns(*DailyFigures.__table__.columns))
-    figures = [from_row(row) for row in rows]
+    figures: list[DayFigures] = []
     now = today(clinic.zone)
     for day in days(first, min(last, now)):
         if day in deliveries and day < now:
@@ -114,18 +113,44 @@ async def summary(
 ) -> Summary:
     """The figures of `[first, last]` for one doctor or all (`access.scope` decides which
     the actor may ask for); `clinic_wide` adds the clinic's deliveries by channel."""
-    figures, deliveries = await day_figures(
+    figures, deliveries = await live_days(
         session=session, clinic=clinic, first=first, last=last, doctor_id=doctor_id
     )
+    scope: dict[str, Any] = {
+        "session": session,
+        "first": first,
+        "last": last,
+        "doctor_id": doctor_id,
+    }
 
-    # One pass over the doctor-days (a year of a busy clinic is ~11,000 of them): counts
-    # and histograms are added per bucket and per doctor; the totals are the sums of those.
+    # Stored days arrive summed by the database (`stored`); live days are added here.
     bucket_counts: dict[date, Counter[str]] = defaultdict(Counter)
     bucket_waits: dict[date, dict[int, int]] = defaultdict(dict)
     doctor_counts: dict[uuid.UUID, Counter[str]] = defaultdict(Counter)
     doctor_waits: dict[uuid.UUID, dict[int, int]] = defaultdict(dict)
     doctor_services: dict[uuid.UUID, dict[int, int]] = defaultdict(dict)
     by_type: Counter[str] = Counter({kind: 0 for kind in TYPES})
+    heat: Counter[tuple[int, int]] = Counter()
+
+    for day, sums in (await stored.counts(**scope, group="day")).items():
+        bucket_counts[bucket_start(day, bucket)].update(sums)
+    for doctor, sums in (await stored.counts(**scope, group="doctor_id")).items():
+        doctor_counts[doctor].update(sums)
+    for day, minute, count in await stored.histogram(**scope, measure="wait_minutes", group="day"):
+        _add(bucket_waits[bucket_start(day, bucket)], {minute: count})
+    for doctor, minute, count in await stored.histogram(
+        **scope, measure="wait_minutes", group="doctor_id"
+    ):
+        _add(doctor_waits[doctor], {minute: count})
+    for doctor, minute, count in await stored.histogram(
+        **scope, measure="service_minutes", group="doctor_id"
+    ):
+        _add(doctor_services[doctor], {minute: count})
+    for _day, kind, count in await stored.keyed(**scope, measure="by_type"):
+        by_type[kind] += count
+    for day, hour, count in await stored.keyed(**scope, measure="arrivals_by_hour"):
+        heat[(day.weekday(), int(hour))] += count
+
     for f in figures:
         start = bucket_start(f.day, bucket)
         counts = {name: getattr(f, name) for name in COUNTS}
@@ -135,6 +160,9 @@ async def summary(
         _add(doctor_waits[f.doctor_id], f.wait_minutes)
         _add(doctor_services[f.doctor_id], f.service_minutes)
         by_type.update(f.by_type)
+        for hour, count in f.arrivals_by_hour.items():
+            heat[(f.day.weekday(), int(hour))] += count
+
     totals: Counter[str] = Counter()
     for counts in bucket_counts.values():
         totals.update(counts)
@@ -172,11 +200,6 @@ async def summary(
             )
         )
     by_doctor.sort(key=lambda d: (d.name, str(d.doctor_id)))
-
-    heat: Counter[tuple[int, int]] = Counter()
-    for f in figures:
-        for hour, count in f.arrivals_by_hour.items():
-            heat[(f.day.weekday(), int(hour))] += count
 
     notifications = None
     if clinic_wide:

@@ -96,15 +96,22 @@ async def queue_facts(
     for doctor, minutes, count in await session.execute(waits):
         of(doctor).wait_minutes[int(minutes)] = int(count)
 
+    # The status is a FILTER, not a WHERE: in the WHERE, SQLite would walk the status
+    # index over every completed place of all time instead of the day's range.
     served = (QueueEntry.duration_seconds // 60).label("m")
     services = (
-        select(QueueEntry.doctor_id, served, func.count())
-        .where(QueueEntry.status == EntryStatus.completed, QueueEntry.duration_seconds.is_not(None))
+        select(
+            QueueEntry.doctor_id,
+            served,
+            count_if(QueueEntry.status == EntryStatus.completed),
+        )
+        .where(QueueEntry.duration_seconds.is_not(None))
         .where(*window)
         .group_by(QueueEntry.doctor_id, served)
     )
     for doctor, served_minutes, count in await session.execute(services):
-        of(doctor).service_minutes[int(served_minutes or 0)] = int(count)
+        if count:
+            of(doctor).service_minutes[int(served_minutes or 0)] = int(count)
 
     origin = literal(start, UTCDateTime())
     quarter = minutes_between(origin, QueueEntry.joined_at, dialect, QUARTER_MINUTES).label("q")
