@@ -112,6 +112,11 @@ async def test_a_bad_range_names_the_field(client: httpx.AsyncClient, day: Clini
     )
     assert too_long.status_code == 422
     assert too_long.json()["error"]["details"]["field"] == "from"
+    ancient = await client.get(
+        "/api/analytics/summary", params={"from": "0001-01-01", "to": "0001-01-02"}, headers=admin
+    )
+    assert ancient.status_code == 422
+    assert ancient.json()["error"]["details"]["field"] == "from"
     garbage = await client.get(
         "/api/analytics/summary", params={"from": "yesterday", "bucket": "year"}, headers=admin
     )

@@ -19,6 +19,8 @@ from clinicflow.i18n import gettext as _
 DEFAULT_DAYS = 30
 # Two years and a leap day: past that a request is a mistake, not a question.
 MAX_DAYS = 731
+# The clinic's records start after this; far dates would only overflow the day windows.
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 def default_range(clinic: ClinicProfile) -> tuple[date, date]:
@@ -43,6 +45,15 @@ async def summary_for(
     default_first, default_last = default_range(clinic)
     last = last or default_last
     first = first or min(default_first, last)
+    for name, value in (("from", first), ("to", last)):
+        if not EARLIEST <= value <= LATEST:
+            raise AppError(
+                ErrorCode.validation_error,
+                _("Choose a date between {earliest} and {latest}.").format(
+                    earliest=EARLIEST.isoformat(), latest=LATEST.isoformat()
+                ),
+                {"field": name},
+            )
     if first > last:
         raise AppError(
             ErrorCode.validation_error, _("The end date is before the start date."), {"field": "to"}
