@@ -2,7 +2,7 @@
 
 A clinic day is a date in the clinic's time zone. Percentiles of several days cannot be
 averaged, so each row keeps the whole distribution of its day's waits and service times
-as a histogram of whole minutes (`[[minute, count], …]`); merging histograms is a sum,
+as a histogram of whole minutes (`{"minute": count}`); merging histograms is a sum,
 and a percentile of the merge is exact (to the minute) for any range or bucket.
 """
 
@@ -40,8 +40,8 @@ class DailyFigures(Base):
     # `{consultation type: count}`, `{local hour: arrivals}` and the two minute histograms.
     by_type: Mapped[dict[str, int]] = mapped_column(JSON)
     arrivals_by_hour: Mapped[dict[str, int]] = mapped_column(JSON)
-    wait_minutes: Mapped[list[list[int]]] = mapped_column(JSON)
-    service_minutes: Mapped[list[list[int]]] = mapped_column(JSON)
+    wait_minutes: Mapped[dict[str, int]] = mapped_column(JSON)
+    service_minutes: Mapped[dict[str, int]] = mapped_column(JSON)
 
 
 class RolledDay(Base):

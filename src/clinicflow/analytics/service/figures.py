@@ -67,8 +67,8 @@ class DayFigures:
             doctor_id=self.doctor_id,
             by_type=dict(sorted(self.by_type.items())),
             arrivals_by_hour=dict(sorted(self.arrivals_by_hour.items(), key=lambda kv: int(kv[0]))),
-            wait_minutes=[[m, c] for m, c in sorted(self.wait_minutes.items())],
-            service_minutes=[[m, c] for m, c in sorted(self.service_minutes.items())],
+            wait_minutes={str(m): c for m, c in sorted(self.wait_minutes.items())},
+            service_minutes={str(m): c for m, c in sorted(self.service_minutes.items())},
         )
         return values
 

@@ -1,11 +1,11 @@
 """Sums over the stored roll-up, computed by the database.
 
 A year of a busy clinic is ~11,000 doctor-days. Reading them into Python and decoding their
-histograms costs seconds; adding them up in SQL costs tens of milliseconds. Counts are
-plain `SUM … GROUP BY`; the histograms and the keyed counts are JSON in the row, spread
-into rows by the database's own JSON functions (`json_each` on SQLite; on PostgreSQL
-`json_array_elements` for the `[[minute, count], …]` histograms and `json_each_text` for
-the `{key: count}` objects) and summed the same way. Only the sums reach Python.
+histograms costs seconds; adding them up in the database costs far less. Counts are plain
+`SUM … GROUP BY`; the histograms and the keyed counts are `{key: count}` JSON objects in
+the row, spread into `(key, value)` rows by the database's own JSON function (`json_each`
+on SQLite, `json_each_text` on PostgreSQL; an object rather than a list of pairs, so no
+element is parsed twice) and summed the same way. Only the sums reach Python.
 """
 
 from __future__ import annotations
@@ -79,15 +79,10 @@ async def histogram(
     """`(day or doctor, minute, count)` summed over the stored days of `[first, last]`."""
     if measure not in HISTOGRAMS:
         raise ValueError(measure)
-    spread = "json_each" if session.get_bind().dialect.name == "sqlite" else "json_array_elements"
-    statement = text(
-        f"SELECT d.{group} AS g, CAST(j.value ->> 0 AS INTEGER) AS m, "  # noqa: S608 - names are fixed above
-        f"SUM(CAST(j.value ->> 1 AS INTEGER)) AS c "
-        f"FROM analytics_daily AS d, {spread}(d.{measure}) AS j "
-        f"WHERE {_where(doctor_id)} GROUP BY d.{group}, CAST(j.value ->> 0 AS INTEGER)"
-    ).columns(column("g", GROUP_TYPES[group]), column("m", Integer()), column("c", Integer()))
-    rows = await session.execute(_bind(statement, doctor_id), _params(first, last, doctor_id))
-    return [(g, int(m), int(c)) for g, m, c in rows]
+    return [
+        (g, int(key), count)
+        for g, key, count in await _spread(session, measure, group, first, last, doctor_id)
+    ]
 
 
 async def keyed(
@@ -101,11 +96,22 @@ async def keyed(
     """`(day, key, count)` of a `{key: count}` column summed over the stored days."""
     if measure not in KEYED:
         raise ValueError(measure)
+    return await _spread(session, measure, "day", first, last, doctor_id)
+
+
+async def _spread(
+    session: AsyncSession,
+    measure: str,
+    group: Group,
+    first: date,
+    last: date,
+    doctor_id: uuid.UUID | None,
+) -> list[tuple[Any, str, int]]:
     spread = "json_each" if session.get_bind().dialect.name == "sqlite" else "json_each_text"
     statement = text(
-        f"SELECT d.day AS g, j.key AS k, SUM(CAST(j.value AS INTEGER)) AS c "  # noqa: S608 - names are fixed above
+        f"SELECT d.{group} AS g, j.key AS k, SUM(CAST(j.value AS INTEGER)) AS c "  # noqa: S608 - names are fixed above
         f"FROM analytics_daily AS d, {spread}(d.{measure}) AS j "
-        f"WHERE {_where(doctor_id)} GROUP BY d.day, j.key"
-    ).columns(column("g", Date()), column("k", String()), column("c", Integer()))
+        f"WHERE {_where(doctor_id)} GROUP BY d.{group}, j.key"
+    ).columns(column("g", GROUP_TYPES[group]), column("k", String()), column("c", Integer()))
     rows = await session.execute(_bind(statement, doctor_id), _params(first, last, doctor_id))
     return [(g, str(k), int(c)) for g, k, c in rows]
