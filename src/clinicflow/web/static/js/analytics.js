@@ -22,8 +22,15 @@ function draw(element, series, values) {
     // uPlot spreads a lone point over 1000 days: give one bucket a day either side.
     scales: { x: { time: true, range: (u, min, max) => (xs.length === 1 ? [xs[0] - 86400, xs[0] + 86400] : [min, max]) } },
     series: [{ label: labels.date }, ...series],
-    // ISO dates on the axis read the same in every language.
-    axes: [{ values: (u, splits) => splits.map((t) => new Date(t * 1000).toISOString().slice(0, 10)) }, {}],
+    // Whole days only, as ISO month-day, which reads the same in every language and fits
+    // a phone's width.
+    axes: [
+      {
+        incrs: [86400, 7 * 86400, 28 * 86400, 365 * 86400],
+        values: (u, splits) => splits.map((t) => new Date(t * 1000).toISOString().slice(5, 10)),
+      },
+      {},
+    ],
   };
   const plot = new uPlot(options, [xs, ...values], element);
   new ResizeObserver(() => plot.setSize({ width: Math.max(280, element.clientWidth), height: 220 })).observe(element);
