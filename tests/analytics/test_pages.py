@@ -44,7 +44,7 @@ async def test_the_admin_page_shows_the_api_numbers(
     assert (
         "/api/analytics/summary.csv?from=2026-03-01&amp;to=2026-03-02&amp;bucket=week" in page.text
     )
-    assert "uplot-1.6.32.iife.min.js" in page.text
+    assert "uplot-1.6.32.esm.js" in page.text  # in the import map
 
 
 async def test_a_doctor_sees_their_page_and_no_one_else_does(

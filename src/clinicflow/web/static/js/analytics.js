@@ -1,9 +1,10 @@
-// The analytics page's charts, drawn with the vendored uPlot (loaded as a classic script
-// before this module) from the numbers the server put in #analytics-data; the tables
-// under each chart hold the same numbers for anyone who cannot see the chart.
+// The analytics page's charts, drawn with the vendored uPlot from the numbers the server
+// put in #analytics-data; the tables under each chart hold the same numbers for anyone who
+// cannot see the chart.
+import uPlot from "uplot";
+
 const data = JSON.parse(document.getElementById("analytics-data")?.textContent || "{}");
 const buckets = data.buckets || [];
-const uPlot = globalThis.uPlot;
 const visits = document.querySelector('[data-chart="visits"]');
 const labels = JSON.parse(visits?.dataset.labels || "{}");
 
@@ -12,7 +13,7 @@ function days(list) {
 }
 
 function draw(element, series, values) {
-  if (!uPlot || !element || buckets.length === 0) return;
+  if (!element || buckets.length === 0) return;
   const width = Math.max(280, element.clientWidth || 320);
   const xs = days(buckets);
   const options = {
