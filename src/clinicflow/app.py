@@ -18,6 +18,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicflow import db, handins, i18n, worker
+from clinicflow.analytics import api as analytics_api
+from clinicflow.analytics import pages as analytics_pages
 from clinicflow.assistant import api as assistant_api
 from clinicflow.assistant import pages as assistant_pages
 from clinicflow.assistant.drafts import ChartDrafts
@@ -152,6 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         arrived=queue_events.doctor_arrived,
     )
     app.include_router(assistant_api.router)
+    app.include_router(analytics_api.router)
+    app.include_router(analytics_pages.router)
     app.include_router(assistant_pages.router)
     assistant.attach()
     if settings.is_development:

@@ -1,5 +1,6 @@
 """Imports every domain's tables, so `Base.metadata` is complete for Alembic and tests."""
 
+from clinicflow.analytics.models import DailyFigures, RolledDay
 from clinicflow.assistant.models import DraftRow, MemoryRow
 from clinicflow.clinic.models import ClinicSettings
 from clinicflow.consultations.models import Attachment, Consultation, Message
@@ -47,6 +48,7 @@ __all__ = [
     "ClinicalItem",
     "ClinicalItemVersion",
     "Consultation",
+    "DailyFigures",
     "Delivery",
     "DoctorProfile",
     "DraftRow",
@@ -66,6 +68,7 @@ __all__ = [
     "QueueRules",
     "Reassignment",
     "RefreshToken",
+    "RolledDay",
     "SlotHold",
     "Specialty",
     "User",

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.analytics import jobs as analytics_jobs
 from clinicflow.assistant import jobs as assistant_jobs
 from clinicflow.notifications import jobs as notification_jobs
 from clinicflow.queue import jobs as queue_jobs
@@ -59,6 +60,7 @@ JOBS: tuple[Job, ...] = (
         assistant_jobs.forget_closed_memory,
     ),
     Job("realtime.prune_user_events", realtime_jobs.PRUNE_SECONDS, realtime_jobs.prune_user_events),
+    Job("analytics.roll_up", analytics_jobs.ROLL_UP_SECONDS, analytics_jobs.roll_up),
 )
 
 # Long-running loops beside the periodic jobs: each opens its own transactions (the

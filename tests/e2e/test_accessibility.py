@@ -70,6 +70,7 @@ def test_the_staff_pages_have_no_serious_accessibility_problem(
             "/admin/deliveries",
             "/admin/audit",
             "/admin/clinic",
+            "/analytics",
             "/board",
         )
         for problem in _problems(phone_page, path)
@@ -85,7 +86,14 @@ def test_the_doctors_pages_have_no_serious_accessibility_problem(
     _in_swahili(phone_page)
     problems = [
         problem
-        for path in ("/home", "/doctor/queue", "/schedule", "/appointments", "/consultations")
+        for path in (
+            "/home",
+            "/doctor/queue",
+            "/schedule",
+            "/appointments",
+            "/consultations",
+            "/analytics",
+        )
         for problem in _problems(phone_page, path)
     ]
     assert problems == []

@@ -28,6 +28,8 @@ class Consultation(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_consultations_doctor_id_status", "doctor_id", "status"),
         Index("ix_consultations_patient_id_created_at", "patient_id", "created_at"),
         Index("ix_consultations_status_created_at", "status", "created_at"),
+        # Analytics reads one clinic day of consultations at a time (`service/facts.py`).
+        Index("ix_consultations_created_at", "created_at"),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
@@ -60,6 +62,8 @@ class Message(UUIDPrimaryKey, Base):
         # The client's own id makes a resend (after a lost answer or a reconnect) store
         # nothing new, whichever process or tab it comes through.
         UniqueConstraint("consultation_id", "client_id", name="uq_consultation_messages_client_id"),
+        # Analytics counts one clinic day of assistant answers at a time.
+        Index("ix_consultation_messages_created_at", "created_at"),
     )
 
     consultation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consultations.id"))

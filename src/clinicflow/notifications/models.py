@@ -41,7 +41,11 @@ class Delivery(UUIDPrimaryKey, Base):
     provider receives, so a resend after a crash is recognised as the same message."""
 
     __tablename__ = "notification_deliveries"
-    __table_args__ = (Index("ix_notification_deliveries_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notification_deliveries_status_next", "status", "next_attempt_at"),
+        # Analytics reads one clinic day of deliveries at a time (`service/facts.py`).
+        Index("ix_notification_deliveries_created_at", "created_at"),
+    )
 
     notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id"), index=True)
     channel: Mapped[Channel] = mapped_column(string_enum(Channel))

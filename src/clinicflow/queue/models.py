@@ -59,6 +59,8 @@ class QueueEntry(UUIDPrimaryKey, Base):
         Index("ix_queue_entries_patient_id_day", "patient_id", "day"),
         Index("ix_queue_entries_doctor_id_finished_at", "doctor_id", "finished_at"),
         Index("ix_queue_entries_status_skipped_at", "status", "skipped_at"),
+        # Analytics reads one clinic day of places at a time (`service/facts.py`).
+        Index("ix_queue_entries_joined_at", "joined_at"),
     )
 
     queue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("queues.id"))

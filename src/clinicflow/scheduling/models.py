@@ -46,6 +46,9 @@ class Appointment(UUIDPrimaryKey, Timestamps, Base):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_appointments_patient_id_starts_at", "patient_id", "starts_at"),
+        # Analytics reads one clinic day of appointments at a time (`service/facts.py`).
+        Index("ix_appointments_starts_at", "starts_at"),
+        Index("ix_appointments_created_at", "created_at"),
     )
 
     doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

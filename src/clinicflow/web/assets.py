@@ -37,6 +37,7 @@ VERSION_LENGTH = 12
 # checks that every name a module imports is listed.
 MODULES = {
     "htmx": "vendor/htmx-2.0.11.esm.min.js",
+    "uplot": "vendor/uplot-1.6.32.esm.js",
     "realtime": "js/realtime.js",
     "chat": "js/chat.js",
 }

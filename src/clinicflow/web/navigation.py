@@ -30,6 +30,7 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         items.append(NavItem("/schedule", _("My schedule")))
         items.append(NavItem("/appointments", _("Appointments")))
         items.append(NavItem("/consultations", _("Consultations")))
+        items.append(NavItem("/analytics", _("Analytics")))
     elif role is Role.receptionist:
         items.append(NavItem("/desk/queue", _("Queues")))
         items.append(NavItem("/desk/book", _("Book for a patient")))
@@ -38,6 +39,6 @@ def navigation_for(role: Role | None) -> list[NavItem]:
         items.append(NavItem("/admin/users", _("Users")))
         items.append(NavItem("/admin/deliveries", _("Deliveries")))
         items.append(NavItem("/admin/audit", _("Audit log")))
-
         items.append(NavItem("/admin/clinic", _("Clinic settings")))
+        items.append(NavItem("/analytics", _("Analytics")))
     return items
