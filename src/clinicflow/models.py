@@ -21,6 +21,7 @@ from clinicflow.notifications.models import (
     Attempt,
     Delivery,
     Notification,
+    NotificationAttachment,
     Preference,
     PushSubscription,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "MemoryRow",
     "Message",
     "Notification",
+    "NotificationAttachment",
     "OtpCode",
     "PatientProfile",
     "PatientProfileVersion",

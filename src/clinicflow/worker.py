@@ -61,6 +61,11 @@ JOBS: tuple[Job, ...] = (
     ),
     Job("realtime.prune_user_events", realtime_jobs.PRUNE_SECONDS, realtime_jobs.prune_user_events),
     Job("analytics.roll_up", analytics_jobs.ROLL_UP_SECONDS, analytics_jobs.roll_up),
+    Job(
+        "analytics.weekly_report",
+        analytics_jobs.WEEKLY_REPORT_SECONDS,
+        analytics_jobs.send_weekly_report,
+    ),
 )
 
 # Long-running loops beside the periodic jobs: each opens its own transactions (the

@@ -1,5 +1,5 @@
 """Local stand-ins for the outside services, speaking their real protocols on 127.0.0.1:
-Twilio's Messages API and a Web Push endpoint. The adapters under test cannot tell them
+Twilio's Messages API, a Web Push endpoint and an SMTP server. The adapters under test cannot tell them
 from the real thing; the tests can make them fail, slow down and count."""
 
 from __future__ import annotations
@@ -7,8 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -113,3 +117,26 @@ class PushStandIn:
             )
 
         return app
+
+
+class Mailbox:
+    """aiosmtpd's handler: keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_mailbox(port: int) -> Iterator[Mailbox]:
+    """An SMTP server on 127.0.0.1:`port` for as long as the block runs."""
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()

@@ -10,12 +10,10 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes
-from typing import Any
 
 import http_ece
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
@@ -31,7 +29,7 @@ from clinicflow.runtime import Runtime
 from tests.consultations.clinic import Clinic
 from tests.factories import Accounts
 from tests.notifications.helpers import channels_of, notify
-from tests.notifications.standins import PushStandIn
+from tests.notifications.standins import Mailbox, PushStandIn, smtp_mailbox
 from tests.realtime.conftest import serving
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -46,17 +44,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-class Mailbox:
-    """aiosmtpd's handler: keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +67,8 @@ def smtp_port() -> int:
 
 @pytest.fixture
 def mailbox(smtp_port: int) -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    yield box
-    controller.stop()
+    with smtp_mailbox(smtp_port) as box:
+        yield box
 
 
 @pytest.fixture

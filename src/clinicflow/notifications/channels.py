@@ -126,6 +126,11 @@ class SmtpEmail:
         message_id = f"<{message.idempotency_key}@clinicflow>"
         email["Message-ID"] = message_id
         email.set_content(message.body)
+        for attachment in message.attachments:
+            maintype, _slash, subtype = attachment.content_type.partition("/")
+            email.add_attachment(
+                attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+            )
         try:
             await aiosmtplib.send(
                 email,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicflow.core import clock
@@ -96,3 +96,17 @@ class Attempt(UUIDPrimaryKey, Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     answer: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class NotificationAttachment(UUIDPrimaryKey, Base):
+    """A file an e-mail of the notification carries (the weekly report's PDF and CSV). Kept
+    beside the notification, so a retry a day later sends the same bytes."""
+
+    __tablename__ = "notification_attachments"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(120))
+    content_type: Mapped[str] = mapped_column(String(80))
+    content: Mapped[bytes] = mapped_column(LargeBinary)

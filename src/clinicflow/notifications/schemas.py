@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -61,6 +62,7 @@ class Kind(StrEnum):
     consult_declined = "consult_declined"
     consult_ended = "consult_ended"
     chat_message = "chat_message"
+    weekly_report = "weekly_report"
 
     def title_in(self, language: str) -> str:
         """The type's title in `language`: every notification of the type carries it, and a
@@ -92,6 +94,7 @@ _TITLES: dict[Kind, Callable[[str], str]] = {
     Kind.consult_declined: lambda lang: gettext_in(lang, "Consultation declined"),
     Kind.consult_ended: lambda lang: gettext_in(lang, "Consultation ended"),
     Kind.chat_message: lambda lang: gettext_in(lang, "New message"),
+    Kind.weekly_report: lambda lang: gettext_in(lang, "Weekly report"),
 }
 
 
@@ -223,3 +226,12 @@ class RetryFilter(StrictModel):
 
 class RetriedOut(BaseModel):
     retried: int
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a notification's e-mail (other channels carry the text alone)."""
+
+    filename: str
+    content_type: str  # "application/pdf"
+    content: bytes

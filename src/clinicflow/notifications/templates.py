@@ -130,6 +130,15 @@ TEMPLATES: dict[Kind, Template] = {
         APP_AND_PUSH,
         lambda lang: gettext_in(lang, "{sender} wrote to you in your consultation."),
     ),
+    Kind.weekly_report: Template(
+        Priority.low,
+        (Channel.in_app, Channel.email),
+        lambda lang: gettext_in(
+            lang,
+            "Last week at the clinic ({period}): {visits} visits, {completed} completed, "
+            "no-show rate {no_show_rate}. The figures are attached to the e-mail as PDF and CSV.",
+        ),
+    ),
 }
 
 

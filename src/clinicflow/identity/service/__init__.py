@@ -33,6 +33,7 @@ from clinicflow.identity.service.accounts import update_own_contact as update_ow
 from clinicflow.identity.service.accounts import update_user as update_user
 from clinicflow.identity.service.changes import AccessChanged as AccessChanged
 from clinicflow.identity.service.changes import access_changed_info as access_changed_info
+from clinicflow.identity.service.directory import active_admins as active_admins
 from clinicflow.identity.service.directory import count_users as count_users
 from clinicflow.identity.service.directory import (
     find_or_register_patient as find_or_register_patient,

@@ -125,3 +125,11 @@ async def find_patients(
         .limit(limit)
     )
     return list(found.unique())
+
+
+async def active_admins(session: AsyncSession) -> list[User]:
+    """Who runs the clinic now: those told what only admins are told (the weekly report)."""
+    rows = await session.scalars(
+        select(User).where(User.role == Role.admin, User.is_active.is_(True)).order_by(User.name)
+    )
+    return list(rows)

@@ -81,4 +81,5 @@ from clinicflow.notifications.service.triggers import about_consultation as abou
 from clinicflow.notifications.service.triggers import about_entries as about_entries
 from clinicflow.notifications.service.triggers import about_entry as about_entry
 from clinicflow.notifications.service.triggers import chat_messages as chat_messages
+from clinicflow.notifications.service.writing import already_told as already_told
 from clinicflow.notifications.service.writing import notify as notify

@@ -51,7 +51,12 @@ async def recipient_of(session: AsyncSession, user_id: uuid.UUID) -> Recipient |
     if not found or not found[0].is_active:
         return None
     user = found[0]
-    language = user.patient.preferred_language.value if user.patient else "en"
+    # A patient chose a language; staff are written to in the clinic's.
+    language = (
+        user.patient.preferred_language.value
+        if user.patient
+        else (await clinic.current(session=session)).default_language
+    )
     has_push = await session.scalar(
         select(func.count())
         .select_from(PushSubscription)

@@ -20,8 +20,14 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import clock
-from clinicflow.notifications.models import Attempt, Delivery, Notification, PushSubscription
-from clinicflow.notifications.schemas import Channel, DeliveryStatus, Priority
+from clinicflow.notifications.models import (
+    Attempt,
+    Delivery,
+    Notification,
+    NotificationAttachment,
+    PushSubscription,
+)
+from clinicflow.notifications.schemas import Attachment, Channel, DeliveryStatus, Priority
 from clinicflow.notifications.service import fallover, lifecycle
 
 FIRST_RETRY_SECONDS = 1.0
@@ -68,6 +74,7 @@ class Outgoing:
     priority: Priority
     notification_id: uuid.UUID
     push: tuple[PushTarget, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def idempotency_key(self) -> str:
@@ -139,6 +146,17 @@ async def claim_due(*, session: AsyncSession, limit: int, lease_seconds: float) 
             targets.setdefault(sub.user_id, []).append(
                 PushTarget(sub.endpoint, sub.p256dh, sub.auth)
             )
+    files: dict[uuid.UUID, list[Attachment]] = {}
+    mailed = {r.notification_id for r in rows if r.channel is Channel.email}
+    if mailed:
+        for file in await session.scalars(
+            select(NotificationAttachment)
+            .where(NotificationAttachment.notification_id.in_(mailed))
+            .order_by(NotificationAttachment.filename)
+        ):
+            files.setdefault(file.notification_id, []).append(
+                Attachment(file.filename, file.content_type, file.content)
+            )
     claimed = []
     for row in rows:
         notification = notifications[row.notification_id]
@@ -153,6 +171,9 @@ async def claim_due(*, session: AsyncSession, limit: int, lease_seconds: float) 
                 priority=notification.priority,
                 notification_id=notification.id,
                 push=tuple(targets.get(notification.user_id, ())),
+                attachments=tuple(files.get(notification.id, ()))
+                if row.channel is Channel.email
+                else (),
             )
         )
     return claimed

@@ -10,7 +10,7 @@ dispatcher: it is the row itself, announced on `user:<id>` once the transaction 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow import realtime
 from clinicflow.core import clock
 from clinicflow.notifications import schemas, templates
-from clinicflow.notifications.models import Delivery, Notification, Preference
+from clinicflow.notifications.models import (
+    Delivery,
+    Notification,
+    NotificationAttachment,
+    Preference,
+)
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind
 from clinicflow.notifications.service.bell import unread_count
 from clinicflow.notifications.service.channel_choice import (
@@ -27,6 +32,14 @@ from clinicflow.notifications.service.channel_choice import (
     recipient_of,
 )
 from clinicflow.notifications.service.send_limits import within_limits
+
+
+async def already_told(session: AsyncSession, dedupe_key: str) -> bool:
+    """Whether the notification that names itself so was written (a timed one, sent once)."""
+    found = await session.scalar(
+        select(Notification.id).where(Notification.dedupe_key == dedupe_key)
+    )
+    return found is not None
 
 
 async def notify(
@@ -38,12 +51,11 @@ async def notify(
     appointment_id: uuid.UUID | None = None,
     consultation_id: uuid.UUID | None = None,
     dedupe_key: str | None = None,
+    attachments: Sequence[schemas.Attachment] = (),
 ) -> Notification | None:
     """Tell `user_id` about something in this transaction; None if they cannot be told
     (deactivated) or were already told (`dedupe_key`)."""
-    if dedupe_key is not None and await session.scalar(
-        select(Notification.id).where(Notification.dedupe_key == dedupe_key)
-    ):
+    if dedupe_key is not None and await already_told(session, dedupe_key):
         return None
     recipient = await recipient_of(session, user_id)
     if recipient is None:
@@ -81,6 +93,15 @@ async def notify(
     # The deliveries refer to the row, and the two tables have no relationship to order the
     # inserts by: the notification goes first.
     await session.flush()
+    session.add_all(
+        NotificationAttachment(
+            notification_id=notification.id,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            content=attachment.content,
+        )
+        for attachment in attachments
+    )
     for channel in channels:
         in_app = channel is Channel.in_app
         session.add(
