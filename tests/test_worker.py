@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import sys
+import uuid
 from datetime import date, timedelta
 
 import httpx
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import worker
 from clinicflow.app import create_app
+from clinicflow.clinic import service as clinic_settings
 from clinicflow.config import Settings
 from clinicflow.core import audit
 from clinicflow.core.audit import AuditEntry
@@ -33,6 +35,8 @@ from tests.notifications.helpers import kinds, told
 from tests.scheduling.clinic import Clinic
 
 pytestmark = pytest.mark.usefixtures("app")
+
+UUID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 FAST = 0.01  # seconds between runs in the loop tests
 
@@ -281,3 +285,40 @@ async def test_the_worker_sends_the_reminders_every_minute(
     frozen_clock.current = frozen_clock.current.replace(day=4, hour=6, minute=1)
     assert await worker.run_once(runtime, job)
     assert kinds(await told(session, patient.id)) == ["booking_confirmed", "reminder_24h"]
+
+
+def test_the_clinics_reminder_times_become_reminders_furthest_first() -> None:
+    standard = scheduling_jobs.reminders([60, 1440])
+    assert [(r.kind.value, r.before, r.until) for r in standard] == [
+        ("reminder_24h", timedelta(hours=24), timedelta(hours=1)),
+        ("reminder_1h", timedelta(hours=1), timedelta(0)),
+    ]
+    # The standard two keep the keys they always had; others name their minutes.
+    assert standard[0].key(UUID) == f"reminder_24h:{UUID}"
+    three_hours = scheduling_jobs.reminders([180, 2880, 0, 180])
+    assert [(r.kind.value, r.before, r.until) for r in three_hours] == [
+        ("reminder_24h", timedelta(days=2), timedelta(hours=3)),
+        ("reminder_1h", timedelta(hours=3), timedelta(0)),
+    ]
+    assert three_hours[1].key(UUID) == f"reminder_1h:180m:{UUID}"
+
+
+async def test_a_clinic_that_reminds_three_hours_ahead_sends_that_reminder(
+    clinic: Clinic, runtime: Runtime, session: AsyncSession, frozen_clock: FrozenClock
+) -> None:
+    admin = await clinic.accounts.make(Role.admin)
+    async with runtime.transaction() as tx:
+        await clinic_settings.update(session=tx, actor=admin, changes={"reminder_minutes": [180]})
+    doctor, _doctor_headers = await clinic.doctor()
+    patient, headers = await clinic.patient()
+    assert (await clinic.book(headers, doctor, THURSDAY_9)).status_code == 201
+    # A day ahead: nothing, this clinic does not remind then.
+    frozen_clock.current = frozen_clock.current.replace(day=4, hour=6, minute=1)
+    async with runtime.transaction() as tx:
+        assert await scheduling_jobs.send_due_reminders(session=tx) == 0
+    # Three hours ahead (06:00 UTC is 09:00 in Nairobi): the reminder, once.
+    frozen_clock.current = frozen_clock.current.replace(day=5, hour=3, minute=1)
+    for sent in (1, 0):
+        async with runtime.transaction() as tx:
+            assert await scheduling_jobs.send_due_reminders(session=tx) == sent
+    assert kinds(await told(session, patient.id)) == ["booking_confirmed", "reminder_1h"]
