@@ -81,6 +81,16 @@ async def _run(runtime: Runtime) -> None:
         await jobs.send_weekly_report(runtime, session)
 
 
+async def test_a_week_in_which_nothing_happened_is_not_reported(
+    runtime: Runtime, day: ClinicDay, session: AsyncSession
+) -> None:
+    await day.accounts.make(Role.admin, email="admin@example.com")
+    await day.at(MONDAY_0700)
+    await _run(runtime)
+    weekly = select(Notification).where(Notification.kind == Kind.weekly_report)
+    assert (await session.scalars(weekly)).all() == []
+
+
 async def test_every_active_admin_gets_last_weeks_figures_once_with_pdf_and_csv(
     runtime: Runtime,
     day: ClinicDay,

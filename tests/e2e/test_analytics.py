@@ -20,7 +20,7 @@ from clinicflow.queue import service as queues
 from clinicflow.queue.schemas import Severity
 from clinicflow.runtime import build_runtime
 from tests.e2e.conftest import LiveServer, _in_own_thread
-from tests.e2e.people import sign_in_staff
+from tests.e2e.people import follow_menu_link, sign_in_staff
 
 pytestmark = pytest.mark.browser
 Screenshot = Callable[[Page, str], Path]
@@ -71,7 +71,7 @@ def test_the_admin_opens_analytics_and_downloads_the_csv(
     page.wait_for_url("**/home")
     page.locator("form[data-testid=language-switch] button[value=sw]").click()
     page.wait_for_load_state("networkidle")
-    page.get_by_role("link", name="Takwimu").first.click()
+    follow_menu_link(page, "/analytics")
     page.wait_for_url("**/analytics")
     page.wait_for_load_state("networkidle")
     assert page.locator("[data-figure=visits]").inner_text() == "3"

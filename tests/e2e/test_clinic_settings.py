@@ -99,7 +99,10 @@ def test_an_admin_changes_the_zone_and_previews_new_weights_before_saving(
 
     # The weights: a child first. The preview reorders before anything is saved.
     expect(places).to_have_count(3)
+    # Typed and left, as a person does: the change reaches the preview even when the field
+    # was typed into while the section was still settling in (a slow phone).
     page.locator("[data-testid='weight-patient_type.child']").fill("10")
+    page.locator("[data-testid='weight-patient_type.child']").press("Tab")
     expect(places.first).to_have_attribute("data-token", "3")
     expect(places.nth(1)).to_have_attribute("data-token", "1")
     expect(page.locator("[data-testid=rules-version]")).not_to_contain_text("1")

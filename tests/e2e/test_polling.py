@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import sign_in_patient, sign_in_staff
+from tests.e2e.people import say_yes, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -88,6 +88,7 @@ def test_with_sockets_blocked_chat_and_the_bell_work_over_polling(
 
     # The doctor ends it: the patient's bell rises again while they look at the chat.
     doctor.locator("[data-testid=end]").click()
+    say_yes(doctor)
     expect(patient.locator("[data-testid=status]")).to_have_text("Ended")
     expect(patient.locator("[data-testid=bell-count]")).to_have_text("3")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.analytics import report
@@ -29,20 +31,37 @@ WEEKLY_REPORT_SECONDS = 900.0
 
 
 async def send_weekly_report(runtime: Runtime, session: AsyncSession) -> None:
-    """Last week's figures to every active admin, in their language, once each."""
+    """Last week's figures to every active admin, in the clinic's language, once each. A
+    week in which nothing happened (a clinic installed since, or closed all week) is not
+    reported: an empty report every Monday teaches people to ignore the next one."""
     profile = await clinic.current(session=session, defaults=runtime.settings)
     week = report.due_week(clock.now(), profile.zone)
     if week is None:
         return
-    for admin in await identity.active_admins(session):
-        key = f"weekly_report:{week.key}:{admin.id}"
-        if await notifications.already_told(session, key):
-            continue
-        summary = await analytics.summary_for(
-            session=session, actor=admin, clinic=profile, first=week.first, last=week.last
-        )
-        language = profile.default_language
-        name = f"clinicflow-{week.key}"
+    admins = [
+        admin
+        for admin in await identity.active_admins(session)
+        if not await notifications.already_told(session, _key(week, admin.id))
+    ]
+    if not admins:
+        return
+    # Every admin sees the whole clinic, so one summary serves them all.
+    summary = await analytics.summary_for(
+        session=session, actor=admins[0], clinic=profile, first=week.first, last=week.last
+    )
+    if not report.anything_happened(summary):
+        return
+    language = profile.default_language
+    name = f"clinicflow-{week.key}"
+    attachments = [
+        Attachment(
+            f"{name}.pdf",
+            "application/pdf",
+            report.pdf(summary, clinic_name=profile.name, week=week, language=language),
+        ),
+        Attachment(f"{name}.csv", "text/csv", report.csv_bytes(summary)),
+    ]
+    for admin in admins:
         await notifications.notify(
             session,
             user_id=admin.id,
@@ -53,13 +72,10 @@ async def send_weekly_report(runtime: Runtime, session: AsyncSession) -> None:
                 "completed": str(summary.completed),
                 "no_show_rate": report.percent(summary.no_show_rate),
             },
-            dedupe_key=key,
-            attachments=[
-                Attachment(
-                    f"{name}.pdf",
-                    "application/pdf",
-                    report.pdf(summary, clinic_name=profile.name, week=week, language=language),
-                ),
-                Attachment(f"{name}.csv", "text/csv", report.csv_bytes(summary)),
-            ],
+            dedupe_key=_key(week, admin.id),
+            attachments=attachments,
         )
+
+
+def _key(week: report.Week, admin_id: uuid.UUID) -> str:
+    return f"weekly_report:{week.key}:{admin_id}"

@@ -71,6 +71,13 @@ def figures(summary: Summary, language: str) -> list[tuple[str, str]]:
     ]
 
 
+def anything_happened(summary: Summary) -> bool:
+    """Whether the week saw a visit, a booking or a consultation."""
+    return bool(
+        summary.visits or summary.booked or summary.appointments or any(summary.by_type.values())
+    )
+
+
 def period_label(week: Week) -> str:
     return f"{week.first.isoformat()} - {week.last.isoformat()}"
 
