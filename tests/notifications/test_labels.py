@@ -64,6 +64,7 @@ def test_a_type_is_named_by_the_title_its_notifications_carry() -> None:
 def templates_values() -> dict[str, str]:
     """A value for every placeholder any body has."""
     names = ("doctor", "when", "token", "position", "link", "sender")
+    names += ("period", "visits", "completed", "no_show_rate")
     return {name: f"<{name}>" for name in names}
 
 
