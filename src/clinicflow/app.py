@@ -62,6 +62,7 @@ from clinicflow.web import home as web_home
 from clinicflow.web import pages as web_pages
 from clinicflow.web.assets import ASSETS, STATIC_PATH, VersionedStaticFiles
 from clinicflow.web.clinical import use_allergy_lines
+from clinicflow.web.pages import remember_next
 from clinicflow.web.templating import render
 
 log = structlog.get_logger(__name__)
@@ -188,6 +189,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+# Pages only a patient opens: signed out, they lead to the phone sign-in, not the staff one.
+PATIENT_PAGES = ("/queue", "/book", "/records", "/me")
+
+
+def _patients_page(path: str) -> bool:
+    page = path.split("?", 1)[0]
+    return any(page == prefix or page.startswith(prefix + "/") for prefix in PATIENT_PAGES)
+
+
 def _wants_html(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/api/", "/health", "/metrics", "/dev/outbox.json")):
@@ -250,6 +260,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRedirect)
     async def login_redirect(request: Request, exc: LoginRedirect) -> Response:
+        if _patients_page(exc.next_path):
+            # A patient signs in with a code on two pages; where they were going rides along
+            # in a short cookie, as the check-in QR's does.
+            to_phone = RedirectResponse("/login/phone", status_code=303)
+            remember_next(request, to_phone, exc.next_path)
+            return to_phone
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
 
     @app.exception_handler(PasswordChangeRedirect)

@@ -4,13 +4,18 @@ and the service worker."""
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.schemas import Role
 from clinicflow.notifications.models import Delivery, Preference
+from clinicflow.notifications.pages import target
 from clinicflow.notifications.schemas import DeliveryStatus, Kind
 from clinicflow.runtime import Runtime
 from tests.factories import Accounts, csrf_from, sign_in_page_patient, sign_in_page_staff
@@ -55,6 +60,38 @@ async def test_the_list_marks_one_and_all_read(
     assert "0 unread" in (await client.get("/notifications")).text
     refused = await client.post("/notifications/read-all", data={"csrf_token": "wrong"})
     assert refused.status_code == 403
+
+
+async def test_each_notification_links_to_what_it_is_about_at_clinic_time(
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    runtime: Runtime,
+    frozen_clock: FrozenClock,
+) -> None:
+    patient = await accounts.make(Role.patient)
+    await sign_in_page_patient(client, runtime, patient)
+    await notify(runtime, patient.id, Kind.booking_confirmed)
+    await notify(runtime, patient.id, Kind.queue_turn)
+    page = (await client.get("/notifications")).text
+    links = re.findall(r'<a href="([^"]+)" class="notification-link"', page)
+    assert sorted(links) == ["/appointments", "/queue"]
+    # 09:00 UTC is 12:00 in Nairobi, the clinic's zone; no UTC time on the page.
+    assert "2026-03-02 12:00" in page
+    assert "UTC" not in page
+
+
+def test_every_type_leads_somewhere_a_person_can_open() -> None:
+    consultation = uuid.uuid4()
+    assert target(Kind.chat_message, consultation) == f"/consultations/{consultation}"
+    assert target(Kind.consult_ended, None) == "/consultations"
+    assert target(Kind.reminder_1h, None) == "/appointments"
+    assert target(Kind.weekly_report, None) == "/analytics"
+    assert {target(kind, None) for kind in Kind} <= {
+        "/appointments",
+        "/consultations",
+        "/analytics",
+        "/queue",
+    }
 
 
 async def test_the_list_block_is_the_viewers_part_of_the_page(

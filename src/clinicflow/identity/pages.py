@@ -37,7 +37,13 @@ from clinicflow.identity.models import User
 from clinicflow.identity.profile_form import ProfileForm, profile_changes, read_profile_form
 from clinicflow.identity.schemas import Language, Sex
 from clinicflow.routing import TransactionalRoute, writes
-from clinicflow.web.pages import LANGUAGE_COOKIE, remembered_next, safe_next, set_language_cookie
+from clinicflow.web.pages import (
+    LANGUAGE_COOKIE,
+    NEXT_COOKIE,
+    remembered_next,
+    safe_next,
+    set_language_cookie,
+)
 from clinicflow.web.templating import refusal_page, render
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -217,7 +223,9 @@ async def phone_verify_code(
         return await refusal_page(
             request, session, exc, "identity/verify.html", _as_posted, **context
         )
-    return _signed_in(request, settings, login, remembered_next(request))
+    response = _signed_in(request, settings, login, remembered_next(request))
+    response.delete_cookie(NEXT_COOKIE, path="/")  # followed once, never again
+    return response
 
 
 @router.post("/logout", dependencies=[CsrfProtected])

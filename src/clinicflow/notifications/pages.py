@@ -57,17 +57,50 @@ async def service_worker_script() -> Response:
     )
 
 
+APPOINTMENT_KINDS = {
+    Kind.booking_confirmed,
+    Kind.booking_cancelled,
+    Kind.booking_moved,
+    Kind.reminder_24h,
+    Kind.reminder_1h,
+}
+CONSULTATION_KINDS = {
+    Kind.consult_accepted,
+    Kind.consult_declined,
+    Kind.consult_ended,
+    Kind.chat_message,
+}
+
+
+def target(kind: Kind, consultation_id: uuid.UUID | None) -> str:
+    """The page a notification is about, where a tap on it leads."""
+    if kind in APPOINTMENT_KINDS:
+        return "/appointments"
+    if kind in CONSULTATION_KINDS:
+        return f"/consultations/{consultation_id}" if consultation_id else "/consultations"
+    if kind is Kind.weekly_report:
+        return "/analytics"
+    return "/queue"
+
+
 @inbox.get("/notifications")
 async def list_page(
     request: Request,
     session: Session,
     user: PageUser,
+    clinic: Clinic,
     block: Literal["notification_items"] | None = None,
 ) -> Response:
-    """The viewer's notifications; with `block`, only that block of the page, which the
-    page fetches and swaps in when the bell hears that one arrived or was read."""
+    """The viewer's notifications, each a link to what it is about, times on the clinic's
+    clock; with `block`, only that block of the page, which the page fetches and swaps in
+    when the bell hears that one arrived or was read."""
     rows, unread = await notifications.list_for(session=session, actor=user, limit=100)
-    context = {"items": rows, "unread": unread}
+    context = {
+        "items": rows,
+        "unread": unread,
+        "targets": {row.id: target(row.kind, row.consultation_id) for row in rows},
+        "zone": clinic.zone,
+    }
     if block is not None:
         return render_block(request, "notifications/list.html", block, context)
     return render(request, "notifications/list.html", context)
