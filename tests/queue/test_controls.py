@@ -144,10 +144,17 @@ async def test_a_new_link_during_a_session_tells_the_next_ten_waiting_patients(
     # A waiting patient's page never receives the doctor's live room (issue 18).
     assert all("meet_url" not in e.data for e in events.of_type("queue.meet_link"))
     async with runtime.transaction(write=False) as session:
-        texts = await session.scalars(
-            select(Notification.user_id).where(Notification.kind == Kind.meeting_link)
-        )
-        assert {str(user_id) for user_id in texts} == first_ten
+        texts = (
+            await session.execute(
+                select(Notification.user_id, Notification.body).where(
+                    Notification.kind == Kind.meeting_link
+                )
+            )
+        ).all()
+        assert {str(user_id) for user_id, _body in texts} == first_ten
+        # Nor does their text: it leads to the waiting room, where the call opens in turn.
+        assert all(NEW_MEET not in body for _user, body in texts)
+        assert all(body.endswith(f"{runtime.settings.public_url}/queue") for _user, body in texts)
     bad = await clinic.client.put(
         f"/api/doctors/{doctor.id}/meet-link",
         json={"meet_url": "https://evil.example.com/x"},

@@ -108,7 +108,11 @@ TEMPLATES: dict[Kind, Template] = {
     Kind.meeting_link: Template(
         Priority.normal,
         APP_PUSH_SMS,
-        lambda lang: gettext_in(lang, "{doctor} will see you online: {link}"),
+        lambda lang: gettext_in(
+            lang,
+            "{doctor} will see you online. Wait in the waiting room; the call opens there "
+            "when it is your turn: {link}",
+        ),
     ),
     Kind.consult_accepted: Template(
         Priority.normal,

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
+from clinicflow.clinic import service as clinic
 from clinicflow.core import audit
 from clinicflow.core.audit import Actor
 from clinicflow.notifications import service as notifications
@@ -45,6 +46,9 @@ async def set_meet_link(
     if queue is None or meet_url is None:
         return []
     told = await entries_of(session, (await state(session, queue)).ordered[:MEET_LINK_TOLD])
+    # The text leads to the waiting room, never to the live room itself: the room opens there
+    # for the patient who has been called (issue 18).
+    waiting_room = f"{(await clinic.current(session=session)).public_url}/queue"
     for entry in told:
         await realtime.publish_to_user(
             session,
@@ -54,5 +58,7 @@ async def set_meet_link(
             # room; a called one reads it from GET /api/queue/me.
             data={"doctor_id": str(doctor_id), "entry_id": str(entry.id)},
         )
-        await notifications.about_entry(session, kind=Kind.meeting_link, entry=entry, link=meet_url)
+        await notifications.about_entry(
+            session, kind=Kind.meeting_link, entry=entry, link=waiting_room
+        )
     return told
