@@ -162,7 +162,11 @@ async def test_each_role_sees_its_own_queue_page_and_no_other(
     patient = await clinic.accounts.make(Role.patient)
 
     async with browser() as nobody:
-        for path in ("/queue", "/desk/queue", "/doctor/queue"):
+        # The patient's waiting room leads to the phone sign-in; the staff pages to theirs.
+        waiting_room = await nobody.get("/queue")
+        assert waiting_room.status_code == 303
+        assert waiting_room.headers["location"] == "/login/phone"
+        for path in ("/desk/queue", "/doctor/queue"):
             response = await nobody.get(path)
             assert response.status_code == 303, path
             assert response.headers["location"] == f"/login?next={path}"
