@@ -36,6 +36,12 @@ EXPORT_BATCH = 500
 _CURSOR_PREFIX = "seq:"
 
 
+# The days a filter may name: the trail cannot be older than the product, and a bound must
+# stay a valid instant once moved to UTC.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+
+
 def window(
     *, start: date | None, end: date | None, zone: ZoneInfo
 ) -> tuple[datetime | None, datetime | None]:
@@ -45,6 +51,16 @@ def window(
     UTC, so the bounds are taken in the zone and converted. An end before the start names
     `to`, the field the person has to change.
     """
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            # Year 1 or 9999 in the clinic's zone is outside what a UTC instant can hold.
+            raise AppError(
+                ErrorCode.validation_error,
+                _("Choose a date between {earliest} and {latest}.").format(
+                    earliest=EARLIEST.isoformat(), latest=LATEST.isoformat()
+                ),
+                {"field": name},
+            )
     if start is not None and end is not None and end < start:
         raise AppError(
             ErrorCode.validation_error,
