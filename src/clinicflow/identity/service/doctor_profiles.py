@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import db
@@ -53,7 +53,11 @@ async def specialties(*, session: AsyncSession, include_retired: bool = False) -
 
 async def _name_free(session: AsyncSession, name_en: str, exclude: uuid.UUID | None) -> None:
     statement = select(func.count()).select_from(Specialty)
-    statement = statement.where(func.lower(Specialty.name_en) == name_en.lower())
+    # The exact name is what the unique index holds; SQLite's lower() folds ASCII only, so
+    # the case-blind comparison alone would let "Ú…" through twice.
+    statement = statement.where(
+        or_(Specialty.name_en == name_en, func.lower(Specialty.name_en) == name_en.lower())
+    )
     if exclude is not None:
         statement = statement.where(Specialty.id != exclude)
     if await session.scalar(statement):
