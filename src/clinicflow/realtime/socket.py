@@ -21,6 +21,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from clinicflow.clinic import service as clinic
 from clinicflow.core.errors import AppError
 from clinicflow.deps import SESSION_COOKIE, bearer_token
+from clinicflow.identity import access as identity_access
 from clinicflow.identity import service as identity
 from clinicflow.realtime.connections import Connection, Member
 from clinicflow.realtime.hub import Hub, NotFollowing
@@ -73,6 +74,11 @@ async def serve(websocket: WebSocket, runtime: Runtime) -> None:
     await websocket.accept()
     if login is None:
         await websocket.close(code=SIGN_IN_CODE, reason="sign in first")
+        return
+    if identity_access.must_change_password(login.user):
+        # A temporary password opens the change-password page and nothing else, here as in
+        # the API and the pages; the client is sent back to sign in like any other refusal.
+        await websocket.close(code=SIGN_IN_CODE, reason="choose your own password first")
         return
 
     inbox: Mailbox[str | None] = Mailbox(INBOX_FRAMES)
