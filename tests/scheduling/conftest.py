@@ -12,6 +12,7 @@ from clinicflow.runtime import Runtime
 from clinicflow.scheduling import service as scheduling
 from tests.factories import Accounts
 from tests.scheduling.clinic import Clinic
+from tests.scheduling.waitlist_cases import Waitlist
 
 
 @pytest.fixture
@@ -41,3 +42,10 @@ async def doctor(accounts: Accounts, runtime: Runtime, frozen_clock: FrozenClock
             exceptions=[],
         )
     return user
+
+
+@pytest.fixture
+async def waitlist(clinic: Clinic, frozen_clock: FrozenClock) -> Waitlist:
+    """A clinic with one doctor, and the calls the waitlist tests make."""
+    doctor, _ = await clinic.doctor()
+    return Waitlist(clinic, doctor, frozen_clock)
