@@ -27,7 +27,8 @@ function start(root) {
 
   async function poll() {
     try {
-      const response = await fetch("/board/fragment", { credentials: "omit", cache: "no-store" });
+      // With the page's cookies: the rows come back in the screen's language (`cf_lang`).
+      const response = await fetch("/board/fragment", { credentials: "same-origin", cache: "no-store" });
       if (!response.ok) throw new Error(String(response.status));
       const template = document.createElement("template");
       template.innerHTML = await response.text();
@@ -45,17 +46,23 @@ function start(root) {
     }
   }
 
-  // A doctor whose serving token is now a number it was not before has called someone.
+  // A doctor whose serving token is now a number it was not before (a row new since the
+  // last poll included) has called someone: chime once, and mark the row for a while.
+  const HIGHLIGHT_MS = 15000;
+  const called = new Map(); // doctor -> { token, until }
   function announce(before, rows) {
-    let called = false;
+    let chimed = false;
+    const now = Date.now();
     rows.querySelectorAll("[data-doctor]").forEach((row) => {
-      const now = row.dataset.serving;
-      if (now && before.has(row.dataset.doctor) && before.get(row.dataset.doctor) !== now) {
-        row.classList.add("is-called");
-        called = true;
+      const token = row.dataset.serving;
+      if (token && before.get(row.dataset.doctor) !== token) {
+        called.set(row.dataset.doctor, { token, until: now + HIGHLIGHT_MS });
+        chimed = true;
       }
+      const mark = called.get(row.dataset.doctor);
+      if (mark && mark.token === token && mark.until > now) row.classList.add("is-called");
     });
-    if (called) chime();
+    if (chimed) chime();
   }
 
   function chime() {
