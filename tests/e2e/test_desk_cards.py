@@ -142,7 +142,8 @@ def _call_next_patient(live_server: LiveServer) -> None:
                     select(User).filter_by(email=live_server.doctor.email)
                 )
                 desk = await session.scalar(select(User).filter_by(email=live_server.admin.email))
-                assert doctor is not None and desk is not None
+                assert doctor is not None
+                assert desk is not None
                 await queues.walk_in(
                     session=session,
                     actor=desk,
