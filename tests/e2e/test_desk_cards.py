@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from clinicflow.identity.models import User
 from clinicflow.queue import service as queues
+from clinicflow.queue.models import QueueEntry
 from clinicflow.queue.schemas import Severity
 from clinicflow.runtime import build_runtime
 from tests.e2e.conftest import LiveServer, StaffAccount, _in_own_thread, _people
@@ -47,6 +48,35 @@ def _keep(screenshot: Screenshot, page: Page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         shutil.copy(taken, Path(SHOTS) / f"{name}.png")
+
+
+def _keep_file(path: Path) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(SHOTS) / path.name)
+
+
+def _doctor_skips(live_server: LiveServer, *, token: int) -> None:
+    """The doctor marks the waiting patient with `token` not here (a service call: the
+    desk's page is drawn again after it)."""
+
+    async def go() -> None:
+        runtime = build_runtime(live_server.settings)
+        try:
+            async with runtime.transaction() as session:
+                doctor = await session.scalar(
+                    select(User).filter_by(email=live_server.doctor.email)
+                )
+                assert doctor is not None
+                entry = await session.scalar(
+                    select(QueueEntry).filter_by(doctor_id=doctor.id, token=token)
+                )
+                assert entry is not None
+                await queues.no_show(session=session, actor=doctor, entry_id=entry.id)
+        finally:
+            await runtime.close()
+
+    _in_own_thread(lambda: asyncio.run(go()))
 
 
 def _serious(page: Page) -> list[str]:
@@ -121,13 +151,29 @@ def test_the_desk_calls_cancels_and_requeues_from_cards_and_the_waiting_room_fol
         )
         no_horizontal_scroll(desk)
 
-        # In Swahili, with every kind of card on show: no serious accessibility problem.
+        # Every kind of card on show: a walk-in who left (cancelled), and the doctor skipping
+        # the patient, who then has "Arrived".
+        register_walk_in(desk, live_server.doctor.name, "Neema Atieno", "+254711000078")
+        rows.filter(has_text="Neema Atieno").get_by_test_id("card-cancel").click()
+        say_yes(desk)
+        expect(rows).to_have_count(2)
+        _doctor_skips(live_server, token=3)
         _in_swahili(desk)
         desk.goto("/desk/queue")
+        expect(
+            rows.filter(has_text=live_server.patient.name).get_by_test_id("card-arrived")
+        ).to_be_visible()
         expect(desk.get_by_test_id("card-recall")).to_be_visible()
-        desk.get_by_test_id("doctor-queue").scroll_into_view_if_needed()
-        _keep(screenshot, desk, "desk-cards-sw-phone")
+        desk.locator("details[data-keep=no-shows] summary").click()
+        expect(desk.get_by_test_id("card-requeue")).to_be_visible()
+        no_horizontal_scroll(desk)
+        # In Swahili, with every kind of card on show: no serious accessibility problem.
         assert _serious(desk) == []
+        whole = screenshot(desk, "desk-sw-phone")
+        _keep_file(whole)
+        cards = whole.with_name("desk-cards-sw-phone.png")
+        desk.get_by_test_id("doctor-queue").screenshot(path=str(cards))
+        _keep_file(cards)
         assert errors == []
 
 
