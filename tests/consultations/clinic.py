@@ -102,7 +102,11 @@ class Clinic:
         """An in-person visit the queue opened and cancelled (its patient was skipped)."""
         async with self.runtime.transaction() as session:
             visit = await consultations.open_in_person(
-                session=session, actor=doctor.user, patient_id=patient.id, appointment=None
+                session=session,
+                actor=doctor.user,
+                doctor_id=doctor.id,
+                patient_id=patient.id,
+                appointment=None,
             )
         async with self.runtime.transaction() as session:
             cancelled = await consultations.cancel_visit(

@@ -27,7 +27,7 @@ from tests.queue.clinic import QueueClinic
 E = EntryStatus
 MONDAY_NOON_IN_NAIROBI = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 GRACE_MINUTES = 10
-VERBS = ("call", "finish", "skip", "grace_ends", "undo", "readmit", "recall")
+VERBS = ("call", "finish", "skip", "grace_ends", "undo", "readmit", "recall", "cancel")
 # The places each verb names are picked among those it can act on, when there are any, so
 # that most steps move something rather than being refused.
 ACTS_ON = {
@@ -35,6 +35,7 @@ ACTS_ON = {
     "skip": {E.waiting, E.in_consultation},
     "readmit": {E.skipped, E.no_show},
     "recall": {E.in_consultation, E.skipped, E.no_show},
+    "cancel": {E.waiting, E.skipped},
 }
 
 
@@ -79,7 +80,8 @@ async def test_an_illegal_move_over_http_answers_409_invalid_transition(
 
 class Day:
     """One doctor's queue of the day with three walk-ins, driven through the service as the
-    doctor (controls) and the desk (new tokens), recording every status each step moved."""
+    doctor (controls) and the desk (new tokens, cancelling), recording every status each
+    step moved."""
 
     def __init__(self, runtime: Runtime, clock: FrozenClock, doctor: User, desk: User) -> None:
         self.runtime, self.clock, self.doctor, self.desk = runtime, clock, doctor, desk
@@ -150,6 +152,8 @@ class Day:
                         await queues.requeue(session=session, actor=self.desk, entry_id=entry_id)
                     case "recall":
                         await queues.recall(session=session, actor=doctor, entry_id=entry_id)
+                    case "cancel":
+                        await queues.cancel(session=session, actor=self.desk, entry_id=entry_id)
         except AppError:
             pass
 
@@ -186,6 +190,7 @@ async def test_every_move_in_the_table_is_one_the_verbs_make(
         ["skip", "recall"],
         ["skip", "readmit"],
         ["skip", "grace_ends", "recall", "undo"],
+        ["cancel"],
     ]
     moves: set[tuple[EntryStatus, EntryStatus]] = set()
     for verbs in days:

@@ -234,7 +234,8 @@ async def test_the_walk_in_form_gives_a_token_and_the_desk_sees_it(
 
         [row] = queue_rows(parse(receipt.text), doctor.id)
         assert row.attrs["data-token"] == "1"
-        assert row.text == "Token 1 Baraka Mwangi Urgent Elderly"
+        # With its card's actions: the first waiting patient can be called, any cancelled.
+        assert row.text == "Token 1 Baraka Mwangi Urgent Elderly Call Cancel"
         [summary] = parse(receipt.text).where(data_queue=str(doctor.id))[0].all("queue-summary")
         assert summary.text == "Nobody has been called yet. · Waiting: 1"
 
@@ -297,6 +298,7 @@ async def test_the_arrival_page_checks_a_patient_in_by_code(
     clinic: QueueClinic, browser: Browser, settings: Settings, frozen_clock: FrozenClock
 ) -> None:
     doctor, _headers = await clinic.doctor()
+    await clinic.open_check_in_early()
     patient, headers = await clinic.patient()
     booked = await clinic.book(headers, doctor, AFTERNOON[2])
     code = queues.check_in_code(settings, uuid.UUID(booked.json()["id"]))
@@ -433,9 +435,10 @@ async def test_the_desk_and_the_doctor_draw_the_queue_on_the_first_response(
         assert "Loading" not in page
         [block] = parse(page).where(data_queue=str(doctor.id))
         assert [row.text for row in block.all("queue-row")] == [
-            "Token 2 Juma Odhiambo In consultation Emergency Child",
-            "Token 3 Neema Atieno Urgent",
-            "Token 1 Zawadi Kiprono Missed their turn",
+            "Token 2 Juma Odhiambo In consultation Emergency Child Call again",
+            # Nobody is called while someone is with the doctor.
+            "Token 3 Neema Atieno Urgent Cancel",
+            "Token 1 Zawadi Kiprono Missed their turn Arrived Cancel",
         ]
         assert block.one("queue-summary").text == "Now serving: 2 · Waiting: 1"
         assert block.attrs["data-revision"] == str(

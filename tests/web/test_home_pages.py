@@ -92,6 +92,7 @@ async def test_the_patients_home_shows_the_next_visit_token_unread_and_prescript
 ) -> None:
     doctor, _ = await clinic.doctor()
     desk = await clinic.front_desk()
+    await clinic.open_check_in_early()
     other = await clinic.accounts.make(Role.patient)
     patient, headers = await signed_in_patient(clinic, client, runtime)
     booked = await clinic.book(headers, doctor, AFTERNOON[0])

@@ -68,20 +68,23 @@ def require_check_in(actor: Actor, appointment: AppointmentView) -> None:
         raise AppError(ErrorCode.forbidden, _("Only the patient or the front desk can check in."))
 
 
-def checks_in_any_time(actor: Actor) -> bool:
-    """The front desk checks a patient in at any time of the day; a patient only within
-    the clinic's window before the start."""
-    return is_front_desk(actor)
-
-
 def require_queue_doctor(actor: Actor, doctor_id: uuid.UUID) -> None:
-    """Calling, finishing and skipping patients are the doctor's own decisions."""
+    """Finishing and skipping patients, undoing, pausing: the doctor's own decisions."""
     if not is_queue_doctor(actor, doctor_id):
         raise AppError(ErrorCode.forbidden, _("Only the doctor of this queue can do this."))
 
 
+def require_caller(actor: Actor, doctor_id: uuid.UUID) -> None:
+    """Calling the next patient, or calling one again, is the queue's doctor's, and the
+    front desk's on the doctor's behalf (from the desk's queue cards); the rest of the
+    doctor's controls (finish, no-show, undo, pause) stay the doctor's own."""
+    if not sees_whole_queue(actor, doctor_id):
+        raise AppError(ErrorCode.forbidden, _("Only staff of this queue can do this."))
+
+
 def require_queue_staff(actor: Actor, doctor_id: uuid.UUID) -> None:
-    """Moving a patient by hand: the front desk or the queue's doctor."""
+    """Moving a patient by hand, or cancelling a token (the patient left): the front desk
+    or the queue's doctor."""
     if not sees_whole_queue(actor, doctor_id):
         raise AppError(ErrorCode.forbidden, _("Only staff of this queue can do this."))
 

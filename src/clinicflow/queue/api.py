@@ -151,6 +151,13 @@ async def recall(entry_id: uuid.UUID, session: Session, user: CurrentUser) -> sc
     return current.entry(entry, await queues.patient_name(session, entry))
 
 
+@router.post("/queue/entries/{entry_id}/cancel")
+async def cancel(entry_id: uuid.UUID, session: Session, user: CurrentUser) -> schemas.EntryOut:
+    """Staff cancel the token of a waiting or missed patient who has left (`no_show`)."""
+    current, entry = await queues.cancel(session=session, actor=user, entry_id=entry_id)
+    return current.entry(entry, await queues.patient_name(session, entry))
+
+
 @router.post("/queue/entries/{entry_id}/requeue", status_code=status.HTTP_201_CREATED)
 async def requeue(
     entry_id: uuid.UUID,

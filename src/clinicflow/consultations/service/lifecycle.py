@@ -262,17 +262,19 @@ async def open_in_person(
     *,
     session: AsyncSession,
     actor: Actor,
+    doctor_id: uuid.UUID,
     patient_id: uuid.UUID,
     appointment: AppointmentView | None,
 ) -> Consultation:
-    """The visit of a patient the doctor (`actor`) calls from the queue at the clinic: a new
-    active `in_person` consultation between them, linked to the in-person appointment when
-    there is one. Its record (note, prescriptions) is written as for any consultation."""
+    """The visit of a patient called from the queue at the clinic to `doctor_id` (by the
+    doctor, or by the front desk, `actor`, on the doctor's behalf): a new active
+    `in_person` consultation between them, linked to the in-person appointment when there
+    is one. Its record (note, prescriptions) is written as for any consultation."""
     reason = appointment.reason if appointment is not None else None
     consultation = Consultation(
         id=uuid.uuid4(),
         patient_id=patient_id,
-        doctor_id=actor.id,
+        doctor_id=doctor_id,
         appointment_id=appointment.id if appointment is not None else None,
         problem=reason or _("Visit at the clinic"),
         type=ConsultationType.in_person,

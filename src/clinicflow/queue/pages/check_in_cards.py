@@ -82,7 +82,7 @@ async def todays_appointments(
     now = clock.now()
     for appointment, zone in found:
         code = queues.check_in_code(settings, appointment.id)
-        opens_at = await queues.check_in_opens_at(session, actor, appointment, zone)
+        opens_at = await queues.check_in_opens_at(session, appointment)
         cards.append(
             CheckInCard(
                 appointment_id=appointment.id,

@@ -8,12 +8,14 @@ change (`static/js/queue-staff.js`); moving a patient is a form that works witho
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +48,20 @@ class WalkInForm:
     severity: str = Severity.routine.value
     patient_type: str = ""
     profile: ProfileForm = field(default_factory=ProfileForm)
+
+
+class CardAction(StrEnum):
+    """What the desk does from a patient's card, each through the queue's own verb (the
+    service decides who may and from which status)."""
+
+    # Call again: the patient with the doctor (tell them once more), or one who missed it.
+    recall = "recall"
+    # A patient who missed their turn is back: their place within the grace, else a token.
+    arrived = "arrived"
+    # A patient who did not come asks again: a new token at the end of the queue.
+    requeue = "requeue"
+    # The patient has left (asked to confirm first).
+    cancel = "cancel"
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,20 @@ async def _desk_context(
     }
 
 
+# What a search for a patient by phone looks like: digits and the signs people write in one.
+PHONE_LIKE = re.compile(r"[+\d][\d\s().-]*")
+
+
+def prefilled(searched: str) -> WalkInForm:
+    """The walk-in form filled in with what the desk searched for and did not find
+    ("No patient matches" on the booking page links here): a phone as the phone, anything
+    else as the name. The form's fields stay as they are; only their values are given."""
+    searched = searched.strip()
+    if PHONE_LIKE.fullmatch(searched):
+        return WalkInForm(phone=searched)
+    return WalkInForm(name=searched)
+
+
 @router.get("/desk/queue")
 async def desk_queue(
     request: Request,
@@ -118,8 +148,10 @@ async def desk_queue(
     settings: SettingsDep,
     user: PageViewer,
     done: uuid.UUID | None = None,
+    q: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
-    context = await _desk_context(session, user, settings, done=done)
+    form = prefilled(q) if q.strip() else None
+    context = await _desk_context(session, user, settings, form=form, done=done)
     return render(request, "queue/desk.html", context)
 
 
@@ -257,6 +289,57 @@ async def desk_move(
             before_entry_id=before_entry_id,
             reason=reason,
         )
+    except AppError as exc:
+        return await refusal_page(
+            request, session, exc, "queue/desk.html", lambda: _desk_context(session, user, settings)
+        )
+    return RedirectResponse(f"/desk/queue#queue-{entry.doctor_id}", status_code=303)
+
+
+@router.post("/desk/queue/{doctor_id}/call-next", dependencies=[CsrfProtected])
+async def desk_call_next(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    doctor_id: uuid.UUID,
+) -> Response:
+    """Call the next patient to the doctor, from the first waiting patient's card."""
+    access.require_front_desk(user)
+    try:
+        await queues.call_next(session=session, actor=user, doctor_id=doctor_id)
+    except AppError as exc:
+        return await refusal_page(
+            request, session, exc, "queue/desk.html", lambda: _desk_context(session, user, settings)
+        )
+    return RedirectResponse(f"/desk/queue#queue-{doctor_id}", status_code=303)
+
+
+@router.post("/desk/queue/entries/{entry_id}/{action}", dependencies=[CsrfProtected])
+async def desk_card_action(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    user: PageViewer,
+    entry_id: uuid.UUID,
+    action: CardAction,
+) -> Response:
+    """Call again, mark arrived, give a new token or cancel, from a patient's card; then
+    the page again at that doctor's queue (or the service's refusal on it)."""
+    access.require_front_desk(user)
+    try:
+        match action:
+            case CardAction.recall:
+                _state, entry = await queues.recall(session=session, actor=user, entry_id=entry_id)
+            case CardAction.arrived | CardAction.requeue:
+                entry = await queues.requeue(
+                    session=session,
+                    actor=user,
+                    entry_id=entry_id,
+                    reason="arrived late" if action is CardAction.arrived else None,
+                )
+            case CardAction.cancel:
+                _state, entry = await queues.cancel(session=session, actor=user, entry_id=entry_id)
     except AppError as exc:
         return await refusal_page(
             request, session, exc, "queue/desk.html", lambda: _desk_context(session, user, settings)

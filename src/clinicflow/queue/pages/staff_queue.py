@@ -33,6 +33,8 @@ class StaffQueue:
     current: EntryOut | None
     waiting: list[EntryOut]
     skipped: list[EntryOut]
+    # Did not come, and hold no other place today: the desk may give them a new token.
+    no_shows: list[EntryOut]
 
 
 async def staff_queue(
@@ -52,6 +54,7 @@ async def staff_queue(
     names = await queues.visible_names(session, viewer, doctor_id, entries)
     shown = queues.queue_out(current, entries, names)
     by_token = {entry.token: entry for entry in shown.entries}
+    holding = {e.patient_id for e in shown.entries if e.status in queues.ACTIVE}
     return StaffQueue(
         doctor_id=doctor_id,
         doctor_name=doctor_name,
@@ -65,4 +68,9 @@ async def staff_queue(
         current=next((e for e in shown.entries if e.status is EntryStatus.in_consultation), None),
         waiting=[by_token[token] for token in shown.order if token in by_token],
         skipped=[e for e in shown.entries if e.status is EntryStatus.skipped],
+        no_shows=[
+            e
+            for e in shown.entries
+            if e.status is EntryStatus.no_show and e.patient_id not in holding
+        ],
     )

@@ -12,6 +12,7 @@ calls are re-exported here, so `from clinicflow.queue import service as queues` 
 `queues.call_next(...)` keep working.
 """
 
+from clinicflow.queue.service.by_hand import cancel as cancel
 from clinicflow.queue.service.by_hand import move as move
 from clinicflow.queue.service.controls import call_next as call_next
 from clinicflow.queue.service.controls import finish as finish
@@ -26,6 +27,7 @@ from clinicflow.queue.service.joining import check_in as check_in
 from clinicflow.queue.service.joining import check_in_code as check_in_code
 from clinicflow.queue.service.joining import check_in_opens_at as check_in_opens_at
 from clinicflow.queue.service.joining import walk_in as walk_in
+from clinicflow.queue.service.lifecycle import ACTIVE as ACTIVE
 from clinicflow.queue.service.meeting_link import set_meet_link as set_meet_link
 from clinicflow.queue.service.missed import expire_skipped as expire_skipped
 from clinicflow.queue.service.missed import requeue as requeue

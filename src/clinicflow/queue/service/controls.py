@@ -50,9 +50,12 @@ UNDO_SECONDS = 120
 
 
 async def _today_queue_for_update(
-    session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
+    session: AsyncSession, actor: Actor, doctor_id: uuid.UUID, *, desk_too: bool = False
 ) -> Queue:
-    access.require_queue_doctor(actor, doctor_id)
+    if desk_too:
+        access.require_caller(actor, doctor_id)
+    else:
+        access.require_queue_doctor(actor, doctor_id)
     await identity.get_doctor(session, doctor_id)
     queue = await open_queue(
         session, doctor_id, await other_domains.doctor_today(session, doctor_id)
@@ -101,7 +104,7 @@ async def _call(
         )
     elif not entry.online:
         entry.consultation_id = await other_domains.open_visit(
-            session, actor, entry.patient_id, appointment
+            session, actor, queue.doctor_id, entry.patient_id, appointment
         )
     now = clock.now()
     _remember(queue, entry, action, now, appointment.status.value if appointment else None)
@@ -151,7 +154,7 @@ def _instant(value: str | None) -> datetime | None:
 async def call_next(
     *, session: AsyncSession, actor: Actor, doctor_id: uuid.UUID
 ) -> tuple[State, QueueEntry]:
-    queue = await _today_queue_for_update(session, actor, doctor_id)
+    queue = await _today_queue_for_update(session, actor, doctor_id, desk_too=True)
     if queue.paused:
         raise conflict(ErrorCode.queue_paused, _("The queue is paused. Resume it first."))
     current = await state(session, queue)
@@ -168,7 +171,7 @@ async def recall(
 ) -> tuple[State, QueueEntry]:
     """Call again a patient who was called (tell them once more) or skipped."""
     queue, entry = await locked_entry(session, actor, entry_id)
-    access.require_queue_doctor(actor, entry.doctor_id)
+    access.require_caller(actor, entry.doctor_id)
     require_status(entry, E.in_consultation, E.skipped, E.no_show, to="recall")
     if entry.status is not E.in_consultation:
         await _call(session, actor, queue, entry, "recall")
@@ -257,7 +260,11 @@ async def undo(
         if previous is E.in_consultation and not entry.online:
             # Back with the doctor: a new visit (the skip cancelled the one they had).
             entry.consultation_id = await other_domains.open_visit(
-                session, actor, entry.patient_id, await _appointment_of(session, entry)
+                session,
+                actor,
+                queue.doctor_id,
+                entry.patient_id,
+                await _appointment_of(session, entry),
             )
         else:
             await _visit_not_held(session, actor, entry)

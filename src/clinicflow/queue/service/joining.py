@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -90,17 +90,15 @@ async def appointments_to_check_in(
     return answer
 
 
-async def check_in_opens_at(
-    session: AsyncSession, actor: Actor, appointment: AppointmentView, zone: ZoneInfo
-) -> datetime:
-    """When `actor` may check `appointment` in: the one rule behind the check-in refusal,
-    the patient's "Check-in opens at 13:00" and the desk's list, so the button a person
-    sees and the answer they get when they press it cannot disagree. The front desk
-    (`access.checks_in_any_time`) may from the start of the appointment's day in its
-    doctor's zone; the patient from the clinic's window (`check_in_window_minutes`) before
-    the start."""
-    if access.checks_in_any_time(actor):
-        return datetime.combine(appointment.starts_at.astimezone(zone).date(), time.min, zone)
+async def check_in_opens_at(session: AsyncSession, appointment: AppointmentView) -> datetime:
+    """When `appointment` may be checked in: the one rule behind the check-in refusal, the
+    patient's "Check-in opens at 13:00" and the desk's list, so the button a person sees
+    and the answer they get when they press it cannot disagree. The clinic's window
+    (`check_in_window_minutes`) before the start, the same for the patient and the front
+    desk (issue 18: the desk was free all day while the patient was refused, and a patient
+    checked in hours early pushed back everyone who came on time). After the start there
+    is no closing time for either: a late patient is checked in the same way and the
+    late-appointment bonus orders them (`priority.order`)."""
     _row, rules = await current_rules(session)
     return appointment.starts_at - timedelta(minutes=rules.check_in_window_minutes)
 
@@ -173,8 +171,8 @@ async def check_in(
     appointment_id: uuid.UUID | None = None,
     code: str | None = None,
 ) -> tuple[QueueEntry, bool]:
-    """Give a booked patient who has arrived a token: at the desk at any time of the day,
-    or by the patient from their phone within the clinic's window before the start.
+    """Give a booked patient who has arrived a token, at the desk or by the patient from
+    their phone, from the clinic's window before the start (`check_in_opens_at`).
 
     Answers (entry, created): checking in twice answers with the place already held.
     """
@@ -220,7 +218,7 @@ async def check_in(
         raise conflict(
             ErrorCode.check_in_not_open, _("Check in on the day of the appointment."), day=str(day)
         )
-    opens_at = await check_in_opens_at(session, actor, appointment, zone)
+    opens_at = await check_in_opens_at(session, appointment)
     if now < opens_at:
         raise conflict(
             ErrorCode.check_in_not_open,

@@ -39,6 +39,8 @@ TRANSITIONS: dict[EntryStatus, frozenset[EntryStatus]] = {
             E.in_consultation,
             # no-show: the doctor skips a patient who is not there
             E.skipped,
+            # cancel: staff cancel the token of a patient who has left
+            E.no_show,
         }
     ),
     E.in_consultation: frozenset(
@@ -60,7 +62,7 @@ TRANSITIONS: dict[EntryStatus, frozenset[EntryStatus]] = {
             # the place taken back within the grace period (arrival, new token); undo of a
             # no-show
             E.waiting,
-            # the grace period is over: the worker's sweep, or a late arrival
+            # the grace period is over: the worker's sweep, or a late arrival; cancel
             E.no_show,
         }
     ),

@@ -122,11 +122,20 @@ async def open_consultation(
 
 
 async def open_visit(
-    session: AsyncSession, actor: Actor, patient_id: uuid.UUID, appointment: AppointmentView | None
+    session: AsyncSession,
+    actor: Actor,
+    doctor_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    appointment: AppointmentView | None,
 ) -> uuid.UUID:
-    """The in-person visit of a patient the doctor calls, active; answers its id."""
+    """The in-person visit of a patient called to `doctor_id` (by the doctor, or by the
+    front desk on the doctor's behalf), active; answers its id."""
     consultation = await consultations.open_in_person(
-        session=session, actor=actor, patient_id=patient_id, appointment=appointment
+        session=session,
+        actor=actor,
+        doctor_id=doctor_id,
+        patient_id=patient_id,
+        appointment=appointment,
     )
     return consultation.id
 

@@ -1,5 +1,6 @@
-// The staff's live queues: the front desk's "every doctor's queue" (templates/queue/desk.html)
-// and the doctor's own queue with its controls (templates/queue/doctor.html).
+// The staff's live queues: the front desk's "every doctor's queue" (templates/queue/desk.html),
+// with each patient card's actions (call, call again, arrived, new token, cancel), and the
+// doctor's own queue with its controls (templates/queue/doctor.html).
 //
 // The server draws every row, badge and button; this module only keeps them current and
 // builds no row. Each queue on the page is a block of the page's own template, marked
@@ -22,6 +23,23 @@ const RETRIES = 3;
 
 const root = document.querySelector("[data-staff-queues]");
 if (root) start(root);
+
+// The desk's "Check in" of a booked patient turns on by itself when the check-in window
+// opens (the same window as the patient's; the server decides when and checks again when
+// it is pressed).
+document.querySelectorAll("form[data-check-in-opens]").forEach((form) => {
+  const opens = Date.parse(form.dataset.checkInOpens);
+  const open = () => {
+    if (Date.now() < opens) return false;
+    form.querySelector("button[type=submit]").disabled = false;
+    const note = form.querySelector("[data-check-in-note]");
+    if (note) note.hidden = true;
+    return true;
+  };
+  if (!open()) {
+    const timer = setInterval(() => { if (open()) clearInterval(timer); }, 15000);
+  }
+});
 
 function start(root) {
   const failed = root.dataset.failed;

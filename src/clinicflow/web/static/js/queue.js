@@ -22,6 +22,7 @@ function start(root) {
   });
   const JOIN_WITHIN = 10;
   const ACTIVE = ["waiting", "in_consultation", "skipped"];
+  const MISSED = ["skipped", "no_show"];
   const originalTitle = document.title;
 
   function fill(template, values) {
@@ -333,6 +334,10 @@ function start(root) {
         (data.changed || []).forEach((entry) => {
           if (entry.id === place.id) {
             changes.status = entry.status;
+            needsFetch = true;
+          } else if (MISSED.includes(place.status) && entry.status === "waiting") {
+            // A new place while ours is missed may be ours (the desk gave us a new token);
+            // the event names no patient, so GET /api/queue/me says. Only missed patients ask.
             needsFetch = true;
           }
         });
