@@ -1,7 +1,10 @@
 """The assistant in two real browsers: the doctor asks `@b remember`, then `@b what did I say
-about …`, and sees the answer stream in; the patient sees the answer but no memory panel."""
+about …`, and sees the answer stream in, marked private; the patient sees none of it (nor
+any memory panel) until the doctor shares an answer."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -83,9 +86,21 @@ def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
     assert streamed, "no streaming bubble was shown"
     assert len(set(partial)) >= 2, f"the text did not grow piece by piece: {streamed}"
 
-    # The patient sees the answers, and neither the panel nor any "remember" action.
-    patient_answer = patient.locator("[data-testid=messages] li.bubble.assistant").last
-    expect(patient_answer).to_contain_text('what this consultation holds about "BP"')
+    # The doctor's thread is private: marked, and kept on reload.
+    expect(answer).to_have_class(re.compile(r"\bprivate\b"))
+    expect(answer).to_contain_text("Private: only you see this")
+    doctor.reload()
+    expect(doctor.locator("[data-testid=messages] li.bubble.private")).to_have_count(4)
+    answer = doctor.locator("[data-testid=messages] li.bubble.assistant.private").last
+    # Shared, the answer reaches the patient as the doctor's message; nothing else did.
+    answer.locator("[data-testid=assistant-share]").click()
+    expect(answer.locator("[data-testid=assistant-share]")).to_have_text("Shared with the patient")
+    shared = patient.locator("[data-testid=messages] li", has_text="BP 150/95")
+    expect(shared).to_have_count(1)
+    expect(shared).to_have_class(re.compile(r"\btheirs\b"))
+    expect(shared).to_contain_text('what this consultation holds about "BP"')
+    expect(patient.locator("[data-testid=messages]")).not_to_contain_text("@b")
+    expect(patient.locator("[data-testid=messages] li.bubble.assistant")).to_have_count(0)
     expect(patient.locator("[data-testid=memory-panel]")).to_have_count(0)
     expect(patient.locator("[data-testid=remember]")).to_have_count(0)
     memory = patient.request.get(
@@ -123,7 +138,8 @@ def test_a_drafted_prescription_is_issued_from_the_prefilled_form(
     )
     expect(drafted).to_contain_text("once the consultation has ended")
     notice = "The assistant prepared a draft for the doctor to check."
-    expect(patient.locator("[data-testid=messages]")).to_contain_text(notice)
+    expect(doctor.locator("[data-testid=messages]")).to_contain_text(notice)
+    expect(patient.locator("[data-testid=messages]")).not_to_contain_text(notice)
     expect(patient.locator("[data-testid=draft]")).to_have_count(0)
     expect(patient.locator("[data-testid=messages]")).not_to_contain_text("medications")
 

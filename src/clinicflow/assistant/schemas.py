@@ -52,6 +52,12 @@ class CancelIn(StrictModel):
     question_seq: int = Field(ge=1, le=2**31 - 1)
 
 
+class ShareIn(StrictModel):
+    """The `seq` of the private answer the doctor shares with the patient."""
+
+    seq: int = Field(ge=1, le=2**31 - 1)
+
+
 def memory_out(item: MemoryItem) -> MemoryOut:
     return MemoryOut(
         id=item.id,
