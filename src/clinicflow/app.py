@@ -22,6 +22,7 @@ from clinicflow.analytics import api as analytics_api
 from clinicflow.analytics import pages as analytics_pages
 from clinicflow.assistant import api as assistant_api
 from clinicflow.assistant import pages as assistant_pages
+from clinicflow.assistant.booking import api as booking_assistant_api
 from clinicflow.assistant.drafts import ChartDrafts
 from clinicflow.assistant.providers import build_provider
 from clinicflow.assistant.runner import Assistant
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         arrived=queue_events.doctor_arrived,
     )
     app.include_router(assistant_api.router)
+    app.include_router(booking_assistant_api.router)
     app.include_router(analytics_api.router)
     app.include_router(analytics_pages.router)
     app.include_router(assistant_pages.router)
