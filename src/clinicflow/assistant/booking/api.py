@@ -9,6 +9,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from clinicflow.assistant import schemas
+from clinicflow.assistant.providers import build_booking_reader
 from clinicflow.assistant.service import booking
 from clinicflow.deps import CurrentUser, Session, SettingsDep
 from clinicflow.routing import TransactionalRoute
@@ -59,6 +60,7 @@ async def say(
             actor=user,
             conversation_id=conversation_id,
             text=body.text,
+            reader=build_booking_reader(settings),
         )
     )
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from difflib import get_close_matches
 from enum import StrEnum
+from typing import Protocol
 
 
 class Part(StrEnum):
@@ -250,3 +251,33 @@ def understand(
         choice=choice,
         answer=answer,
     )
+
+
+class Reader(Protocol):
+    """What reads a booking message: the rules here (`RulesReader`, the default), or Gemini
+    function calling over the same filters (`booking/gemini_reader.py`, with a key)."""
+
+    name: str
+
+    async def read(
+        self, text: str, *, today: date, specialties: Sequence[Named], doctors: Sequence[Named]
+    ) -> Wish: ...
+
+
+class RulesReader:
+    name = "rules"
+
+    async def read(
+        self, text: str, *, today: date, specialties: Sequence[Named], doctors: Sequence[Named]
+    ) -> Wish:
+        return understand(text, today=today, specialties=specialties, doctors=doctors)
+
+
+def named_in(text: str, choices: Sequence[Named]) -> tuple[uuid.UUID, ...]:
+    """The doctors a name given in full (by a model's function call) stands for."""
+    return _named(words_of(text), choices)
+
+
+def specialties_in(text: str, specialties: Sequence[Named]) -> tuple[uuid.UUID, ...]:
+    """The specialties a name given in full (by a model's function call) stands for."""
+    return _specialties(words_of(text), specialties)

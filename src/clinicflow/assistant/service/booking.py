@@ -11,7 +11,8 @@ refusal is answered in words (its message), never as an error.
 The hold is scheduling's: it stops keeping the time at its expiry whatever happens here (a
 patient who goes silent loses it after `hold_minutes`, by the injectable clock), and the
 next message says so. "No", or leaving (`end_conversation`, the page's DELETE), releases it
-at once. Understanding is offline and by rules (`booking/understanding.py`); the replies'
+at once. Understanding is offline and by rules (`booking/understanding.py`), or Gemini's
+function calls over the same filters with a key (`booking/gemini_reader.py`); the replies'
 words are in `booking/wording.py`, in the reader's language.
 """
 
@@ -27,8 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.assistant import access
 from clinicflow.assistant.booking import wording
-from clinicflow.assistant.booking.understanding import PART_HOURS, Answer, Named, Part, Wish
-from clinicflow.assistant.booking.understanding import understand as understand_rules
+from clinicflow.assistant.booking.understanding import (
+    PART_HOURS,
+    Answer,
+    Named,
+    Part,
+    Reader,
+    Wish,
+)
 from clinicflow.assistant.models import BookingConversation
 from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
@@ -350,15 +357,17 @@ async def say(
     actor: Actor,
     conversation_id: uuid.UUID,
     text: str,
+    reader: Reader,
 ) -> Turn:
-    """The assistant's answer to the patient's next message (see the module's flow)."""
+    """The assistant's answer to the patient's next message (see the module's flow), read by
+    `reader` (the rules, or Gemini's function calls: the same filters either way)."""
     conversation = await _load(session, actor, conversation_id)
     if conversation.status != "open":
         return Turn(wording.ended())
     conversation.updated_at = clock.now()
     desk = await _desk(session, settings)
     doctors = [Named(id_, (name,)) for id_, name, _s in desk.doctors]
-    wish = understand_rules(text, today=desk.today, specialties=desk.specialties, doctors=doctors)
+    wish = await reader.read(text, today=desk.today, specialties=desk.specialties, doctors=doctors)
     notes: list[str] = []
     hold = _hold_of(conversation)
     if hold is not None and hold[1] <= clock.now():
