@@ -5,6 +5,8 @@ any memory panel) until the doctor shares an answer."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,6 +15,7 @@ from tests.e2e.conftest import LiveServer
 from tests.e2e.people import say_yes, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
+Screenshot = Callable[[Page, str], Path]
 
 # Records every streaming bubble and the text it showed, before the stored answer replaced it.
 WATCH_STREAMING = """
@@ -55,7 +58,7 @@ def in_consultation(patient: Page, doctor: Page, live_server: LiveServer, proble
 
 
 def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
-    two_people: tuple[Page, Page], live_server: LiveServer
+    two_people: tuple[Page, Page], live_server: LiveServer, screenshot: Screenshot
 ) -> None:
     patient, doctor = two_people
     in_consultation(patient, doctor, live_server, "Headaches in the morning")
@@ -103,6 +106,8 @@ def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
     expect(patient.locator("[data-testid=messages] li.bubble.assistant")).to_have_count(0)
     expect(patient.locator("[data-testid=memory-panel]")).to_have_count(0)
     expect(patient.locator("[data-testid=remember]")).to_have_count(0)
+    screenshot(doctor, "assistant-private-doctor")
+    screenshot(patient, "assistant-shared-patient")
     memory = patient.request.get(
         patient.url.replace("/consultations/", "/api/consultations/") + "/assistant/memory"
     )
