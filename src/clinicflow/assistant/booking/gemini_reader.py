@@ -113,8 +113,6 @@ def wish_of(
 
 
 class GeminiReader:
-    name = "gemini"
-
     def __init__(
         self, *, api_key: str, model: str, base_url: str | None, timeout_seconds: float
     ) -> None:

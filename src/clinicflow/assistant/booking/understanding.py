@@ -257,16 +257,12 @@ class Reader(Protocol):
     """What reads a booking message: the rules here (`RulesReader`, the default), or Gemini
     function calling over the same filters (`booking/gemini_reader.py`, with a key)."""
 
-    name: str
-
     async def read(
         self, text: str, *, today: date, specialties: Sequence[Named], doctors: Sequence[Named]
     ) -> Wish: ...
 
 
 class RulesReader:
-    name = "rules"
-
     async def read(
         self, text: str, *, today: date, specialties: Sequence[Named], doctors: Sequence[Named]
     ) -> Wish:
