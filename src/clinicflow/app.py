@@ -22,6 +22,8 @@ from clinicflow.analytics import api as analytics_api
 from clinicflow.analytics import pages as analytics_pages
 from clinicflow.assistant import api as assistant_api
 from clinicflow.assistant import pages as assistant_pages
+from clinicflow.assistant.booking import api as booking_assistant_api
+from clinicflow.assistant.booking import pages as booking_assistant_pages
 from clinicflow.assistant.drafts import ChartDrafts
 from clinicflow.assistant.providers import build_provider
 from clinicflow.assistant.runner import Assistant
@@ -155,9 +157,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         arrived=queue_events.doctor_arrived,
     )
     app.include_router(assistant_api.router)
+    app.include_router(booking_assistant_api.router)
     app.include_router(analytics_api.router)
     app.include_router(analytics_pages.router)
     app.include_router(assistant_pages.router)
+    app.include_router(booking_assistant_pages.router)
     assistant.attach()
     if settings.is_development:
         app.include_router(notification_pages.router)

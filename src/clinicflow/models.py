@@ -1,7 +1,7 @@
 """Imports every domain's tables, so `Base.metadata` is complete for Alembic and tests."""
 
 from clinicflow.analytics.models import DailyFigures, RolledDay
-from clinicflow.assistant.models import DraftRow, MemoryRow
+from clinicflow.assistant.models import BookingConversation, DraftRow, MemoryRow
 from clinicflow.clinic.models import ClinicSettings
 from clinicflow.consultations.models import Attachment, Consultation, Message
 from clinicflow.core.audit import AuditEntry, AuditHead
@@ -44,6 +44,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Availability",
+    "BookingConversation",
     "CalendarFeed",
     "ClinicSettings",
     "ClinicalItem",

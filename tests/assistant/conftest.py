@@ -47,12 +47,16 @@ class Chat:
         return seq
 
     async def outcome(self, seq: int, consultation_id: uuid.UUID | None = None) -> dict[str, Any]:
-        """The stored outcome of the question at `seq` (answer or system message)."""
-        topic = f"consultation:{consultation_id or self.id}"
+        """The stored outcome of the question at `seq` (answer or system message): in the
+        chat, or in the doctor's private thread on their own topic."""
+        key = str(consultation_id or self.id)
         event = await self.events.wait_for(
             lambda e: (
                 e.type == "message.created"
-                and e.topic == topic
+                and (
+                    e.topic == f"consultation:{key}"
+                    or (e.topic.startswith("user:") and e.data.get("consultation_id") == key)
+                )
                 and e.data["client_id"] == f"assistant:{seq}"
             )
         )

@@ -175,20 +175,29 @@ async def test_no_assistant_in_an_ended_consultation(chat: Chat, runtime: Runtim
 
 async def test_the_asker_cancels_an_answer_in_progress(chat: Chat) -> None:
     client = chat.clinic.client
-    seq = await chat.say(chat.doctor, "@b summary")
+    seq = await chat.say(chat.patient, "@b summary")
     # Someone else may not cancel it.
     other = await client.post(
         f"/api/consultations/{chat.id}/assistant/cancel",
         json={"question_seq": seq},
-        headers=chat.patient.headers,
+        headers=chat.doctor.headers,
     )
     assert other.status_code == 403
+    # The doctor's own question is their private thread: to the patient it does not exist.
+    private = await chat.say(chat.doctor, "@b summary")
+    hidden = await client.post(
+        f"/api/consultations/{chat.id}/assistant/cancel",
+        json={"question_seq": private},
+        headers=chat.patient.headers,
+    )
+    assert hidden.status_code == 404
+    await chat.outcome(private)
     outcome = await chat.outcome(seq)
     # Answered already: nothing to cancel.
     late = await client.post(
         f"/api/consultations/{chat.id}/assistant/cancel",
         json={"question_seq": seq},
-        headers=chat.doctor.headers,
+        headers=chat.patient.headers,
     )
     assert late.status_code == 409
     assert late.json()["error"]["code"] == "nothing_to_cancel"

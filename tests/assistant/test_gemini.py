@@ -17,7 +17,9 @@ from starlette.routing import Route
 
 from clinicflow.assistant.gemini import SYSTEM_PROMPT
 from clinicflow.config import Settings
+from clinicflow.runtime import Runtime
 from tests.assistant.conftest import Chat
+from tests.assistant.test_language import prefer
 from tests.realtime.conftest import Server, serving
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -132,6 +134,21 @@ async def test_a_patients_question_sends_no_memory(chat: Chat, standin: StandIn)
     asked = standin.received[-1]["body"]["contents"][0]["parts"][0]["text"]
     assert "glaucoma" not in asked
     assert "Asked by: the patient" in asked
+
+
+async def test_gemini_is_asked_for_the_readers_language_and_clock(
+    chat: Chat, standin: StandIn, runtime: Runtime
+) -> None:
+    await prefer(runtime, chat.patient, "sw")
+    await chat.ask(chat.patient, "@b summary")
+    asked = standin.received[-1]["body"]["contents"][0]["parts"][0]["text"]
+    assert (
+        "Answer in Swahili (Kiswahili); times are on the clinic's clock (Africa/Nairobi)" in asked
+    )
+    assert "UTC" not in asked
+    await chat.ask(chat.doctor, "@b summary")
+    asked = standin.received[-1]["body"]["contents"][0]["parts"][0]["text"]
+    assert "Answer in English;" in asked
 
 
 async def test_a_timeout_becomes_a_system_message(chat: Chat, standin: StandIn) -> None:

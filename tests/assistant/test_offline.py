@@ -69,9 +69,7 @@ async def test_the_right_item_is_found_among_200() -> None:
     text = await answer(request(Command.recall, "penicillin allergy", items))
     lines = text.strip().splitlines()
     assert lines[0] == 'Here is what this consultation holds about "penicillin allergy":'
-    assert (
-        lines[1] == '- 14:42 UTC (remembered): "Allergic to penicillin: rash and swelling in 2019"'
-    )
+    assert lines[1] == '- 14:42 (remembered): "Allergic to penicillin: rash and swelling in 2019"'
 
 
 async def test_it_says_so_when_nothing_was_mentioned() -> None:
@@ -94,7 +92,32 @@ async def test_a_summary_quotes_memory_and_the_latest_messages_with_times() -> N
     )
     text = await answer(req)
     assert "Problem: Headache" in text
-    assert '- 09:00 UTC (Amina): "It hurts behind my eyes"' in text
+    assert '- 09:00 (Amina): "It hurts behind my eyes"' in text
+
+
+async def test_a_summary_is_in_the_readers_language_and_the_clinics_time_zone() -> None:
+    req = Request(
+        command=Command.summary,
+        question="summary",
+        topic="",
+        memory=memory_items(1),
+        transcript=[Quote("message", "m1", START, "Amina", "Kichwa kinauma", seq=3)],
+        patient_name="Amina",
+        problem="Headache",
+        asker="patient",
+        language="sw",
+        zone="Africa/Nairobi",
+    )
+    text = await answer(req)
+    assert "Muhtasari hadi sasa. Tatizo: Headache" in text
+    assert "(imekumbukwa)" in text
+    # 09:00 UTC is noon in Nairobi, written 24-hour.
+    assert '- 12:00 (Amina): "Kichwa kinauma"' in text
+    nothing = await answer(
+        Request(Command.recall, "x", "saratani", [], [], "Amina", "", "patient", "sw", "UTC")
+    )
+    assert "saratani" in nothing
+    assert "I have nothing" not in nothing
 
 
 def test_endings_and_case_do_not_hide_a_match() -> None:

@@ -46,6 +46,7 @@ async def test_any_race_for_a_question_stores_one_outcome_and_no_gap(
         asker_id=doctor.id,
         doctor_id=doctor.id,
         request=Request(Command.summary, "summary", "", [], [], "", "", "doctor"),
+        private_to=doctor.id,
     )
 
     refused: list[ErrorCode] = []

@@ -25,6 +25,16 @@ async def server(app: FastAPI) -> AsyncIterator[Server]:
         yield running
 
 
+async def collect(socket: Socket, predicate: Any) -> list[dict[str, Any]]:
+    """Every frame up to and including the first that matches."""
+    frames = []
+    while True:
+        frame = await socket.receive()
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+
+
 async def frames_until_answer(socket: Socket, client_id: str) -> list[dict[str, Any]]:
     frames = []
     while True:
@@ -44,8 +54,9 @@ async def test_both_people_see_the_answer_stream_in_over_their_sockets(
         for socket in (doctor, patient):
             await socket.subscribe(topic)
         await chat.say(chat.patient, "The cough is worse at night")
-        await doctor.send(op="send", topic=topic, client_id="q1", body="@b summary")
-        sent = await doctor.until(lambda f: f.get("op") == "sent")
+        # The patient's question is answered in the chat, for both to see.
+        await patient.send(op="send", topic=topic, client_id="q1", body="@b summary")
+        sent = await patient.until(lambda f: f.get("op") == "sent")
         seq = sent["message"]["seq"]
 
         for socket in (doctor, patient):
@@ -119,16 +130,24 @@ async def test_a_draft_reaches_the_doctors_socket_and_never_the_patients(
         assert refused["op"] == "error"
 
         seq = await chat.say(chat.doctor, "@b draft prescription")
-        drafted = await doctor.until(lambda f: f.get("type") == "assistant.draft")
+        seen = await collect(doctor, lambda f: f.get("type") == "assistant.draft")
+        drafted = seen[-1]
         assert drafted["topic"] == f"user:{chat.doctor.id}"
         assert drafted["data"]["draft"]["medications"][0]["name"] == "Amoxicillin"
 
-        frames = await frames_until_answer(patient, f"assistant:{seq}")
-        assert frames[-1]["data"]["body"] == "assistant_draft_ready"
+        # The doctor's question is private: the notice that the draft is ready is theirs too.
+        (ready,) = [
+            f
+            for f in seen
+            if f.get("type") == "message.created" and f["data"]["client_id"] == f"assistant:{seq}"
+        ]
+        assert ready["topic"] == f"user:{chat.doctor.id}"
+        assert ready["data"]["body"] == "assistant_draft_ready"
         await chat.assistant.idle()
         await patient.send(op="ping")
-        frames.append(await patient.until(lambda f: f.get("op") == "pong"))
+        frames = await collect(patient, lambda f: f.get("op") == "pong")
         assert not [f for f in frames if str(f.get("type", "")).startswith("assistant.")]
+        assert not [f for f in frames if f.get("type") == "message.created"]
         assert "Amoxicillin" not in str(frames)
     finally:
         await doctor.close()

@@ -1,7 +1,12 @@
 """The assistant in two real browsers: the doctor asks `@b remember`, then `@b what did I say
-about …`, and sees the answer stream in; the patient sees the answer but no memory panel."""
+about …`, and sees the answer stream in, marked private; the patient sees none of it (nor
+any memory panel) until the doctor shares an answer."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -10,6 +15,7 @@ from tests.e2e.conftest import LiveServer
 from tests.e2e.people import say_yes, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
+Screenshot = Callable[[Page, str], Path]
 
 # Records every streaming bubble and the text it showed, before the stored answer replaced it.
 WATCH_STREAMING = """
@@ -52,7 +58,7 @@ def in_consultation(patient: Page, doctor: Page, live_server: LiveServer, proble
 
 
 def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
-    two_people: tuple[Page, Page], live_server: LiveServer
+    two_people: tuple[Page, Page], live_server: LiveServer, screenshot: Screenshot
 ) -> None:
     patient, doctor = two_people
     in_consultation(patient, doctor, live_server, "Headaches in the morning")
@@ -83,11 +89,25 @@ def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(
     assert streamed, "no streaming bubble was shown"
     assert len(set(partial)) >= 2, f"the text did not grow piece by piece: {streamed}"
 
-    # The patient sees the answers, and neither the panel nor any "remember" action.
-    patient_answer = patient.locator("[data-testid=messages] li.bubble.assistant").last
-    expect(patient_answer).to_contain_text('what this consultation holds about "BP"')
+    # The doctor's thread is private: marked, and kept on reload.
+    expect(answer).to_have_class(re.compile(r"\bprivate\b"))
+    expect(answer).to_contain_text("Private: only you see this")
+    doctor.reload()
+    expect(doctor.locator("[data-testid=messages] li.bubble.private")).to_have_count(4)
+    answer = doctor.locator("[data-testid=messages] li.bubble.assistant.private").last
+    # Shared, the answer reaches the patient as the doctor's message; nothing else did.
+    answer.locator("[data-testid=assistant-share]").click()
+    expect(answer.locator("[data-testid=assistant-share]")).to_have_text("Shared with the patient")
+    shared = patient.locator("[data-testid=messages] li", has_text="BP 150/95")
+    expect(shared).to_have_count(1)
+    expect(shared).to_have_class(re.compile(r"\btheirs\b"))
+    expect(shared).to_contain_text('what this consultation holds about "BP"')
+    expect(patient.locator("[data-testid=messages]")).not_to_contain_text("@b")
+    expect(patient.locator("[data-testid=messages] li.bubble.assistant")).to_have_count(0)
     expect(patient.locator("[data-testid=memory-panel]")).to_have_count(0)
     expect(patient.locator("[data-testid=remember]")).to_have_count(0)
+    screenshot(doctor, "assistant-private-doctor")
+    screenshot(patient, "assistant-shared-patient")
     memory = patient.request.get(
         patient.url.replace("/consultations/", "/api/consultations/") + "/assistant/memory"
     )
@@ -123,7 +143,8 @@ def test_a_drafted_prescription_is_issued_from_the_prefilled_form(
     )
     expect(drafted).to_contain_text("once the consultation has ended")
     notice = "The assistant prepared a draft for the doctor to check."
-    expect(patient.locator("[data-testid=messages]")).to_contain_text(notice)
+    expect(doctor.locator("[data-testid=messages]")).to_contain_text(notice)
+    expect(patient.locator("[data-testid=messages]")).not_to_contain_text(notice)
     expect(patient.locator("[data-testid=draft]")).to_have_count(0)
     expect(patient.locator("[data-testid=messages]")).not_to_contain_text("medications")
 

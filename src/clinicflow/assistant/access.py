@@ -25,6 +25,7 @@ from clinicflow.assistant.requests import Command
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
+from clinicflow.identity.schemas import Role
 
 # What the consultation's doctor alone may ask for: memory and drafts are their working notes.
 DOCTOR_ONLY = frozenset({Command.remember, Command.draft_prescription})
@@ -81,4 +82,16 @@ def require_draft_owner(actor: Actor, doctor_id: uuid.UUID) -> None:
     """A draft prescription is the doctor's alone until they issue it: to the patient, an
     admin or another doctor it does not exist."""
     if not is_doctor_of(actor, doctor_id):
+        raise not_found()
+
+
+def require_booker(actor: Actor) -> None:
+    """Only a patient books by conversation with the assistant, and only for themself."""
+    if actor.role is not Role.patient:
+        raise AppError(ErrorCode.forbidden, _("Only patients book with the assistant."))
+
+
+def require_conversation_owner(actor: Actor, patient_id: uuid.UUID) -> None:
+    """A booking conversation is its patient's: to anyone else it does not exist."""
+    if actor.id != patient_id:
         raise not_found()

@@ -1,5 +1,5 @@
-"""HTTP routes of the assistant: the doctor's memory panel, cancelling an answer, and the
-doctor's draft prescription.
+"""HTTP routes of the assistant: the doctor's memory panel, cancelling an answer, sharing a
+private answer with the patient, and the doctor's draft prescription.
 
 Asking needs no route of its own: a chat message that mentions `@b` is the question.
 """
@@ -102,6 +102,17 @@ async def cancel_answer(
         session=session, actor=user, consultation_id=consultation_id, question_seq=body.question_seq
     )
     return consultation_schemas.message_out(outcome)
+
+
+@router.post("/share")
+async def share_answer(
+    consultation_id: uuid.UUID, body: schemas.ShareIn, session: Session, user: Reader
+) -> consultation_schemas.MessageOut:
+    """Post your private answer at `seq` into the chat as your message (404 unless it is one)."""
+    shared = await assistant.share(
+        session=session, actor=user, consultation_id=consultation_id, answer_seq=body.seq
+    )
+    return consultation_schemas.message_out(shared)
 
 
 @router.get("/draft")

@@ -9,6 +9,7 @@ runner turns a failure into a system message instead.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 import httpx
 from google import genai
@@ -43,25 +44,33 @@ TASKS = {
 }
 
 
-def _lines(quotes: list[Quote] | tuple[Quote, ...]) -> str:
+# The language the answer is read in, named for the model.
+LANGUAGE_NAMES = {"en": "English", "sw": "Swahili (Kiswahili)"}
+
+
+def _lines(quotes: list[Quote] | tuple[Quote, ...], zone: ZoneInfo) -> str:
     return "\n".join(
-        f"- [{quote.at:%H:%M} UTC] {quote.who + ': ' if quote.who else ''}{quote.text}"
+        f"- [{quote.at.astimezone(zone):%H:%M}] {quote.who + ': ' if quote.who else ''}{quote.text}"
         for quote in quotes
     )
 
 
 def prompt(request: Request) -> str:
-    """The user turn: the task, who asks, then the memory and the transcript."""
+    """The user turn: the task, who asks and in which language to answer them, then the
+    memory and the transcript, their times on the clinic's clock."""
     task = TASKS.get(request.command, TASKS[Command.ask]).format(topic=request.topic)
+    zone = ZoneInfo(request.zone)
+    language = LANGUAGE_NAMES.get(request.language, LANGUAGE_NAMES["en"])
     parts = [
         f"Task: {task}",
         f"Asked by: the {request.asker}",
+        f"Answer in {language}; times are on the clinic's clock ({request.zone}), 24-hour.",
         f"Patient: {request.patient_name}",
         f"Problem stated at the start: {request.problem}",
         "Memory (findings and instructions the doctor asked you to remember):",
-        _lines(list(request.memory)) or "(none)",
+        _lines(list(request.memory), zone) or "(none)",
         "Transcript (oldest first):",
-        _lines(list(request.transcript)) or "(none)",
+        _lines(list(request.transcript), zone) or "(none)",
     ]
     return "\n".join(parts)
 

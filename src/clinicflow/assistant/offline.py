@@ -7,10 +7,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from zoneinfo import ZoneInfo
 
 from clinicflow.assistant import prescription
 from clinicflow.assistant.requests import Command, Quote, Request
-from clinicflow.i18n import gettext as _
+from clinicflow.i18n import gettext_in
 
 # --- retrieval ---------------------------------------------------------------------------------
 
@@ -147,11 +148,11 @@ def rank(query: str, quotes: Sequence[Quote], *, k1: float = 1.5, b: float = 0.7
     return [quote for _score, _index, quote in scored]
 
 
-def quote_line(quote: Quote) -> str:
-    """`- 09:05 UTC (who): "text"`: times are said in UTC because one answer is read by
-    people in different time zones."""
-    when = quote.at.strftime("%H:%M UTC")
-    label = _("remembered") if quote.source == "memory" else quote.who
+def quote_line(quote: Quote, request: Request) -> str:
+    """`- 12:05 (who): "text"`: the time on the clinic's clock (24-hour, as both languages
+    write it), the label in the reader's language."""
+    when = quote.at.astimezone(ZoneInfo(request.zone)).strftime("%H:%M")
+    label = gettext_in(request.language, "remembered") if quote.source == "memory" else quote.who
     return f'- {when} ({label}): "{quote.text}"'
 
 
@@ -178,22 +179,39 @@ class OfflineProvider:
         topic = request.topic or request.question
         found = rank(topic, [*request.memory, *request.transcript])[: self.MATCHES]
         if not found:
-            return [_('I have nothing about "{topic}" in this consultation.').format(topic=topic)]
+            return [
+                gettext_in(
+                    request.language, 'I have nothing about "{topic}" in this consultation.'
+                ).format(topic=topic)
+            ]
         return [
-            _('Here is what this consultation holds about "{topic}":').format(topic=topic),
-            *(quote_line(quote) for quote in found),
+            gettext_in(
+                request.language, 'Here is what this consultation holds about "{topic}":'
+            ).format(topic=topic),
+            *(quote_line(quote, request) for quote in found),
         ]
 
     def _summary(self, request: Request) -> list[str]:
-        lines = [_("Summary so far. Problem: {problem}").format(problem=request.problem)]
+        language = request.language
+        lines = [
+            gettext_in(language, "Summary so far. Problem: {problem}").format(
+                problem=request.problem
+            )
+        ]
         if request.memory:
-            lines.append(_("Remembered findings and instructions:"))
-            lines.extend(quote_line(quote) for quote in request.memory)
+            lines.append(gettext_in(language, "Remembered findings and instructions:"))
+            lines.extend(quote_line(quote, request) for quote in request.memory)
         if request.transcript:
-            lines.append(_("{count} messages; the latest:").format(count=len(request.transcript)))
-            lines.extend(quote_line(q) for q in request.transcript[-self.SUMMARY_MESSAGES :])
+            lines.append(
+                gettext_in(language, "{count} messages; the latest:").format(
+                    count=len(request.transcript)
+                )
+            )
+            lines.extend(
+                quote_line(q, request) for q in request.transcript[-self.SUMMARY_MESSAGES :]
+            )
         else:
-            lines.append(_("Nothing has been said yet."))
+            lines.append(gettext_in(language, "Nothing has been said yet."))
         return lines
 
     def _draft(self, request: Request) -> list[str]:
@@ -205,5 +223,9 @@ class OfflineProvider:
             quote.text for quote in [*request.memory, *request.transcript] if quote.by_doctor
         )
         if not found:
-            return [_("I found no medicine with its strength in this consultation.")]
+            return [
+                gettext_in(
+                    request.language, "I found no medicine with its strength in this consultation."
+                )
+            ]
         return [prescription.PrescriptionDraft(medications=found).model_dump_json()]

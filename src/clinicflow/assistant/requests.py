@@ -2,7 +2,8 @@
 
 A `Request` holds everything a provider may use (the command, the question, the memory
 items and the transcript, all of one consultation) and nothing else, so a provider cannot
-mix consultations whatever it does. `Provider` is the one thing every provider does: answer
+mix consultations whatever it does; it also says in which language and time zone the answer
+is read, so no provider uses the answering process's own. `Provider` is the one thing every provider does: answer
 a request as a stream of text.
 """
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
+
+from clinicflow.i18n import DEFAULT_LANGUAGE
 
 
 class Command(StrEnum):
@@ -48,6 +51,10 @@ class Request:
     problem: str
     # "doctor" or "patient": a patient's answers never draw on memory nor diagnose.
     asker: str
+    # Whoever reads the answer (the asker: the doctor privately, the patient in the chat)
+    # reads it in their language and the clinic's time zone, whichever process answers.
+    language: str = DEFAULT_LANGUAGE
+    zone: str = "UTC"
 
 
 class Provider(Protocol):

@@ -11,7 +11,9 @@ question (see service/asking.py) holds even if two did. Streaming events are eph
 - then the stored outcome arrives as an ordinary `message.created` (client id
   `assistant:<question_seq>`), or `assistant.cancelled` when the asker cancels.
 
-A draft prescription streams to `user:<doctor_id>` only, and ends with `assistant.draft`.
+The doctor's questions are their private thread: stored, streamed and answered on
+`user:<doctor_id>` only (the question arrives there too). A draft prescription streams there
+as well, and ends with `assistant.draft`.
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ class Assistant:
 
     def observe(self, event: Event) -> None:
         kind, _sep, key = event.topic.partition(":")
-        if kind != "consultation":
+        if kind == "user" and isinstance(event.data, dict) and "consultation_id" in event.data:
+            # The doctor's private thread: its questions and cancels come on their own topic.
+            key = str(event.data["consultation_id"])
+        elif kind != "consultation":
             return
         if event.type == "message.created":
             self._maybe_answer(key, event.data)
@@ -138,7 +143,12 @@ class Assistant:
         return assistant.topic(plan.consultation_id)
 
     async def _publish(self, plan: assistant.Plan, kind: str, **data: Any) -> None:
-        body = {"consultation_id": str(plan.consultation_id), "question_seq": plan.question_seq}
+        body = {
+            "consultation_id": str(plan.consultation_id),
+            "question_seq": plan.question_seq,
+            # On the doctor's topic: a draft streams into the panel, a private answer inline.
+            "draft": plan.draft,
+        }
         await self.runtime.broker.publish(
             [Event(topic=self._topic(plan), type=kind, data={**body, **data})]
         )

@@ -52,6 +52,12 @@ class CancelIn(StrictModel):
     question_seq: int = Field(ge=1, le=2**31 - 1)
 
 
+class ShareIn(StrictModel):
+    """The `seq` of the private answer the doctor shares with the patient."""
+
+    seq: int = Field(ge=1, le=2**31 - 1)
+
+
 def memory_out(item: MemoryItem) -> MemoryOut:
     return MemoryOut(
         id=item.id,
@@ -81,3 +87,39 @@ def draft_out(row: DraftRow) -> DraftOut:
         updated_at=row.updated_at,
         **drafts.content(row).model_dump(),
     )
+
+
+# --- booking by conversation (`service/booking.py`) -----------------------------------------
+
+
+class ConversationOut(BaseModel):
+    id: uuid.UUID
+
+
+class BookingMessageIn(StrictModel):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class OfferOut(BaseModel):
+    doctor_id: uuid.UUID
+    doctor_name: str
+    starts_at: datetime
+
+
+class HoldOut(BaseModel):
+    id: uuid.UUID
+    expires_at: datetime
+
+
+class BookedOut(BaseModel):
+    id: uuid.UUID
+    starts_at: datetime
+
+
+class TurnOut(BaseModel):
+    """The assistant's answer: `hold` while it keeps a time, `appointment` once booked."""
+
+    reply: str
+    offers: list[OfferOut]
+    hold: HoldOut | None = Field(default=None, exclude_if=lambda value: value is None)
+    appointment: BookedOut | None = Field(default=None, exclude_if=lambda value: value is None)

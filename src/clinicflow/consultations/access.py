@@ -20,11 +20,15 @@ from __future__ import annotations
 import uuid
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.consultations.models import Consultation
-from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
+from clinicflow.consultations.models import Consultation, Message
+from clinicflow.consultations.schemas import (
+    ASSISTANT_MENTION,
+    ConsultationStatus,
+    ConsultationType,
+)
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
@@ -53,6 +57,19 @@ class Parties(Sides, Protocol):
     def status(self) -> ConsultationStatus: ...
     @property
     def type(self) -> ConsultationType: ...
+
+
+def private_to(actor: Actor, consultation: Sides, body: str) -> uuid.UUID | None:
+    """The doctor's `@b` questions are theirs alone: whom a new text message is private to."""
+    if actor.id == consultation.doctor_id and ASSISTANT_MENTION.search(body):
+        return actor.id
+    return None
+
+
+def visible_messages(actor: Actor) -> ColumnElement[bool]:
+    """A message of the doctor's private assistant thread is read by that doctor only: the
+    condition every read of messages adds (history, catch-up, the record, the assistant)."""
+    return or_(Message.private_to_id.is_(None), Message.private_to_id == actor.id)
 
 
 def is_patient_of(actor: Actor, consultation: Sides) -> bool:

@@ -74,6 +74,9 @@ class Message(UUIDPrimaryKey, Base):
     kind: Mapped[MessageKind] = mapped_column(string_enum(MessageKind))
     body: Mapped[str] = mapped_column(EncryptedText())
     created_at: Mapped[datetime]
+    # The doctor's private assistant thread (their `@b` questions and the answers): set to
+    # that doctor, whom alone it is read by and published to (access.can_see_message).
+    private_to_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
     # Joined, not lazy: a page of history loads its attachments in the same query.
     attachment: Mapped[Attachment | None] = relationship(lazy="joined")

@@ -2,11 +2,12 @@
 
 A message looks the same in an HTTP answer, a socket event and a replay:
 `{id, seq, client_id, sender_id, sender_role, kind, body, created_at}`, plus `attachment`
-on attachment messages only.
+on attachment messages only and `private: true` on the doctor's private assistant thread.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,10 @@ MAX_NOTES = 20000
 # URL-safe characters only, and no ":" so a client id can never look like the service's own
 # `system:…` ids.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,64}$"
+
+# A message that mentions the assistant (`@b`, `@assistant`) anywhere asks it a question
+# (the assistant reads the rest); the doctor's such messages are their private thread.
+ASSISTANT_MENTION = re.compile(r"(?<![\w@.])@(?:b|assistant)(?![\w@])", re.IGNORECASE)
 
 ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
 Problem = Annotated[
@@ -199,6 +204,9 @@ class MessageOut(BaseModel):
     created_at: datetime
     # Text and system messages keep exactly the eight fields of the protocol.
     attachment: AttachmentOut | None = Field(default=None, exclude_if=lambda value: value is None)
+    # The doctor's private assistant thread (their `@b` questions and its answers): only
+    # ever sent to that doctor, and marked so their page shows it as private.
+    private: bool = Field(default=False, exclude_if=lambda value: not value)
 
 
 class MessagePage(BaseModel):
@@ -254,6 +262,8 @@ class MessageView(Protocol):
     def created_at(self) -> datetime: ...
     @property
     def attachment(self) -> AttachmentView | None: ...
+    @property
+    def private_to_id(self) -> uuid.UUID | None: ...
 
 
 def message_out(message: MessageView) -> MessageOut:
@@ -276,6 +286,7 @@ def message_out(message: MessageView) -> MessageOut:
         )
         if attachment is not None
         else None,
+        private=message.private_to_id is not None,
     )
 
 
@@ -335,3 +346,5 @@ class SaidMessage:
     kind: MessageKind
     body: str
     created_at: datetime
+    # Set on the doctor's private assistant thread: whose it is.
+    private_to_id: uuid.UUID | None = None

@@ -4,7 +4,8 @@ each question.
 - `questions`: how a chat message asks (the mention, the command, the notices);
 - `asking`: a question's limits and refusals, its plan for the provider, and its outcome
   (answer, failure, cancel);
-- `memory`: the doctor's memory panel, and forgetting consultations closed long ago.
+- `memory`: the doctor's memory panel, and forgetting consultations closed long ago;
+- `sharing`: the doctor posting a private answer into the chat.
 
 Other modules call these as `from clinicflow.assistant import service as assistant`.
 """
@@ -24,3 +25,4 @@ from clinicflow.assistant.service.questions import Notice as Notice
 from clinicflow.assistant.service.questions import Question as Question
 from clinicflow.assistant.service.questions import mentions as mentions
 from clinicflow.assistant.service.questions import parse as parse
+from clinicflow.assistant.service.sharing import share as share

@@ -22,6 +22,7 @@ from clinicflow.assistant.memory_stores import MemoryItem, MemoryStore
 from clinicflow.assistant.requests import Command, Quote, Request
 from clinicflow.assistant.service.memory import add_item
 from clinicflow.assistant.service.questions import Notice, Question, mentions, parse
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.schemas import (
@@ -36,6 +37,7 @@ from clinicflow.core.audit import Actor, Outcome
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.core.ratelimit import RateLimiter
 from clinicflow.i18n import gettext as _
+from clinicflow.i18n import gettext_in
 from clinicflow.identity import service as identity
 
 WINDOW_SECONDS = 3600
@@ -48,17 +50,25 @@ def topic(consultation_id: uuid.UUID) -> str:
 @dataclass(frozen=True)
 class Plan:
     """What the runner must do for one question: stream `request` through the provider, to
-    the whole consultation, or to the doctor alone for a draft."""
+    the whole consultation (a patient's question), or to the doctor alone (their private
+    question, and every draft)."""
 
     consultation_id: uuid.UUID
     question_seq: int
     asker_id: uuid.UUID
     doctor_id: uuid.UUID
     request: Request
+    # The doctor whose private thread the question is in (None: a patient's, in the chat).
+    private_to: uuid.UUID | None
+
+    @property
+    def draft(self) -> bool:
+        return self.request.command is Command.draft_prescription
 
     @property
     def private(self) -> bool:
-        return self.request.command is Command.draft_prescription
+        """Whether the answer streams to the doctor alone."""
+        return self.draft or self.private_to is not None
 
 
 async def _limited(
@@ -104,10 +114,11 @@ async def _refuse(
     session: AsyncSession,
     actor: Actor,
     consultation: ConsultationView,
-    question_seq: int,
+    question: SaidMessage,
     command: Command | None,
     word: str,
 ) -> None:
+    question_seq = question.seq
     await consultations.add_assistant_outcome(
         session=session,
         consultation=consultation,
@@ -115,10 +126,22 @@ async def _refuse(
         answer=False,
         body=word,
         sender_id=actor.id,
+        private_to_id=question.private_to_id,
     )
     await _audit_request(
         session, actor, consultation.id, question_seq, command, Outcome.denied, refusal=word
     )
+
+
+async def _reader(session: AsyncSession, reader_id: uuid.UUID) -> tuple[str, str]:
+    """The language and time zone an answer is read in: a patient's chosen language, staff's
+    the clinic's (as their notifications are written), and the clinic's zone. Decided from
+    the reader, never the answering process, which may have taken the question off Redis."""
+    profile = await clinic.current(session=session)
+    found = await identity.users(session, [reader_id])
+    patient = found[0].patient if found else None
+    language = patient.preferred_language.value if patient is not None else profile.default_language
+    return language, profile.timezone
 
 
 async def begin(
@@ -147,20 +170,20 @@ async def begin(
     if consultation.status not in consultations.LIVE:
         return None
     if await _limited(limiter, settings, actor, consultation):
-        await _refuse(
-            session, actor, consultation, question_seq, question.command, Notice.rate_limited
-        )
+        await _refuse(session, actor, consultation, message, question.command, Notice.rate_limited)
         return None
     if len(question.text) > settings.assistant_max_question_chars:
-        await _refuse(session, actor, consultation, question_seq, question.command, Notice.too_long)
+        await _refuse(session, actor, consultation, message, question.command, Notice.too_long)
         return None
     if not access.may_ask_for(actor, consultation.doctor_id, question.command):
-        await _refuse(
-            session, actor, consultation, question_seq, question.command, Notice.doctor_only
-        )
+        await _refuse(session, actor, consultation, message, question.command, Notice.doctor_only)
         return None
+    # The asker reads the answer: privately (the doctor) or in the chat (the patient).
+    language, zone = await _reader(session, actor.id)
     if question.command is Command.remember:
-        await _remember_from_question(session, actor, store, consultation, message, question)
+        await _remember_from_question(
+            session, actor, store, consultation, message, question, language
+        )
         return None
 
     memory = (
@@ -171,7 +194,10 @@ async def begin(
     messages = [
         m
         for m in await consultations.transcript(
-            session=session, consultation=consultation, limit=settings.assistant_transcript_messages
+            session=session,
+            reader=actor,
+            consultation=consultation,
+            limit=settings.assistant_transcript_messages,
         )
         if not mentions(m.body)
     ]
@@ -196,6 +222,8 @@ async def begin(
         patient_name=names.get(consultation.patient_id, ""),
         problem=consultation.problem,
         asker="doctor" if access.is_doctor_of(actor, consultation.doctor_id) else "patient",
+        language=language,
+        zone=zone,
     )
     await _audit_request(
         session,
@@ -214,6 +242,7 @@ async def begin(
         asker_id=actor.id,
         doctor_id=consultation.doctor_id,
         request=request,
+        private_to=message.private_to_id,
     )
 
 
@@ -230,9 +259,10 @@ async def _remember_from_question(
     consultation: ConsultationView,
     message: SaidMessage,
     question: Question,
+    language: str,
 ) -> None:
     if not question.topic:
-        await _refuse(session, actor, consultation, message.seq, question.command, Notice.empty)
+        await _refuse(session, actor, consultation, message, question.command, Notice.empty)
         return
     item = await add_item(
         session,
@@ -248,8 +278,9 @@ async def _remember_from_question(
         consultation=consultation,
         question_seq=message.seq,
         answer=True,
-        body=_('Remembered: "{text}"').format(text=item.text),
+        body=gettext_in(language, 'Remembered: "{text}"').format(text=item.text),
         sender_id=None,
+        private_to_id=message.private_to_id,
     )
     await _audit_request(
         session,
@@ -277,8 +308,8 @@ async def finish(
     )
     if consultation.status not in consultations.LIVE:
         return False
-    body = text.strip()[:MAX_BODY] or _("I have no answer to that.")
-    if plan.private:
+    body = text.strip()[:MAX_BODY] or gettext_in(plan.request.language, "I have no answer to that.")
+    if plan.draft:
         _message, created = await consultations.add_assistant_outcome(
             session=session,
             consultation=consultation,
@@ -286,6 +317,7 @@ async def finish(
             answer=False,
             body=Notice.draft_ready,
             sender_id=actor.id,
+            private_to_id=plan.private_to,
         )
         if created:
             await drafts.save(
@@ -303,6 +335,7 @@ async def finish(
         answer=True,
         body=body,
         sender_id=None,
+        private_to_id=plan.private_to,
     )
     return created
 
@@ -321,6 +354,7 @@ async def fail(*, session: AsyncSession, actor: Actor, plan: Plan, word: str) ->
         answer=False,
         body=word,
         sender_id=actor.id,
+        private_to_id=plan.private_to,
     )
     await _audit_request(
         session,
@@ -351,17 +385,27 @@ async def cancel(
         answer=False,
         body=Notice.cancelled,
         sender_id=actor.id,
+        private_to_id=message.private_to_id,
     )
     if not created:
         raise AppError(ErrorCode.nothing_to_cancel, _("That question has already been answered."))
-    realtime.publish_on_commit(
-        session,
-        realtime.Event(
-            topic=topic(consultation.id),
+    if message.private_to_id is not None:
+        # A private question's answer streams to its doctor only, and so does its end.
+        await realtime.publish_to_user(
+            session,
+            message.private_to_id,
             type="assistant.cancelled",
-            data={"question_seq": question_seq},
-        ),
-    )
+            data={"consultation_id": str(consultation.id), "question_seq": question_seq},
+        )
+    else:
+        realtime.publish_on_commit(
+            session,
+            realtime.Event(
+                topic=topic(consultation.id),
+                type="assistant.cancelled",
+                data={"question_seq": question_seq},
+            ),
+        )
     await _audit_request(
         session, actor, consultation.id, question_seq, None, Outcome.success, cancelled=True
     )

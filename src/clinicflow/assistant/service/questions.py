@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 
 from clinicflow.assistant.requests import Command
+from clinicflow.consultations.schemas import ASSISTANT_MENTION
 
-MENTION = re.compile(r"(?<![\w@.])@(?:b|assistant)(?![\w@])", re.IGNORECASE)
+MENTION = ASSISTANT_MENTION
 REMEMBER = re.compile(r"^remember\b[\s:,-]*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 SUMMARY = re.compile(r"^(summary|summari[sz]e)\b", re.IGNORECASE)
 RECALL = re.compile(

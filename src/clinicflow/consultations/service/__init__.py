@@ -27,6 +27,9 @@ from clinicflow.consultations.service.for_assistant import (
 )
 from clinicflow.consultations.service.for_assistant import ended_between as ended_between
 from clinicflow.consultations.service.for_assistant import message_at as message_at
+from clinicflow.consultations.service.for_assistant import (
+    share_private_answer as share_private_answer,
+)
 from clinicflow.consultations.service.for_assistant import transcript as transcript
 from clinicflow.consultations.service.for_records import consultation_for as consultation_for
 from clinicflow.consultations.service.for_records import (

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.consultations import schemas
+from clinicflow.consultations import access, schemas
 from clinicflow.consultations.models import Consultation, Message
 from clinicflow.consultations.schemas import ConsultationStatus, MessageKind, SenderRole
 from clinicflow.consultations.service.for_records import consultation_for
@@ -25,6 +25,7 @@ from clinicflow.core.errors import not_found
 
 S = ConsultationStatus
 ASSISTANT_CLIENT_ID = "assistant:{seq}"
+SHARED_CLIENT_ID = "shared:{seq}"
 
 
 def _said(message: Message) -> schemas.SaidMessage:
@@ -37,6 +38,7 @@ def _said(message: Message) -> schemas.SaidMessage:
         kind=message.kind,
         body=message.body,
         created_at=message.created_at,
+        private_to_id=message.private_to_id,
     )
 
 
@@ -48,7 +50,11 @@ async def message_at(
         session=session, actor=actor, consultation_id=consultation_id
     )
     message = await session.scalar(
-        select(Message).where(Message.consultation_id == consultation.id, Message.seq == seq)
+        select(Message).where(
+            Message.consultation_id == consultation.id,
+            Message.seq == seq,
+            access.visible_messages(actor),
+        )
     )
     if message is None:
         raise not_found()
@@ -56,13 +62,18 @@ async def message_at(
 
 
 async def transcript(
-    *, session: AsyncSession, consultation: schemas.ConsultationView, limit: int
+    *, session: AsyncSession, reader: Actor, consultation: schemas.ConsultationView, limit: int
 ) -> list[schemas.SaidMessage]:
-    """The latest `limit` text messages, oldest first: what the assistant may draw on. Not
+    """The latest `limit` text messages `reader` may see, oldest first: what the assistant
+    may draw on when answering them (never the doctor's private thread for the patient). Not
     audited here; the assistant writes one audit row per request naming what it used."""
     newest_first = await session.scalars(
         select(Message)
-        .where(Message.consultation_id == consultation.id, Message.kind == MessageKind.text)
+        .where(
+            Message.consultation_id == consultation.id,
+            Message.kind == MessageKind.text,
+            access.visible_messages(reader),
+        )
         .order_by(Message.seq.desc())
         .limit(limit)
     )
@@ -77,9 +88,11 @@ async def add_assistant_outcome(
     answer: bool,
     body: str,
     sender_id: uuid.UUID | None,
+    private_to_id: uuid.UUID | None,
 ) -> tuple[schemas.MessageView, bool]:
     """The one outcome of the question at `question_seq` while the consultation is open: an
     `answer` (kind `assistant`) or a system message (a refusal, an error, a cancellation).
+    The outcome of a private question (`private_to_id`, the doctor's) is private too.
 
     Its client id is fixed per question, so the unique index lets exactly one outcome in:
     a cancel racing the answer, or a second process answering, stores nothing and gets
@@ -99,6 +112,38 @@ async def add_assistant_outcome(
         kind=MessageKind.assistant if answer else MessageKind.system,
         body=body,
         statuses=LIVE,
+        private_to_id=private_to_id,
+    )
+
+
+async def share_private_answer(
+    *, session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, seq: int
+) -> tuple[schemas.MessageView, bool]:
+    """Post the assistant's private answer at `seq` into the chat as the doctor's own
+    message, word for word, once (its client id is fixed by `seq`: sharing twice answers
+    with the first share). Only the doctor whose thread it is may share it; to anyone else
+    it does not exist."""
+    consultation = await access.get_consultation_for(session, actor, consultation_id)
+    answer = await session.scalar(
+        select(Message).where(
+            Message.consultation_id == consultation.id,
+            Message.seq == seq,
+            Message.kind == MessageKind.assistant,
+            Message.private_to_id == actor.id,
+        )
+    )
+    if answer is None:
+        raise not_found()
+    statuses = access.require_writer(actor, consultation)
+    return await append(
+        session,
+        consultation,
+        client_id=SHARED_CLIENT_ID.format(seq=seq),
+        sender_id=actor.id,
+        sender_role=SenderRole.doctor,
+        kind=MessageKind.text,
+        body=answer.body,
+        statuses=statuses,
     )
 
 

@@ -102,7 +102,8 @@ async def patient_messages(
 ) -> list[schemas.ChatMessage]:
     """The text messages of the patient's consultations that `reader` may read
     (`access.can_read`: its two people, and admins), in conversation order, with their
-    bodies decrypted. Reading the patient's record does not open another doctor's
+    bodies decrypted, without the doctor's private assistant thread (but to that doctor).
+    Reading the patient's record does not open another doctor's
     conversation, so a search of the record never matches words the searcher could not
     read. Encrypted columns cannot be searched in SQL, so a search reads these rows and
     matches in Python."""
@@ -117,7 +118,11 @@ async def patient_messages(
         return []
     query = (
         select(Message)
-        .where(Message.consultation_id.in_(readable), Message.kind == MessageKind.text)
+        .where(
+            Message.consultation_id.in_(readable),
+            Message.kind == MessageKind.text,
+            access.visible_messages(reader),
+        )
         .order_by(Message.consultation_id, Message.seq)
     )
     return [

@@ -46,9 +46,12 @@ async def history(
 ) -> tuple[list[Message], int | None]:
     """A page of the conversation going backwards: the `limit` messages before
     `before_seq` (the latest ones without it), oldest first, and the `before_seq` of the
-    page before it (None at the start). Seqs have no gaps, so seq 1 is the start."""
+    page before it (None at the start). Seqs have no gaps, so seq 1 is the start (the
+    doctor's private thread is left out for everyone else, so their pages may skip seqs)."""
     consultation = await access.get_consultation_for(session, actor, consultation_id)
-    query = select(Message).where(Message.consultation_id == consultation.id)
+    query = select(Message).where(
+        Message.consultation_id == consultation.id, access.visible_messages(actor)
+    )
     if before_seq is not None:
         query = query.where(Message.seq < before_seq)
     newest_first = await session.scalars(
@@ -70,7 +73,9 @@ async def messages_after(
 ) -> list[Message]:
     """What a (re)connecting follower missed: messages after `since`, in `seq` order."""
     consultation = await access.get_consultation_for(session, actor, consultation_id)
-    query = select(Message).where(Message.consultation_id == consultation.id)
+    query = select(Message).where(
+        Message.consultation_id == consultation.id, access.visible_messages(actor)
+    )
     if since is not None:
         query = query.where(Message.seq > since)
     messages = list(await session.scalars(query.order_by(Message.seq).limit(limit)))

@@ -12,7 +12,9 @@ No message is lost, doubled or reordered because the database decides:
   "end";
 - many sends are stored in a few statements whatever their number (`send_messages`), which
   is how the socket hub stores everything that arrived while it was busy.
-Events go out only after the transaction commits (`realtime.publish_on_commit`).
+Events go out only after the transaction commits (`realtime.publish_on_commit`). The
+doctor's `@b` questions and their answers are the doctor's private thread
+(`access.private_to`): they go to `user:<doctor_id>` only, never the consultation's topic.
 
 Tuned (docs/realtime.md, `bench/chat.py`): plain executemany statements and `NewMessage`
 values rather than ORM objects. Change it only with the benchmark's figures beside you.
@@ -148,6 +150,7 @@ class NewMessage:
     kind: MessageKind
     body: str
     created_at: datetime
+    private_to_id: uuid.UUID | None = None
     attachment: Attachment | None = None
 
 
@@ -159,6 +162,7 @@ def _next(
     sender_role: SenderRole,
     kind: MessageKind,
     body: str,
+    private_to_id: uuid.UUID | None = None,
     attachment: Attachment | None = None,
 ) -> NewMessage:
     """A new message with the consultation's next `seq` (stored by `_store`)."""
@@ -173,6 +177,7 @@ def _next(
         kind=kind,
         body=body,
         created_at=clock.now(),
+        private_to_id=private_to_id,
         attachment=attachment,
     )
 
@@ -210,8 +215,22 @@ async def _store(
                 data=schemas.message_json(message),
             )
             for message in messages
+            if message.private_to_id is None
         ),
     )
+    # The doctor's private assistant thread never goes on the consultation's topic (its
+    # patient follows it): it goes to that doctor's own topic, kept in their event log.
+    for message in messages:
+        if message.private_to_id is not None:
+            await realtime.publish_to_user(
+                session,
+                message.private_to_id,
+                type="message.created",
+                data={
+                    **schemas.message_json(message),
+                    "consultation_id": str(message.consultation_id),
+                },
+            )
 
 
 async def append(
@@ -224,6 +243,7 @@ async def append(
     kind: MessageKind,
     body: str,
     statuses: Collection[S] | None,
+    private_to_id: uuid.UUID | None = None,
     attachment: Attachment | None = None,
 ) -> tuple[schemas.MessageView, bool]:
     """Store one message with the next `seq` if the consultation is in one of `statuses`.
@@ -243,6 +263,7 @@ async def append(
         sender_role=sender_role,
         kind=kind,
         body=body,
+        private_to_id=private_to_id,
         attachment=attachment,
     )
     if attachment is not None:
@@ -318,7 +339,9 @@ async def send_messages(
         sent={
             message.consultation_id: (locked[message.consultation_id], message.sender_id)
             for message in created
-            if message.sender_role is SenderRole.doctor and message.sender_id is not None
+            if message.sender_role is SenderRole.doctor
+            and message.sender_id is not None
+            and message.private_to_id is None
         },
     )
     return answers
@@ -351,6 +374,7 @@ def _take(
         sender_role=sender_role_of(actor, locked),
         kind=MessageKind.text,
         body=send.body,
+        private_to_id=access.private_to(actor, locked, send.body),
     )
     stored[key] = message
     created.append(message)

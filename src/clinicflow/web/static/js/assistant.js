@@ -30,11 +30,11 @@ function start({ config, api }) {
     return element;
   }
 
-  function streamBubble(seq, askerId) {
+  function streamBubble(seq, askerId, private_) {
     let item = streaming.get(seq);
     if (item) return item;
     item = document.createElement("li");
-    item.className = "bubble assistant streaming";
+    item.className = "bubble assistant streaming" + (private_ ? " private" : "");
     item.dataset.question = seq;
     item.dataset.testid = "assistant-streaming";
     const body = document.createElement("p");
@@ -118,7 +118,9 @@ function start({ config, api }) {
     const data = event.data || {};
     if (data.consultation_id && data.consultation_id !== config.id) return;
     const seq = data.question_seq;
-    const isDraft = event.topic.startsWith("user:");
+    // On the doctor's own topic: a draft (into the panel) or their private thread (inline).
+    const mineAlone = event.topic.startsWith("user:");
+    const isDraft = mineAlone && data.draft;
     if (event.type === "assistant.memory") {
       refresh("assistant_memory");
     } else if (event.type === "assistant.draft") {
@@ -128,9 +130,9 @@ function start({ config, api }) {
     } else if (isDraft && panel && event.type === "assistant.delta") {
       draftStream().textContent += data.text;
     } else if (event.type === "assistant.thinking") {
-      streamBubble(seq, data.asker_id);
+      streamBubble(seq, data.asker_id, mineAlone);
     } else if (event.type === "assistant.delta") {
-      const item = streamBubble(seq, null);
+      const item = streamBubble(seq, null, mineAlone);
       item.querySelector("p").textContent += data.text;
     } else if (event.type === "assistant.cancelled") {
       endStream(seq);
@@ -141,6 +143,7 @@ function start({ config, api }) {
     const { element, message } = e.detail;
     const match = /^assistant:(\d+)$/.exec(message.client_id || "");
     if (match) endStream(Number(match[1]));
+    if (message.private) markPrivate(element, message);
     if (panel && message.kind === "text" && message.seq) {
       element.append(button(words.remember, () => {
         api(memoryUrl, { method: "POST", body: JSON.stringify({ message_seq: message.seq }) })
@@ -148,6 +151,24 @@ function start({ config, api }) {
       }, "remember"));
     }
   });
+
+  // The doctor's private thread: marked, and each answer can be shared with the patient,
+  // which posts it into the chat as the doctor's message (it then arrives like any other).
+  function markPrivate(element, message) {
+    element.classList.add("private");
+    const mark = document.createElement("span");
+    mark.className = "private-mark";
+    mark.textContent = words.private;
+    element.querySelector("small").prepend(mark, " · ");
+    if (!panel || message.kind !== "assistant") return;
+    const share = button(words.share, () => {
+      share.disabled = true;
+      api(`/api/consultations/${config.id}/assistant/share`, {
+        method: "POST", body: JSON.stringify({ seq: message.seq }),
+      }).then(() => { share.textContent = words.shared; }, () => { share.disabled = false; });
+    }, "assistant-share");
+    element.append(share);
+  }
 
   // --- the panel's controls --------------------------------------------------------------
   if (!panel) return;

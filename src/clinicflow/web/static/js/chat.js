@@ -155,7 +155,11 @@ function start(root) {
     // consultation's topic it is kept, so a page that polls hears it too.
     live.subscribe("user:" + config.me, {
       onEvent: (event) => {
-        if (event.type.startsWith("assistant.") && config.assistant.panel) tellAssistant(event);
+        // The doctor's private assistant thread (their @b questions, its answers) comes here only.
+        if (event.type === "message.created" && event.data.consultation_id === config.id) {
+          place(event.data);
+          scrollToEnd();
+        } else if (event.type.startsWith("assistant.") && config.assistant.panel) tellAssistant(event);
         else if (event.type === "consultation.updated" && event.data.id === config.id
           && event.data.status !== config.status) scheduleReload();
       },
