@@ -1,8 +1,9 @@
 """The `/ws` endpoint: one socket per browser tab, speaking the protocol in DESIGN.md.
 
 Client → server: `subscribe {topic, since?}`, `unsubscribe {topic}`, `typing {topic}`,
-`send {topic, client_id, body}`, `ping`. Server → client: events `{topic, type, seq, data}`
-and replies that carry `op`: `subscribed`, `sent`, `pong`, `error`.
+`send {topic, client_id, body}`, `call {topic, type, call_id, data}`, `ping`. Server →
+client: events `{topic, type, seq, data}` and replies that carry `op`: `subscribed`, `sent`,
+`called`, `pong`, `error`.
 """
 
 from __future__ import annotations
@@ -259,6 +260,9 @@ async def _handle(hub: Hub, connection: Connection, text: str | None) -> None:
         elif op == "send":
             message = await hub.send(connection, topic, request)
             _reply(connection, op="sent", topic=topic, client_id=client_id, message=message)
+        elif op == "call":
+            answer = await hub.call(connection, topic, request)
+            _reply(connection, op="called", topic=topic, **answer)
         else:
             _reply(connection, op="error", code="bad_frame", message="Unknown op.")
     except MailboxClosed:
