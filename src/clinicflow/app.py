@@ -28,6 +28,7 @@ from clinicflow.assistant.runner import Assistant
 from clinicflow.auditlog import api as auditlog_api
 from clinicflow.auditlog import pages as auditlog_pages
 from clinicflow.calls import api as calls_api
+from clinicflow.calls import pages as calls_pages
 from clinicflow.calls.events import CallSignals
 from clinicflow.clinic import api as clinic_api
 from clinicflow.clinic import pages as clinic_pages
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(consultations_api.router)
     app.include_router(consultations_pages.router)
     app.include_router(calls_api.router)
+    app.include_router(calls_pages.router)
     app.include_router(records_api.router)
     app.include_router(records_lists_api.router)
     app.include_router(records_pages.router)

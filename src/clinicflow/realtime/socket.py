@@ -262,7 +262,7 @@ async def _handle(hub: Hub, connection: Connection, text: str | None) -> None:
             _reply(connection, op="sent", topic=topic, client_id=client_id, message=message)
         elif op == "call":
             answer = await hub.call(connection, topic, request)
-            _reply(connection, op="called", topic=topic, **answer)
+            _reply(connection, op="called", topic=topic, client_id=client_id, **answer)
         else:
             _reply(connection, op="error", code="bad_frame", message="Unknown op.")
     except MailboxClosed:
@@ -270,7 +270,14 @@ async def _handle(hub: Hub, connection: Connection, text: str | None) -> None:
     except LoginEnded:
         connection.abort(SIGN_IN_CODE)
     except (UnknownTopic, NotAllowed):
-        _reply(connection, op="error", topic=topic, code="not_found", message="No such topic.")
+        _reply(
+            connection,
+            op="error",
+            topic=topic,
+            client_id=client_id,
+            code="not_found",
+            message="No such topic.",
+        )
     except NotFollowing:
         _reply(
             connection, op="error", topic=topic, code="not_subscribed", message="Subscribe first."
