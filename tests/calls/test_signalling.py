@@ -74,7 +74,12 @@ async def test_a_call_is_relayed_to_the_other_participant_only_and_recorded(
     call_id = rung["call_id"]
     ring = await patient_socket.until(of("ring"))
     assert ring["topic"] == topic
-    assert ring["data"] == {"kind": "video", "call_id": call_id, "from_user_id": str(doctor.id)}
+    assert ring["data"] == {
+        "kind": "video",
+        "media": "p2p",
+        "call_id": call_id,
+        "from_user_id": str(doctor.id),
+    }
 
     assert (await call(patient_socket, topic, "accept", call_id=call_id))["status"] == "connected"
     assert (await doctor_socket.until(of("accept")))["data"]["status"] == "connected"
@@ -225,3 +230,17 @@ async def test_a_new_ring_ends_a_call_left_live(server: Server, clinic: Clinic) 
         f"/api/consultations/{consultation.id}/calls", headers=doctor.headers
     )
     assert [row["status"] for row in history.json()] == ["missed", "ringing"]
+
+
+async def test_without_livekit_calls_are_peer_to_peer_and_no_room_is_offered(
+    server: Server, clinic: Clinic
+) -> None:
+    _patient, doctor, consultation = await video(clinic)
+    topic = f"consultation:{consultation.id}"
+    rung = await call(await joined(server, doctor, topic), topic, "ring")
+    assert rung["media"] == "p2p"
+    room = await clinic.client.get(
+        f"/api/consultations/{consultation.id}/calls/{rung['call_id']}/livekit",
+        headers=doctor.headers,
+    )
+    assert room.status_code == 404

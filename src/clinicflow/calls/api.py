@@ -27,3 +27,22 @@ async def call_history(
 async def ice_servers(user: CurrentUser, settings: SettingsDep) -> schemas.IceServers:
     """The STUN and TURN servers for the caller's browser, TURN credentials minted for them."""
     return calls.ice_servers(settings=settings, actor=user)
+
+
+@router.get("/consultations/{consultation_id}/calls/{call_id}/livekit")
+async def livekit_join(
+    consultation_id: uuid.UUID,
+    call_id: uuid.UUID,
+    session: Session,
+    user: Reader,
+    settings: SettingsDep,
+) -> schemas.LiveKitJoin:
+    """Join a live call's LiveKit room: its address, its name and a token for the caller
+    (404 where calls are peer to peer)."""
+    return await calls.livekit_join(
+        session=session,
+        settings=settings,
+        actor=user,
+        consultation_id=consultation_id,
+        call_id=call_id,
+    )

@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.calls import livekit
 from clinicflow.calls import service as calls
-from clinicflow.calls.schemas import Signal
+from clinicflow.calls.schemas import Media, Signal
+from clinicflow.config import Settings
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
@@ -25,6 +27,9 @@ from clinicflow.realtime.topics import NotAllowed
 
 class CallSignals:
     """Registered for the `consultation` kind of topic (`Registry.relay_calls`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._media: Media = "livekit" if livekit.enabled(settings) else "p2p"
 
     async def signal(
         self, *, session: AsyncSession, user: Actor, key: str, payload: Mapping[str, Any]
@@ -46,8 +51,12 @@ class CallSignals:
             kind=kind,
             call_id=None if kind is Signal.ring else _call_id(payload.get("call_id")),
             data=data,
+            media=self._media,
         )
-        return {"type": kind.value, "call_id": str(call.id), "status": call.status.value}
+        answer = {"type": kind.value, "call_id": str(call.id), "status": call.status.value}
+        if kind is Signal.ring:
+            answer["media"] = self._media
+        return answer
 
 
 def _signal(value: object) -> Signal:

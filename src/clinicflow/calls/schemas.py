@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -36,6 +37,8 @@ class CallStatus(StrEnum):
 
 
 LIVE = frozenset({CallStatus.ringing, CallStatus.connected})
+# Where a call's media goes: browser to browser, or through the clinic's LiveKit server.
+Media = Literal["p2p", "livekit"]
 
 
 class Signal(StrEnum):
@@ -80,3 +83,13 @@ class IceServers(BaseModel):
     ice_servers: list[IceServer]
     # Seconds the TURN credentials are valid for (None: no minted credentials).
     ttl_seconds: int | None = None
+
+
+class LiveKitJoin(BaseModel):
+    """What the browser's LiveKit client needs to join a call's room."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    room: str
+    token: str

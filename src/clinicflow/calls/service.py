@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
-from clinicflow.calls import access
+from clinicflow.calls import access, livekit
 from clinicflow.calls.models import Call
 from clinicflow.calls.schemas import (
     LIVE,
@@ -32,6 +32,8 @@ from clinicflow.calls.schemas import (
     CallStatus,
     IceServer,
     IceServers,
+    LiveKitJoin,
+    Media,
     Signal,
 )
 from clinicflow.config import Settings
@@ -40,6 +42,7 @@ from clinicflow.core import clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
+from clinicflow.identity import service as identity
 
 S = CallStatus
 
@@ -99,9 +102,11 @@ async def signal(
     kind: Signal,
     call_id: uuid.UUID | None,
     data: Mapping[str, Any],
+    media: Media = "p2p",
 ) -> CallOut:
     """Handle one signalling frame from a participant and relay it to the other one as
-    `call.<kind>`; answers the call as it stands after the frame."""
+    `call.<kind>`; answers the call as it stands after the frame. A ring tells the other
+    side where the media will go (`media`: peer to peer, or a LiveKit room)."""
     writes = kind is Signal.ring or kind in TRANSITIONS
     consultation = await access.get_callable_for(session, actor, consultation_id, lock=writes)
     other = (
@@ -109,7 +114,7 @@ async def signal(
     )
     if kind is Signal.ring:
         call = await _ring(session, actor, consultation, other, data)
-        extra: dict[str, Any] = {"kind": call.kind.value}
+        extra: dict[str, Any] = {"kind": call.kind.value, "media": media}
     else:
         call = await _live_call(session, consultation_id, call_id)
         if kind in TRANSITIONS:
@@ -255,6 +260,27 @@ def _relay(
         to=str(to),
     )
     realtime.publish_on_commit(session, event)
+
+
+async def livekit_join(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    call_id: uuid.UUID,
+) -> LiveKitJoin:
+    """Where and how a participant joins a live call's LiveKit room (not-found when the
+    clinic has no LiveKit: its calls are peer to peer)."""
+    await access.get_callable_for(session, actor, consultation_id)
+    if not livekit.enabled(settings) or settings.livekit_url is None:
+        raise not_found()
+    call = await _live_call(session, consultation_id, call_id)
+    names = await identity.names(session, [actor.id])
+    token = livekit.mint_token(
+        settings=settings, call_id=call.id, user_id=actor.id, name=names.get(actor.id, "")
+    )
+    return LiveKitJoin(url=settings.livekit_url, room=livekit.room_name(call.id), token=token)
 
 
 def ice_servers(*, settings: Settings, actor: Actor) -> IceServers:

@@ -41,6 +41,8 @@ MODULES = {
     "realtime": "js/realtime.js",
     "chat": "js/chat.js",
     "call-media": "js/call-media.js",
+    "call-livekit": "js/call-livekit.js",
+    "livekit": "vendor/livekit-client-2.23.0.esm.js",
 }
 
 

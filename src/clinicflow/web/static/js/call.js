@@ -7,6 +7,7 @@
 // Roles: whoever starts the call is the "caller"; once the other side accepts, the caller
 // makes the offer and alone restarts ICE, so the two never offer at once.
 import { chat } from "chat";
+import { joinRoom, setMuted } from "call-livekit";
 import {
   askNotifications, busyElsewhere, iceServers, markBusy, notifyHidden, openMedia, quality, ringTone,
 } from "call-media";
@@ -60,9 +61,9 @@ function start({ config, live }, root) {
     return stream;
   }
 
-  function fresh(id, kind, caller) {
+  function fresh(id, kind, caller, media) {
     return {
-      id, kind, caller, pc: null, stream: null, pendingIce: [], connectedAt: null,
+      id, kind, caller, media, room: null, pc: null, stream: null, pendingIce: [], connectedAt: null,
       timers: [], muted: false, cameraOff: false, restarting: false, notification: null,
       unmark: null,
     };
@@ -136,6 +137,10 @@ function start({ config, live }, root) {
       await remoteVideo.setSinkId(deviceId);
       return;
     }
+    if (call.room) {
+      await call.room.switchActiveDevice(kind, deviceId);
+      return;
+    }
     const constraints = kind === "videoinput" ? { video: { deviceId: { exact: deviceId } } } : { audio: { deviceId: { exact: deviceId } } };
     const fresh = await navigator.mediaDevices.getUserMedia(constraints);
     const track = kind === "videoinput" ? fresh.getVideoTracks()[0] : fresh.getAudioTracks()[0];
@@ -171,17 +176,36 @@ function start({ config, live }, root) {
     return pc;
   }
 
+  function connected() {
+    fallback.hidden = true;
+    if (!call.connectedAt) {
+      call.connectedAt = Date.now();
+      call.timers.push(setInterval(tick, 1000));
+    }
+    showState("connected");
+  }
+
+  // The media through the clinic's LiveKit room (call-livekit.js): its states are shown
+  // like the peer connection's, and LiveKit reconnects by itself.
+  async function joinLiveKit() {
+    armFallback();
+    try {
+      call.room = await joinRoom({
+        consultationId: config.id, callId: call.id, stream: call.stream, remoteVideo,
+        onState: (state) => { if (call) (state === "connected" ? connected() : showState(state)); },
+      });
+    } catch (error) {
+      fallback.hidden = false;
+    }
+  }
+
   function watch(pc) {
     if (!call || call.pc !== pc) return;
     const state = pc.connectionState;
     if (state === "connected") {
-      fallback.hidden = true;
       call.restarting = false;
-      if (!call.connectedAt) {
-        call.connectedAt = Date.now();
-        call.timers.push(setInterval(tick, 1000), setInterval(measure, STATS_MS));
-      }
-      showState("connected");
+      if (!call.connectedAt) call.timers.push(setInterval(measure, STATS_MS));
+      connected();
     } else if (state === "disconnected" || state === "failed") {
       showState("reconnecting");
       // The network dropped: the caller restarts ICE (new candidates, same call); give a
@@ -245,7 +269,7 @@ function start({ config, live }, root) {
     if (call) return;
     say("");
     askNotifications();
-    call = fresh(null, kind, true);
+    call = fresh(null, kind, true, "p2p");
     const stream = await media(kind);
     if (!stream) {
       call = null;
@@ -257,6 +281,7 @@ function start({ config, live }, root) {
     try {
       const reply = await live.call(topic, { type: "ring", data: { kind } });
       call.id = reply.call_id;
+      call.media = reply.media || "p2p";
       call.unmark = markBusy(config.id);
       call.timers.push(setTimeout(() => { if (call && !call.pc) hangUp(words.missed); }, RING_TIMEOUT_MS));
     } catch (error) {
@@ -280,11 +305,14 @@ function start({ config, live }, root) {
     call.stream = stream;
     openStage();
     showState("connecting");
-    await connect();
-    armFallback();
+    if (call.media === "p2p") {
+      await connect();
+      armFallback();
+    }
     try {
       await signal("accept");
       call.unmark = markBusy(config.id);
+      if (call.media === "livekit") await joinLiveKit();
     } catch (error) {
       close();
       say(error.message || words.failed);
@@ -312,7 +340,7 @@ function start({ config, live }, root) {
         live.call(topic, { type: "busy", call_id: data.call_id, data: {} }).catch(() => {});
         return;
       }
-      call = fresh(data.call_id, data.kind || "audio", false);
+      call = fresh(data.call_id, data.kind || "audio", false, data.media || "p2p");
       $("[data-call-ringing-text]").textContent = words.ringing.replace("{name}", otherName());
       ringing.hidden = false;
       startBar.hidden = true;
@@ -322,7 +350,10 @@ function start({ config, live }, root) {
       return;
     }
     if (!call || data.call_id !== call.id) return;
-    if (type === "accept" && call.caller) {
+    if (type === "accept" && call.caller && call.media === "livekit") {
+      showState("connecting");
+      await joinLiveKit();
+    } else if (type === "accept" && call.caller) {
       showState("connecting");
       const pc = await connect();
       armFallback();
@@ -373,6 +404,7 @@ function start({ config, live }, root) {
     call.timers.forEach((timer) => { clearTimeout(timer); clearInterval(timer); });
     if (call.notification) call.notification.close();
     if (call.pc) call.pc.close();
+    if (call.room) call.room.disconnect();
     if (call.stream) call.stream.getTracks().forEach((track) => track.stop());
     if (call.unmark) call.unmark();
     call = null;
@@ -400,6 +432,7 @@ function start({ config, live }, root) {
     if (track) track.enabled = !call.muted;
     const sender = senderOf("audioinput");
     if (sender) await sender.replaceTrack(call.muted ? null : track);
+    if (call.room) await setMuted(call.room, "audio", call.muted);
     setPressed(muteButton, call.muted, call.muted ? words.unmute : words.mute);
   }
 
@@ -410,6 +443,7 @@ function start({ config, live }, root) {
     if (track) track.enabled = !call.cameraOff;
     const sender = senderOf("videoinput");
     if (sender) await sender.replaceTrack(call.cameraOff ? null : track);
+    if (call.room) await setMuted(call.room, "video", call.cameraOff);
     setPressed(cameraButton, call.cameraOff, call.cameraOff ? words.camera_on : words.camera_off);
   }
 
