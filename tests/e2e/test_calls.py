@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LiveServer
@@ -130,6 +131,13 @@ def test_doctor_calls_patient_accepts_media_flows_mute_and_hang_up(
         for page in (doctor, patient):
             assert grows(page, "framesIn"), "no inbound video frames"
         expect(doctor.locator("[data-testid=call-timer]")).not_to_have_text("0:00")
+        # The call's controls pass axe-core like every page (no serious problem).
+        serious = [
+            (violation["id"], [node["target"] for node in violation["nodes"]])
+            for violation in Axe().run(patient).response["violations"]
+            if violation["impact"] in {"serious", "critical"}
+        ]
+        assert serious == []
 
         # Muting takes the microphone off the connection: no audio packet leaves.
         assert grows(patient, "audioOut")
