@@ -270,13 +270,10 @@ async def _handle(hub: Hub, connection: Connection, text: str | None) -> None:
     except LoginEnded:
         connection.abort(SIGN_IN_CODE)
     except (UnknownTopic, NotAllowed):
+        # A `call` frame's client id comes back, so its sender can tell which call failed.
+        echo = {"client_id": client_id} if client_id is not None else {}
         _reply(
-            connection,
-            op="error",
-            topic=topic,
-            client_id=client_id,
-            code="not_found",
-            message="No such topic.",
+            connection, op="error", topic=topic, code="not_found", message="No such topic.", **echo
         )
     except NotFollowing:
         _reply(
