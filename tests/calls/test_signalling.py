@@ -164,7 +164,7 @@ async def test_ended_and_chat_only_consultations_take_no_calls(
         assert refused["code"] == "consultation_not_open", consultation.type
 
 
-async def test_a_call_that_outlives_its_consultation_is_cut_off(
+async def test_a_call_that_outlives_its_consultation_is_cut_off_but_can_hang_up(
     server: Server, clinic: Clinic
 ) -> None:
     _patient, doctor, consultation = await video(clinic)
@@ -177,6 +177,10 @@ async def test_a_call_that_outlives_its_consultation_is_cut_off(
     assert ended.status_code == 200, ended.text
     refused = await call(socket, topic, "offer", call_id=call_id, data=OFFER)
     assert refused["code"] == "consultation_not_open"
+    # Hanging up is still allowed, so the record gets its end.
+    assert (await call(socket, topic, "end", call_id=call_id))["status"] == "missed"
+    ringing = await call(socket, topic, "ring")
+    assert ringing["code"] == "consultation_not_open"
 
 
 async def test_only_the_person_called_answers_and_an_audio_consultation_calls_by_voice(

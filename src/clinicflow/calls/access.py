@@ -55,6 +55,19 @@ async def get_call_history_for(
     return consultation
 
 
+async def get_hangable_for(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
+) -> Encounter:
+    """Its patient and its doctor may always hang up a call, even once the consultation has
+    ended under it (its record must get its end)."""
+    consultation: Encounter = await consultations_access.get_consultation_for(
+        session, actor, consultation_id, for_update=True
+    )
+    if not consultations_access.is_participant(actor, consultation):
+        raise not_found()
+    return consultation
+
+
 async def get_callable_for(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, *, lock: bool = False
 ) -> Encounter:

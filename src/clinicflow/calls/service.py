@@ -107,8 +107,11 @@ async def signal(
     """Handle one signalling frame from a participant and relay it to the other one as
     `call.<kind>`; answers the call as it stands after the frame. A ring tells the other
     side where the media will go (`media`: peer to peer, or a LiveKit room)."""
-    writes = kind is Signal.ring or kind in TRANSITIONS
-    consultation = await access.get_callable_for(session, actor, consultation_id, lock=writes)
+    if kind is Signal.end:
+        consultation = await access.get_hangable_for(session, actor, consultation_id)
+    else:
+        writes = kind is Signal.ring or kind in TRANSITIONS
+        consultation = await access.get_callable_for(session, actor, consultation_id, lock=writes)
     other = (
         consultation.doctor_id if actor.id == consultation.patient_id else consultation.patient_id
     )
