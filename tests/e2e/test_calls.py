@@ -23,6 +23,9 @@ from tests.e2e.people import sign_in_patient, sign_in_staff
 pytestmark = pytest.mark.browser
 
 FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+# The page's test hooks (call.js): the call panel, and the call in progress.
+ROOT = "document.querySelector('[data-call-root]')"
+CALL = ROOT + ".callState()"
 
 
 @contextmanager
@@ -138,6 +141,21 @@ def test_doctor_calls_patient_accepts_media_flows_mute_and_hang_up(
             if violation["impact"] in {"serious", "critical"}
         ]
         assert serious == []
+
+        # An ICE restart (what a dropped network starts) renegotiates through the server's
+        # relay on the same call: new ICE credentials, still connected, video still flowing.
+        ufrag = CALL + ".pc.localDescription.sdp.match(/a=ice-ufrag:(\\S+)/)[1]"
+        before = doctor.evaluate(ufrag)
+        call_id = doctor.evaluate(CALL + ".id")
+        doctor.evaluate(ROOT + ".restartIce()")
+        doctor.wait_for_function(f"{ufrag} !== {before!r}")
+        patient.wait_for_function(
+            CALL + f".pc.remoteDescription.sdp.indexOf('a=ice-ufrag:{before}') === -1"
+        )
+        assert doctor.evaluate(CALL + ".id") == call_id
+        for page in (doctor, patient):
+            expect(page.locator("[data-testid=call-state]")).to_have_text("Connected")
+            assert grows(page, "framesIn"), "no video after the ICE restart"
 
         # Muting takes the microphone off the connection: no audio packet leaves.
         assert grows(patient, "audioOut")

@@ -477,7 +477,9 @@ function start({ config, live }, root) {
     onSignal(event.detail.type.slice("call.".length), event.detail.data).catch(() => {});
   });
   window.addEventListener("pagehide", () => { if (call && call.id) signal("end").catch(() => {}); });
-  // For the tests and for support: the call's peer connection, when there is one.
+  // For the tests and for support: the call's peer connection, when there is one, and the
+  // ICE restart a dropped network starts (the caller's).
   root.callState = () => call;
+  root.restartIce = restartIce;
   refreshHistory();
 }
