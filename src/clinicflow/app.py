@@ -29,6 +29,9 @@ from clinicflow.assistant.providers import build_provider
 from clinicflow.assistant.runner import Assistant
 from clinicflow.auditlog import api as auditlog_api
 from clinicflow.auditlog import pages as auditlog_pages
+from clinicflow.calls import api as calls_api
+from clinicflow.calls import pages as calls_pages
+from clinicflow.calls.events import CallSignals
 from clinicflow.clinic import api as clinic_api
 from clinicflow.clinic import pages as clinic_pages
 from clinicflow.config import Settings, get_settings
@@ -124,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(queue_pages.router)
     app.include_router(consultations_api.router)
     app.include_router(consultations_pages.router)
+    app.include_router(calls_api.router)
+    app.include_router(calls_pages.router)
     app.include_router(records_api.router)
     app.include_router(records_lists_api.router)
     app.include_router(records_pages.router)
@@ -147,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     consultation_topic = ConsultationTopic()
     runtime.hub.topics.register(consultation_topic)
     runtime.hub.track_presence(consultation_topic)
+    runtime.hub.topics.relay_calls(consultation_topic.kind, CallSignals(settings))
     runtime.hub.topics.register(AvailabilityTopic(settings=settings))
     queue_topic = queue_events.QueueTopic()
     runtime.hub.topics.register(queue_topic)

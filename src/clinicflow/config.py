@@ -200,6 +200,23 @@ class Settings(BaseSettings):
         ]
     )
 
+    # Calls (docs/calls.md): the STUN and TURN servers browsers are handed. With
+    # `turn_secret` (coturn's `static-auth-secret`) TURN credentials are minted per request
+    # in coturn's REST scheme, valid `turn_ttl_seconds`; otherwise `turn_username` and
+    # `turn_password` are handed out as they are.
+    stun_urls: list[str] = Field(default_factory=list)
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str | None = Field(default=None, repr=False)
+    turn_username: str | None = None
+    turn_password: str | None = Field(default=None, repr=False)
+    turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    # A LiveKit server (all three set) carries calls' media in a room per call instead of
+    # peer to peer; join tokens are minted per participant, valid `livekit_token_seconds`.
+    livekit_url: str | None = None
+    livekit_api_key: str | None = None
+    livekit_api_secret: str | None = Field(default=None, repr=False)
+    livekit_token_seconds: int = Field(default=7200, ge=60, le=86400)
+
     # The consultation assistant (`@b`): Gemini through google-genai when a key is set,
     # otherwise the offline retrieval provider. `gemini_base_url` points the SDK elsewhere
     # (a proxy, or the tests' stand-in server).

@@ -2,6 +2,7 @@
 
 from clinicflow.analytics.models import DailyFigures, RolledDay
 from clinicflow.assistant.models import BookingConversation, DraftRow, MemoryRow
+from clinicflow.calls.models import Call
 from clinicflow.clinic.models import ClinicSettings
 from clinicflow.consultations.models import Attachment, Consultation, Message
 from clinicflow.core.audit import AuditEntry, AuditHead
@@ -46,6 +47,7 @@ __all__ = [
     "Availability",
     "BookingConversation",
     "CalendarFeed",
+    "Call",
     "ClinicSettings",
     "ClinicalItem",
     "ClinicalItemVersion",

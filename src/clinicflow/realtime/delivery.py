@@ -90,6 +90,8 @@ class Delivery:
             return
         frame: str | None = None
         for connection, follower in list(followers.items()):
+            if event.to is not None and event.to != str(connection.member.id):
+                continue
             if follower.buffer is not None:
                 follower.buffer.append(event)
                 if len(follower.buffer) > connection.outbox.maxsize:

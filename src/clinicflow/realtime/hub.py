@@ -60,6 +60,7 @@ class Hub:
     ) -> None:
         self.broker = broker
         self.topics = Registry()
+        self._transaction = transaction
         self._followers = Followers()
         self._logins = Logins(transaction=transaction, recheck_seconds=login_recheck_seconds)
         self._presence = PresenceTracker(broker=broker, transaction=transaction, topics=self.topics)
@@ -216,3 +217,13 @@ class Hub:
         )
         self._sends.put(send)
         return await send.answer
+
+    async def call(
+        self, connection: Connection, name: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Relay a `call` frame (a call's signalling) through the topic's `Signals`, in one
+        transaction of its own: the record it keeps and the event it relays commit together."""
+        signals, key = self.topics.resolve_signals(name)
+        async with self._transaction(write=True) as session:
+            user = await self._logins.user(session, connection)
+            return await signals.signal(session=session, user=user, key=key, payload=payload)

@@ -1,8 +1,9 @@
 """The `/ws` endpoint: one socket per browser tab, speaking the protocol in DESIGN.md.
 
 Client → server: `subscribe {topic, since?}`, `unsubscribe {topic}`, `typing {topic}`,
-`send {topic, client_id, body}`, `ping`. Server → client: events `{topic, type, seq, data}`
-and replies that carry `op`: `subscribed`, `sent`, `pong`, `error`.
+`send {topic, client_id, body}`, `call {topic, type, call_id, data}`, `ping`. Server →
+client: events `{topic, type, seq, data}` and replies that carry `op`: `subscribed`, `sent`,
+`called`, `pong`, `error`.
 """
 
 from __future__ import annotations
@@ -265,6 +266,9 @@ async def _handle(hub: Hub, connection: Connection, text: str | None) -> None:
         elif op == "send":
             message = await hub.send(connection, topic, request)
             _reply(connection, op="sent", topic=topic, client_id=client_id, message=message)
+        elif op == "call":
+            answer = await hub.call(connection, topic, request)
+            _reply(connection, op="called", topic=topic, client_id=client_id, **answer)
         else:
             _reply(connection, op="error", code="bad_frame", message="Unknown op.")
     except MailboxClosed:
@@ -272,7 +276,11 @@ async def _handle(hub: Hub, connection: Connection, text: str | None) -> None:
     except LoginEnded:
         connection.abort(SIGN_IN_CODE)
     except (UnknownTopic, NotAllowed):
-        _reply(connection, op="error", topic=topic, code="not_found", message="No such topic.")
+        # A `call` frame's client id comes back, so its sender can tell which call failed.
+        echo = {"client_id": client_id} if client_id is not None else {}
+        _reply(
+            connection, op="error", topic=topic, code="not_found", message="No such topic.", **echo
+        )
     except NotFollowing:
         _reply(
             connection, op="error", topic=topic, code="not_subscribed", message="Subscribe first."

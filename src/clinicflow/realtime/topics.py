@@ -62,6 +62,19 @@ class AcceptsSends(Protocol):
         ...
 
 
+class Signals(Protocol):
+    """What relays a topic's `{"op": "call"}` frames (a call's signalling) between the
+    people on it. It decides who may signal, stores what must be kept (the call's record)
+    and publishes the relayed event on commit, narrowed to its recipient (`Event.to`)."""
+
+    async def signal(
+        self, *, session: AsyncSession, user: Actor, key: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Handle one frame (the caller commits) and answer the fields of the sender's
+        reply; refuse with an `AppError`, or `NotAllowed` for a topic not theirs."""
+        ...
+
+
 class UnknownTopic(Exception):
     """The topic name does not parse or names no registered kind."""
 
@@ -74,11 +87,25 @@ class Registry:
     def __init__(self) -> None:
         self._topics: dict[str, Topic] = {}
         self._accepting: dict[str, AcceptsSends] = {}
+        self._signals: dict[str, Signals] = {}
 
     def register(self, topic: Topic) -> None:
         self._topics[topic.kind] = topic
         if isinstance(topic, AcceptsSends):
             self._accepting[topic.kind] = topic
+
+    def relay_calls(self, kind: str, signals: Signals) -> None:
+        """Let `kind`'s topics carry `call` frames, handled by `signals` (a domain above the
+        topic's own, so it registers beside it rather than inside it)."""
+        self._signals[kind] = signals
+
+    def resolve_signals(self, name: str) -> tuple[Signals, str]:
+        """Like `resolve`, for a topic whose `call` frames are relayed."""
+        _, key = self.resolve(name)
+        signals = self._signals.get(name.partition(":")[0])
+        if signals is None:
+            raise UnknownTopic(name)
+        return signals, key
 
     def resolve_accepting(self, name: str) -> tuple[AcceptsSends, str]:
         """Like `resolve`, for a topic that takes sends (the protocol check is slow, so it

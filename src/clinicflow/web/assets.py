@@ -40,6 +40,9 @@ MODULES = {
     "uplot": "vendor/uplot-1.6.32.esm.js",
     "realtime": "js/realtime.js",
     "chat": "js/chat.js",
+    "call-media": "js/call-media.js",
+    "call-livekit": "js/call-livekit.js",
+    "livekit": "vendor/livekit-client-2.23.0.esm.js",
 }
 
 

@@ -168,6 +168,7 @@ function start(root) {
       since: newestSeq === null ? 0 : newestSeq,
       onEvent: (event) => {
         if (event.type.startsWith("assistant.")) tellAssistant(event);
+        if (event.type.startsWith("call.")) document.dispatchEvent(new CustomEvent("chat:call", { detail: event }));
         if (event.type === "message.created") {
           const atEnd = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 40;
           place(event.data);

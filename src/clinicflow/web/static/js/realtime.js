@@ -10,6 +10,7 @@
 //   live.subscribe("consultation:ID", { since: 12, onEvent: (event) => ... });
 //   live.send("consultation:ID", { client_id, body }).then((message) => ...);
 //   live.typing("consultation:ID");
+//   live.call("consultation:ID", { type: "ring", data: { kind } }).then((reply) => ...);
 // The bell (base.html) and the page both import this module under the one URL the import
 // map gives it, so the browser evaluates it once: one class, one socket.
 
@@ -27,6 +28,7 @@ export class ClinicSocket {
     this.url = options.url || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
     this.topics = new Map(); // topic -> { since, listeners }
     this.pending = new Map(); // client_id -> { topic, payload, resolve, reject, fallback, posting }
+    this.calls = new Map(); // client_id -> { resolve, reject }: `call` frames awaiting their reply
     this.stateListeners = [];
     this.state = "connecting";
     this.failures = 0;
@@ -158,6 +160,13 @@ export class ClinicSocket {
   }
 
   receive(frame) {
+    if ((frame.op === "called" || frame.op === "error") && this.calls.has(frame.client_id)) {
+      const waiting = this.calls.get(frame.client_id);
+      this.calls.delete(frame.client_id);
+      if (frame.op === "called") waiting.resolve(frame);
+      else waiting.reject(frame);
+      return;
+    }
     if (frame.op === "sent") {
       const item = this.pending.get(frame.client_id);
       if (item) {
@@ -203,6 +212,20 @@ export class ClinicSocket {
     }
     this.topics.set(topic, { since, listeners: [onEvent] });
     this.write({ op: "subscribe", topic, since });
+  }
+
+  // A call's signalling frame (docs/calls.md), sent now or refused at once: a session
+  // description or a candidate is stale by the time a socket reopens, and the call
+  // recovers by an ICE restart instead. Resolves with the `called` reply.
+  call(topic, frame) {
+    return new Promise((resolve, reject) => {
+      const client_id = crypto.randomUUID();
+      this.calls.set(client_id, { resolve, reject });
+      if (!this.write({ op: "call", topic, client_id, ...frame })) {
+        this.calls.delete(client_id);
+        reject({ op: "error", code: "offline" });
+      }
+    });
   }
 
   // Sent now if the socket is open, else when it reopens, or over HTTP with `fallback`

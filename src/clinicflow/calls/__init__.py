@@ -1,0 +1,1 @@
+"""Calls: audio and video calls inside a consultation, their signalling and their record."""
