@@ -40,6 +40,7 @@ MODULES = {
     "uplot": "vendor/uplot-1.6.32.esm.js",
     "realtime": "js/realtime.js",
     "chat": "js/chat.js",
+    "moments": "js/moments.js",
 }
 
 
