@@ -60,7 +60,8 @@ async def notify(
     (deactivated) or were already told (`dedupe_key`).
 
     `times` are moments the text names: each is written here, once the recipient's language
-    is known, on the clinic's clock (core/moments.py), so the SMS says what the page says."""
+    is known, on the clinic's clock (core/moments.py) and labelled with its zone (a text is
+    read wherever its reader is), so the SMS says what the page says."""
     if dedupe_key is not None and await already_told(session, dedupe_key):
         return None
     recipient = await recipient_of(session, user_id)
@@ -69,9 +70,9 @@ async def notify(
     template = templates.TEMPLATES[kind]
     filled = dict(values or {})
     if times:
-        zone = (await clinic.current(session=session)).zone
+        zone = (await clinic.current(session=session)).timezone
         for name, at in times.items():
-            filled[name] = moments.format_moment(at, zone, recipient.language)
+            filled[name] = f"{moments.format_moment(at, zone, recipient.language)} ({zone})"
     title, body = templates.render(kind, recipient.language, filled)
     chosen = await session.scalar(
         select(Preference.channels).where(Preference.user_id == user_id, Preference.kind == kind)
