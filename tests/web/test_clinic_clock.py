@@ -4,7 +4,8 @@ log, the notifications and a booking's text.
 
 The clinic here is in Asia/Kolkata (UTC+05:30), which is neither UTC nor the doctor's
 Africa/Nairobi (UTC+03:00), so each of the three clocks gives a different time: the frozen
-clock's 09:00 UTC is 14:30 at the clinic and 12:00 on the doctor's week.
+clock's 09:00 UTC is 14:30 at the clinic and 12:00 on the doctor's week. The booking pages
+too: only the doctor's weekly-hours editor keeps the doctor's zone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from clinicflow.config import Settings
@@ -24,6 +26,8 @@ from tests.factories import Accounts, csrf_from, sign_in_page_patient, sign_in_p
 from tests.notifications.helpers import notify
 from tests.queue.clinic import AFTERNOON, QueueClinic
 from tests.records.clinic import RecordsClinic
+from tests.scheduling.clinic import TUESDAY_9
+from tests.web.tour import browser
 
 pytestmark = pytest.mark.usefixtures("app", "frozen_clock")
 
@@ -149,3 +153,32 @@ async def test_a_swahili_patient_reads_a_booking_on_the_clinics_clock(
     assert not any("14:00" in body or "11:00" in body for body in bodies), bodies
 
     assert f"2 Mac 2026 {CLINIC_CLOCK}" in await in_swahili(client, "/notifications")
+
+
+async def test_the_booking_week_and_the_desks_list_are_on_the_clinics_clock(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, app: FastAPI
+) -> None:
+    """The doctor's week is written in Nairobi (08:00-12:00 there is 10:30-14:30 at the
+    clinic); a patient choosing a time and the desk reading the day both see the clinic's
+    clock and its zone named, never the doctor's."""
+    clinic = QueueClinic(client, accounts, runtime)
+    doctor, _headers = await clinic.doctor()
+    _patient, patient_headers = await clinic.patient()
+    booked = await clinic.book(patient_headers, doctor, TUESDAY_9)  # 09:00 Nairobi
+    assert booked.status_code == 201, booked.text
+
+    await sign_in_page_patient(client, runtime, await accounts.make(Role.patient))
+    week_page = await client.get(f"/book/{doctor.id}", params={"week": "2026-03-02"})
+    assert week_page.status_code == 200, week_page.text
+    week = text(week_page.text)
+    assert "Asia/Kolkata (UTC+05:30)" in week
+    assert "Africa/Nairobi" not in week
+    assert "10:30" in week  # the doctor's 08:00, the first time of the day
+    assert "08:00" not in week
+
+    async with browser(app) as front_desk:
+        await sign_in_page_staff(front_desk, await accounts.make(Role.receptionist))
+        listing = await in_swahili(front_desk, "/appointments?from=2026-03-03&to=2026-03-03")
+    assert "11:30–11:45" in listing  # the doctor's 09:00
+    assert "09:00" not in listing
+    assert "Asia/Kolkata" in listing
