@@ -222,26 +222,6 @@ async def test_a_cancelled_slot_is_held_for_the_first_patient_and_they_are_told(
     assert offer_texts(runtime, second.phone) == []
 
 
-async def test_the_offer_text_is_on_the_clinics_clock_not_the_doctors(
-    waitlist: Waitlist, runtime: Runtime
-) -> None:
-    """A clinic in Asia/Kolkata (UTC+05:30) with a Nairobi doctor (UTC+03:00): Tuesday's
-    09:00 Nairobi slot (06:00 UTC) is offered as 11:30 Kolkata, held until 14:45 (12:15
-    Nairobi), and the zone named is the clinic's."""
-    admin = await waitlist.clinic.staff(Role.admin)
-    changed = await waitlist.client.put(
-        "/api/admin/clinic", json={"timezone": "Asia/Kolkata"}, headers=admin
-    )
-    assert changed.status_code == 200, changed.text
-    first, _headers = await waitlist.waiting()
-    await waitlist.booked_then_freed(TUESDAY_9)
-    (text,) = offer_texts(runtime, first.phone)
-    assert "Tuesday 3 March at 11:30 (Asia/Kolkata)" in text
-    assert "until 14:45" in text
-    assert "09:00" not in text
-    assert "Africa/Nairobi" not in text
-
-
 async def test_a_rescheduled_from_slot_is_offered(waitlist: Waitlist) -> None:
     _, headers = await waitlist.waiting()
     await waitlist.booked_then_freed(TUESDAY_9, how="reschedule")

@@ -182,3 +182,35 @@ async def test_the_booking_week_and_the_desks_list_are_on_the_clinics_clock(
     assert "11:30–11:45" in listing  # the doctor's 09:00
     assert "09:00" not in listing
     assert "Asia/Kolkata" in listing
+
+
+async def test_a_waitlist_offer_is_texted_on_the_clinics_clock(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    """Tuesday's 09:00 Nairobi slot (06:00 UTC), freed, is offered as 11:30 at the clinic,
+    held until 14:45 (the frozen 09:00 UTC plus the 15-minute hold), naming the clinic's zone."""
+    clinic = QueueClinic(client, accounts, runtime)
+    doctor, _headers = await clinic.doctor()
+    waiting, waiting_headers = await clinic.patient()
+    joined = await client.post(
+        "/api/waitlist",
+        json={"doctor_id": str(doctor.id), "from": "2026-03-03", "to": "2026-03-03"},
+        headers=waiting_headers,
+    )
+    assert joined.status_code == 201, joined.text
+    _other, other_headers = await clinic.patient()
+    booked = await clinic.book(other_headers, doctor, TUESDAY_9)
+    assert booked.status_code == 201, booked.text
+    freed = await client.post(
+        f"/api/appointments/{booked.json()['id']}/cancel", headers=other_headers
+    )
+    assert freed.status_code == 200, freed.text
+
+    assert runtime.outbox is not None
+    [text] = [
+        m.body for m in runtime.outbox.messages() if m.to == waiting.phone and "free time" in m.body
+    ]
+    assert "Tuesday 3 March at 11:30 (Asia/Kolkata)" in text
+    assert "until 14:45" in text
+    assert "09:00" not in text
+    assert "Africa/Nairobi" not in text
