@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.config import Settings
 from clinicflow.consultations.models import Consultation, Message
 from clinicflow.consultations.schemas import ConsultationStatus, MessageKind
-from clinicflow.identity.models import User
+from clinicflow.identity.models import DoctorProfile, Specialty, User
 from clinicflow.identity.schemas import Role
 from clinicflow.queue.models import QueueEntry
 from clinicflow.records.models import Prescription, VisitNoteVersion
@@ -107,6 +107,12 @@ async def test_demo_loads_once_and_prints_logins(settings: Settings, session: As
     weeks = (await session.scalars(select(Availability))).all()
     assert len(weeks) == 3
     assert all(week.weekly["mon"] for week in weeks), "demo doctors have hours to book"
+    # The demo doctors' specialties come from the list, so a Swahili reader reads Swahili.
+    listed = (await session.scalars(select(DoctorProfile.specialty_id))).all()
+    assert len(listed) == 3
+    assert all(listed), "every demo doctor's specialty is one of the list's"
+    names = (await session.scalars(select(Specialty.name_sw).order_by(Specialty.name_sw))).all()
+    assert names == ["Ngozi", "Tiba ya jumla", "Watoto"]
     tokens = (await session.scalars(select(QueueEntry.token).order_by(QueueEntry.token))).all()
     assert tokens == [1, 2, 3, 4], "the demo queue has patients waiting"
     statuses = (await session.scalars(select(Consultation.status))).all()

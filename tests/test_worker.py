@@ -268,7 +268,7 @@ async def test_reminders_a_day_and_an_hour_before_once_each(
 
     found = await told(session, patient.id)
     assert kinds(found) == ["booking_confirmed", "reminder_24h", "reminder_1h"]
-    assert found[1][2] == f"Reminder: you see {doctor.name} on 2026-03-05 09:00 (Africa/Nairobi)."
+    assert found[1][2] == f"Reminder: you see {doctor.name} on Mar 5, 2026, 09:00 (Africa/Nairobi)."
     assert found[2][1] == {"in_app", "sms"}
     assert kinds(await told(session, late.id)) == ["booking_confirmed", "reminder_1h"]
 

@@ -52,6 +52,14 @@ STAFF = [
     ),
 ]
 
+# The specialty list the admin keeps, named in both languages, so a Swahili reader of the
+# demo reads "Watoto", not "Paediatrics"; each demo doctor's specialty is taken from it.
+SPECIALTIES = {
+    "General practice": "Tiba ya jumla",
+    "Paediatrics": "Watoto",
+    "Dermatology": "Ngozi",
+}
+
 # Every demo doctor works weekday mornings and afternoons, so there is something to book.
 # The demo's patients each start one or two consultations: the cap is the product's default.
 DEMO_PENDING = 3
@@ -111,8 +119,20 @@ async def load(session: AsyncSession) -> str | None:
         staff.append(user)
         lines.append(f"  {role.value:<13} {email:<32} {password}")
     admin = staff[0]
+    listed = {
+        name_en: await identity.add_specialty(
+            session=session, actor=admin, name_en=name_en, name_sw=name_sw
+        )
+        for name_en, name_sw in SPECIALTIES.items()
+    }
     for doctor, (_, _, _, profile) in zip(staff, STAFF, strict=True):
         if doctor.role is Role.doctor:
+            await identity.update_doctor_profile(
+                session=session,
+                actor=admin,
+                doctor_id=doctor.id,
+                changes={"specialty_id": listed[str(profile["specialty"])].id},
+            )
             await scheduling.set_availability(
                 session=session,
                 actor=admin,

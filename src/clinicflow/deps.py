@@ -60,8 +60,13 @@ Limiter = Annotated[RateLimiter, Depends(get_limiter)]
 ClientInfo = Annotated[identity.Client, Depends(get_client)]
 
 
-async def get_clinic(session: Session, settings: SettingsDep) -> ClinicProfile:
-    return await clinic.current(session=session, defaults=settings)
+async def get_clinic(request: Request, session: Session, settings: SettingsDep) -> ClinicProfile:
+    """The clinic's settings; its zone is also kept on the request, where the pages' `moment`
+    filter reads it (web/templating.py). Every page with a viewer asks for it (below); a
+    public page that shows a time declares `Clinic` itself."""
+    profile = await clinic.current(session=session, defaults=settings)
+    request.state.clinic_zone = profile.timezone
+    return profile
 
 
 Clinic = Annotated[ClinicProfile, Depends(get_clinic)]
@@ -203,9 +208,12 @@ class PasswordChangeRedirect(Exception):
         self.next_path = next_path
 
 
-async def get_page_user_with_any_password(request: Request, auth: AuthenticatedDep) -> User:
+async def get_page_user_with_any_password(
+    request: Request, auth: AuthenticatedDep, _clinic: Clinic
+) -> User:
     """The signed-in page user, even one still holding a temporary password (the
-    change-password page itself)."""
+    change-password page itself). Every page with a viewer also reads the clinic, so its
+    times are on the clinic's clock (`_clinic` keeps the zone on the request)."""
     if auth is None:
         raise LoginRedirect(request.url.path)
     _remember_viewer(request, auth.user)
@@ -221,7 +229,9 @@ async def get_page_user(request: Request, user: PageUserWithAnyPassword) -> User
     return user
 
 
-async def get_optional_page_user(request: Request, auth: AuthenticatedDep) -> User | None:
+async def get_optional_page_user(
+    request: Request, auth: AuthenticatedDep, _clinic: Clinic
+) -> User | None:
     user = auth.user if auth else None
     _remember_viewer(request, user)
     return user

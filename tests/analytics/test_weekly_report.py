@@ -120,7 +120,7 @@ async def test_every_active_admin_gets_last_weeks_figures_once_with_pdf_and_csv(
     await _run(runtime)  # a second run (or worker) tells nobody twice
     [told] = (await session.scalars(weekly)).all()
     assert told.user_id == admin.id
-    assert "2026-03-02 - 2026-03-08" in told.body
+    assert "Mar 2, 2026 - Mar 8, 2026" in told.body  # the clinic's days, in words
     assert "2 visits" in told.body
     files = (
         await session.scalars(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer, StaffAccount
 from tests.e2e.people import register_walk_in, sign_in_patient, sign_in_staff
@@ -202,4 +202,6 @@ def test_the_states_that_failed_contrast_are_readable(
     composer.locator("textarea").fill("Habari daktari")
     composer.locator("button[type=submit]").click()
     patient.locator(".bubble.mine").first.wait_for()
+    # The stored bubble, not the faded one still being sent (axe would catch it mid-send).
+    expect(patient.locator(".bubble.mine.pending")).to_have_count(0)
     assert _problems(patient, chat) == []

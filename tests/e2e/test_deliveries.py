@@ -90,6 +90,9 @@ def test_the_admin_sees_why_and_retries_every_failed_sms_at_once(
     attempts.locator("summary").click()
     expect(attempts.locator("[data-testid=attempt]")).to_contain_text("HTTP 503")
     expect(attempts.locator("[data-testid=attempt]")).to_contain_text("Service Unavailable")
+    # On a phone each delivery is a card: no column hides past its region's right edge.
+    table = page.get_by_test_id("deliveries")
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")
 
     # Nothing happens on the first click: the page asks first.
     retry_all = page.locator("[data-testid=retry-all]")

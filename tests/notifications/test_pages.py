@@ -76,7 +76,7 @@ async def test_each_notification_links_to_what_it_is_about_at_clinic_time(
     links = re.findall(r'<a href="([^"]+)" class="notification-link"', page)
     assert sorted(links) == ["/appointments", "/queue"]
     # 09:00 UTC is 12:00 in Nairobi, the clinic's zone; no UTC time on the page.
-    assert "2026-03-02 12:00" in page
+    assert "Mar 2, 2026, 12:00" in page
     assert "UTC" not in page
 
 

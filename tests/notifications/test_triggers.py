@@ -55,9 +55,9 @@ async def test_booking_confirmed_moved_and_cancelled_in_swahili(
     assert all(channels == {"in_app", "sms"} for _kind, channels, _body in found)
     confirmed, moved_to, cancelled_body = (body for _kind, _channels, body in found)
     assert confirmed == (
-        f"Miadi yako na {doctor.name} tarehe 2026-03-03 09:00 (Africa/Nairobi) imethibitishwa."
+        f"Miadi yako na {doctor.name} tarehe 3 Mac 2026 09:00 (Africa/Nairobi) imethibitishwa."
     )
-    assert "2026-03-03 09:15" in moved_to
+    assert "3 Mac 2026 09:15 (Africa/Nairobi)" in moved_to
     assert cancelled_body.startswith("Miadi yako na")
 
 

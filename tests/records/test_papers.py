@@ -99,6 +99,50 @@ async def test_a_swahili_patients_papers_are_in_swahili_in_the_clinics_zone(
     assert "Pumzika" in record
 
 
+async def test_a_prescription_issued_late_in_utc_is_dated_the_clinics_next_day(
+    clinic: RecordsClinic, frozen_clock: FrozenClock
+) -> None:
+    """21:05 UTC on 5 December is 00:05 on 6 December in Nairobi: the PDF (in English and
+    in Swahili, 24-hour in both), the record's PDF and the public verification page all
+    say 6 December, never 5 December nor a UTC time."""
+    frozen_clock.current = datetime(2026, 12, 5, 21, 5, tzinfo=UTC)
+    patient = await swahili_patient(clinic)
+    user = await clinic.accounts.make(Role.doctor, profile={"meet_url": MEET})
+    doctor = Person(user, bearer(await login(clinic.client, user)))
+    visit = await clinic.visit(patient, doctor)
+    issued = (await clinic.prescribe(doctor, visit.id)).json()
+    address = f"/api/prescriptions/{issued['id']}.pdf"
+
+    swahili = text_of((await clinic.client.get(address, headers=patient.headers)).content)
+    assert "6 Des 2026 00:05 (Africa/Nairobi)" in swahili
+    english = text_of(
+        (await clinic.client.get(address, params={"lang": "en"}, headers=patient.headers)).content
+    )
+    assert "Dec 6, 2026, 00:05 (Africa/Nairobi)" in english
+    for paper in (swahili, english):
+        assert "21:05" not in paper
+        assert "Dec 5" not in paper
+        assert "5 Des" not in paper
+        assert "AM" not in paper
+
+    record = text_of(
+        (
+            await clinic.client.get(
+                f"/api/patients/{patient.id}/export.pdf", headers=patient.headers
+            )
+        ).content
+    )
+    assert "6 Des 2026 00:05" in record
+    assert "Imekamilika" in record  # the visit's status ("Finished"), in Swahili
+    assert "21:05" not in record
+
+    verified = await clinic.client.get(
+        f"/verify/{issued['verification_code']}", headers={"Cookie": "cf_lang=en"}
+    )
+    assert "Dec 6, 2026" in verified.text
+    assert "Dec 5, 2026" not in verified.text
+
+
 def test_the_clinic_time_zone_must_be_a_real_one(settings: Settings) -> None:
     with pytest.raises(ValidationError):
         Settings.model_validate({**settings.model_dump(), "clinic_timezone": "Africa/Nairobbi"})

@@ -138,7 +138,7 @@ async def test_a_cancelled_slot_is_held_for_the_first_patient_and_they_are_told(
     texts = offer_texts(runtime, first.phone)
     assert len(texts) == 1
     assert "Tuesday 3 March at 09:00" in texts[0]
-    assert "12:15" in texts[0]  # held until, on the doctor's (Nairobi) clock
+    assert "12:15" in texts[0]  # held until, on the clinic's (Nairobi) clock
     assert offer_texts(runtime, second.phone) == []
 
 

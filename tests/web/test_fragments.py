@@ -33,7 +33,7 @@ def listing(rows: int) -> dict[str, Any]:
         "patient_name": "Amina",
         "doctor_name": "Dr Otieno",
         "problem": "Headache for three days",
-        "created_at_label": datetime(2026, 3, 2, 9, tzinfo=UTC).isoformat(),
+        "created_at": datetime(2026, 3, 2, 9, tzinfo=UTC),
     }
     return {
         "groups": [("Waiting", [row] * rows, "waiting")],

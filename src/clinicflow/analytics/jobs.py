@@ -67,7 +67,7 @@ async def send_weekly_report(runtime: Runtime, session: AsyncSession) -> None:
             user_id=admin.id,
             kind=Kind.weekly_report,
             values={
-                "period": report.period_label(week),
+                "period": report.period_label(week, language),
                 "visits": str(summary.visits),
                 "completed": str(summary.completed),
                 "no_show_rate": report.percent(summary.no_show_rate),

@@ -12,6 +12,7 @@ from fpdf import FPDF
 
 from clinicflow.analytics.schemas import Summary
 from clinicflow.analytics.service import to_csv
+from clinicflow.core.moments import format_day
 from clinicflow.i18n import gettext_in
 
 # Monday at this hour, clinic time, the week before is reported.
@@ -78,8 +79,10 @@ def anything_happened(summary: Summary) -> bool:
     )
 
 
-def period_label(week: Week) -> str:
-    return f"{week.first.isoformat()} - {week.last.isoformat()}"
+def period_label(week: Week, language: str) -> str:
+    """The week's first and last days (the clinic's) in the reader's words: 30 Nov 2026 -
+    6 Des 2026."""
+    return f"{format_day(week.first, language)} - {format_day(week.last, language)}"
 
 
 def pdf(summary: Summary, *, clinic_name: str, week: Week, language: str) -> bytes:
@@ -87,7 +90,7 @@ def pdf(summary: Summary, *, clinic_name: str, week: Week, language: str) -> byt
         return gettext_in(language, text)
 
     doc = FPDF(format="A4")
-    doc.set_title(_latin(f"{clinic_name}: {_('Weekly report')} {period_label(week)}"))
+    doc.set_title(_latin(f"{clinic_name}: {_('Weekly report')} {period_label(week, language)}"))
     doc.add_page()
     doc.set_font("helvetica", "B", 16)
     doc.cell(0, 10, _latin(clinic_name), new_x="LMARGIN", new_y="NEXT")
@@ -95,7 +98,7 @@ def pdf(summary: Summary, *, clinic_name: str, week: Week, language: str) -> byt
     doc.cell(
         0,
         7,
-        _latin(f"{_('Weekly report')}: {period_label(week)} ({summary.timezone})"),
+        _latin(f"{_('Weekly report')}: {period_label(week, language)} ({summary.timezone})"),
         new_x="LMARGIN",
         new_y="NEXT",
     )

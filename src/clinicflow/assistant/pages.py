@@ -31,10 +31,10 @@ from clinicflow.assistant import service as assistant
 from clinicflow.assistant.prescription import PrescriptionDraft
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.schemas import ConsultationStatus, ConsultationView
+from clinicflow.core import moments
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import Clinic, CsrfProtected, PageViewer, RuntimeDep, Session
-from clinicflow.identity import service as identity
 from clinicflow.records import pages as chart
 from clinicflow.routing import TransactionalRoute, writes
 from clinicflow.web.templating import render_block
@@ -46,25 +46,23 @@ CHAT_TEMPLATE = "consultations/chat.html"
 PanelBlock = Literal["assistant_memory", "assistant_drafts"]
 
 
-async def _zone(session: AsyncSession, doctor_id: uuid.UUID) -> ZoneInfo:
-    """The doctor's own clock (their profile's zone), whatever zone the browser is in."""
-    doctor = await identity.get_doctor(session, doctor_id)
-    return ZoneInfo(doctor.doctor.timezone if doctor.doctor else "UTC")
-
-
 async def _memory(
     session: AsyncSession,
     user: Actor,
     store: memory_stores.MemoryStore,
     consultation: ConsultationView,
+    zone: ZoneInfo,
 ) -> list[dict[str, Any]]:
-    """The memory list, oldest first, each item with its time on the doctor's clock."""
+    """The memory list, oldest first, each item with its time on the clinic's clock."""
     items = await assistant.list_memory(
         session=session, actor=user, store=store, consultation_id=consultation.id
     )
-    zone = await _zone(session, consultation.doctor_id)
     return [
-        {"id": item.id, "text": item.text, "time": f"{item.created_at.astimezone(zone):%H:%M}"}
+        {
+            "id": item.id,
+            "text": item.text,
+            "time": moments.format_moment(item.created_at, zone, style="time"),
+        }
         for item in items
     ]
 
@@ -91,6 +89,7 @@ async def panel_fragment(
     block: Annotated[PanelBlock, Query()],
     session: Session,
     runtime: RuntimeDep,
+    clinic: Clinic,
     user: PageViewer,
 ) -> Response:
     """One block of the chat page's panel, drawn alone: the memory list or the drafts box.
@@ -103,7 +102,7 @@ async def panel_fragment(
     context: dict[str, Any] = {"consultation_id": consultation.id}
     if block == "assistant_memory":
         store = memory_stores.store_for(runtime.settings, runtime.redis, session)
-        context["memory"] = await _memory(session, user, store, consultation)
+        context["memory"] = await _memory(session, user, store, consultation, clinic.zone)
     else:
         context["draft"] = await _draft(session, user, consultation.id)
         context["draft_chart"] = (

@@ -82,7 +82,6 @@ async def audit_page(
     rows: list[dict[str, Any]] = [
         {
             "row": row,
-            "at": row.occurred_at.astimezone(clinic.zone).strftime("%Y-%m-%d %H:%M:%S"),
             "details": _details_text(row),
         }
         for row in result.items

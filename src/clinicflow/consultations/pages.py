@@ -14,12 +14,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from babel.dates import format_datetime
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow import i18n
 from clinicflow.consultations import access, schemas
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation
@@ -63,10 +61,6 @@ class StartForm:
         return list(ConsultationType)
 
 
-def _when(value: Any) -> str:
-    return format_datetime(value, format="medium", locale=i18n.current_language())
-
-
 async def _doctor_choices(session: AsyncSession) -> list[dict[str, str]]:
     doctors = await identity.search_doctors(session)
     return [
@@ -76,7 +70,7 @@ async def _doctor_choices(session: AsyncSession) -> list[dict[str, str]]:
 
 
 def _rows(items: Sequence[schemas.ConsultationOut | schemas.DeskEntry]) -> list[dict[str, Any]]:
-    return [{**item.__dict__, "created_at_label": _when(item.created_at)} for item in items]
+    return [dict(item.__dict__) for item in items]
 
 
 async def _list_context(session: AsyncSession, user: Actor) -> dict[str, Any]:

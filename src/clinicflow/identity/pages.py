@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from babel.dates import format_datetime
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow import i18n
 from clinicflow.config import Settings
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
@@ -338,7 +337,7 @@ async def save_my_details(
 @dataclass(frozen=True)
 class VersionRow:
     version: int
-    when: str
+    when: datetime  # shown `| moment`, on the clinic's clock
     fields: str
     by: str
 
@@ -361,7 +360,7 @@ async def _profile_context(
         versions = [
             VersionRow(
                 v.version,
-                format_datetime(v.changed_at, format="medium", locale=i18n.current_language()),
+                v.changed_at,
                 ", ".join(labels.get(f, f) for f in v.fields),
                 names.get(v.changed_by_id, "") if v.changed_by_id else "",
             )

@@ -30,7 +30,7 @@ from clinicflow.web.assets import STATIC_DIR
 from clinicflow.web.templating import refusal_page, render, render_block
 
 # The development outbox: mounted only when CLINICFLOW_ENV=development (404 elsewhere).
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 inbox = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 service_worker = APIRouter(include_in_schema=False)
 
@@ -42,7 +42,9 @@ async def outbox_json(runtime: RuntimeDep) -> list[dict[str, Any]]:
 
 
 @router.get("/dev/outbox")
-async def outbox_page(request: Request, runtime: RuntimeDep) -> Response:
+async def outbox_page(request: Request, runtime: RuntimeDep, clinic: Clinic) -> Response:
+    """What the app would have sent, newest first, each at the clinic's time (`clinic` puts
+    its zone on the page)."""
     messages = runtime.outbox.messages() if runtime.outbox else []
     return render(request, "notifications/outbox.html", {"messages": messages})
 
@@ -88,7 +90,6 @@ async def list_page(
     request: Request,
     session: Session,
     user: PageUser,
-    clinic: Clinic,
     block: Literal["notification_items"] | None = None,
 ) -> Response:
     """The viewer's notifications, each a link to what it is about, times on the clinic's
@@ -99,7 +100,6 @@ async def list_page(
         "items": rows,
         "unread": unread,
         "targets": {row.id: target(row.kind, row.consultation_id) for row in rows},
-        "zone": clinic.zone,
     }
     if block is not None:
         return render_block(request, "notifications/list.html", block, context)
@@ -162,7 +162,6 @@ async def deliveries_page(
     request: Request,
     session: Session,
     user: PageUser,
-    clinic: Clinic,
     status: DeliveryStatus | None = None,
     channel: Channel | None = None,
     type: Kind | None = None,
@@ -181,7 +180,6 @@ async def deliveries_page(
         {
             "rows": rows,
             "attempts": attempts,
-            "zone": clinic.zone,
             "retried": int(retried) if retried.isdigit() else None,
             "failed_shown": sum(
                 row.status in (DeliveryStatus.failed, DeliveryStatus.gave_up) for row in rows

@@ -19,15 +19,14 @@ from datetime import date
 from typing import Annotated, Any, Protocol
 from urllib.parse import urlencode
 
-from babel.dates import format_date, format_datetime
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from clinicflow import i18n
 from clinicflow.consultations import service as consultations
+from clinicflow.core import moments
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.core.labels import choices
@@ -91,14 +90,6 @@ def _draft_source(request: Request) -> DraftSource:
 Drafts = Annotated[DraftSource, Depends(_draft_source)]
 
 
-def _when(value: Any) -> str:
-    return format_datetime(value, format="medium", locale=i18n.current_language())
-
-
-def _day(value: Any) -> str:
-    return format_date(value, format="medium", locale=i18n.current_language())
-
-
 def _date_or_none(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
@@ -138,8 +129,6 @@ async def _timeline(
         "filters": filters,
         "more_query": urlencode({**more, "cursor": page.next_cursor or ""}),
         "doctors": sorted(doctors.items(), key=lambda pair: pair[1]),
-        "when": _when,
-        "day": _day,
     }
 
 
@@ -366,6 +355,6 @@ async def verify(
         {
             "result": result,
             "code": code,
-            "issued_on": _day(result.issued_on) if result.issued_on else "",
+            "issued_on": moments.format_day(result.issued_on) if result.issued_on else "",
         },
     )

@@ -20,11 +20,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import qrcode  # type: ignore[import-untyped]
-from babel.dates import format_date, format_datetime
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from clinicflow import i18n
+from clinicflow.core import moments
 from clinicflow.i18n import gettext as _
 from clinicflow.identity.schemas import Sex
 from clinicflow.records import schemas
@@ -151,12 +151,9 @@ class _Document(FPDF):
         self.section(_("Warning signs"), prescription.warning_signs)
         self.section(_("In an emergency"), prescription.emergency_instructions)
 
-    def date(self, at: datetime) -> str:
-        return format_date(at.astimezone(self.zone), format="medium", locale=self.language)
-
     def when(self, at: datetime) -> str:
         """A time on paper, labelled with the clinic's zone: the reader may be elsewhere."""
-        local = format_datetime(at.astimezone(self.zone), format="medium", locale=self.language)
+        local = moments.format_moment(at, self.zone, self.language)
         return f"{local} ({self.letterhead.timezone})"
 
 
@@ -224,7 +221,7 @@ def record_pdf(record: Record, *, letterhead: Letterhead, language: str) -> byte
             if item.note.follow_up_on:
                 doc.line_of(
                     _("Follow-up"),
-                    format_date(item.note.follow_up_on, format="medium", locale=language),
+                    moments.format_day(item.note.follow_up_on, language),
                 )
             doc.markdown(_("Visit notes"), item.note.body_markdown)
         for prescription in item.prescriptions:

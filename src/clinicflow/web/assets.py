@@ -43,6 +43,7 @@ MODULES = {
     "call-media": "js/call-media.js",
     "call-livekit": "js/call-livekit.js",
     "livekit": "vendor/livekit-client-2.23.0.esm.js",
+    "moments": "js/moments.js",
 }
 
 

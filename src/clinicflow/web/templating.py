@@ -10,6 +10,7 @@ same context, for a live page that fetches the part an event changed and swaps i
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from jinja2_fragments import render_block as draw_block
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
-from clinicflow.core import labels, security
+from clinicflow.core import labels, moments, security
 from clinicflow.core.errors import AppError
 from clinicflow.db import KeepChanges
 from clinicflow.deps import CSRF_COOKIE
@@ -42,6 +43,25 @@ _environment.policies["ext.i18n.trimmed"] = True
 _environment.globals["static_url"] = ASSETS.url
 _environment.globals["import_map"] = ASSETS.import_map()
 _environment.globals["choices"] = labels.choices
+
+
+@jinja2.pass_context
+def moment(context: Any, at: datetime | None, style: moments.Style = "datetime") -> str:
+    """`{{ at | moment }}`, `{{ at | moment("time") }}`: a stored moment on the clinic's clock,
+    in the page's language (core/moments.py). The zone comes from the page's context, which
+    has it when the route declares `deps.Clinic`; a page that forgot fails loudly rather than
+    showing UTC."""
+    if at is None:
+        return ""
+    zone = context.get("clinic_zone")
+    if not zone:
+        raise RuntimeError("a page that shows a time declares deps.Clinic")
+    return moments.format_moment(at, zone, i18n.current_language(), style)
+
+
+_environment.filters["moment"] = moment
+# A calendar day already on the clinic's clock (a follow-up date, an onset): words only.
+_environment.filters["day"] = moments.format_day
 templates = Jinja2Templates(env=_environment)
 
 
@@ -75,6 +95,7 @@ def page_context(request: Request, context: dict[str, Any] | None) -> dict[str, 
         "csrf_token": csrf_token(request),
         "lang": i18n.current_language(),
         "languages": i18n.LANGUAGES,
+        "clinic_zone": getattr(request.state, "clinic_zone", None),
         **(context or {}),
     }
 

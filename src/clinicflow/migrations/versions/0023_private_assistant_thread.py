@@ -3,7 +3,7 @@ message (their `@b` question, or its answer) is private to; null for the shared 
 Booking by conversation: `assistant_booking_conversations`.
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-06 08:30:00.000000
 """
 

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
-from clinicflow.clinic import service as clinic
 from clinicflow.core import clock
 from clinicflow.identity import service as identity
 from clinicflow.notifications.models import Notification
@@ -49,12 +48,9 @@ class ConsultationLike(Protocol):
     def doctor_id(self) -> uuid.UUID: ...
 
 
-async def _doctor(session: AsyncSession, doctor_id: uuid.UUID) -> tuple[str, str]:
+async def _doctor(session: AsyncSession, doctor_id: uuid.UUID) -> str:
     found = await identity.users(session, [doctor_id])
-    if not found:
-        return "", "UTC"
-    doctor = found[0]
-    return doctor.name, doctor.doctor.timezone if doctor.doctor else "UTC"
+    return found[0].name if found else ""
 
 
 async def about_appointment(
@@ -64,16 +60,15 @@ async def about_appointment(
     appointment: AppointmentLike,
     dedupe_key: str | None = None,
 ) -> Notification | None:
-    """A booking's notification, with the time in the clinic's zone, labelled with it."""
-    name, _zone = await _doctor(session, appointment.doctor_id)
-    profile = await clinic.current(session=session)
-    local = appointment.starts_at.astimezone(profile.zone).strftime("%Y-%m-%d %H:%M")
-    when = f"{local} ({profile.timezone})"
+    """A booking's notification, with the time on the clinic's clock in the patient's
+    language (`notify` writes it)."""
+    name = await _doctor(session, appointment.doctor_id)
     return await notify(
         session,
         user_id=appointment.patient_id,
         kind=kind,
-        values={"doctor": name, "when": when},
+        values={"doctor": name},
+        times={"when": appointment.starts_at},
         appointment_id=appointment.id,
         dedupe_key=dedupe_key,
     )
@@ -104,7 +99,7 @@ async def about_entry(
     dedupe_key: str | None = None,
 ) -> Notification | None:
     """A queue notification to the patient holding `entry`."""
-    name, _zone = await _doctor(session, entry.doctor_id)
+    name = await _doctor(session, entry.doctor_id)
     values = {
         "doctor": name,
         "token": str(entry.token),
@@ -141,7 +136,7 @@ async def about_consultation(
     kind = CONSULTATION_EVENTS.get(event)
     if kind is None:
         return None
-    name, _zone = await _doctor(session, consultation.doctor_id)
+    name = await _doctor(session, consultation.doctor_id)
     return await notify(
         session,
         user_id=consultation.patient_id,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import realtime
-from clinicflow.core import clock
+from clinicflow.clinic import service as clinic
+from clinicflow.core import clock, moments
 from clinicflow.notifications import schemas, templates
 from clinicflow.notifications.models import (
     Delivery,
@@ -48,20 +50,30 @@ async def notify(
     user_id: uuid.UUID,
     kind: Kind,
     values: Mapping[str, str] | None = None,
+    times: Mapping[str, datetime] | None = None,
     appointment_id: uuid.UUID | None = None,
     consultation_id: uuid.UUID | None = None,
     dedupe_key: str | None = None,
     attachments: Sequence[schemas.Attachment] = (),
 ) -> Notification | None:
     """Tell `user_id` about something in this transaction; None if they cannot be told
-    (deactivated) or were already told (`dedupe_key`)."""
+    (deactivated) or were already told (`dedupe_key`).
+
+    `times` are moments the text names: each is written here, once the recipient's language
+    is known, on the clinic's clock (core/moments.py) and labelled with its zone (a text is
+    read wherever its reader is), so the SMS says what the page says."""
     if dedupe_key is not None and await already_told(session, dedupe_key):
         return None
     recipient = await recipient_of(session, user_id)
     if recipient is None:
         return None
     template = templates.TEMPLATES[kind]
-    title, body = templates.render(kind, recipient.language, values or {})
+    filled = dict(values or {})
+    if times:
+        zone = (await clinic.current(session=session)).timezone
+        for name, at in times.items():
+            filled[name] = f"{moments.format_moment(at, zone, recipient.language)} ({zone})"
+    title, body = templates.render(kind, recipient.language, filled)
     chosen = await session.scalar(
         select(Preference.channels).where(Preference.user_id == user_id, Preference.kind == kind)
     )

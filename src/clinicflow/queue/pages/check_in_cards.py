@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 import qrcode  # type: ignore[import-untyped]
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
-from clinicflow.core import clock
+from clinicflow.core import clock, moments
 from clinicflow.core.audit import Actor
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
@@ -65,10 +64,6 @@ def qr_svg(data: str, label: str) -> Markup:
     return Markup(f'{head} class="qr" role="img" aria-label="{escaped}"{rest}')  # noqa: S704
 
 
-def _clock_label(at: datetime, zone: Any) -> str:
-    return f"{at.astimezone(zone):%H:%M}"
-
-
 async def todays_appointments(
     session: AsyncSession, actor: Actor, settings: Settings, *, with_qr: bool
 ) -> list[CheckInCard]:
@@ -77,10 +72,11 @@ async def todays_appointments(
     people = await identity.names(
         session, {a.doctor_id for a, _zone in found} | {a.patient_id for a, _zone in found}
     )
-    public_url = (await clinic.current(session=session, defaults=settings)).public_url
+    profile = await clinic.current(session=session, defaults=settings)
+    public_url = profile.public_url
     cards = []
     now = clock.now()
-    for appointment, zone in found:
+    for appointment, _zone in found:
         code = queues.check_in_code(settings, appointment.id)
         opens_at = await queues.check_in_opens_at(session, appointment)
         cards.append(
@@ -88,7 +84,8 @@ async def todays_appointments(
                 appointment_id=appointment.id,
                 doctor=people.get(appointment.doctor_id, ""),
                 patient=people.get(appointment.patient_id, ""),
-                time=_clock_label(appointment.starts_at, zone),
+                # The doctor's zone chose the day; the clock a person reads is the clinic's.
+                time=moments.format_moment(appointment.starts_at, profile.zone, style="time"),
                 mode=Mode(appointment.mode),
                 code=code,
                 qr=qr_svg(
@@ -97,7 +94,7 @@ async def todays_appointments(
                 if with_qr
                 else None,
                 opens_at=opens_at,
-                opens_at_label=_clock_label(opens_at, zone),
+                opens_at_label=moments.format_moment(opens_at, profile.zone, style="time"),
                 is_open=now >= opens_at,
             )
         )

@@ -14,7 +14,6 @@ import uuid
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -30,7 +29,6 @@ from clinicflow.queue import service as queues
 from clinicflow.queue.pages.staff_queue import staff_queue
 from clinicflow.queue.pages.texts import doctor_state_labels
 from clinicflow.routing import TransactionalRoute
-from clinicflow.scheduling import service as scheduling
 from clinicflow.web.clinical import AllergyLines, AllergyLineSource, allergy_lines
 from clinicflow.web.templating import refusal_page, render, render_block
 
@@ -65,13 +63,6 @@ async def _live_context(
     queue = await staff_queue(
         session, viewer, doctor_id=viewer.id, doctor_name=doctor.name, day=day
     )
-    called_at = None
-    if queue.current is not None and queue.current.called_at is not None:
-        # On the clock of the doctor's working week, the zone their queue's days are
-        # counted in (else their profile's), whatever zone the browser is in.
-        week = await scheduling.weekly_availability(session=session, doctor_id=viewer.id)
-        zone = week.timezone if week else doctor.doctor.timezone if doctor.doctor else "UTC"
-        called_at = f"{queue.current.called_at.astimezone(ZoneInfo(zone)):%H:%M}"
     allergy_line = (
         await lines.allergy_line(session=session, actor=viewer, patient_id=queue.current.patient_id)
         if queue.current is not None
@@ -79,7 +70,9 @@ async def _live_context(
     )
     return {
         "queue": queue,
-        "called_at": called_at,
+        # Shown `| moment("time")`: on the clinic's clock, whatever zone the doctor's week
+        # is written in or the browser is in.
+        "called_at": queue.current.called_at if queue.current is not None else None,
         "doctor_state": doctor_state_labels(),
         "allergy_line": allergy_line,
     }

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
-from clinicflow.core import clock
+from clinicflow.core import clock, moments
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import ErrorCode, not_found
 from clinicflow.i18n import gettext as _
@@ -222,7 +223,11 @@ async def check_in(
     if now < opens_at:
         raise conflict(
             ErrorCode.check_in_not_open,
-            _("Check-in opens at {time}.").format(time=f"{opens_at.astimezone(zone):%H:%M}"),
+            _("Check-in opens at {time}.").format(
+                time=moments.format_moment(
+                    opens_at, (await clinic.current(session=session)).zone, style="time"
+                )
+            ),
             opens_at=opens_at.isoformat(),
         )
     queue = await queue_to_join(session, doctor.id, day)

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import service as clinic
 from clinicflow.consultations import schemas as consultation_schemas
-from clinicflow.core import audit, clock
+from clinicflow.core import audit, clock, moments
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode, not_found
 from clinicflow.i18n import gettext as _
@@ -249,9 +250,11 @@ async def verify(*, session: AsyncSession, code: str) -> schemas.Verification:
     if row is None:
         return schemas.Verification(genuine=False)
     names = await identity.names(session, [row.doctor_id])
+    zone = (await clinic.current(session=session)).zone
     return schemas.Verification(
         genuine=True,
-        issued_on=row.issued_at.date(),
+        # The day on the paper: the clinic's, not UTC's (21:05 UTC is tomorrow in Nairobi).
+        issued_on=moments.local(row.issued_at, zone).date(),
         doctor_name=names.get(row.doctor_id, ""),
         superseded=bool(await _successors(session, [row.id])),
     )

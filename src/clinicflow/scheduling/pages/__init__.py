@@ -2,8 +2,9 @@
 the front desk books for a patient. `router` gathers them for `app.py`.
 
 Every rule is the scheduling service's. These routes turn forms into its arguments, and its
-answers (and refusals) into pages. Times are shown in the doctor's timezone, which each page
-names, because that is the clock the doctor's week is written in.
+answers (and refusals) into pages. Times are shown on the clinic's clock, which each page
+names, like every time a person reads; only the doctor's weekly-hours editor (`schedule`)
+writes in the doctor's own zone, because that is the clock the doctor's week is written in.
 
 - `booking`: the patient chooses a doctor and a time, confirms, or joins the waitlist.
 - `appointments`: the list of appointments (and a patient's waitlist places), cancelling.

@@ -81,16 +81,15 @@ class WaitlistRow:
 
 
 async def _doctor_facts(
-    session: AsyncSession, doctor_id: uuid.UUID, cache_: dict[uuid.UUID, tuple[str, str, str]]
-) -> tuple[str, str, str]:
-    """(name, specialty, timezone) of an appointment's doctor, even one no longer active."""
+    session: AsyncSession, doctor_id: uuid.UUID, cache_: dict[uuid.UUID, tuple[str, str]]
+) -> tuple[str, str]:
+    """(name, specialty) of an appointment's doctor, even one no longer active."""
     if doctor_id not in cache_:
         try:
             card = await people.doctor(session, doctor_id)
-            availability = await scheduling.get_availability(session=session, doctor_id=doctor_id)
-            cache_[doctor_id] = (card.name, card.specialty, availability.timezone)
+            cache_[doctor_id] = (card.name, card.specialty)
         except AppError:
-            cache_[doctor_id] = ("—", "", "UTC")
+            cache_[doctor_id] = ("—", "")
     return cache_[doctor_id]
 
 
@@ -109,12 +108,13 @@ async def appointment_rows(
     session: AsyncSession, appointments: Sequence[Appointment], *, with_patients: bool
 ) -> list[AppointmentRow]:
     now = clock.now()
-    doctors: dict[uuid.UUID, tuple[str, str, str]] = {}
+    doctors: dict[uuid.UUID, tuple[str, str]] = {}
     patients: dict[uuid.UUID, str] = {}
+    timezone = await formatting.clinic_zone(session)
+    zone = ZoneInfo(timezone)
     rows = []
     for item in appointments:
-        name, specialty, timezone = await _doctor_facts(session, item.doctor_id, doctors)
-        zone = ZoneInfo(timezone)
+        name, specialty = await _doctor_facts(session, item.doctor_id, doctors)
         rows.append(
             AppointmentRow(
                 id=item.id,
@@ -138,7 +138,8 @@ async def appointment_rows(
 
 
 def _moment_label(zone: ZoneInfo, at: datetime) -> str:
-    return f"{formatting.full_day_label(at.astimezone(zone).date())}, {at.astimezone(zone):%H:%M}"
+    day = formatting.full_day_label(at.astimezone(zone).date())
+    return f"{day}, {formatting.clock_time(at, zone)}"
 
 
 async def _movable(
@@ -148,10 +149,10 @@ async def _movable(
     rows: list[AppointmentRow],
     appointments: Sequence[Appointment],
 ) -> list[AppointmentRow]:
-    """The patient's rows, each with the free times it may move to (in its doctor's zone)."""
+    """The patient's rows, each with the free times it may move to (on the clinic's clock)."""
     moved = []
+    zone = ZoneInfo(await formatting.clinic_zone(session))
     for row, item in zip(rows, appointments, strict=True):
-        availability = await scheduling.get_availability(session=session, doctor_id=item.doctor_id)
         choices = await reschedule.free_times(
             session=session,
             settings=settings,
@@ -159,18 +160,19 @@ async def _movable(
             doctor_id=item.doctor_id,
             starts_at=item.starts_at,
             status=item.status,
-            label=partial(_moment_label, ZoneInfo(availability.timezone)),
+            label=partial(_moment_label, zone),
         )
         moved.append(replace(row, free_times=tuple(choices)))
     return moved
 
 
 async def _waitlist_rows(session: AsyncSession, actor: Viewer) -> list[WaitlistRow]:
-    doctors: dict[uuid.UUID, tuple[str, str, str]] = {}
+    doctors: dict[uuid.UUID, tuple[str, str]] = {}
+    timezone = await formatting.clinic_zone(session)
     rows = []
     for item in await scheduling.my_waitlist(session=session, actor=actor):
         entry, held = item.entry, item.held
-        name, specialty, timezone = await _doctor_facts(session, entry.doctor_id, doctors)
+        name, specialty = await _doctor_facts(session, entry.doctor_id, doctors)
         first, last = formatting.day_label(entry.first_day), formatting.day_label(entry.last_day)
         offer = None
         if held is not None:
@@ -179,7 +181,7 @@ async def _waitlist_rows(session: AsyncSession, actor: Viewer) -> list[WaitlistR
                 day=formatting.full_day_label(held.starts_at.astimezone(zone).date()),
                 times=formatting.times(held.starts_at, held.ends_at, zone),
                 zone=formatting.zone_label(timezone, held.starts_at),
-                until=f"{held.expires_at.astimezone(zone):%H:%M}",
+                until=formatting.clock_time(held.expires_at, zone),
                 confirm_url=f"/book/{entry.doctor_id}/held/{held.id}",
             )
         rows.append(
@@ -225,11 +227,8 @@ async def page_context(
             ),
             "waitlist": await _waitlist_rows(session, actor),
         }
-    # Staff see a range of days; a doctor's days are counted in their own zone.
-    timezone = "UTC"
-    if shown == "doctor":
-        availability = await scheduling.get_availability(session=session, doctor_id=actor.id)
-        timezone = availability.timezone
+    # Staff see a range of the clinic's days, on its clock.
+    timezone = await formatting.clinic_zone(session)
     zone = ZoneInfo(timezone)
     today = clock.now().astimezone(zone).date()
     first = start or today

@@ -58,15 +58,17 @@ class RefusalPage:
 async def held(
     session: AsyncSession, doctor_id: uuid.UUID, starts: datetime, ends: datetime, until: datetime
 ) -> HeldSlot:
-    availability = await scheduling.get_availability(session=session, doctor_id=doctor_id)
-    zone = ZoneInfo(availability.timezone)
+    # An unknown doctor is still refused (404); the times are on the clinic's clock.
+    await scheduling.get_availability(session=session, doctor_id=doctor_id)
+    timezone = await formatting.clinic_zone(session)
+    zone = ZoneInfo(timezone)
     return HeldSlot(
         starts_at=starts.astimezone(UTC).isoformat(),
         local_day=starts.astimezone(zone).date(),
         day=formatting.full_day_label(starts.astimezone(zone).date()),
         times=formatting.times(starts, ends, zone),
-        zone=formatting.zone_label(availability.timezone, starts),
-        until=f"{until.astimezone(zone):%H:%M}",
+        zone=formatting.zone_label(timezone, starts),
+        until=formatting.clock_time(until, zone),
         seconds_left=max(0, int((until - clock.now()).total_seconds())),
     )
 

@@ -1,5 +1,6 @@
-"""How the booking pages write days, times and zones: in the reader's language, and in the
-doctor's zone, which each page names because the doctor's week is written in it."""
+"""How the booking pages write days, times and zones: in the reader's language, on the
+clinic's clock (`clinic_zone`), which each page names. Only the doctor's weekly-hours editor
+writes in the doctor's own zone, because that zone defines the doctor's week."""
 
 from __future__ import annotations
 
@@ -7,10 +8,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
+from clinicflow.clinic import service as clinic
+from clinicflow.core import moments
 
 RANGE_SEPARATOR = "–"
+
+
+async def clinic_zone(session: AsyncSession) -> str:
+    """The zone every booking page shows its days and times in: the clinic's."""
+    return (await clinic.current(session=session)).timezone
+
+
+def clock_time(at: datetime, zone: str | ZoneInfo) -> str:
+    return moments.format_moment(at, zone, style="time")
 
 
 def _locale() -> str:
@@ -39,8 +52,8 @@ def zone_label(name: str, at: datetime) -> str:
     return f"{name} (UTC{offset[:3]}:{offset[3:]})"
 
 
-def times(starts: datetime, ends: datetime, zone: ZoneInfo) -> str:
-    return f"{starts.astimezone(zone):%H:%M}{RANGE_SEPARATOR}{ends.astimezone(zone):%H:%M}"
+def times(starts: datetime, ends: datetime, zone: str | ZoneInfo) -> str:
+    return f"{clock_time(starts, zone)}{RANGE_SEPARATOR}{clock_time(ends, zone)}"
 
 
 def midnight(day: date, zone: ZoneInfo) -> datetime:

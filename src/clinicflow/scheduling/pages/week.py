@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.config import Settings
-from clinicflow.core import clock
+from clinicflow.core import clock, moments
 from clinicflow.core.errors import not_found
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.pages import formatting
@@ -74,8 +74,9 @@ async def week_view(
     url_for_week: Callable[[date], str],
 ) -> WeekView:
     card = await doctor(session, doctor_id)
-    availability = await scheduling.get_availability(session=session, doctor_id=doctor_id)
-    zone = ZoneInfo(availability.timezone)
+    # The week's days and times are the clinic's; the doctor's zone only shaped the slots.
+    timezone = await formatting.clinic_zone(session)
+    zone = ZoneInfo(timezone)
     today = clock.now().astimezone(zone).date()
     if isinstance(week, datetime):  # the week of a time someone tried to take
         week = week.astimezone(zone).date()
@@ -83,7 +84,7 @@ async def week_view(
     monday = max(formatting.monday(week or today), this_monday)
     start = formatting.midnight(monday, zone)
     end = formatting.midnight(monday + timedelta(days=7), zone)
-    timezone, free = await scheduling.free_slots(
+    _doctors_zone, free = await scheduling.free_slots(
         session=session,
         settings=settings,
         doctor_id=doctor_id,
@@ -91,12 +92,10 @@ async def week_view(
         end=end,
         viewer_id=viewer_id,
     )
-    zone = ZoneInfo(timezone)
     by_day: dict[date, list[SlotChoice]] = {}
     for starts, _ends in free:
-        local = starts.astimezone(zone)
-        by_day.setdefault(local.date(), []).append(
-            SlotChoice(starts.astimezone(UTC).isoformat(), f"{local:%H:%M}")
+        by_day.setdefault(moments.local(starts, zone).date(), []).append(
+            SlotChoice(starts.astimezone(UTC).isoformat(), formatting.clock_time(starts, zone))
         )
     days = [monday + timedelta(days=offset) for offset in range(7)]
     return WeekView(

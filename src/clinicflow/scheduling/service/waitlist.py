@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from babel.dates import format_date
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow import i18n
 from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
-from clinicflow.core import audit, clock
+from clinicflow.core import audit, clock, moments
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
@@ -240,7 +239,7 @@ async def offer_freed_slot(
             .with_for_update(skip_locked=True)
         )
         if entry is not None and await _can_take_offer(session, settings, entry, now):
-            return await _make_offer(session, settings, entry, starts_at, ends_at, timezone)
+            return await _make_offer(session, settings, entry, starts_at, ends_at)
     return None
 
 
@@ -283,7 +282,6 @@ async def _make_offer(
     entry: WaitlistEntry,
     starts_at: datetime,
     ends_at: datetime,
-    timezone: str,
 ) -> WaitlistOffer | None:
     now = clock.now()
     hold = SlotHold(
@@ -321,33 +319,32 @@ async def _make_offer(
         log.info("waitlist.offer_lost_race", doctor_id=str(entry.doctor_id), starts_at=starts_at)
         return None
     announce(session, entry.doctor_id, (starts_at, ends_at), free=False)
-    await _tell_offered(session, settings, offer, timezone)
+    await _tell_offered(session, settings, offer)
     return offer
 
 
-async def _tell_offered(
-    session: AsyncSession, settings: Settings, offer: WaitlistOffer, timezone: str
-) -> None:
+async def _tell_offered(session: AsyncSession, settings: Settings, offer: WaitlistOffer) -> None:
     """Text the patient (in their language) that a time is held for them, once committed."""
     patient = await identity.get_patient(session, offer.patient_id)
     doctor = (await identity.names(session, [offer.doctor_id])).get(offer.doctor_id, "")
     language = (
         patient.patient.preferred_language.value if patient.patient else i18n.DEFAULT_LANGUAGE
     )
-    zone = ZoneInfo(timezone)
-    starts = offer.starts_at.astimezone(zone)
-    public_url = (await clinic.current(session=session, defaults=settings)).public_url
+    # The words are on the clinic's clock, like every time a person reads (core/moments.py);
+    # the doctor's zone only decided which day's waitlist the freed time belongs to.
+    profile = await clinic.current(session=session, defaults=settings)
+    zone = profile.timezone
     body = i18n.gettext_in(
         language,
         "{doctor} has a free time on {day} at {time} ({zone}). It is held for you until "
         "{until}: confirm it at {url}, or it goes to the next patient waiting.",
     ).format(
         doctor=doctor,
-        day=format_date(starts.date(), "EEEE d MMMM", locale=language),
-        time=f"{starts:%H:%M}",
-        zone=timezone,
-        until=f"{offer.expires_at.astimezone(zone):%H:%M}",
-        url=f"{public_url}/appointments",
+        day=moments.format_moment(offer.starts_at, zone, language, "day"),
+        time=moments.format_moment(offer.starts_at, zone, language, "time"),
+        zone=zone,
+        until=moments.format_moment(offer.expires_at, zone, language, "time"),
+        url=f"{profile.public_url}/appointments",
     )
     if patient.phone:
         await notifications.send(

@@ -7,13 +7,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from babel.dates import format_date
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow import i18n
 from clinicflow.clinic.schemas import ClinicProfile
 from clinicflow.config import Settings
+from clinicflow.core import moments
 from clinicflow.deps import Viewer
 
 # Figures no topic announces (notes written, failed deliveries, the audit chain) are read
@@ -31,13 +30,11 @@ class HomeRequest:
 
     def time(self, at: datetime) -> str:
         """A time of today, as the clinic's clock shows it."""
-        return f"{at.astimezone(self.clinic.zone):%H:%M}"
+        return moments.format_moment(at, self.clinic.zone, style="time")
 
     def day(self, at: datetime) -> str:
         """A day, like "Monday 2 March", in the reader's language and the clinic's zone."""
-        return format_date(
-            at.astimezone(self.clinic.zone).date(), "EEEE d MMMM", locale=i18n.current_language()
-        )
+        return moments.format_moment(at, self.clinic.zone, style="day")
 
     def zone_label(self) -> str:
         return self.clinic.timezone

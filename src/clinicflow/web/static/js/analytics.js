@@ -8,6 +8,16 @@ const buckets = data.buckets || [];
 const visits = document.querySelector('[data-chart="visits"]');
 const labels = JSON.parse(visits?.dataset.labels || "{}");
 
+// A bucket's start is a day of the clinic's calendar (the server counted it in the clinic's
+// zone), not a moment: it is placed at that date's UTC midnight and read back in UTC, so no
+// zone, the phone's or the clinic's, can move it to the day before. Its words are the
+// page's language ("6 Des"), short enough for a phone's width.
+const dayFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+  timeZone: "UTC",
+  day: "numeric",
+  month: "short",
+});
+
 function days(list) {
   return list.map((b) => Date.parse(`${b.start}T00:00:00Z`) / 1000);
 }
@@ -23,12 +33,11 @@ function draw(element, series, values) {
     // uPlot spreads a lone point over 1000 days: give one bucket a day either side.
     scales: { x: { time: true, range: (u, min, max) => (xs.length === 1 ? [xs[0] - 86400, xs[0] + 86400] : [min, max]) } },
     series: [{ label: labels.date }, ...series],
-    // Whole days only, as ISO month-day, which reads the same in every language and fits
-    // a phone's width.
+    // Whole days only, in the page's language.
     axes: [
       {
         incrs: [86400, 7 * 86400, 28 * 86400, 365 * 86400],
-        values: (u, splits) => splits.map((t) => new Date(t * 1000).toISOString().slice(5, 10)),
+        values: (u, splits) => splits.map((t) => dayFormat.format(new Date(t * 1000))),
       },
       {},
     ],

@@ -5,6 +5,7 @@
 // assistant.js imports `chat`: the page's config, the api() helper and the socket (null on
 // a page without a chat).
 import { ClinicSocket } from "realtime";
+import { clinicTime } from "moments";
 
 const root = document.querySelector("[data-chat]");
 export const chat = root ? start(root) : null;
@@ -22,9 +23,6 @@ function start(root) {
   const connection = root.querySelector("[data-connection]");
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const unsentKey = "clinicflow.unsent." + config.id;
-  const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    hour: "2-digit", minute: "2-digit",
-  });
 
   const bySeq = new Map(); // seq -> element
   let oldestSeq = null;
@@ -42,7 +40,7 @@ function start(root) {
     if (message.seq) item.dataset.seq = message.seq;
     const meta = document.createElement("small");
     const who = message.kind === "system" ? "" : message.kind === "assistant" ? config.assistant.text.name + " · " : (config.names[message.sender_id] || message.sender_role) + " · ";
-    meta.textContent = who + (pending ? config.text.sending : timeFormat.format(new Date(message.created_at)));
+    meta.textContent = who + (pending ? config.text.sending : clinicTime(message.created_at));
     const body = document.createElement("p");
     if (message.kind === "attachment" && message.attachment) {
       const link = document.createElement("a");

@@ -9,6 +9,7 @@
 // the entries whose status moved; when one is ours, GET /api/queue/me fills in the rest
 // (the consultation to join), and only the newest of those answers is applied.
 import { ClinicSocket } from "realtime";
+import { clinicTime } from "moments";
 
 const root = document.querySelector("[data-waiting-room]");
 if (root) start(root);
@@ -17,9 +18,6 @@ function start(root) {
   const config = JSON.parse(root.querySelector("script[type='application/json']").textContent);
   const text = config.text;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    hour: "2-digit", minute: "2-digit",
-  });
   const JOIN_WITHIN = 10;
   const ACTIVE = ["waiting", "in_consultation", "skipped"];
   const MISSED = ["skipped", "no_show"];
@@ -175,7 +173,7 @@ function start(root) {
     if (!card || place.targetAt === null || place.wasAway) return;
     const left = Math.max(0, Math.ceil((place.targetAt - Date.now()) / 60000));
     card.querySelector("[data-minutes]").textContent = fill(text.minutes, { minutes: left });
-    card.querySelector("[data-at]").textContent = fill(text.at, { time: timeFormat.format(new Date(Math.max(place.targetAt, Date.now()))) });
+    card.querySelector("[data-at]").textContent = fill(text.at, { time: clinicTime(Math.max(place.targetAt, Date.now())) });
   }
 
   setInterval(() => places.forEach(tick), 1000);
