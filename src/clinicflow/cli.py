@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from clinicflow import handins
 from clinicflow import migrate as migrations
 from clinicflow import worker as periodic
 from clinicflow.app import create_app
+from clinicflow.clinic import links
 from clinicflow.config import Settings, get_settings
 from clinicflow.core import audit, observability, security
 from clinicflow.core.errors import AppError
@@ -34,6 +36,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
+SERVED_URL_VARIABLE = "CLINICFLOW_SERVED_URL"
 
 
 def _settings() -> Settings:
@@ -86,6 +89,10 @@ def serve(
 ) -> None:
     """Serve the web app and API."""
     _settings()
+    # Links the embedded worker makes (texts, reminders) point here unless the clinic has a
+    # public address; the app is built by uvicorn (in a child process with --reload), so
+    # the address travels in the environment that `Settings` reads.
+    os.environ[SERVED_URL_VARIABLE] = links.served_url(host, port)
     uvicorn.run(
         "clinicflow.cli:serving_app",
         factory=True,

@@ -60,7 +60,12 @@ Limiter = Annotated[RateLimiter, Depends(get_limiter)]
 ClientInfo = Annotated[identity.Client, Depends(get_client)]
 
 
-async def get_clinic(session: Session, settings: SettingsDep) -> ClinicProfile:
+async def get_clinic(request: Request, session: Session, settings: SettingsDep) -> ClinicProfile:
+    """The clinic as this request's transaction read it at its start (`routing`), so one
+    request never mixes two versions and reads it once."""
+    read: ClinicProfile | None = getattr(request.state, "clinic", None)
+    if read is not None:
+        return read
     return await clinic.current(session=session, defaults=settings)
 
 

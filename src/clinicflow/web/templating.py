@@ -21,6 +21,7 @@ from jinja2_fragments import render_block as draw_block
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
+from clinicflow.clinic import phones
 from clinicflow.core import labels, security
 from clinicflow.core.errors import AppError
 from clinicflow.db import KeepChanges
@@ -42,6 +43,9 @@ _environment.policies["ext.i18n.trimmed"] = True
 _environment.globals["static_url"] = ASSETS.url
 _environment.globals["import_map"] = ASSETS.import_map()
 _environment.globals["choices"] = labels.choices
+# Every phone a page shows goes through one filter: national format in the clinic's region.
+_environment.filters["phone"] = phones.shown
+_environment.globals["phone_example"] = phones.example
 templates = Jinja2Templates(env=_environment)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
+from clinicflow.clinic import service as clinic
 from clinicflow.core import audit, clock, security
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
@@ -158,8 +159,14 @@ async def create_patient_from_phone(
     name: str,
     registered_by: audit.Actor | None = None,
 ) -> User:
-    # A new patient keeps the language they signed up in, for pages and for texts.
-    profile = PatientProfile(preferred_language=Language(i18n.current_language()))
+    # A new patient keeps the language they signed up in, for pages and for texts. One the
+    # desk registers starts in the clinic's language: the page's is the receptionist's.
+    language = (
+        i18n.current_language()
+        if registered_by is None
+        else (await clinic.current(session=session)).default_language
+    )
+    profile = PatientProfile(preferred_language=Language(language))
     user = User(role=Role.patient, name=name, phone=phone, patient=profile, doctor=None)
     session.add(user)
     await _flush_unique(session)
