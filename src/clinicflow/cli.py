@@ -88,11 +88,12 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
 ) -> None:
     """Serve the web app and API."""
-    _settings()
     # Links the embedded worker makes (texts, reminders) point here unless the clinic has a
     # public address; the app is built by uvicorn (in a child process with --reload), so
-    # the address travels in the environment that `Settings` reads.
+    # the address travels in the environment that `Settings` reads, read afresh from here.
     os.environ[SERVED_URL_VARIABLE] = links.served_url(host, port)
+    get_settings.cache_clear()
+    _settings()
     uvicorn.run(
         "clinicflow.cli:serving_app",
         factory=True,
