@@ -212,3 +212,14 @@ async def test_a_walk_in_with_a_bad_number_is_a_form_error(
     assert refused.status_code == 422
     assert "Write a phone number, like 0712 123456." in refused.text
     assert 'value="0712 34"' in refused.text
+
+
+async def test_the_admins_user_search_finds_a_number_typed_nationally(
+    clinic: QueueClinic, accounts: Accounts
+) -> None:
+    admin = await clinic.staff(Role.admin)
+    await accounts.make(Role.patient, name="Wanjiku", phone="+254712345678")
+    for typed in ("0712 345 678", "712345678", "+254 712 345678"):
+        found = await clinic.client.get("/api/admin/users", params={"q": typed}, headers=admin)
+        assert found.status_code == 200, found.text
+        assert [u["name"] for u in found.json()["items"]] == ["Wanjiku"], typed
