@@ -20,7 +20,8 @@ from clinicflow import handins
 from clinicflow import migrate as migrations
 from clinicflow import worker as periodic
 from clinicflow.app import create_app
-from clinicflow.clinic import links
+from clinicflow.clinic import links, phones
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings, get_settings
 from clinicflow.core import audit, observability, security
 from clinicflow.core.errors import AppError
@@ -182,23 +183,29 @@ def user_create(
     password: Annotated[
         str | None, typer.Option(help="Password (staff); generated and printed when omitted.")
     ] = None,
-    phone: Annotated[str | None, typer.Option(help="Phone in E.164 (patients).")] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option(help="Phone (patients), national in the clinic's region or +international."),
+    ] = None,
 ) -> None:
     """Create an account from the command line (the first admin, for example)."""
     generated = None
     if role is not Role.patient and password is None:
         password = generated = secrets.token_urlsafe(12)
-    try:
-        account = schemas.UserCreate(
-            role=role, name=name, email=email, password=password, phone=phone
-        )
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        typer.secho(f"{problem['loc'][0]}: {problem['msg']}", fg="red", err=True)
-        raise typer.Exit(2) from exc
 
     async def create(runtime: Runtime) -> str:
         async with runtime.transaction() as session:
+            # A national number is read in the clinic's region, as on every page.
+            region = (await clinic.current(session=session)).phone_region
+            try:
+                with phones.use_region(region):
+                    account = schemas.UserCreate(
+                        role=role, name=name, email=email, password=password, phone=phone
+                    )
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                typer.secho(f"{problem['loc'][0]}: {problem['msg']}", fg="red", err=True)
+                raise typer.Exit(2) from exc
             user = await identity.create_user(
                 session=session,
                 actor=None,
