@@ -62,17 +62,13 @@ async def test_user_create_generates_a_password_when_none_is_given(
     assert response.status_code == 200
 
 
-async def test_user_create_patient_by_phone(settings: Settings, session: AsyncSession) -> None:
+@pytest.mark.parametrize("typed", ["+254 700 123 456", "0700 123 456"])
+async def test_user_create_patient_by_phone(
+    settings: Settings, session: AsyncSession, typed: str
+) -> None:
+    """International or national in the clinic's region (KE), stored E.164."""
     result = await cli(
-        settings,
-        "user",
-        "create",
-        "--role",
-        "patient",
-        "--name",
-        "Amina",
-        "--phone",
-        "+254 700 123 456",
+        settings, "user", "create", "--role", "patient", "--name", "Amina", "--phone", typed
     )
     assert result.returncode == 0, result.stderr
     patient = (await session.scalars(select(User))).one()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,8 @@ from clinicflow import handins
 from clinicflow import migrate as migrations
 from clinicflow import worker as periodic
 from clinicflow.app import create_app
+from clinicflow.clinic import links, phones
+from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings, get_settings
 from clinicflow.core import audit, observability, security
 from clinicflow.core.errors import AppError
@@ -34,6 +37,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
+SERVED_URL_VARIABLE = "CLINICFLOW_SERVED_URL"
 
 
 def _settings() -> Settings:
@@ -85,6 +89,11 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
 ) -> None:
     """Serve the web app and API."""
+    # Links the embedded worker makes (texts, reminders) point here unless the clinic has a
+    # public address; the app is built by uvicorn (in a child process with --reload), so
+    # the address travels in the environment that `Settings` reads, read afresh from here.
+    os.environ[SERVED_URL_VARIABLE] = links.served_url(host, port)
+    get_settings.cache_clear()
     _settings()
     uvicorn.run(
         "clinicflow.cli:serving_app",
@@ -174,23 +183,29 @@ def user_create(
     password: Annotated[
         str | None, typer.Option(help="Password (staff); generated and printed when omitted.")
     ] = None,
-    phone: Annotated[str | None, typer.Option(help="Phone in E.164 (patients).")] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option(help="Phone (patients), national in the clinic's region or +international."),
+    ] = None,
 ) -> None:
     """Create an account from the command line (the first admin, for example)."""
     generated = None
     if role is not Role.patient and password is None:
         password = generated = secrets.token_urlsafe(12)
-    try:
-        account = schemas.UserCreate(
-            role=role, name=name, email=email, password=password, phone=phone
-        )
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        typer.secho(f"{problem['loc'][0]}: {problem['msg']}", fg="red", err=True)
-        raise typer.Exit(2) from exc
 
     async def create(runtime: Runtime) -> str:
         async with runtime.transaction() as session:
+            # A national number is read in the clinic's region, as on every page.
+            region = (await clinic.current(session=session)).phone_region
+            try:
+                with phones.use_region(region):
+                    account = schemas.UserCreate(
+                        role=role, name=name, email=email, password=password, phone=phone
+                    )
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                typer.secho(f"{problem['loc'][0]}: {problem['msg']}", fg="red", err=True)
+                raise typer.Exit(2) from exc
             user = await identity.create_user(
                 session=session,
                 actor=None,

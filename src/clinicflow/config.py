@@ -47,9 +47,16 @@ class Settings(BaseSettings):
         default=DEV_SECRET,
         validation_alias=AliasChoices("CLINICFLOW_SECRET_KEY", "secret_key"),
     )
-    public_url: str = Field(
-        default="http://127.0.0.1:8000",
+    # The clinic's public address for links; unset, links follow each request's address
+    # (`clinic.links`), and `served_url` for those made outside a request.
+    public_url: str | None = Field(
+        default=None,
         validation_alias=AliasChoices("CLINICFLOW_PUBLIC_URL", "public_url"),
+    )
+    # Set by `clinicflow serve` to its own address, for the embedded worker's links.
+    served_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CLINICFLOW_SERVED_URL", "served_url"),
     )
     var_dir: Path = Field(
         default=Path("./var"), validation_alias=AliasChoices("CLINICFLOW_VAR_DIR", "var_dir")

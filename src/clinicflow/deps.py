@@ -61,10 +61,12 @@ ClientInfo = Annotated[identity.Client, Depends(get_client)]
 
 
 async def get_clinic(request: Request, session: Session, settings: SettingsDep) -> ClinicProfile:
-    """The clinic's settings; its zone is also kept on the request, where the pages' `moment`
-    filter reads it (web/templating.py). Every page with a viewer asks for it (below); a
-    public page that shows a time declares `Clinic` itself."""
-    profile = await clinic.current(session=session, defaults=settings)
+    """The clinic as this request's transaction read it at its start (`routing`), so one
+    request never mixes two versions and reads it once. Its zone is also kept on the
+    request, where the pages' `moment` filter reads it (web/templating.py). Every page with a
+    viewer asks for it (below); a public page that shows a time declares `Clinic` itself."""
+    read: ClinicProfile | None = getattr(request.state, "clinic", None)
+    profile = read if read is not None else await clinic.current(session=session, defaults=settings)
     request.state.clinic_zone = profile.timezone
     return profile
 

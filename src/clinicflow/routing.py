@@ -5,6 +5,10 @@ returned to the server, so a client never receives a success for data that faile
 commit, and after-commit side effects (messages, events) follow a stored change only.
 Reads (GET, HEAD, OPTIONS) run as read transactions; a read route that must write
 (an audit row on a record read, say) is marked with `@writes`.
+
+The clinic is read once at the start, for the whole request: phone numbers in the body are
+read in its region (`clinic.phones`), links made without a configured public address point
+where the request came to (`clinic.links`), and the handler's `Clinic` dependency reuses it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from clinicflow.clinic import links, phones
+from clinicflow.clinic import service as clinic
 from clinicflow.core import audit
 from clinicflow.runtime import Runtime
 
@@ -46,6 +52,12 @@ class TransactionalRoute(APIRoute):
             async with runtime.transaction(write=write) as session:
                 request.state.db = session
                 audit.bind_address(session, request.client.host if request.client else None)
-                return await handler(request)
+                profile = await clinic.current(session=session)
+                request.state.clinic = profile
+                with (
+                    phones.use_region(profile.phone_region),
+                    links.use_request_base(str(request.base_url)),
+                ):
+                    return await handler(request)
 
         return handle_in_transaction

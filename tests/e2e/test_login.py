@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from clinicflow.clinic import phones
 from clinicflow.deps import SESSION_COOKIE
 from tests.e2e.conftest import LiveServer
 from tests.e2e.people import (
@@ -63,7 +64,7 @@ def test_patient_signs_in_with_the_texted_code(
 
     _request_code(page, patient.phone)
     expect(page.locator("h1")).to_have_text("Enter your code")
-    expect(page.locator("main")).to_contain_text(patient.phone)
+    expect(page.locator("main")).to_contain_text(phones.shown(patient.phone, "KE"))
     code = newest_code(page, live_server, patient.phone)
 
     page.locator("input[name=code]").fill(code)

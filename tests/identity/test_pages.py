@@ -172,7 +172,7 @@ async def test_bad_phone_on_the_page_is_explained(client: httpx.AsyncClient) -> 
         "/login/phone", data={"phone": "0711", "csrf_token": csrf_from(form.text)}
     )
     assert response.status_code == 422
-    assert "international format" in response.text
+    assert "Enter your phone number, like 0712 123456." in response.text
 
 
 async def test_admin_users_page_is_for_admins(

@@ -34,7 +34,7 @@ async def test_codes_appear_in_the_development_outbox(dev_client: httpx.AsyncCli
 
     page = await dev_client.get("/dev/outbox")
     assert page.status_code == 200
-    assert "+254733000001" in page.text
+    assert "0733 000001" in page.text  # shown in national format
 
 
 @pytest.mark.usefixtures("app")

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 from pypdf import PdfReader
 
+from clinicflow.clinic import phones
 from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.schemas import Role
@@ -97,6 +98,10 @@ async def test_a_swahili_patients_papers_are_in_swahili_in_the_clinics_zone(
     assert "**" not in record
     assert "- Pumzika" not in record  # a list item, not the Markdown marker
     assert "Pumzika" in record
+    # The patient's phone in the clinic's national format, as every page shows it.
+    assert patient.user.phone is not None
+    assert phones.shown(patient.user.phone, "KE") in record
+    assert patient.user.phone not in record
 
 
 async def test_a_prescription_issued_late_in_utc_is_dated_the_clinics_next_day(

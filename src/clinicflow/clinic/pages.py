@@ -54,7 +54,7 @@ def _form_of(profile: ClinicProfile) -> SettingsForm:
         address=profile.address,
         phone=profile.phone,
         timezone=profile.timezone,
-        public_url=profile.public_url,
+        public_url=profile.configured_url or "",
         phone_region=profile.phone_region,
         default_language=profile.default_language,
         notification_channels=profile.notification_channels,

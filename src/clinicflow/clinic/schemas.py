@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import phonenumbers
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from clinicflow.clinic import links
 from clinicflow.core.schemas import StrictModel
 from clinicflow.i18n import LANGUAGES
 
@@ -32,7 +33,9 @@ class ClinicProfile:
     address: str
     phone: str
     timezone: str
-    public_url: str
+    # The public address an admin or the environment configured; None: not configured, so
+    # links follow the request or the serving process (`public_url`).
+    configured_url: str | None
     phone_region: str = "KE"
     default_language: str = "en"
     logo_url: str | None = None
@@ -44,10 +47,18 @@ class ClinicProfile:
     no_show_grace_minutes: int = 10
     version: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    # Where links made outside a request point when no address is configured.
+    served_url: str = links.FALLBACK_URL
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def public_url(self) -> str:
+        """The base of every link the clinic hands out: the configured address, else the
+        address of the request being answered, else where this process serves."""
+        return self.configured_url or links.request_base() or self.served_url
 
 
 def _zone_name(value: str) -> str:
@@ -60,6 +71,11 @@ def _zone_name(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError("not an IANA time zone name, like Africa/Nairobi") from None
     return value
+
+
+def _public_address(value: str) -> str:
+    # Empty: no public address, so links follow the request (`clinic.links`).
+    return _web_address(value) if value.strip() else ""
 
 
 def _web_address(value: str) -> str:
@@ -100,7 +116,7 @@ def _reminders(value: list[int]) -> list[int]:
 
 CHECKS: dict[str | None, Callable[[Any], Any]] = {
     "timezone": _zone_name,
-    "public_url": _web_address,
+    "public_url": _public_address,
     "phone_region": _region,
     "default_language": _language,
     "notification_channels": _channels,
@@ -154,7 +170,8 @@ class ClinicOut(BaseModel):
     address: str
     phone: str
     timezone: str
-    public_url: str
+    # null: none configured, so links follow the address each request came to.
+    public_url: str | None
     phone_region: str
     default_language: str
     logo_url: str | None
@@ -172,7 +189,7 @@ class ClinicOut(BaseModel):
             address=profile.address,
             phone=profile.phone,
             timezone=profile.timezone,
-            public_url=profile.public_url,
+            public_url=profile.configured_url,
             phone_region=profile.phone_region,
             default_language=profile.default_language,
             logo_url=profile.logo_url,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.clinic import access
+from clinicflow.clinic import access, links
 from clinicflow.clinic.models import ClinicSettings
 from clinicflow.clinic.schemas import ClinicChanges, ClinicProfile
 from clinicflow.config import Settings
@@ -65,7 +65,8 @@ def from_environment(defaults: Settings) -> ClinicProfile:
         address=defaults.clinic_address,
         phone=defaults.clinic_phone,
         timezone=defaults.clinic_timezone,
-        public_url=defaults.public_url.rstrip("/"),
+        configured_url=defaults.public_url.rstrip("/") if defaults.public_url else None,
+        served_url=defaults.served_url or links.FALLBACK_URL,
         notification_channels=tuple(defaults.notification_channels),
         hold_minutes=defaults.hold_minutes,
         cancellation_window_minutes=defaults.cancellation_window_minutes,
@@ -88,7 +89,8 @@ def _values(profile: ClinicProfile) -> dict[str, Any]:
         "address": profile.address,
         "phone": profile.phone,
         "timezone": profile.timezone,
-        "public_url": profile.public_url,
+        # "" when none is configured (the form's empty field).
+        "public_url": profile.configured_url or "",
         "phone_region": profile.phone_region,
         "default_language": profile.default_language,
         "logo": logo,
@@ -100,14 +102,14 @@ def _values(profile: ClinicProfile) -> dict[str, Any]:
     }
 
 
-def _profile(values: Mapping[str, Any], version: int) -> ClinicProfile:
+def _profile(values: Mapping[str, Any], version: int, served_url: str) -> ClinicProfile:
     logo = values.get("logo")
     return ClinicProfile(
         name=values["name"],
         address=values["address"],
         phone=values["phone"],
         timezone=values["timezone"],
-        public_url=values["public_url"],
+        configured_url=values["public_url"] or None,
         phone_region=values["phone_region"],
         default_language=values["default_language"],
         logo_url=f"/clinic/logo/{logo}" if logo else None,
@@ -117,6 +119,7 @@ def _profile(values: Mapping[str, Any], version: int) -> ClinicProfile:
         cancellation_window_minutes=values["cancellation_window_minutes"],
         no_show_grace_minutes=values["no_show_grace_minutes"],
         version=version,
+        served_url=served_url,
     )
 
 
@@ -137,7 +140,7 @@ async def current(*, session: AsyncSession, defaults: Settings | None = None) ->
     if row is None:
         return base
     # A field added after this version was saved takes the environment's value.
-    return _profile({**_values(base), **row.values}, row.version)
+    return _profile({**_values(base), **row.values}, row.version, base.served_url)
 
 
 async def read(
@@ -228,7 +231,7 @@ async def _save(
         actor=actor,
         details={"changed": changed},
     )
-    return _profile(new, row.version)
+    return _profile(new, row.version, before.served_url)
 
 
 def _logo_kind(data: bytes) -> str | None:

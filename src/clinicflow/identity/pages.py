@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import phones
 from clinicflow.config import Settings
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
@@ -135,7 +136,8 @@ async def phone_request_code(
     settings: SettingsDep,
     limiter: Limiter,
     client: ClientInfo,
-    phone: Annotated[str, Form(max_length=32)],
+    # Checked below, so an empty or long number is the form's error, not a JSON one.
+    phone: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     try:
         normalized = _phone.validate_python(phone)
@@ -145,7 +147,9 @@ async def phone_request_code(
             "identity/phone.html",
             {
                 "phone": phone,
-                "error": _("Enter your phone in international format, like +254712345678."),
+                "error": _("Enter your phone number, like {example}.").format(
+                    example=phones.example()
+                ),
             },
             status_code=422,
         )
@@ -195,7 +199,7 @@ async def phone_verify_code(
     try:
         checked_phone = _phone.validate_python(phone)
     except ValidationError:
-        message = _("Enter your phone in international format, like +254712345678.")
+        message = _("Enter your phone number, like {example}.").format(example=phones.example())
         return render(
             request, "identity/verify.html", {**context, "error": message}, status_code=422
         )
@@ -280,7 +284,7 @@ async def my_details(request: Request, session: Session, user: PageUser) -> Resp
 
 def _contact_problem(fields: set[str]) -> str:
     if "phone" in fields:
-        return _("Enter your phone in international format, like +254712345678.")
+        return _("Enter your phone number, like {example}.").format(example=phones.example())
     if "name" in fields:
         return _("Enter your name in plain letters.")
     if "email" in fields:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from clinicflow import i18n
+from clinicflow.clinic import phones
 from clinicflow.core.schemas import StrictModel
 from clinicflow.i18n import gettext as _
 
@@ -81,18 +82,6 @@ class Language(StrEnum):
         return i18n.LANGUAGES[self.value]
 
 
-# ASCII digits only: `\d` would also take "７" or "٧", and each such spelling of a number
-# would become an account of its own, outside the per-phone limits.
-E164 = re.compile(r"\+[1-9][0-9]{7,14}", re.ASCII)
-
-
-def _e164(value: str) -> str:
-    compact = re.sub(r"[\s\-().]", "", value, flags=re.ASCII)
-    if not E164.fullmatch(compact):
-        raise ValueError("phone must be in international format, for example +254712345678")
-    return compact
-
-
 def _timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
@@ -112,7 +101,11 @@ def no_control_characters(value: str) -> str:
     return value
 
 
-Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(_e164)]
+# Any national or international spelling in the clinic's region, stored as E.164
+# (`clinic.phones`: ASCII digits only, so "７" never becomes a second account).
+Phone = Annotated[
+    str, StringConstraints(max_length=phones.MAX_TYPED_LENGTH), AfterValidator(phones.to_e164)
+]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),

@@ -113,6 +113,7 @@ def _letterhead(clinic: ClinicProfile) -> pdf.Letterhead:
         address=clinic.address,
         phone=clinic.phone,
         timezone=clinic.timezone,
+        phone_region=clinic.phone_region,
     )
 
 

@@ -24,6 +24,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from clinicflow import i18n
+from clinicflow.clinic import phones
 from clinicflow.core import moments
 from clinicflow.i18n import gettext as _
 from clinicflow.identity.schemas import Sex
@@ -42,6 +43,8 @@ class Letterhead:
     address: str = ""
     phone: str = ""
     timezone: str = "Africa/Nairobi"
+    # Phones on the paper read in the clinic's national format.
+    phone_region: str = phones.DEFAULT_REGION
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def record_pdf(record: Record, *, letterhead: Letterhead, language: str) -> byte
     doc = _Document(letterhead, language)
     doc.heading(_("Medical record"), size=13)
     doc.line_of(_("Patient"), record.patient.name)
-    doc.line_of(_("Phone"), record.patient.phone or "")
+    doc.line_of(_("Phone"), phones.shown(record.patient.phone, letterhead.phone_region))
     doc.line_of(_("Created"), doc.when(record.generated_at))
     for item in record.items:
         doc.ln(4)

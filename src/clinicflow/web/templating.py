@@ -22,6 +22,7 @@ from jinja2_fragments import render_block as draw_block
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
+from clinicflow.clinic import phones
 from clinicflow.core import labels, moments, security
 from clinicflow.core.errors import AppError
 from clinicflow.db import KeepChanges
@@ -62,6 +63,9 @@ def moment(context: Any, at: datetime | None, style: moments.Style = "datetime")
 _environment.filters["moment"] = moment
 # A calendar day already on the clinic's clock (a follow-up date, an onset): words only.
 _environment.filters["day"] = moments.format_day
+# Every phone a page shows goes through one filter: national format in the clinic's region.
+_environment.filters["phone"] = phones.shown
+_environment.globals["phone_example"] = phones.example
 templates = Jinja2Templates(env=_environment)
 
 

@@ -7,6 +7,7 @@ unique index: a lost race gives the same 409 (`_flush_unique`).
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow import i18n
+from clinicflow.clinic import service as clinic
 from clinicflow.core import audit, clock, security
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.i18n import gettext as _
@@ -158,8 +160,14 @@ async def create_patient_from_phone(
     name: str,
     registered_by: audit.Actor | None = None,
 ) -> User:
-    # A new patient keeps the language they signed up in, for pages and for texts.
-    profile = PatientProfile(preferred_language=Language(i18n.current_language()))
+    # A new patient keeps the language they signed up in, for pages and for texts. One the
+    # desk registers starts in the clinic's language: the page's is the receptionist's.
+    language = (
+        i18n.current_language()
+        if registered_by is None
+        else (await clinic.current(session=session)).default_language
+    )
+    profile = PatientProfile(preferred_language=Language(language))
     user = User(role=Role.patient, name=name, phone=phone, patient=profile, doctor=None)
     session.add(user)
     await _flush_unique(session)
@@ -268,13 +276,17 @@ async def list_users(
     if query:
         # autoescape: a "%" or "_" typed in the search box is a character, not a wildcard.
         needle = query.strip().lower()
-        conditions.append(
-            or_(
-                func.lower(User.name).contains(needle, autoescape=True),
-                User.email.contains(needle, autoescape=True),
-                User.phone.contains(needle, autoescape=True),
-            )
-        )
+        matches = [
+            func.lower(User.name).contains(needle, autoescape=True),
+            User.email.contains(needle, autoescape=True),
+            User.phone.contains(needle, autoescape=True),
+        ]
+        # A number typed nationally ("0712 345 678") finds the stored +254712345678, as
+        # at the desk (`find_patients`).
+        digits = re.sub(r"[^0-9]", "", needle).lstrip("0")
+        if len(digits) >= 3:
+            matches.append(User.phone.contains(digits, autoescape=True))
+        conditions.append(or_(*matches))
     total = await session.scalar(select(func.count()).select_from(User).where(*conditions)) or 0
     users = await session.scalars(
         select(User).where(*conditions).order_by(User.name, User.id).limit(limit).offset(offset)

@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import phones
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.core.labels import choices
@@ -232,7 +233,7 @@ def _walk_in_problem(fields: set[str]) -> str:
     if "doctor_id" in fields:
         return _("Choose a doctor.")
     if "phone" in fields:
-        return _("Write the phone number with its country code, like +254712345678.")
+        return _("Write a phone number, like {example}.").format(example=phones.example())
     if "name" in fields:
         return _("Write the patient's name.")
     return _("Choose how urgent it is and the kind of patient from the lists.")

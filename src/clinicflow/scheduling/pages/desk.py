@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.clinic import phones
 from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings
 from clinicflow.core.errors import AppError, ErrorCode
@@ -267,7 +268,7 @@ def _new_patient_problem(phone: str, name: str) -> AppError | None:
     try:
         _phone.validate_python(phone)
     except ValidationError:
-        message = _("Write the phone number with its country code, like +254712345678.")
+        message = _("Write a phone number, like {example}.").format(example=phones.example())
         return AppError(ErrorCode.validation_error, message, {"field": "phone"})
     try:
         _name.validate_python(name)
