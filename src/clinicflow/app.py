@@ -44,6 +44,7 @@ from clinicflow.identity import pages as identity_pages
 from clinicflow.identity import staff_pages as identity_staff_pages
 from clinicflow.notifications import api as notifications_api
 from clinicflow.notifications import pages as notification_pages
+from clinicflow.operations import health
 from clinicflow.queue import api as queue_api
 from clinicflow.queue import events as queue_events
 from clinicflow.queue import pages as queue_pages
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.assistant = assistant
 
     app.include_router(observability.router)
+    app.include_router(health.router)
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
     app.include_router(identity_staff_pages.router)

@@ -221,6 +221,10 @@ class Settings(BaseSettings):
     assistant_memory_ttl_days: int = 90
     assistant_memory_retention_days: int = 30
 
+    # Operating the install (docs/deploy.md). `/health/ready` fails when no worker (embedded
+    # or `clinicflow worker`) has beaten for this long: a few beats, as a slow job delays one.
+    worker_stale_seconds: float = 60.0
+
     @field_validator("clinic_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

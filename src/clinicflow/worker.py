@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow.analytics import jobs as analytics_jobs
 from clinicflow.assistant import jobs as assistant_jobs
 from clinicflow.notifications import jobs as notification_jobs
+from clinicflow.operations import heartbeat
 from clinicflow.queue import jobs as queue_jobs
 from clinicflow.realtime import jobs as realtime_jobs
 from clinicflow.runtime import Runtime
@@ -41,7 +42,13 @@ class Job:
     run: JobFunction
 
 
+async def _beat(_runtime: Runtime, session: AsyncSession) -> None:
+    await heartbeat.beat(session)
+
+
 JOBS: tuple[Job, ...] = (
+    # First, so `/health/ready` sees a worker as soon as one starts.
+    Job("operations.heartbeat", heartbeat.BEAT_SECONDS, _beat),
     Job(
         "scheduling.pass_on_lapsed_offers",
         scheduling_jobs.WAITLIST_SWEEP_SECONDS,
