@@ -90,10 +90,16 @@ def test_only_development_runs_with_the_default_secret() -> None:
         Settings(env="test")
 
 
-async def serve_once(settings: Settings, *paths: str, **headers: str) -> list[httpx.Response]:
-    """GET each path from an app built with `settings` (no lifespan: nothing runs)."""
+async def serve_once(
+    settings: Settings,
+    *paths: str,
+    client: tuple[str, int] = ("127.0.0.1", 123),
+    **headers: str,
+) -> list[httpx.Response]:
+    """GET each path from an app built with `settings` (no lifespan: nothing runs), as a
+    client at `client`."""
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=client)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             return [await client.get(path, headers=headers) for path in paths]
@@ -139,13 +145,14 @@ async def test_api_documentation_loads_nothing_from_another_site(settings: Setti
     assert page.status_code == 200
     assert schema.status_code == 200
     assert schema.json()["info"]["title"] == "clinicflow"
-    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)
-    urls += re.findall(r"""url:\s*["']([^"']+)["']""", page.text)
+    urls = re.findall(r"""(?:src|href|data-openapi-url)\s*=\s*["']([^"']+)["']""", page.text)
     assert urls
     assert not [url for url in urls if "//" in url], urls
     assert "cdn" not in page.text.lower()
-    assert "validatorUrl" in page.text
+    assert "/openapi.json" in urls
     assets = [url for url in urls if url.startswith("/static/")]
-    assert len(assets) == 3
+    assert len(assets) == 4
     answers = await serve_once(production(settings, api_docs=True), *assets)
-    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 200]
+    [start] = [answer for answer in answers if "api-docs.js" in str(answer.url)]
+    assert "validatorUrl: null" in start.text

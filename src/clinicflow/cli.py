@@ -85,7 +85,7 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
 ) -> None:
     """Serve the web app and API."""
-    _settings()
+    settings = _settings()
     uvicorn.run(
         "clinicflow.cli:serving_app",
         factory=True,
@@ -93,6 +93,7 @@ def serve(
         port=port,
         reload=reload,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         # The app runs its own heartbeat (clients ping, silent sockets close); uvicorn's
         # protocol ping would close a busy socket whose pong waits behind its backlog.
         ws_ping_interval=None,

@@ -224,6 +224,14 @@ class Settings(BaseSettings):
     # Operating the install (docs/deploy.md). `/health/ready` fails when no worker (embedded
     # or `clinicflow worker`) has beaten for this long: a few beats, as a slow job delays one.
     worker_stale_seconds: float = 60.0
+    # The proxies (comma-separated addresses, or "*") whose X-Forwarded-For and
+    # X-Forwarded-Proto `clinicflow serve` believes: per-address limits then count the real
+    # client, and HSTS is sent when the proxy says the client came over https. Only the
+    # proxy's own address belongs here; anyone else could claim any address.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Addresses or networks (JSON list, e.g. ["10.0.0.5", "10.1.0.0/16"]) a scraper must
+    # come from to read /metrics, besides bearing METRICS_TOKEN; empty: any address.
+    metrics_allowed_addresses: list[str] = Field(default_factory=list)
 
     @field_validator("clinic_timezone")
     @classmethod

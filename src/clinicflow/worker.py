@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,12 +84,16 @@ LOOPS: tuple[Loop, ...] = (notification_jobs.dispatch_forever,)
 
 async def run_once(runtime: Runtime, job: Job) -> bool:
     """Run one job in its own transaction; False (and a log line) if it failed."""
+    started = time.perf_counter()
     try:
         async with runtime.transaction() as session:
             await job.run(runtime, session)
     except Exception:
         log.exception("worker.job_failed", job=job.name)
+        runtime.metrics.job_failures.labels(job.name).inc()
         return False
+    finally:
+        runtime.metrics.job_duration.labels(job.name).observe(time.perf_counter() - started)
     return True
 
 
