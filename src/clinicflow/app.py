@@ -33,7 +33,7 @@ from clinicflow.config import Settings, get_settings
 from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
 from clinicflow.consultations.events import ConsultationTopic
-from clinicflow.core import observability
+from clinicflow.core import errortracking, observability
 from clinicflow.core.edge import BodyLimitMiddleware, BodyTooLarge, too_large_body
 from clinicflow.core.errors import AppError, ErrorCode, error_body
 from clinicflow.deps import LoginRedirect, PasswordChangeRedirect
@@ -79,6 +79,7 @@ HTTP_CODES = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     observability.configure_logging(settings)
+    errortracking.configure(settings, component="web")
     runtime = build_runtime(settings, session_info=handins.session_info())
     metrics = runtime.metrics
     assistant = Assistant(runtime, build_provider(settings))
@@ -287,6 +288,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("request.failed", path=request.url.path)
+        errortracking.report(exc)
         body = error_body(ErrorCode.internal_error, _("Something went wrong on our side."))
         return _error_response(request, 500, body)
 

@@ -20,7 +20,7 @@ from clinicflow import migrate as migrations
 from clinicflow import worker as periodic
 from clinicflow.app import create_app
 from clinicflow.config import Settings, get_settings
-from clinicflow.core import audit, observability, security
+from clinicflow.core import audit, errortracking, observability, security
 from clinicflow.core.errors import AppError
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
@@ -113,6 +113,7 @@ def worker_command() -> None:
     """
     settings = _settings()
     observability.configure_logging(settings)
+    errortracking.configure(settings, component="worker")
 
     async def work(runtime: Runtime) -> None:
         stop = asyncio.Event()

@@ -232,6 +232,8 @@ class Settings(BaseSettings):
     # Addresses or networks (JSON list, e.g. ["10.0.0.5", "10.1.0.0/16"]) a scraper must
     # come from to read /metrics, besides bearing METRICS_TOKEN; empty: any address.
     metrics_allowed_addresses: list[str] = Field(default_factory=list)
+    # Errors go to Sentry when set (core.errortracking scrubs clinical text and tokens).
+    sentry_dsn: str | None = Field(default=None, repr=False)
 
     @field_validator("clinic_timezone")
     @classmethod

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.analytics import jobs as analytics_jobs
 from clinicflow.assistant import jobs as assistant_jobs
+from clinicflow.core import errortracking
 from clinicflow.notifications import jobs as notification_jobs
 from clinicflow.operations import heartbeat
 from clinicflow.queue import jobs as queue_jobs
@@ -88,8 +89,9 @@ async def run_once(runtime: Runtime, job: Job) -> bool:
     try:
         async with runtime.transaction() as session:
             await job.run(runtime, session)
-    except Exception:
+    except Exception as exc:
         log.exception("worker.job_failed", job=job.name)
+        errortracking.report(exc)
         runtime.metrics.job_failures.labels(job.name).inc()
         return False
     finally:
