@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from clinicflow.app import create_app
@@ -78,10 +80,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CLINICFLOW_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@db/clinic")
     monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", json.dumps([Fernet.generate_key().decode()]))
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.database_url == "postgresql+asyncpg://u@db/clinic"
     assert settings.redis_url == "redis://cache:6379/0"
     assert not settings.is_development
+
+
+def test_production_names_its_own_field_keys() -> None:
+    """Not derived from the signing secret, which an operator may rotate."""
+    with pytest.raises(ValidationError, match="FIELD_ENCRYPTION_KEYS"):
+        Settings(env="production", secret_key="x" * 40)
+    key = Fernet.generate_key().decode()
+    assert Settings(env="production", secret_key="x" * 40, field_encryption_keys=[key])
 
 
 def test_only_development_runs_with_the_default_secret() -> None:

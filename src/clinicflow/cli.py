@@ -7,10 +7,12 @@ import gc
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from pydantic import ValidationError
 
@@ -25,13 +27,17 @@ from clinicflow.core.errors import AppError
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
+from clinicflow.operations import backup as backups
+from clinicflow.operations import keys as field_keys
 from clinicflow.runtime import Runtime, build_runtime
 
 app = typer.Typer(help="clinicflow: clinic and telehealth platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect the audit trail.", no_args_is_help=True)
+keys_app = typer.Typer(help="Field-encryption keys (FIELD_ENCRYPTION_KEYS).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 
@@ -227,4 +233,76 @@ def audit_verify() -> None:
         typer.echo(f"Audit chain intact: {result.rows_checked} rows verified.")
         return
     typer.secho(f"Audit chain broken: {result.problem}.", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("backup")
+def backup_command(
+    archive: Annotated[Path, typer.Argument(help="The archive to write (.tar.gz).")],
+) -> None:
+    """Copy the SQLite database (while it runs) and the uploaded files into one archive.
+
+    The keys are not in it: keep FIELD_ENCRYPTION_KEYS and the secret key apart."""
+    try:
+        manifest = backups.backup(_settings(), archive)
+    except backups.BackupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Backed up the database and {manifest['files']} files to {archive}.")
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="An archive written by `clinicflow backup`.")],
+) -> None:
+    """Bring a backup into an empty install (then start it with the same keys)."""
+    try:
+        backups.restore(_settings(), archive)
+    except backups.BackupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Restored {archive}; run `clinicflow migrate` before serving.")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new Fernet key, to put first in FIELD_ENCRYPTION_KEYS."""
+    typer.echo(Fernet.generate_key().decode())
+
+
+def _key_report(rotate: bool) -> field_keys.Report:
+    settings = _settings()
+
+    async def work(runtime: Runtime) -> field_keys.Report:
+        return await field_keys.run(runtime, settings.var_dir / "files", rotate=rotate)
+
+    return _run(work)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every encrypted column and file under the first key, in batches; run it
+    again after an interruption to carry on."""
+    report = _key_report(rotate=True)
+    for where, count in sorted(report.rotated.items()):
+        typer.echo(f"{where}: {count} re-encrypted")
+    typer.echo(f"Rotated {sum(report.rotated.values())} values to the first key.")
+    if report.unreadable:
+        _unreadable(report)
+
+
+@keys_app.command("check")
+def keys_check() -> None:
+    """Report values only an older key opens, and values no current key opens."""
+    report = _key_report(rotate=False)
+    for where, count in sorted(report.old_key.items()):
+        typer.echo(f"{where}: {count} still under an older key")
+    if report.unreadable:
+        _unreadable(report)
+    typer.echo("Every encrypted value opens with the current keys.")
+
+
+def _unreadable(report: field_keys.Report) -> None:
+    for where, count in sorted(report.unreadable.items()):
+        typer.secho(f"{where}: {count} opened by no current key", fg="red", err=True)
     raise typer.Exit(1)

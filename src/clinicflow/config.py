@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     realtime_gap_wait_seconds: float = 0.25
 
     # Fernet keys for encrypted columns and files, newest first (FIELD_ENCRYPTION_KEYS as a
-    # JSON list); the first encrypts, all decrypt. Empty: one is derived from the secret key.
+    # JSON list); the first encrypts, all decrypt. Required in production; elsewhere, empty
+    # means one derived from the secret key. `clinicflow keys rotate` moves rows to the first.
     field_encryption_keys: list[str] = Field(default_factory=list, repr=False)
     attachment_max_bytes: int = 10 * 1024 * 1024
     # Consultation requests one patient may have waiting for a doctor at once.
@@ -255,6 +256,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CLINICFLOW_SECRET_KEY must be set to a random value of at least 32 characters "
                 "outside development (set CLINICFLOW_ENV=development for a local run)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_derived_field_keys_in_production(self) -> Settings:
+        # Clinical text must not hang on the signing secret, which an operator may rotate
+        # (every session ends) without re-encrypting anything: production names its own keys.
+        if self.env is Environment.production and not self.field_encryption_keys:
+            raise ValueError(
+                "FIELD_ENCRYPTION_KEYS must be set in production (a JSON list of Fernet keys; "
+                "`clinicflow keys generate` prints one; docs/deploy.md, 'Encryption keys')"
             )
         return self
 
