@@ -51,8 +51,12 @@ def _settings() -> Settings:
 
 
 def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    settings = _settings()
+    # Log lines (an audited action's, say) go to stderr: stdout is the command's answer.
+    observability.configure_logging(settings)
+
     async def main() -> T:
-        runtime = build_runtime(_settings(), session_info=handins.session_info())
+        runtime = build_runtime(settings, session_info=handins.session_info())
         try:
             return await work(runtime)
         finally:

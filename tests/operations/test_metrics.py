@@ -103,3 +103,10 @@ async def test_the_allow_list_narrows_who_may_scrape(
     )
     assert answer.status_code == status
     assert bool(re.search("clinicflow_outbox_due", answer.text)) is (status == 200)
+
+
+async def test_an_empty_token_is_no_token(settings: Settings) -> None:
+    """A blank METRICS_TOKEN line in an env file must not open /metrics to "Bearer "."""
+    configured = settings.model_copy(update={"env": Environment.production, "metrics_token": ""})
+    [answer] = await serve_once(configured, "/metrics", Authorization="Bearer ")
+    assert answer.status_code == 404

@@ -48,7 +48,8 @@ def _require_metrics_reader(request: Request, settings: Settings) -> None:
 
     The numbers name every route and how busy the clinic is, which is nobody's business
     on the public internet, so production without a token has no /metrics at all."""
-    token = settings.metrics_token
+    # An empty METRICS_TOKEN (a blank line in an env file) is no token, not an empty one.
+    token = settings.metrics_token or None
     if token is None:
         if settings.is_production:
             raise not_found()
