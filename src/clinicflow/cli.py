@@ -29,6 +29,7 @@ from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
 from clinicflow.operations import backup as backups
 from clinicflow.operations import keys as field_keys
+from clinicflow.operations import scrape
 from clinicflow.runtime import Runtime, build_runtime
 
 app = typer.Typer(help="clinicflow: clinic and telehealth platform.", no_args_is_help=True)
@@ -116,7 +117,12 @@ def serve(
 
 
 @app.command("worker")
-def worker_command() -> None:
+def worker_command(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve the worker's job metrics on 127.0.0.1 at this port."),
+    ] = None,
+) -> None:
     """Run the periodic jobs (waitlist offers) until stopped with Ctrl-C or SIGTERM.
 
     For deployments that set EMBEDDED_WORKER=false on their web processes.
@@ -126,6 +132,8 @@ def worker_command() -> None:
     errortracking.configure(settings, component="worker")
 
     async def work(runtime: Runtime) -> None:
+        if metrics_port is not None:
+            scrape.serve_worker_metrics(runtime, metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for stop_signal in (signal.SIGINT, signal.SIGTERM):

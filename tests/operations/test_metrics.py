@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicflow import worker
 from clinicflow.config import Environment, Settings
 from clinicflow.core.clock import FrozenClock
-from clinicflow.operations import heartbeat
+from clinicflow.operations import heartbeat, scrape
 from clinicflow.runtime import Runtime
 from tests.queue.clinic import QueueClinic
+from tests.test_cli import free_port
 from tests.test_operations import serve_once
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -110,3 +111,20 @@ async def test_an_empty_token_is_no_token(settings: Settings) -> None:
     configured = settings.model_copy(update={"env": Environment.production, "metrics_token": ""})
     [answer] = await serve_once(configured, "/metrics", Authorization="Bearer ")
     assert answer.status_code == 404
+
+
+async def test_a_separate_worker_serves_its_job_metrics_on_loopback(runtime: Runtime) -> None:
+    async def tick(_runtime: Runtime, _session: AsyncSession) -> None:
+        return None
+
+    assert await worker.run_once(runtime, worker.Job("test.tick", 1, tick))
+    port = free_port()
+    server = scrape.serve_worker_metrics(runtime, port)
+    try:
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    finally:
+        server.shutdown()
+        server.server_close()
+    scraped = samples(text)
+    assert scraped[("clinicflow_worker_job_duration_seconds_count", (("job", "test.tick"),))] == 1

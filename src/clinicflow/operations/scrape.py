@@ -16,9 +16,10 @@ import hmac
 import ipaddress
 import math
 from datetime import timedelta
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,6 +126,14 @@ async def refresh(runtime: Runtime) -> None:
     metrics.db_pool_size.set(getattr(pool, "size", lambda: 0)())
     async with runtime.transaction(write=False) as session:
         await _read_database(session, metrics)
+
+
+def serve_worker_metrics(runtime: Runtime, port: int) -> WSGIServer:
+    """`clinicflow worker --metrics-port`: the job durations and failures of a worker that
+    runs apart from the web processes, on loopback only (a local Prometheus, or NGINX in
+    front with its own access rule). The clinic-wide gauges are the web processes' to report."""
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=runtime.metrics.registry)
+    return server
 
 
 @router.get("/metrics", include_in_schema=False)
