@@ -16,6 +16,8 @@ import pytest
 import sentry_sdk
 import structlog
 from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clinicflow.app import create_app
 from clinicflow.config import Environment, Settings
@@ -159,3 +161,34 @@ def test_production_logs_are_json_lines(
         observability.configure_logging(settings)
     assert json.loads(line)["event"] == "queue.call"
     assert json.loads(line)["token"] == 7
+
+
+SECRET_TEXT = "Crushing chest pain"
+keys_text = st.sampled_from([*sorted(errortracking.SENSITIVE_KEYS), "status", "id", "path"])
+events = st.recursive(
+    st.dictionaries(keys_text, st.just(SECRET_TEXT), max_size=4),
+    lambda children: st.dictionaries(
+        keys_text | st.sampled_from(["extra", "contexts"]),
+        children | st.lists(children),
+        max_size=4,
+    ),
+    max_leaves=20,
+)
+
+
+@given(events)
+def test_no_value_under_a_sensitive_key_survives_at_any_depth(event: dict[str, Any]) -> None:
+    def sensitive_values(value: Any, under_sensitive: bool = False) -> list[Any]:
+        if isinstance(value, dict):
+            return [
+                found
+                for key, item in value.items()
+                for found in sensitive_values(
+                    item, under_sensitive or key in errortracking.SENSITIVE_KEYS
+                )
+            ]
+        if isinstance(value, list):
+            return [found for item in value for found in sensitive_values(item, under_sensitive)]
+        return [value] if under_sensitive and value != errortracking.FILTERED else []
+
+    assert sensitive_values(errortracking.scrub(event)) == []
