@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -78,6 +79,8 @@ def run_cli(settings: Settings, *args: str, env: str = "test") -> subprocess.Com
         "DATABASE_URL": settings.database_url,
         "CLINICFLOW_VAR_DIR": str(settings.var_dir),
     }
+    if settings.field_encryption_keys:
+        environment["FIELD_ENCRYPTION_KEYS"] = json.dumps(settings.field_encryption_keys)
     environment.pop("REDIS_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "clinicflow", *args],

@@ -9,6 +9,7 @@ import sys
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,7 +137,8 @@ async def test_demo_loads_once_and_prints_logins(settings: Settings, session: As
 
 
 async def test_demo_refuses_outside_development(settings: Settings) -> None:
-    result = await cli(settings, "demo", env="production")
+    keyed = settings.model_copy(update={"field_encryption_keys": [Fernet.generate_key().decode()]})
+    result = await cli(keyed, "demo", env="production")
     assert result.returncode == 2
     assert "development" in result.stderr
 

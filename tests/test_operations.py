@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from clinicflow.app import create_app
@@ -78,10 +80,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CLINICFLOW_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@db/clinic")
     monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", json.dumps([Fernet.generate_key().decode()]))
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.database_url == "postgresql+asyncpg://u@db/clinic"
     assert settings.redis_url == "redis://cache:6379/0"
     assert not settings.is_development
+
+
+def test_production_names_its_own_field_keys() -> None:
+    """Not derived from the signing secret, which an operator may rotate."""
+    with pytest.raises(ValidationError, match="FIELD_ENCRYPTION_KEYS"):
+        Settings(env="production", secret_key="x" * 40)
+    key = Fernet.generate_key().decode()
+    assert Settings(env="production", secret_key="x" * 40, field_encryption_keys=[key])
 
 
 def test_only_development_runs_with_the_default_secret() -> None:
@@ -90,10 +101,16 @@ def test_only_development_runs_with_the_default_secret() -> None:
         Settings(env="test")
 
 
-async def serve_once(settings: Settings, *paths: str, **headers: str) -> list[httpx.Response]:
-    """GET each path from an app built with `settings` (no lifespan: nothing runs)."""
+async def serve_once(
+    settings: Settings,
+    *paths: str,
+    client: tuple[str, int] = ("127.0.0.1", 123),
+    **headers: str,
+) -> list[httpx.Response]:
+    """GET each path from an app built with `settings` (no lifespan: nothing runs), as a
+    client at `client`."""
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=client)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             return [await client.get(path, headers=headers) for path in paths]
@@ -139,13 +156,14 @@ async def test_api_documentation_loads_nothing_from_another_site(settings: Setti
     assert page.status_code == 200
     assert schema.status_code == 200
     assert schema.json()["info"]["title"] == "clinicflow"
-    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)
-    urls += re.findall(r"""url:\s*["']([^"']+)["']""", page.text)
+    urls = re.findall(r"""(?:src|href|data-openapi-url)\s*=\s*["']([^"']+)["']""", page.text)
     assert urls
     assert not [url for url in urls if "//" in url], urls
     assert "cdn" not in page.text.lower()
-    assert "validatorUrl" in page.text
+    assert "/openapi.json" in urls
     assets = [url for url in urls if url.startswith("/static/")]
-    assert len(assets) == 3
+    assert len(assets) == 4
     answers = await serve_once(production(settings, api_docs=True), *assets)
-    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 200]
+    [start] = [answer for answer in answers if "api-docs.js" in str(answer.url)]
+    assert "validatorUrl: null" in start.text

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clinicflow import db, handins, i18n, worker
 from clinicflow.analytics import api as analytics_api
@@ -38,7 +38,7 @@ from clinicflow.config import Settings, get_settings
 from clinicflow.consultations import api as consultations_api
 from clinicflow.consultations import pages as consultations_pages
 from clinicflow.consultations.events import ConsultationTopic
-from clinicflow.core import observability
+from clinicflow.core import errortracking, observability
 from clinicflow.core.edge import BodyLimitMiddleware, BodyTooLarge, too_large_body
 from clinicflow.core.errors import AppError, ErrorCode, error_body
 from clinicflow.deps import LoginRedirect, PasswordChangeRedirect
@@ -49,6 +49,7 @@ from clinicflow.identity import pages as identity_pages
 from clinicflow.identity import staff_pages as identity_staff_pages
 from clinicflow.notifications import api as notifications_api
 from clinicflow.notifications import pages as notification_pages
+from clinicflow.operations import health, scrape
 from clinicflow.queue import api as queue_api
 from clinicflow.queue import events as queue_events
 from clinicflow.queue import pages as queue_pages
@@ -67,6 +68,7 @@ from clinicflow.web import home as web_home
 from clinicflow.web import pages as web_pages
 from clinicflow.web.assets import ASSETS, STATIC_PATH, VersionedStaticFiles
 from clinicflow.web.clinical import use_allergy_lines
+from clinicflow.web.headers import SecurityHeadersMiddleware
 from clinicflow.web.pages import remember_next
 from clinicflow.web.templating import render
 
@@ -77,18 +79,14 @@ log = structlog.get_logger(__name__)
 GZIP_MINIMUM_BYTES = 1024
 GZIP_LEVEL = 5
 HTTP_CODES = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     observability.configure_logging(settings)
+    errortracking.configure(settings, component="web")
     runtime = build_runtime(settings, session_info=handins.session_info())
-    metrics = observability.Metrics()
+    metrics = runtime.metrics
     assistant = Assistant(runtime, build_provider(settings))
 
     @asynccontextmanager
@@ -114,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.assistant = assistant
 
     app.include_router(observability.router)
+    app.include_router(health.router)
+    app.include_router(scrape.router)
     app.include_router(identity_api.router)
     app.include_router(identity_pages.router)
     app.include_router(identity_staff_pages.router)
@@ -298,6 +298,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("request.failed", path=request.url.path)
+        errortracking.report(exc)
         body = error_body(ErrorCode.internal_error, _("Something went wrong on our side."))
         return _error_response(request, 500, body)
 
@@ -325,20 +326,3 @@ class LanguageMiddleware:
                 )
             )
         await self.app(scope, receive, send)
-
-
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)

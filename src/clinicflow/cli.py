@@ -8,10 +8,12 @@ import os
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from pydantic import ValidationError
 
@@ -23,18 +25,23 @@ from clinicflow.app import create_app
 from clinicflow.clinic import links, phones
 from clinicflow.clinic import service as clinic
 from clinicflow.config import Settings, get_settings
-from clinicflow.core import audit, observability, security
+from clinicflow.core import audit, errortracking, observability, security
 from clinicflow.core.errors import AppError
 from clinicflow.identity import schemas
 from clinicflow.identity import service as identity
 from clinicflow.identity.schemas import Role
+from clinicflow.operations import backup as backups
+from clinicflow.operations import keys as field_keys
+from clinicflow.operations import scrape
 from clinicflow.runtime import Runtime, build_runtime
 
 app = typer.Typer(help="clinicflow: clinic and telehealth platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect the audit trail.", no_args_is_help=True)
+keys_app = typer.Typer(help="Field-encryption keys (FIELD_ENCRYPTION_KEYS).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 SERVED_URL_VARIABLE = "CLINICFLOW_SERVED_URL"
@@ -49,8 +56,12 @@ def _settings() -> Settings:
 
 
 def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    settings = _settings()
+    # Log lines (an audited action's, say) go to stderr: stdout is the command's answer.
+    observability.configure_logging(settings)
+
     async def main() -> T:
-        runtime = build_runtime(_settings(), session_info=handins.session_info())
+        runtime = build_runtime(settings, session_info=handins.session_info())
         try:
             return await work(runtime)
         finally:
@@ -94,7 +105,7 @@ def serve(
     # the address travels in the environment that `Settings` reads, read afresh from here.
     os.environ[SERVED_URL_VARIABLE] = links.served_url(host, port)
     get_settings.cache_clear()
-    _settings()
+    settings = _settings()
     uvicorn.run(
         "clinicflow.cli:serving_app",
         factory=True,
@@ -102,6 +113,7 @@ def serve(
         port=port,
         reload=reload,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         # The app runs its own heartbeat (clients ping, silent sockets close); uvicorn's
         # protocol ping would close a busy socket whose pong waits behind its backlog.
         ws_ping_interval=None,
@@ -114,15 +126,23 @@ def serve(
 
 
 @app.command("worker")
-def worker_command() -> None:
+def worker_command(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve the worker's job metrics on 127.0.0.1 at this port."),
+    ] = None,
+) -> None:
     """Run the periodic jobs (waitlist offers) until stopped with Ctrl-C or SIGTERM.
 
     For deployments that set EMBEDDED_WORKER=false on their web processes.
     """
     settings = _settings()
     observability.configure_logging(settings)
+    errortracking.configure(settings, component="worker")
 
     async def work(runtime: Runtime) -> None:
+        if metrics_port is not None:
+            scrape.serve_worker_metrics(runtime, metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -240,4 +260,76 @@ def audit_verify() -> None:
         typer.echo(f"Audit chain intact: {result.rows_checked} rows verified.")
         return
     typer.secho(f"Audit chain broken: {result.problem}.", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("backup")
+def backup_command(
+    archive: Annotated[Path, typer.Argument(help="The archive to write (.tar.gz).")],
+) -> None:
+    """Copy the SQLite database (while it runs) and the uploaded files into one archive.
+
+    The keys are not in it: keep FIELD_ENCRYPTION_KEYS and the secret key apart."""
+    try:
+        manifest = backups.backup(_settings(), archive)
+    except backups.BackupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Backed up the database and {manifest['files']} files to {archive}.")
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="An archive written by `clinicflow backup`.")],
+) -> None:
+    """Bring a backup into an empty install (then start it with the same keys)."""
+    try:
+        backups.restore(_settings(), archive)
+    except backups.BackupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Restored {archive}; run `clinicflow migrate` before serving.")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new Fernet key, to put first in FIELD_ENCRYPTION_KEYS."""
+    typer.echo(Fernet.generate_key().decode())
+
+
+def _key_report(rotate: bool) -> field_keys.Report:
+    settings = _settings()
+
+    async def work(runtime: Runtime) -> field_keys.Report:
+        return await field_keys.run(runtime, settings.var_dir / "files", rotate=rotate)
+
+    return _run(work)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every encrypted column and file under the first key, in batches; run it
+    again after an interruption to carry on."""
+    report = _key_report(rotate=True)
+    for where, count in sorted(report.rotated.items()):
+        typer.echo(f"{where}: {count} re-encrypted")
+    typer.echo(f"Rotated {sum(report.rotated.values())} values to the first key.")
+    if report.unreadable:
+        _unreadable(report)
+
+
+@keys_app.command("check")
+def keys_check() -> None:
+    """Report values only an older key opens, and values no current key opens."""
+    report = _key_report(rotate=False)
+    for where, count in sorted(report.old_key.items()):
+        typer.echo(f"{where}: {count} still under an older key")
+    if report.unreadable:
+        _unreadable(report)
+    typer.echo("Every encrypted value opens with the current keys.")
+
+
+def _unreadable(report: field_keys.Report) -> None:
+    for where, count in sorted(report.unreadable.items()):
+        typer.secho(f"{where}: {count} opened by no current key", fg="red", err=True)
     raise typer.Exit(1)

@@ -113,7 +113,8 @@ class Settings(BaseSettings):
     realtime_gap_wait_seconds: float = 0.25
 
     # Fernet keys for encrypted columns and files, newest first (FIELD_ENCRYPTION_KEYS as a
-    # JSON list); the first encrypts, all decrypt. Empty: one is derived from the secret key.
+    # JSON list); the first encrypts, all decrypt. Required in production; elsewhere, empty
+    # means one derived from the secret key. `clinicflow keys rotate` moves rows to the first.
     field_encryption_keys: list[str] = Field(default_factory=list, repr=False)
     attachment_max_bytes: int = 10 * 1024 * 1024
     # Consultation requests one patient may have waiting for a doctor at once.
@@ -245,6 +246,20 @@ class Settings(BaseSettings):
     assistant_memory_ttl_days: int = 90
     assistant_memory_retention_days: int = 30
 
+    # Operating the install (docs/deploy.md). `/health/ready` fails when no worker (embedded
+    # or `clinicflow worker`) has beaten for this long: a few beats, as a slow job delays one.
+    worker_stale_seconds: float = 60.0
+    # The proxies (comma-separated addresses, or "*") whose X-Forwarded-For and
+    # X-Forwarded-Proto `clinicflow serve` believes: per-address limits then count the real
+    # client, and HSTS is sent when the proxy says the client came over https. Only the
+    # proxy's own address belongs here; anyone else could claim any address.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Addresses or networks (JSON list, e.g. ["10.0.0.5", "10.1.0.0/16"]) a scraper must
+    # come from to read /metrics, besides bearing METRICS_TOKEN; empty: any address.
+    metrics_allowed_addresses: list[str] = Field(default_factory=list)
+    # Errors go to Sentry when set (core.errortracking scrubs clinical text and tokens).
+    sentry_dsn: str | None = Field(default=None, repr=False)
+
     @field_validator("clinic_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -265,6 +280,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CLINICFLOW_SECRET_KEY must be set to a random value of at least 32 characters "
                 "outside development (set CLINICFLOW_ENV=development for a local run)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_derived_field_keys_in_production(self) -> Settings:
+        # Clinical text must not hang on the signing secret, which an operator may rotate
+        # (every session ends) without re-encrypting anything: production names its own keys.
+        if self.env is Environment.production and not self.field_encryption_keys:
+            raise ValueError(
+                "FIELD_ENCRYPTION_KEYS must be set in production (a JSON list of Fernet keys; "
+                "`clinicflow keys generate` prints one; docs/deploy.md, 'Encryption keys')"
             )
         return self
 

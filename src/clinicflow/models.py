@@ -26,6 +26,7 @@ from clinicflow.notifications.models import (
     Preference,
     PushSubscription,
 )
+from clinicflow.operations.heartbeat import WorkerHeartbeat
 from clinicflow.queue.models import Queue, QueueEntry, QueueRules, Reassignment
 from clinicflow.realtime.models import UserEvent, UserEventHead
 from clinicflow.records.models import (
@@ -80,5 +81,6 @@ __all__ = [
     "UserEvent",
     "UserEventHead",
     "VisitNoteVersion",
+    "WorkerHeartbeat",
     "metadata",
 ]

@@ -18,6 +18,7 @@ from clinicflow import db, realtime
 from clinicflow.clinic import service as clinic
 from clinicflow.config import Environment, Settings
 from clinicflow.core import security
+from clinicflow.core.observability import Metrics
 from clinicflow.core.outages import Outage
 from clinicflow.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from clinicflow.identity import service as identity
@@ -25,6 +26,7 @@ from clinicflow.notifications import channels
 from clinicflow.notifications import service as notifications
 from clinicflow.realtime import publish
 from clinicflow.realtime.broker import Broker, MemoryBroker, RedisBroker
+from clinicflow.realtime.events import Event
 from clinicflow.realtime.hub import Hub
 
 # Batches of chat sends stored at once by one process on PostgreSQL (realtime.sends.SendQueue).
@@ -42,6 +44,8 @@ class Runtime:
     redis: Redis | None = None
     outbox: notifications.DevOutbox | None = field(default=None)
     sqlite_writers: asyncio.Lock | None = field(default=None)
+    # This process's Prometheus metrics (the app's /metrics, the worker's jobs).
+    metrics: Metrics = field(default_factory=Metrics)
     # How push endpoints' host names are resolved before the worker may post to them; a
     # test puts a stub here to make a name resolve to loopback.
     resolver: notifications.Resolver = field(default=notifications.system_resolver)
@@ -70,6 +74,24 @@ class Runtime:
         if self.redis is not None:
             await self.redis.aclose(close_connection_pool=True)
         await self.engine.dispose()
+
+
+class CountingPublisher:
+    """The broker as services publish through it, counting each event by type."""
+
+    def __init__(self, broker: Broker, metrics: Metrics) -> None:
+        self.broker = broker
+        self.metrics = metrics
+
+    @property
+    def presence(self) -> object:
+        # `publish.present_users_of` asks the publisher for the broker's presence.
+        return getattr(self.broker, "presence", None)
+
+    async def publish(self, events: list[Event]) -> None:
+        await self.broker.publish(events)
+        for event in events:
+            self.metrics.events_published.labels(event.type).inc()
 
 
 def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None = None) -> Runtime:
@@ -127,6 +149,7 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
             presence_ttl=settings.presence_ttl_seconds,
             outage=outage,
         )
+    metrics = Metrics()
     allowed = notifications.clinic_channels(settings)
     info = {
         **notifications.session_info(
@@ -140,7 +163,7 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         ),
         # Identity texts the sign-in code through this without importing notifications.
         **identity.code_sender_info(notifications.CodeBySms(sender)),
-        **publish.session_info(broker),
+        **publish.session_info(CountingPublisher(broker, metrics)),
         # The environment's clinic: the settings until an admin saves them.
         **clinic.session_info(settings),
         # Identity tells open sockets of a role change or deactivation through this.
@@ -155,5 +178,6 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         broker=broker,
         redis=redis,
         outbox=outbox,
+        metrics=metrics,
         sqlite_writers=asyncio.Lock() if settings.is_sqlite else None,
     )

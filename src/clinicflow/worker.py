@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.analytics import jobs as analytics_jobs
 from clinicflow.assistant import jobs as assistant_jobs
+from clinicflow.core import errortracking
 from clinicflow.notifications import jobs as notification_jobs
+from clinicflow.operations import heartbeat
 from clinicflow.queue import jobs as queue_jobs
 from clinicflow.realtime import jobs as realtime_jobs
 from clinicflow.runtime import Runtime
@@ -41,7 +44,13 @@ class Job:
     run: JobFunction
 
 
+async def _beat(_runtime: Runtime, session: AsyncSession) -> None:
+    await heartbeat.beat(session)
+
+
 JOBS: tuple[Job, ...] = (
+    # First, so `/health/ready` sees a worker as soon as one starts.
+    Job("operations.heartbeat", heartbeat.BEAT_SECONDS, _beat),
     Job(
         "scheduling.pass_on_lapsed_offers",
         scheduling_jobs.WAITLIST_SWEEP_SECONDS,
@@ -76,12 +85,17 @@ LOOPS: tuple[Loop, ...] = (notification_jobs.dispatch_forever,)
 
 async def run_once(runtime: Runtime, job: Job) -> bool:
     """Run one job in its own transaction; False (and a log line) if it failed."""
+    started = time.perf_counter()
     try:
         async with runtime.transaction() as session:
             await job.run(runtime, session)
-    except Exception:
+    except Exception as exc:
         log.exception("worker.job_failed", job=job.name)
+        errortracking.report(exc)
+        runtime.metrics.job_failures.labels(job.name).inc()
         return False
+    finally:
+        runtime.metrics.job_duration.labels(job.name).observe(time.perf_counter() - started)
     return True
 
 

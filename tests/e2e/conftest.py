@@ -216,6 +216,17 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
+# Every page reports what the Content-Security-Policy blocked to the console, where the
+# context below collects it; a test whose pages broke a rule fails when its context closes.
+VIOLATIONS: dict[BrowserContext, list[str]] = {}
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
 def _context(browser: Browser, base_url: str, *, phone: bool) -> BrowserContext:
     # locale en-US: the language the app picks while no switch has been used.
     if phone:
@@ -230,7 +241,25 @@ def _context(browser: Browser, base_url: str, *, phone: bool) -> BrowserContext:
     else:
         context = browser.new_context(base_url=base_url, locale="en-US", viewport=DESKTOP)
     context.set_default_timeout(10_000)
+    violations: list[str] = []
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    context.on(
+        "console",
+        lambda message: (
+            violations.append(f"{message.page and message.page.url}: {message.text}")
+            if message.type == "error" and "CSP violation" in message.text
+            else None
+        ),
+    )
+    VIOLATIONS[context] = violations
     return context
+
+
+def _close(context: BrowserContext) -> None:
+    """Close the context; fail the test if the CSP blocked anything on its pages."""
+    context.close()
+    violations = VIOLATIONS.pop(context, [])
+    assert violations == [], "the Content-Security-Policy blocked:\n" + "\n".join(violations)
 
 
 @pytest.fixture
@@ -240,7 +269,7 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     try:
         yield context.new_page()
     finally:
-        context.close()
+        _close(context)
 
 
 @pytest.fixture
@@ -250,7 +279,7 @@ def phone_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     try:
         yield context.new_page()
     finally:
-        context.close()
+        _close(context)
 
 
 @contextmanager
@@ -261,7 +290,7 @@ def _people(browser: Browser, base_url: str, *phones: bool) -> Iterator[list[Pag
         yield [context.new_page() for context in contexts]
     finally:
         for context in contexts:
-            context.close()
+            _close(context)
 
 
 @pytest.fixture

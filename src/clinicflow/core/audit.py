@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+import structlog
 from sqlalchemy import JSON, ForeignKey, Integer, String, event, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +27,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import Table
 
 from clinicflow.core import clock
-from clinicflow.db import Base, UUIDPrimaryKey
+from clinicflow.db import Base, UUIDPrimaryKey, after_commit
+
+log = structlog.get_logger(__name__)
 
 GENESIS_HASH = "0" * 64
 
@@ -149,7 +152,33 @@ async def record(
     session.add(entry)
     await session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash))
     await session.flush()
+    _log_on_commit(session, entry)
     return entry
+
+
+# The details an operator's log line may carry: numbers and states, never free text (the
+# audit details are already free of clinical text; a name or an address stays out too).
+LOGGED_DETAILS = frozenset(
+    {"token", "old_token", "new_token", "status", "channel", "severity", "source", "retried"}
+)
+
+
+def _log_on_commit(session: AsyncSession, entry: AuditEntry) -> None:
+    """The structured log line of an audited action (queue moves and tokens, meeting-link
+    changes, assistant requests, consultations), written once the action is stored."""
+    fields = {
+        "resource_type": entry.resource_type,
+        "resource_id": entry.resource_id,
+        "actor_id": str(entry.actor_id) if entry.actor_id else None,
+        "actor_role": entry.actor_role,
+        "outcome": entry.outcome,
+        **{key: value for key, value in entry.details.items() if key in LOGGED_DETAILS},
+    }
+
+    async def write() -> None:
+        log.info(entry.action, **fields)
+
+    after_commit(session, write)
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,22 @@
-"""Logs, metrics and the health check: how an operator sees the process from outside."""
+"""Logs, metrics and the health check: how an operator sees the process from outside.
+
+`/metrics` itself, and the numbers read when it is scraped, are in `operations.scrape`."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import sys
 import time
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicflow.config import Settings
-from clinicflow.core.errors import AppError, ErrorCode, not_found
-from clinicflow.i18n import gettext as _
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +57,76 @@ class Metrics:
             "clinicflow_http_request_duration_seconds",
             "HTTP request latency by route template.",
             ["method", "route"],
+            registry=self.registry,
+        )
+        # Counted where they happen, in this process.
+        self.events_published = Counter(
+            "clinicflow_events_published_total",
+            "Realtime events this process published, by event type.",
+            ["type"],
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "clinicflow_worker_job_duration_seconds",
+            "How long each run of a periodic job took.",
+            ["job"],
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300),
+            registry=self.registry,
+        )
+        self.job_failures = Counter(
+            "clinicflow_worker_job_failures_total",
+            "Runs of a periodic job that raised.",
+            ["job"],
+            registry=self.registry,
+        )
+        # Read when scraped (operations.probes): the database's view, the same from every
+        # process, and this process's sockets and connection pool.
+        self.open_sockets = Gauge(
+            "clinicflow_open_sockets",
+            "Realtime sockets open on this process.",
+            registry=self.registry,
+        )
+        self.queue_waiting = Gauge(
+            "clinicflow_queue_waiting",
+            "Patients waiting in a doctor's queue (joined in the last day).",
+            ["doctor_id"],
+            registry=self.registry,
+        )
+        self.queue_longest_wait = Gauge(
+            "clinicflow_queue_longest_wait_seconds",
+            "How long the longest-waiting patient of a doctor's queue has waited.",
+            ["doctor_id"],
+            registry=self.registry,
+        )
+        self.deliveries = Gauge(
+            "clinicflow_deliveries_last_hour",
+            "Deliveries created in the last hour, by channel and where they stand.",
+            ["channel", "status"],
+            registry=self.registry,
+        )
+        self.outbox_due = Gauge(
+            "clinicflow_outbox_due",
+            "Deliveries due to be sent now (pending, attempt time passed).",
+            registry=self.registry,
+        )
+        self.outbox_oldest_due_age = Gauge(
+            "clinicflow_outbox_oldest_due_age_seconds",
+            "How long the oldest due delivery has been waiting for the dispatcher.",
+            registry=self.registry,
+        )
+        self.worker_last_seen_age = Gauge(
+            "clinicflow_worker_last_seen_age_seconds",
+            "Seconds since any worker last beat (very large when none ever did).",
+            registry=self.registry,
+        )
+        self.db_pool_in_use = Gauge(
+            "clinicflow_db_pool_connections_in_use",
+            "Database connections this process has checked out.",
+            registry=self.registry,
+        )
+        self.db_pool_size = Gauge(
+            "clinicflow_db_pool_size",
+            "Database connections this process's pool keeps open.",
             registry=self.registry,
         )
 
@@ -125,29 +188,3 @@ async def health(request: Request) -> JSONResponse:
         {"status": "ok" if healthy else "error", "checks": checks},
         status_code=200 if healthy else 503,
     )
-
-
-def _require_metrics_reader(request: Request, settings: Settings) -> None:
-    """The token's bearer reads /metrics; without a token, anyone outside production.
-
-    The numbers name every route and how busy the clinic is, which is nobody's business
-    on the public internet, so production without a token has no /metrics at all."""
-    token = settings.metrics_token
-    if token is None:
-        if settings.is_production:
-            raise not_found()
-        return
-    given = request.headers.get("authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        raise AppError(
-            ErrorCode.authentication_required,
-            _("Sign in to continue."),
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-@router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    _require_metrics_reader(request, request.app.state.runtime.settings)
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -65,6 +65,15 @@ class Dispatcher:
         outcomes = await asyncio.gather(*(self._send(message) for message in claimed))
         async with self.runtime.transaction() as session:
             await notifications.record(session=session, outcomes=outcomes, rng=self.rng)
+        for message, outcome in zip(claimed, outcomes, strict=True):
+            # The operator's line: which delivery, how it went; never the message's text.
+            log.info(
+                "notifications.delivered" if outcome.sent else "notifications.delivery_failed",
+                delivery_id=str(message.delivery_id),
+                channel=message.channel.value,
+                attempt=message.attempt,
+                error=outcome.error,
+            )
         return len(claimed)
 
     async def _send(self, message: notifications.Outgoing) -> notifications.Outcome:

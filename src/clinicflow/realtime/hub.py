@@ -147,6 +147,12 @@ class Hub:
         its sends watched for a client that stopped reading (`watchdog.Stalls`)."""
         self._logins.connect(connection)
         self._stalls.connect(connection)
+        log.info(
+            "realtime.socket_opened",
+            connection=connection.id,
+            user_id=str(connection.member.id),
+            role=str(connection.member.role),
+        )
 
     async def close(self) -> None:
         await self._logins.close()
@@ -156,6 +162,7 @@ class Hub:
         self._logins.disconnect(connection)
         self._stalls.disconnect(connection)
         connection.end()
+        log.info("realtime.socket_closed", connection=connection.id)
         if connection.access_check is not None:
             connection.access_check.cancel()
         for name in list(connection.followers):

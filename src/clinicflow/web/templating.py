@@ -28,6 +28,7 @@ from clinicflow.core.errors import AppError
 from clinicflow.db import KeepChanges
 from clinicflow.deps import CSRF_COOKIE
 from clinicflow.web.assets import ASSETS
+from clinicflow.web.headers import IMPORT_MAP_JSON
 from clinicflow.web.navigation import navigation_for
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -42,7 +43,7 @@ _environment.install_gettext_callables(  # type: ignore[attr-defined]
 )
 _environment.policies["ext.i18n.trimmed"] = True
 _environment.globals["static_url"] = ASSETS.url
-_environment.globals["import_map"] = ASSETS.import_map()
+_environment.globals["import_map_json"] = IMPORT_MAP_JSON
 _environment.globals["choices"] = labels.choices
 
 

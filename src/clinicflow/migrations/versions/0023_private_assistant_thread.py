@@ -3,7 +3,7 @@ message (their `@b` question, or its answer) is private to; null for the shared 
 Booking by conversation: `assistant_booking_conversations`.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-06 08:30:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import clinicflow.db
 
 revision: str = "0023"
-down_revision: str | None = "0021"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Operating the clinic's install: readiness, the worker's heartbeat, backups and keys."""
