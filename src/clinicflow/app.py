@@ -57,6 +57,7 @@ from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
 from clinicflow.scheduling.events import AvailabilityTopic
+from clinicflow.sync import api as sync_api
 from clinicflow.web import api_docs
 from clinicflow.web import home as web_home
 from clinicflow.web import pages as web_pages
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assistant_api.router)
     app.include_router(analytics_api.router)
     app.include_router(analytics_pages.router)
+    app.include_router(sync_api.router)
     app.include_router(assistant_pages.router)
     assistant.attach()
     if settings.is_development:
