@@ -53,6 +53,7 @@ async def test_the_feed_never_carries_another_patients_data(clinic: SyncClinic) 
     assert _ids(desk_changes, "appointment") == {mine["id"], theirs["id"]}
     (queue,) = [c for c in desk_changes if c["type"] == "queue"]
     assert [e["token"] for e in queue["data"]["entries"]] == [1, 2]
+    assert queue["data"]["doctor_name"] == doctor.name
     # Nobody's notifications but the desk's own.
     assert not [c for c in desk_changes if c["type"] == "notification"]
 

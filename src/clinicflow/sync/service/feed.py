@@ -98,9 +98,9 @@ async def _appointments(session: AsyncSession, actor: Actor, zone: ZoneInfo) -> 
 async def _queues(session: AsyncSession, actor: Actor) -> list[Item]:
     """The whole queue of today of each doctor the actor runs: every doctor's at the desk,
     their own for a doctor."""
-    doctors = [d.id for d in await identity.search_doctors(session)]
+    doctors = {d.id: d.name for d in await identity.search_doctors(session)}
     items = []
-    for doctor_id in doctors:
+    for doctor_id, doctor_name in doctors.items():
         if not access.runs_queue(actor, doctor_id):
             continue
         current, entries = await queues.queue_for(
@@ -109,7 +109,8 @@ async def _queues(session: AsyncSession, actor: Actor) -> list[Item]:
         names = await queues.visible_names(session, actor, doctor_id, entries)
         out = queues.queue_out(current, entries, names)
         key = f"{out.doctor_id}:{out.date.isoformat()}"
-        items.append(Item(ItemType.queue, key, out.revision, out.model_dump(mode="json")))
+        data = out.model_dump(mode="json") | {"doctor_name": doctor_name}
+        items.append(Item(ItemType.queue, key, out.revision, data))
     return items
 
 
