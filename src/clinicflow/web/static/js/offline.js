@@ -27,7 +27,6 @@ function db() {
     req.onupgradeneeded = () => {
       req.result.createObjectStore("items");
       req.result.createObjectStore("meta");
-      req.result.createObjectStore("outbox", { keyPath: "client_id" });
     };
     opened = request(req).then((database) => {
       // Another tab deleting the copy (a sign-out) must not wait on this one.
@@ -63,8 +62,8 @@ function done(tx) {
 // tab's writes, unlike deleting the database), and every cache but the app's own files.
 export async function wipe() {
   const database = await db();
-  const tx = database.transaction(["items", "meta", "outbox"], "readwrite");
-  for (const store of ["items", "meta", "outbox"]) tx.objectStore(store).clear();
+  const tx = database.transaction(["items", "meta"], "readwrite");
+  for (const store of ["items", "meta"]) tx.objectStore(store).clear();
   await done(tx);
   if ("caches" in self) {
     const names = await caches.keys();
