@@ -20,12 +20,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from clinicflow.deps import Clinic, OptionalPageUser
+from clinicflow.deps import OptionalPageUser
 from clinicflow.i18n import gettext as _
 from clinicflow.identity.schemas import Role
-from clinicflow.queue.schemas import EntryStatus
 from clinicflow.routing import TransactionalRoute
-from clinicflow.scheduling.schemas import AppointmentStatus
 from clinicflow.web.assets import ASSETS, STATIC_DIR
 from clinicflow.web.templating import render
 
@@ -72,13 +70,10 @@ async def service_worker_script() -> Response:
     )
 
 
-@router.get(OFFLINE_PATH)
-async def offline_shell(request: Request, clinic: Clinic) -> Response:
-    """The page a navigation without network gets: drawn for nobody, so it can be kept.
-    `js/offline.js` fills it from the copy on the device, with the words and the clinic's
-    zone given here (the labels of every status, in the language of the install)."""
-    labels = {status.value: status.label for status in (*EntryStatus, *AppointmentStatus)}
-    response = render(request, "offline.html", {"zone": clinic.timezone, "status_labels": labels})
+@worker.get(OFFLINE_PATH)
+async def offline_shell(request: Request) -> Response:
+    """The page a navigation without network gets: drawn for nobody, so it can be kept."""
+    response = render(request, "offline.html")
     response.headers["Cache-Control"] = "no-store"
     return response
 
