@@ -63,8 +63,10 @@ from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import api as scheduling_api
 from clinicflow.scheduling import pages as scheduling_pages
 from clinicflow.scheduling.events import AvailabilityTopic
+from clinicflow.sync import api as sync_api
 from clinicflow.web import api_docs
 from clinicflow.web import home as web_home
+from clinicflow.web import install as web_install
 from clinicflow.web import pages as web_pages
 from clinicflow.web.assets import ASSETS, STATIC_PATH, VersionedStaticFiles
 from clinicflow.web.clinical import use_allergy_lines
@@ -145,7 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_api.sockets)
     app.include_router(notifications_api.router)
     app.include_router(notification_pages.inbox)
-    app.include_router(notification_pages.service_worker)
+    app.include_router(web_install.router)
+    app.include_router(web_install.worker)
     app.include_router(auditlog_api.router)
     app.include_router(auditlog_pages.router)
     runtime.hub.topics.register(UserTopic())
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(booking_assistant_api.router)
     app.include_router(analytics_api.router)
     app.include_router(analytics_pages.router)
+    app.include_router(sync_api.router)
     app.include_router(assistant_pages.router)
     app.include_router(booking_assistant_pages.router)
     assistant.attach()

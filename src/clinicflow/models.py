@@ -36,10 +36,12 @@ from clinicflow.records.models import (
     VisitNoteVersion,
 )
 from clinicflow.scheduling.models import Appointment, Availability, CalendarFeed, SlotHold
+from clinicflow.sync.models import AppliedMutation, Cursor
 
 metadata = Base.metadata
 
 __all__ = [
+    "AppliedMutation",
     "Appointment",
     "Attachment",
     "Attempt",
@@ -53,6 +55,7 @@ __all__ = [
     "ClinicalItem",
     "ClinicalItemVersion",
     "Consultation",
+    "Cursor",
     "DailyFigures",
     "Delivery",
     "DoctorProfile",

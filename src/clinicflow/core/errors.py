@@ -67,6 +67,7 @@ class ErrorCode(StrEnum):
     internal_error = "internal_error"
     nothing_to_cancel = "nothing_to_cancel"
     settings_changed = "settings_changed"
+    cursor_expired = "cursor_expired"
 
 
 STATUS: dict[ErrorCode, int] = {
@@ -122,6 +123,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.internal_error: 500,
     ErrorCode.nothing_to_cancel: 409,
     ErrorCode.settings_changed: 409,
+    ErrorCode.cursor_expired: 410,
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from clinicflow.core.errors import AppError, ErrorCode
@@ -26,13 +26,11 @@ from clinicflow.notifications import service as notifications
 from clinicflow.notifications.schemas import Channel, DeliveryStatus, Kind, RetryFilter
 from clinicflow.notifications.templates import ALL_CHANNELS
 from clinicflow.routing import TransactionalRoute
-from clinicflow.web.assets import STATIC_DIR
 from clinicflow.web.templating import refusal_page, render, render_block
 
 # The development outbox: mounted only when CLINICFLOW_ENV=development (404 elsewhere).
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 inbox = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
-service_worker = APIRouter(include_in_schema=False)
 
 
 @router.get("/dev/outbox.json")
@@ -47,16 +45,6 @@ async def outbox_page(request: Request, runtime: RuntimeDep, clinic: Clinic) -> 
     its zone on the page)."""
     messages = runtime.outbox.messages() if runtime.outbox else []
     return render(request, "notifications/outbox.html", {"messages": messages})
-
-
-@service_worker.get("/sw.js")
-async def service_worker_script() -> Response:
-    """Served from the root so that the worker's scope is the whole site."""
-    return FileResponse(
-        STATIC_DIR / "js" / "sw.js",
-        media_type="application/javascript",
-        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
-    )
 
 
 APPOINTMENT_KINDS = {

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, event, text
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, object_session
 
 from clinicflow.core.security import EncryptedText
 from clinicflow.db import Base, Timestamps, UUIDPrimaryKey, string_enum
@@ -65,6 +65,19 @@ class Appointment(UUIDPrimaryKey, Timestamps, Base):
     cancelled_at: Mapped[datetime | None]
     # Times the patient missed their turn in the queue and asked for a new token.
     late_arrivals: Mapped[int] = mapped_column(Integer, default=0)
+    # Goes up by one with every change of the row (`_bump_version` below), so an offline
+    # client's change made against an older version is answered with a conflict (sync).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+
+@event.listens_for(Appointment, "before_update")
+def _bump_version(_mapper: Mapper[Appointment], _connection: object, target: Appointment) -> None:
+    """Every verb of scheduling changes appointments through the ORM, so bumping here, on
+    the flush, covers each of them (and any verb added later) without one being forgotten.
+    A row flushed with no real change keeps its version."""
+    session = object_session(target)
+    if session is not None and session.is_modified(target, include_collections=False):
+        target.version = target.version + 1
 
 
 class SlotHold(UUIDPrimaryKey, Base):

@@ -163,6 +163,8 @@ class AppointmentOut(BaseModel):
     created_at: datetime
     cancelled_at: datetime | None
     late_arrivals: int = 0
+    # Goes up with every change: what an offline client's change is checked against.
+    version: int = 1
 
 
 class AppointmentPage(BaseModel):
@@ -220,6 +222,7 @@ class AppointmentView(BaseModel):
     status: AppointmentStatus
     cancelled_at: datetime | None
     late_arrivals: int
+    version: int = 1
 
 
 class AvailabilityView(BaseModel):

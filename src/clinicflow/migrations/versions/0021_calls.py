@@ -2,7 +2,7 @@
 consultation), who started it, its kind, and when it was answered and ended.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-06 08:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import clinicflow.db
 
 revision: str = "0021"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

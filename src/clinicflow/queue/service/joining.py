@@ -124,7 +124,8 @@ async def join(
         )
     )
     if held is not None:
-        raise already_in_queue()
+        # The place held is named, so an offline desk's walk-in resolves to it (sync).
+        raise already_in_queue(entry_id=str(held))
     try:
         # The token is taken inside the savepoint, so a lost race gives its number back.
         async with session.begin_nested():

@@ -1,5 +1,44 @@
-// The service worker for Web Push: shows what the server pushed (the payload is the
-// notification's title, body and priority), and opens the notifications page on a click.
+// The app's service worker, built on Workbox (vendored: static/vendor/workbox-7.4.1/).
+// `self.__CLINICFLOW` (the first line, written by web/install.py) lists the static files
+// of this version under their content-hashed URLs, and the offline shell.
+//
+// - The static files are kept at install and answered from the cache; any other static
+//   file is answered from the cache while it is fetched again (stale-while-revalidate).
+// - Pages are never cached (one person's clinical page must never be shown to the next
+//   person of a shared browser): without a network a navigation gets the offline shell.
+// - A new version takes over at once; the page says so (js/install.js).
+// - Web Push: shows what the server pushed and opens the notifications page on a click.
+importScripts("/static/vendor/workbox-7.4.1/workbox-sw.js");
+workbox.setConfig({ debug: false, modulePathPrefix: "/static/vendor/workbox-7.4.1/" });
+
+const APP = self.__CLINICFLOW || { precache: [], offline: "/offline" };
+const { precacheAndRoute, cleanupOutdatedCaches, matchPrecache } = workbox.precaching;
+const { registerRoute, NavigationRoute } = workbox.routing;
+const { StaleWhileRevalidate } = workbox.strategies;
+
+precacheAndRoute(APP.precache);
+cleanupOutdatedCaches();
+
+registerRoute(
+  ({ url }) => url.origin === self.location.origin && url.pathname.startsWith("/static/"),
+  new StaleWhileRevalidate({ cacheName: "clinicflow-static" })
+);
+
+registerRoute(
+  new NavigationRoute(async ({ request }) => {
+    try {
+      return await fetch(request);
+    } catch (error) {
+      const shell = await matchPrecache(APP.offline);
+      if (shell) return shell;
+      throw error;
+    }
+  })
+);
+
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
 self.addEventListener("push", (event) => {
   const data = event.data ? event.data.json() : {};
   event.waitUntil(

@@ -1,0 +1,1 @@
+"""Offline clients: the change feed and the idempotent push (docs/sync.md)."""
