@@ -28,6 +28,9 @@ EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 # CI replays the same examples every run, so a red build always means a change broke
 # something; a developer's run explores new ones (FUZZ_EXAMPLES=200 to dig deeper).
 DERANDOMIZE = os.environ.get("CI") == "true"
+# A 503 is readiness's own answer for an install that is not ready (this one has no
+# migration table and no worker): tests/operations/test_health.py holds it to that.
+NOT_FUZZED = {"/health/ready"}
 
 
 @pytest.fixture
@@ -67,7 +70,11 @@ def admin_token(app: FastAPI) -> str:
 def test_no_request_makes_the_api_fail(fuzzed_app: FastAPI, mode: GenerationMode) -> None:
     token = admin_token(fuzzed_app)
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [
+        operation
+        for operation in (result.ok() for result in schema.get_all_operations())
+        if operation.path not in NOT_FUZZED
+    ]
     assert len(operations) >= 10, "the schema lost its operations"
 
     for operation in operations:

@@ -196,10 +196,17 @@ class Viewer:
     id: uuid.UUID
     name: str
     role: Role
+    # False while a temporary password waits to be changed: that page opens no socket (the
+    # socket refuses such a login, and its refusal would send the browser to sign in).
+    settled: bool = True
 
 
 def _remember_viewer(request: Request, user: User | None) -> None:
-    request.state.viewer = Viewer(user.id, user.name, user.role) if user else None
+    request.state.viewer = (
+        Viewer(user.id, user.name, user.role, not identity_access.must_change_password(user))
+        if user
+        else None
+    )
 
 
 class PasswordChangeRedirect(Exception):
