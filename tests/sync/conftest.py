@@ -12,7 +12,11 @@ from tests.sync.clinic import SyncClinic
 
 
 @pytest.fixture
-def clinic(
+async def clinic(
     client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, frozen_clock: FrozenClock
 ) -> SyncClinic:
-    return SyncClinic(client, accounts, runtime)
+    """The check-in window is the desk's too (issue 18): these tests check the afternoon's
+    appointments in at 09:00 UTC, so the window is widened for all of them."""
+    clinic = SyncClinic(client, accounts, runtime)
+    await clinic.open_check_in_early()
+    return clinic
