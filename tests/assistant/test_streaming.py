@@ -82,17 +82,21 @@ async def test_both_people_see_the_answer_stream_in_over_their_sockets(
 async def test_with_two_server_processes_exactly_one_answers(
     two_servers: list[Server], clinic: Clinic
 ) -> None:
-    """Both processes hear every message through Redis; the claim lets one of them answer."""
+    """Both processes hear every message through Redis; the claim lets one of them answer.
+    The patient asks, so the answer is public and reaches the doctor on the other process
+    (a doctor's own question is answered on their private topic: test_private.py)."""
     first, second = two_servers
     patient, doctor = await clinic.patient(), await clinic.doctor()
     consultation = await clinic.consultation(patient, doctor, ConsultationStatus.active)
     topic = f"consultation:{consultation.id}"
-    on_first = await connect(first, doctor.headers)
-    on_second = await connect(second, patient.headers)
+    on_first = await connect(first, patient.headers)
+    on_second = await connect(second, doctor.headers)
     try:
         for socket in (on_first, on_second):
             await socket.subscribe(topic, since=consultation.last_seq)
-        await on_first.send(op="send", topic=topic, client_id="q", body="@b summary")
+        await on_first.send(
+            op="send", topic=topic, client_id="q", body="@b what should I do before we talk?"
+        )
         sent = await on_first.until(lambda f: f.get("op") == "sent", wait=20)
         seq = sent["message"]["seq"]
         frames = await frames_until_answer(on_second, f"assistant:{seq}")
