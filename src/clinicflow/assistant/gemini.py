@@ -75,6 +75,20 @@ def prompt(request: Request) -> str:
     return "\n".join(parts)
 
 
+def client(*, api_key: str, base_url: str | None, timeout_seconds: float) -> genai.Client:
+    """A Gemini client that tries once within `timeout_seconds`: a slow or failing model
+    falls back to the offline answer rather than keeping the person waiting."""
+    return genai.Client(
+        api_key=api_key,
+        http_options=types.HttpOptions(
+            base_url=base_url,
+            api_version=API_VERSION,
+            timeout=int(timeout_seconds * 1000),
+            retry_options=types.HttpRetryOptions(attempts=1),
+        ),
+    )
+
+
 class GeminiProvider:
     name = "gemini"
 
@@ -82,15 +96,7 @@ class GeminiProvider:
         self, *, api_key: str, model: str, base_url: str | None, timeout_seconds: float
     ) -> None:
         self._model = model
-        self._client = genai.Client(
-            api_key=api_key,
-            http_options=types.HttpOptions(
-                base_url=base_url,
-                api_version=API_VERSION,
-                timeout=int(timeout_seconds * 1000),
-                retry_options=types.HttpRetryOptions(attempts=1),
-            ),
-        )
+        self._client = client(api_key=api_key, base_url=base_url, timeout_seconds=timeout_seconds)
 
     async def answer(self, request: Request) -> AsyncIterator[str]:
         try:

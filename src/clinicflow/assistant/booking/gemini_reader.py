@@ -15,9 +15,9 @@ from datetime import date
 from typing import Any
 
 import structlog
-from google import genai
 from google.genai import types
 
+from clinicflow.assistant import gemini
 from clinicflow.assistant.booking.understanding import (
     Answer,
     Named,
@@ -30,7 +30,6 @@ from clinicflow.assistant.booking.understanding import (
 
 log = structlog.get_logger(__name__)
 
-API_VERSION = "v1beta"
 SYSTEM_PROMPT = """\
 You read what a patient writes to book a clinic appointment, in English or Swahili, and call \
 exactly one function. Today in the clinic is {today} ({weekday}). Dates are YYYY-MM-DD, never \
@@ -117,14 +116,8 @@ class GeminiReader:
         self, *, api_key: str, model: str, base_url: str | None, timeout_seconds: float
     ) -> None:
         self._model = model
-        self._client = genai.Client(
-            api_key=api_key,
-            http_options=types.HttpOptions(
-                base_url=base_url,
-                api_version=API_VERSION,
-                timeout=int(timeout_seconds * 1000),
-                retry_options=types.HttpRetryOptions(attempts=1),
-            ),
+        self._client = gemini.client(
+            api_key=api_key, base_url=base_url, timeout_seconds=timeout_seconds
         )
 
     async def read(
