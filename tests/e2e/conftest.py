@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from clinicflow.app import create_app
 from clinicflow.config import Settings
@@ -40,6 +47,11 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
+# The same patience for an `expect` as for an action (Playwright's own default is 5 s): on a
+# CI machine with both cores busy, an upload stored, encrypted and fanned out to the other
+# browser once took longer than that, and the test failed on a message that did arrive.
+WAIT_MS = 10_000
+expect.set_options(timeout=WAIT_MS)
 SERVER_START_SECONDS = 15.0
 
 
@@ -240,7 +252,7 @@ def _context(browser: Browser, base_url: str, *, phone: bool) -> BrowserContext:
         )
     else:
         context = browser.new_context(base_url=base_url, locale="en-US", viewport=DESKTOP)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(WAIT_MS)
     violations: list[str] = []
     context.add_init_script(REPORT_CSP_VIOLATIONS)
     context.on(
