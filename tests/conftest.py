@@ -11,13 +11,15 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from clinicflow import db
@@ -36,8 +38,33 @@ hypothesis_settings.register_profile("repeatable", derandomize=True)
 hypothesis_settings.register_profile("explore", derandomize=False)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+# Under pytest-xdist each worker process gets a database and a Redis index of its own
+# (`test_gw0`, `test_gw1`…, and the given index counted down), since `clean_db` empties every
+# table before each test and would pull the rows from under the other worker's test.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def _for_this_worker(
+    database_url: str | None, redis_url: str | None
+) -> tuple[str | None, str | None]:
+    if not XDIST_WORKER:
+        return database_url, redis_url
+    number = int(XDIST_WORKER.removeprefix("gw"))
+    if database_url:
+        url = make_url(database_url)
+        database_url = url.set(database=f"{url.database}_{XDIST_WORKER}").render_as_string(
+            hide_password=False
+        )
+    if redis_url:
+        parts = urlsplit(redis_url)
+        index = int(parts.path.strip("/") or 0)
+        redis_url = parts._replace(path=f"/{(index - number) % 16}").geturl()
+    return database_url, redis_url
+
+
+TEST_DATABASE_URL, TEST_REDIS_URL = _for_this_worker(
+    os.environ.get("TEST_DATABASE_URL"), os.environ.get("TEST_REDIS_URL")
+)
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256"
 
 
@@ -46,6 +73,31 @@ def pytest_report_header() -> list[str]:
         f"database: {TEST_DATABASE_URL or 'sqlite (temporary file)'}",
         f"redis: {TEST_REDIS_URL or 'not used (in-memory)'}",
     ]
+
+
+async def _create_database(url: str) -> None:
+    """Create this worker's PostgreSQL database beside the configured one, once."""
+    target = make_url(url)
+    assert target.database is not None
+    configured = make_url(os.environ["TEST_DATABASE_URL"])
+    server = db.create_engine(
+        configured.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with server.connect() as connection:
+            exists = await connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            )
+            if not exists:
+                await connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        await server.dispose()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Before any test: some start server processes on TEST_DATABASE_URL directly.
+    if XDIST_WORKER and TEST_DATABASE_URL:
+        asyncio.run(_create_database(TEST_DATABASE_URL))
 
 
 @pytest.fixture(scope="session")
