@@ -59,7 +59,12 @@ async def serving(app: FastAPI) -> AsyncIterator[Server]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    # Idle connections stay open longer than uvicorn's 5 s: a client reusing one just as the
+    # server closes it gets a ReadError, which a busy test loop made likely (a stand-in
+    # provider's retried delivery counted as a second attempt).
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=60
+    )
     uvicorn_server = uvicorn.Server(config)
     task = asyncio.create_task(uvicorn_server.serve(sockets=[sock]))
     while not uvicorn_server.started:
