@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # the pool's timeout fails, so a server database gets a pool sized for that.
     database_pool_size: int = 20
     database_max_overflow: int = 20
+    # A statement that takes longer than this (waiting for a lock included: that is what a
+    # request feels) is counted in `clinicflow_db_slow_queries_total` and logged as
+    # `db.slow_query` with its text but never its values, which may be a patient's.
+    slow_query_seconds: float = Field(default=0.25, ge=0)
     redis_max_connections: int = 100
     redis_pool_timeout_seconds: float = 5.0
     # A Redis that does not answer must fail a call quickly, so the caller takes its

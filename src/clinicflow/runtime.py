@@ -18,7 +18,7 @@ from clinicflow import db, realtime
 from clinicflow.clinic import service as clinic
 from clinicflow.config import Environment, Settings
 from clinicflow.core import security
-from clinicflow.core.observability import Metrics
+from clinicflow.core.observability import Metrics, watch_slow_queries
 from clinicflow.core.outages import Outage
 from clinicflow.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from clinicflow.identity import service as identity
@@ -150,6 +150,7 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
             outage=outage,
         )
     metrics = Metrics()
+    watch_slow_queries(engine, metrics, settings.slow_query_seconds)
     allowed = notifications.clinic_channels(settings)
     info = {
         **notifications.session_info(

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -70,18 +71,26 @@ async def test_sms_retries_until_the_provider_answers(
     patient = await accounts.make(Role.patient)
     notification_id = await notify(runtime, patient.id, Kind.booking_confirmed)
 
-    for attempt, nominal in enumerate([1, 2, 4], start=1):
-        assert await dispatcher.run_once() == 1
-        row = await sms_delivery(session, notification_id)
-        assert (row.status, row.attempts) == (DeliveryStatus.failed, attempt)
-        assert "500" in (row.error or "")
-        assert row.next_attempt_at is not None
-        wait = row.next_attempt_at - frozen_clock.current
-        assert timedelta(seconds=nominal / 2) <= wait <= timedelta(seconds=nominal)
-        assert await dispatcher.run_once() == 0  # not due yet
-        frozen_clock.advance(seconds=nominal)
+    with structlog.testing.capture_logs() as logs:
+        for attempt, nominal in enumerate([1, 2, 4], start=1):
+            assert await dispatcher.run_once() == 1
+            row = await sms_delivery(session, notification_id)
+            assert (row.status, row.attempts) == (DeliveryStatus.failed, attempt)
+            assert "500" in (row.error or "")
+            assert row.next_attempt_at is not None
+            wait = row.next_attempt_at - frozen_clock.current
+            assert timedelta(seconds=nominal / 2) <= wait <= timedelta(seconds=nominal)
+            assert await dispatcher.run_once() == 0  # not due yet
+            frozen_clock.advance(seconds=nominal)
 
-    assert await dispatcher.run_once() == 1
+        assert await dispatcher.run_once() == 1
+    # The operator's log: each failure with its error, the success without an `error` key.
+    lines = [line for line in logs if line["event"].startswith("notifications.deliver")]
+    assert [line["event"] for line in lines] == ["notifications.delivery_failed"] * 3 + [
+        "notifications.delivered"
+    ]
+    assert all("500" in line["error"] for line in lines[:3])
+    assert "error" not in lines[3]
     row = await sms_delivery(session, notification_id)
     assert (row.status, row.attempts, row.error) == (DeliveryStatus.sent, 4, None)
     assert twilio.calls == 4

@@ -13,7 +13,8 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicflow.config import Settings
@@ -128,6 +129,46 @@ class Metrics:
             "clinicflow_db_pool_size",
             "Database connections this process's pool keeps open.",
             registry=self.registry,
+        )
+        self.db_slow_queries = Counter(
+            "clinicflow_db_slow_queries_total",
+            "Statements slower than SLOW_QUERY_SECONDS, by their first word (SELECT, UPDATE…).",
+            ["operation"],
+            registry=self.registry,
+        )
+
+
+# Long enough to recognise the statement in a log line, short enough for any shipper.
+SLOW_STATEMENT_CHARS = 300
+
+
+def watch_slow_queries(engine: AsyncEngine, metrics: Metrics, threshold_seconds: float) -> None:
+    """Time every statement on `engine` and report those over the threshold.
+
+    Measured in the driver's cursor events, so both databases are covered; on PostgreSQL,
+    `pg_stat_statements` (docs/deploy.md) adds the server's own view. Two clock reads a
+    statement are all it costs below the threshold.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _started(connection: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        # One statement at a time runs on a connection, so one slot is enough; a statement
+        # that fails leaves it for the next one to overwrite.
+        connection.info["clinicflow_started"] = time.perf_counter()
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _finished(connection: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        elapsed = time.perf_counter() - connection.info["clinicflow_started"]
+        if elapsed < threshold_seconds:
+            return
+        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "?"
+        metrics.db_slow_queries.labels(operation).inc()
+        log.warning(
+            "db.slow_query",
+            seconds=round(elapsed, 3),
+            operation=operation,
+            statement=" ".join(statement.split())[:SLOW_STATEMENT_CHARS],
         )
 
 

@@ -67,12 +67,14 @@ class Dispatcher:
             await notifications.record(session=session, outcomes=outcomes, rng=self.rng)
         for message, outcome in zip(claimed, outcomes, strict=True):
             # The operator's line: which delivery, how it went; never the message's text.
+            # The error only where there is one: `error=None` on every success was noise.
+            failure = {} if outcome.sent else {"error": outcome.error}
             log.info(
                 "notifications.delivered" if outcome.sent else "notifications.delivery_failed",
                 delivery_id=str(message.delivery_id),
                 channel=message.channel.value,
                 attempt=message.attempt,
-                error=outcome.error,
+                **failure,
             )
         return len(claimed)
 
