@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,6 +75,14 @@ def _keep(screenshot: Screenshot, page: Page, name: str) -> None:
         shutil.copy(taken, Path(SHOTS) / f"{name}.png")
 
 
+def _serious(page: Page) -> list[str]:
+    return [
+        f"{violation['id']} ({violation['impact']})"
+        for violation in Axe().run(page).response["violations"]
+        if violation["impact"] in {"serious", "critical"}
+    ]
+
+
 def _tokens_by_phone(live_server: LiveServer) -> dict[str, list[int]]:
     """Every place in the doctor's queue of today, by the patient's phone."""
 
@@ -117,6 +126,7 @@ def test_walk_ins_made_offline_survive_a_reload_and_each_gets_one_token(
     assert _tokens_by_phone(live_server) == {}
     page.get_by_test_id("outbox").scroll_into_view_if_needed()
     _keep(screenshot, page, "desk-offline-pending-sw")
+    assert _serious(page) == []
 
     # A reload while still offline: the shell, with the pending walk-ins and the desk's
     # forms, so the receptionist goes on.
@@ -214,11 +224,12 @@ def _status(live_server: LiveServer, appointment_id: str) -> AppointmentStatus:
 
 
 def test_a_cancel_made_offline_against_a_moved_appointment_shows_the_conflict(
-    phone_page: Page, live_server: LiveServer, receptionist: StaffAccount
+    phone_page: Page, live_server: LiveServer, receptionist: StaffAccount, screenshot: Screenshot
 ) -> None:
     page = phone_page
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.context.add_cookies([{"name": "cf_lang", "value": "sw", "url": live_server.base_url}])
     first, second = _book_two(live_server)
     sign_in_patient(page, live_server, live_server.patient.phone)
     page.goto("/appointments")
@@ -235,8 +246,10 @@ def test_a_cancel_made_offline_against_a_moved_appointment_shows_the_conflict(
 
     # Signing out now would lose them: the page asks first.
     page.get_by_test_id("menu-button").click()
+    question = page.locator("form[data-outbox-sign-out]").get_attribute("data-outbox-sign-out")
+    assert question
     page.get_by_test_id("logout").click()
-    expect(page.get_by_test_id("confirm-dialog")).to_contain_text("not sent yet")
+    expect(page.get_by_test_id("confirm-dialog")).to_contain_text(question)
     page.get_by_test_id("confirm-no").click()
     page.get_by_test_id("menu-button").click()
     expect(pending).to_have_count(2)
@@ -249,6 +262,9 @@ def test_a_cancel_made_offline_against_a_moved_appointment_shows_the_conflict(
     expect(conflicts).to_have_count(2)
     expect(conflicts.nth(0).get_by_test_id("outbox-conflict")).to_contain_text("14:30")
     expect(conflicts.nth(1).get_by_test_id("outbox-conflict")).to_contain_text("15:30")
+    assert _serious(page) == []
+    page.get_by_test_id("outbox").scroll_into_view_if_needed()
+    _keep(screenshot, page, "appointments-offline-conflict-sw")
     assert _status(live_server, first) is AppointmentStatus.booked
     assert _status(live_server, second) is AppointmentStatus.booked
 

@@ -130,10 +130,27 @@ document.addEventListener("submit", async (event) => {
   await refresh();
 });
 
-// Send what is pending, in order; each answer replaces its action's state. A network that
-// fails again leaves them pending for the next try.
+// The network can be back for the browser a moment before it is for this page, or the
+// server can be away: a try that fails is made again, ever more slowly, while the browser
+// says it is online (the next `online` event starts again otherwise). One loop at a time.
+function persist(work) {
+  let running = false;
+  return async () => {
+    if (running) return;
+    running = true;
+    try {
+      for (let delay = 1000; navigator.onLine && !(await work()); delay = Math.min(delay * 2, 30_000)) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    } finally {
+      running = false;
+    }
+  };
+}
+
+// Send what is pending, in order; each answer replaces its action's state. False when the
+// network or the server failed (they stay pending, to be tried again).
 async function send() {
-  if (!navigator.onLine || shell) return;
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
   const go = async () => {
     const pending = (await actions()).filter((action) => action.state === "pending");
@@ -150,9 +167,10 @@ async function send() {
           body: JSON.stringify({ mutations }),
         });
       } catch {
-        return;
+        return false;
       }
-      if (!response.ok) return;
+      // Signed out, or refused as a whole: trying again would not help.
+      if (!response.ok) return response.status < 500;
       const answers = new Map((await response.json()).results.map((answer) => [answer.client_id, answer]));
       await inStore(ACTIONS, "readwrite", (store) => {
         for (const action of batch) {
@@ -162,9 +180,28 @@ async function send() {
       });
       await refresh();
     }
+    return true;
   };
-  await (navigator.locks ? navigator.locks.request(DB_NAME, go) : go());
+  return navigator.locks ? navigator.locks.request(DB_NAME, go) : go();
 }
+const sendUntilSent = persist(send);
+
+// In the shell: the page itself again once the server answers, which sends what is pending;
+// not while the person is typing in a kept form (they would lose it).
+function typing() {
+  const fields = document.querySelectorAll("[data-outbox-mount] input:not([type=hidden]):not([type=radio])");
+  return [...fields].some((field) => field.value !== field.defaultValue);
+}
+const backToThePage = persist(async () => {
+  if (typing()) return false;
+  try {
+    await fetch("/health/live", { cache: "no-store" });
+  } catch {
+    return false;
+  }
+  window.location.reload();
+  return true;
+});
 
 const whenFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
   timeZone: clinicZone,
@@ -214,7 +251,7 @@ function decision(action) {
     const { kind, label, type, data } = action;
     await keep({ kind, label, type, data, base_version: action.result.version });
     await refresh();
-    await send();
+    await sendUntilSent();
   });
   const keepIt = button(say("keep"), "secondary outline small", "outbox-keep", async () => {
     await inStore(ACTIONS, "readwrite", (store) => store.delete(action.seq));
@@ -285,14 +322,14 @@ async function start() {
   const shown = shell ? await showView() : false;
   await refresh();
   if (shell) {
-    // Back online: the page itself again, which sends what is pending.
     if (shown || (await actions()).some(waiting)) {
-      window.addEventListener("online", () => window.location.reload());
+      window.addEventListener("online", backToThePage);
+      await backToThePage();
     }
     return;
   }
-  window.addEventListener("online", send);
-  await send();
+  window.addEventListener("online", sendUntilSent);
+  await sendUntilSent();
 }
 
 start();
