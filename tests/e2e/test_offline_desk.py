@@ -120,7 +120,11 @@ def test_walk_ins_made_offline_survive_a_reload_and_each_gets_one_token(
     for count, (name, phone) in enumerate(WALK_INS, start=1):
         register_walk_in(page, live_server.doctor.name, name, phone)
         expect(items).to_have_count(count)
-    expect(page.locator("[data-testid=outbox-item][data-state=pending]")).to_have_count(3)
+    # A check-in by a code that matches no appointment: kept too, refused once sent.
+    code_form = page.get_by_test_id("code-form")
+    code_form.locator("input[name=code]").fill("ZZZZ99")
+    code_form.locator("button[type=submit]").click()
+    expect(page.locator("[data-testid=outbox-item][data-state=pending]")).to_have_count(4)
     expect(items.first).to_contain_text(WALK_INS[0][0])
     # Nothing reached the server.
     assert _tokens_by_phone(live_server) == {}
@@ -132,9 +136,9 @@ def test_walk_ins_made_offline_survive_a_reload_and_each_gets_one_token(
     # forms, so the receptionist goes on.
     page.reload()
     expect(page.get_by_test_id("offline-shell")).to_be_visible()
-    expect(page.locator("[data-testid=outbox-item][data-state=pending]")).to_have_count(3)
-    register_walk_in(page, live_server.doctor.name, *AFTER_RELOAD)
     expect(page.locator("[data-testid=outbox-item][data-state=pending]")).to_have_count(4)
+    register_walk_in(page, live_server.doctor.name, *AFTER_RELOAD)
+    expect(page.locator("[data-testid=outbox-item][data-state=pending]")).to_have_count(5)
     _keep(screenshot, page, "desk-offline-reloaded-sw")
 
     # The network returns: the desk again, each walk-in applied in order with its token.
@@ -145,12 +149,20 @@ def test_walk_ins_made_offline_survive_a_reload_and_each_gets_one_token(
     for token, (name, _phone) in enumerate([*WALK_INS, AFTER_RELOAD], start=1):
         expect(applied.nth(token - 1)).to_contain_text(name)
         expect(applied.nth(token - 1).get_by_test_id("outbox-state")).to_contain_text(str(token))
+    # The refused check-in says why, in the page's language.
+    refused = page.locator("[data-testid=outbox-item][data-state=rejected]")
+    expect(refused).to_have_count(1)
+    prefix = (page.get_by_test_id("outbox").get_attribute("data-rejected") or "").split("{")[0]
+    assert prefix
+    reason = refused.get_by_test_id("outbox-state").inner_text().removeprefix(prefix).strip()
+    assert reason
     expected = {phone: [token] for token, (_n, phone) in enumerate([*WALK_INS, AFTER_RELOAD], 1)}
     assert _tokens_by_phone(live_server) == expected
 
     # Another load sends nothing again; clearing leaves an empty, hidden list.
     page.reload()
     expect(applied).to_have_count(4)
+    expect(refused).to_have_count(1)
     assert _tokens_by_phone(live_server) == expected
     page.get_by_test_id("outbox-clear").click()
     expect(page.get_by_test_id("outbox")).to_be_hidden()
