@@ -245,6 +245,7 @@ def test_a_cancel_made_offline_against_a_moved_appointment_shows_the_conflict(
     first, second = _book_two(live_server)
     sign_in_patient(page, live_server, live_server.patient.phone)
     page.goto("/appointments")
+    wait_for_worker(page)
     cards = [page.locator(f"[data-testid=appointment][data-id='{id_}']") for id_ in (first, second)]
     expect(cards[1]).to_be_visible()
 
@@ -265,11 +266,17 @@ def test_a_cancel_made_offline_against_a_moved_appointment_shows_the_conflict(
     page.get_by_test_id("confirm-no").click()
     page.get_by_test_id("menu-button").click()
     expect(pending).to_have_count(2)
+    # A reload while still offline: the shell lists them.
+    page.reload()
+    expect(page.get_by_test_id("offline-shell")).to_be_visible()
+    expect(pending).to_have_count(2)
 
-    # Meanwhile the desk moves both; the network returns: two conflicts, nothing cancelled.
+    # Meanwhile the desk moves both; the network returns: the page again, and two conflicts,
+    # nothing cancelled.
     _desk_moves(live_server, receptionist.email, first, "14:30")
     _desk_moves(live_server, receptionist.email, second, "15:30")
     page.context.set_offline(False)
+    expect(cards[1]).to_be_visible()
     conflicts = page.locator("[data-testid=outbox-item][data-state=conflict]")
     expect(conflicts).to_have_count(2)
     expect(conflicts.nth(0).get_by_test_id("outbox-conflict")).to_contain_text("14:30")

@@ -12,10 +12,11 @@
 // - The list then says what became of each: the token, "already in the queue", the refusal's
 //   reason, or a conflict (an appointment the clinic changed meanwhile) for the person to
 //   decide: cancel anyway against the server's version, or keep the appointment.
-// - The part of a page marked `data-outbox-view` is kept too, so that the offline shell
-//   (`/offline`, which a navigation gets without network) draws it again for the same
-//   address: after a reload while offline the desk still lists what is pending and can go on
-//   registering walk-ins. The shell goes back to the page when the network returns.
+// - The part of a page marked `data-outbox-view` (the list, and the desk's forms) is kept
+//   too, in the language it was seen in, so that the offline shell (`/offline`, which a
+//   navigation gets without network) draws it again for the same address: after a reload
+//   while offline the desk still lists what is pending and can go on registering walk-ins.
+//   The shell goes back to the page when the network returns.
 // - Signing out with pending actions asks first: sign-out deletes every `clinicflow*`
 //   database of the browser, so they would be lost.
 import { clinicZone } from "moments";
@@ -31,7 +32,8 @@ const PROFILE_FIELDS = [
   "next_of_kin_name", "next_of_kin_phone",
 ];
 
-const list = document.querySelector("[data-outbox]");
+// The list; in the shell, the one inside the kept part once it is drawn.
+let list = document.querySelector("[data-outbox]");
 const shell = document.querySelector("[data-offline-shell]");
 
 let opened = null;
@@ -293,11 +295,11 @@ async function refresh() {
   clear.hidden = !all.some((action) => !waiting(action));
 }
 
-list?.querySelector("[data-outbox-clear]")?.addEventListener("click", async () => {
+async function clearFinished() {
   const done = (await actions()).filter((action) => !waiting(action));
   await inStore(ACTIONS, "readwrite", (store) => done.forEach((action) => store.delete(action.seq)));
   await refresh();
-});
+}
 
 // The page's own part kept for the offline shell, without its CSRF fields (the shell posts
 // nothing; what is done there is kept here).
@@ -310,8 +312,10 @@ async function keepView(view) {
 async function showView() {
   const saved = await inStore(VIEWS, "readonly", (store) => store.get(location.pathname));
   const mount = document.querySelector("[data-outbox-mount]");
-  if (saved && mount) mount.innerHTML = saved.html;
-  return Boolean(saved);
+  if (!saved || !mount) return false;
+  mount.innerHTML = saved.html;
+  list = mount.querySelector("[data-outbox]");
+  return true;
 }
 
 async function start() {
@@ -320,6 +324,7 @@ async function start() {
   if (!wanted && !(await exists())) return;
   if (view) await keepView(view);
   const shown = shell ? await showView() : false;
+  list?.querySelector("[data-outbox-clear]")?.addEventListener("click", clearFinished);
   await refresh();
   if (shell) {
     if (shown || (await actions()).some(waiting)) {
