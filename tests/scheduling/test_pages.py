@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from clinicflow.core.clock import FrozenClock
 from clinicflow.identity.models import User
 from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
+from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.models import Appointment
 from clinicflow.scheduling.schemas import AppointmentStatus, Mode
 from tests.factories import Accounts, csrf_from
@@ -431,3 +433,33 @@ async def test_the_week_is_in_swahili_for_a_swahili_browser(
     listing = await client.get(booked.headers["location"])
     assert "Miadi yako imewekwa." in listing.text
     assert "Imewekwa" in listing.text
+
+
+async def test_a_patients_cancel_form_carries_the_version_an_offline_cancel_is_sent_against(
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    runtime: Runtime,
+    doctor: User,
+    session: AsyncSession,
+) -> None:
+    patient = await accounts.make(Role.patient)
+    await sign_in_patient(client, runtime, patient)
+    assert (await hold_and_book(client, doctor, TUESDAY_9)).status_code == 303
+    [appointment] = await stored_appointments(session)
+    desk = await accounts.make(Role.receptionist)
+    async with runtime.transaction() as tx:
+        await scheduling.reschedule(
+            session=tx,
+            settings=runtime.settings,
+            actor=desk,
+            appointment_id=appointment.id,
+            starts_at=datetime.fromisoformat(TUESDAY_915),
+        )
+    listing = await client.get("/appointments")
+    # The page shows the moved appointment (version 2): a cancel kept offline is sent
+    # against it, and the sync push answers a conflict if the clinic moves it again.
+    assert (
+        'data-outbox-form="appointment.cancel" data-outbox-kind="Cancel appointment" '
+        f'data-outbox-label="Tuesday 3 March 2026, 09:15–09:30 · Dr. Amani Otieno" '
+        f'data-appointment-id="{appointment.id}" data-base-version="2"'
+    ) in listing.text

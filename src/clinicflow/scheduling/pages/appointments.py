@@ -51,6 +51,8 @@ class AppointmentRow:
     reason: str
     can_cancel: bool
     doctor_id: uuid.UUID | None = None
+    # The version a change made offline is sent against (sync's conflict check).
+    version: int = 1
     # The times it may move to (a patient's own booked appointment), and its calendar file.
     free_times: tuple[reschedule.FreeTime, ...] = ()
     calendar_url: str = ""
@@ -131,6 +133,7 @@ async def appointment_rows(
                 reason=item.reason,
                 can_cancel=item.status in LIVE and item.starts_at > now,
                 doctor_id=item.doctor_id,
+                version=item.version,
                 calendar_url=f"/api/appointments/{item.id}.ics",
             )
         )
