@@ -66,7 +66,8 @@ async def test_the_queue_finishing_a_visit_marks_its_ringing_call_missed(
     async with clinic.runtime.transaction(write=False) as session:
         (row,) = (await calls.calls_of(session, [consultation.id]))[consultation.id]
     assert row.status.value == "missed"
-    assert row.answered_at is None and row.ended_at is not None
+    assert row.answered_at is None
+    assert row.ended_at is not None
 
 
 async def test_a_ring_nobody_answers_runs_out_after_the_ring_timeout(
