@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     consultation_topic = ConsultationTopic()
     runtime.hub.topics.register(consultation_topic)
     runtime.hub.track_presence(consultation_topic)
-    runtime.hub.topics.relay_calls(consultation_topic.kind, CallSignals(settings))
+    runtime.hub.topics.relay_calls(consultation_topic.kind, CallSignals(settings, runtime.limiter))
     runtime.hub.topics.register(AvailabilityTopic(settings=settings))
     queue_topic = queue_events.QueueTopic()
     runtime.hub.topics.register(queue_topic)

@@ -228,6 +228,11 @@ class Settings(BaseSettings):
     livekit_api_key: str | None = None
     livekit_api_secret: str | None = Field(default=None, repr=False)
     livekit_token_seconds: int = Field(default=7200, ge=60, le=86400)
+    # Each `call` frame costs a transaction: one person may send `call_frames_per_window` of
+    # them per consultation in `call_frame_window_seconds` (a call's start sends a burst of
+    # some 20 to 50 ICE candidates, an ICE restart another), and is refused beyond that.
+    call_frames_per_window: int = Field(default=150, ge=10)
+    call_frame_window_seconds: int = Field(default=10, ge=1, le=3600)
 
     # The consultation assistant (`@b`): Gemini through google-genai when a key is set,
     # otherwise the offline retrieval provider. `gemini_base_url` points the SDK elsewhere

@@ -6,6 +6,8 @@ so it cannot import the queue or the records itself. The entry points that build
 
 - records' care relation reads the queue, its sibling in the layers
   (`records.access.QueuePlaces`, answered by `queue.service.has_place_with`).
+- consultations' closing hooks: a consultation's end hangs up its calls, which sit above
+  it (`consultations.Closed`, answered by `calls.service.end_with_consultation`).
 - identity's care relation (who reads a patient's profile as "their doctor") is records' own,
   so the two never disagree (`identity.access.CareRelation`, answered by `doctor_treats`).
 """
@@ -17,6 +19,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.calls import service as calls
+from clinicflow.consultations import service as consultations
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError
 from clinicflow.identity import access as identity_access
@@ -37,4 +41,5 @@ def session_info() -> dict[str, Any]:
     return {
         **records_access.queue_places_info(queues.has_place_with),
         **identity_access.care_relation_info(doctor_treats),
+        **consultations.closed_info(calls.end_with_consultation),
     }

@@ -1,6 +1,8 @@
 """Any sequence of signals, by either side, at any pace, leaves a consultation's calls in
 states the lifecycle allows: at most one live call, an end never undone, times in order,
-and a duration exactly for the calls that were answered and ended."""
+and a duration exactly for the calls that were answered and ended; a ring that ran out
+reads the same before and after it is stored; and once the consultation ends, no call of
+it is live."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from clinicflow.calls import service as calls
 from clinicflow.calls.schemas import LIVE, CallOut, CallStatus, Signal
+from clinicflow.consultations import service as consultations
 from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core.clock import FrozenClock
 from clinicflow.core.errors import AppError
@@ -56,13 +59,14 @@ def check(rows: list[CallOut], before: dict[uuid.UUID, CallOut]) -> None:
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(steps=STEPS)
+@given(steps=STEPS, then_ends=st.booleans())
 async def test_no_sequence_of_signals_leaves_calls_outside_the_lifecycle(
     accounts: Accounts,
     runtime: Runtime,
     clinic: Clinic,
     frozen_clock: FrozenClock,
     steps: list[tuple[Signal, bool, int, int]],
+    then_ends: bool,
 ) -> None:
     patient = Person(await accounts.make(Role.patient), {})
     doctor = Person(await accounts.make(Role.doctor), {})
@@ -93,3 +97,13 @@ async def test_no_sequence_of_signals_leaves_calls_outside_the_lifecycle(
             )
         check(rows, before)
         before = {row.id: row for row in rows}
+    if not then_ends:
+        return
+    async with runtime.transaction() as session:
+        await consultations.end(session=session, actor=doctor.user, consultation_id=consultation.id)
+    async with runtime.transaction() as session:
+        rows = await calls.history(
+            session=session, actor=doctor.user, consultation_id=consultation.id
+        )
+    check(rows, before)
+    assert not any(row.status in LIVE for row in rows)

@@ -27,13 +27,6 @@ from clinicflow.web.templating import render
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 
-def duration(seconds: int) -> str:
-    """ "1:05" for a minute and five seconds, "1:02:03" past an hour."""
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
-
-
 @router.get("/consultations/{consultation_id}/calls")
 async def history(
     request: Request, consultation_id: uuid.UUID, session: Session, user: PageViewer, clinic: Clinic
@@ -49,9 +42,6 @@ async def history(
             "when": format_datetime(
                 row.started_at, format="medium", tzinfo=clinic.zone, locale=language
             ),
-            "duration": duration(row.duration_seconds)
-            if row.duration_seconds is not None
-            else None,
         }
 
     return render(request, "calls/history.html", {"rows": [shown(row) for row in reversed(rows)]})

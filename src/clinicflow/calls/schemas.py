@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from clinicflow.core import moments
 from clinicflow.i18n import gettext as _
 
 
@@ -65,6 +66,19 @@ class CallOut(BaseModel):
     answered_at: datetime | None
     ended_at: datetime | None
     duration_seconds: int | None
+
+    @property
+    def outcome(self) -> str:
+        """How the call went, in the reader's words: how long it lasted ("lasted 4 min 12
+        s"), or that it was declined, not answered, or is still going on."""
+        if self.duration_seconds is not None:
+            return _("lasted %(duration)s") % {
+                "duration": moments.format_duration(self.duration_seconds)
+            }
+        return {
+            CallStatus.declined: _("declined"),
+            CallStatus.missed: _("not answered"),
+        }.get(self.status) or _("in progress")
 
 
 class IceServer(BaseModel):

@@ -6,6 +6,13 @@ A call's lifecycle is the table below, applied by `_move` with a conditional UPD
 tabs answering at once (or an answer racing a hang-up) cannot both win. Every relayed
 frame becomes one event on the consultation's topic, narrowed to the other participant
 (`Event.to`) and published after the commit, so an admin who follows the topic sees none.
+
+A call never outlives its consultation: when the consultation ends, `end_with_consultation`
+(run by consultations' closing hooks, in that transaction) hangs up whatever still rings or
+is connected and tells both people. A ring nobody answers within `RING_TIMEOUT` (a tab
+that crashed while ringing) counts as missed from then on: every read shows it missed and
+no frame can answer it, and the next write that touches it (a new ring, the
+consultation's end) stores it so.
 """
 
 from __future__ import annotations
@@ -14,9 +21,9 @@ import base64
 import hashlib
 import hmac
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -45,6 +52,9 @@ from clinicflow.i18n import gettext as _
 from clinicflow.identity import service as identity
 
 S = CallStatus
+# How long a ring may go unanswered before it counts as missed: longer than the page's own
+# give-up (45 s in call.js), so a page that is still there always ends its own ring.
+RING_TIMEOUT = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -69,16 +79,24 @@ RELAYED = frozenset({Signal.offer, Signal.answer, Signal.ice})
 
 
 def call_out(call: Call) -> CallOut:
+    """The call as it stands now: a ring past `RING_TIMEOUT` reads as missed, ended then."""
+    status, ended_at = call.status, call.ended_at
+    if _rang_out(call, clock.now()):
+        status, ended_at = S.missed, call.started_at + RING_TIMEOUT
     return CallOut(
         id=call.id,
         kind=call.kind,
-        status=call.status,
+        status=status,
         started_by=call.started_by,
         started_at=call.started_at,
         answered_at=call.answered_at,
-        ended_at=call.ended_at,
+        ended_at=ended_at,
         duration_seconds=call.duration_seconds,
     )
+
+
+def _rang_out(call: Call, now: datetime) -> bool:
+    return call.status is S.ringing and now >= call.started_at + RING_TIMEOUT
 
 
 async def history(
@@ -86,12 +104,45 @@ async def history(
 ) -> list[CallOut]:
     """Every call of the consultation, oldest first, for whoever reads the consultation."""
     await access.get_call_history_for(session, actor, consultation_id)
+    return (await calls_of(session, [consultation_id])).get(consultation_id, [])
+
+
+async def calls_of(
+    session: AsyncSession, consultation_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[CallOut]]:
+    """The calls of these consultations, oldest first, in one query, for a domain above
+    that has decided who reads them (the record lists each visit's calls)."""
+    found: dict[uuid.UUID, list[CallOut]] = {}
+    if not consultation_ids:
+        return found
     calls = await session.scalars(
         select(Call)
-        .where(Call.consultation_id == consultation_id)
+        .where(Call.consultation_id.in_(list(consultation_ids)))
         .order_by(Call.started_at, Call.id)
     )
-    return [call_out(call) for call in calls]
+    for call in calls:
+        found.setdefault(call.consultation_id, []).append(call_out(call))
+    return found
+
+
+async def end_with_consultation(
+    session: AsyncSession, *, actor: Actor, consultation: access.Encounter
+) -> None:
+    """The consultation is over (`actor` ended it): hang up its ringing and connected calls
+    in the same transaction, and send both people `call.end` once it commits, so their
+    pages hang up. Registered as one of consultations' closing hooks by the runtime."""
+    live = await session.scalars(
+        select(Call)
+        .where(Call.consultation_id == consultation.id, Call.status.in_(LIVE))
+        .with_for_update()
+    )
+    now = clock.now()
+    for call in live:
+        _finish(call, now)
+        ended = {"status": call.status.value, "duration_seconds": call.duration_seconds}
+        for person in (consultation.patient_id, consultation.doctor_id):
+            _relay(session, consultation.id, actor, person, Signal.end, call, ended)
+    await session.flush()
 
 
 async def signal(
@@ -190,7 +241,7 @@ async def _live_call(
     call = None if call_id is None else await session.get(Call, call_id, populate_existing=True)
     if call is None or call.consultation_id != consultation_id:
         raise not_found()
-    if call.status not in LIVE:
+    if call.status not in LIVE or _rang_out(call, clock.now()):
         raise _call_over(call)
     return call
 
@@ -199,7 +250,7 @@ def _call_over(call: Call) -> AppError:
     return AppError(
         ErrorCode.invalid_transition,
         _("This call has already ended."),
-        {"call_id": str(call.id), "status": call.status.value},
+        {"call_id": str(call.id), "status": call_out(call).status.value},
     )
 
 
@@ -236,7 +287,8 @@ async def _move(session: AsyncSession, actor: Actor, call: Call, kind: Signal) -
 def _ending(call: Call, target: CallStatus, now: datetime) -> dict[str, Any]:
     if call.answered_at is None:
         status = target if target is S.declined else S.missed
-        return {"status": status, "ended_at": now}
+        # A ring that ran out ended when it did, not when someone noticed.
+        return {"status": status, "ended_at": min(now, call.started_at + RING_TIMEOUT)}
     seconds = max(0, int((now - call.answered_at).total_seconds()))
     return {"status": target, "ended_at": now, "duration_seconds": seconds}
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, get_datetime_format
 
 from clinicflow import i18n
+from clinicflow.i18n import gettext as _
 
 Style = Literal["time", "seconds", "date", "day", "datetime", "full"]
 """time `00:05`; seconds `00:05:09`; date `6 Des 2026`; day `Jumapili 6 Desemba`;
@@ -64,3 +65,18 @@ def format_day(day: date, language: str | None = None, pattern: str = "medium") 
     """A calendar day (already on the clinic's clock, like a follow-up date) in `language`."""
     locale = language if language in i18n.LANGUAGES else i18n.current_language()
     return format_date(day, pattern, locale=locale)
+
+
+def format_duration(seconds: int) -> str:
+    """A length of time as a reader says it ("4 min 12 s", "1 h 5 min"), in the current
+    language: a call's, in the record. Past an hour the seconds no longer matter."""
+    hours, rest = divmod(max(0, seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return _("%(minutes)d min %(seconds)d s") % {
+            "minutes": minutes,
+            "seconds": seconds,
+        }
+    return _("%(seconds)d s") % {"seconds": seconds}

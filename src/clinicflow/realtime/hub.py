@@ -229,8 +229,10 @@ class Hub:
         self, connection: Connection, name: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Relay a `call` frame (a call's signalling) through the topic's `Signals`, in one
-        transaction of its own: the record it keeps and the event it relays commit together."""
+        transaction of its own: the record it keeps and the event it relays commit together.
+        The `Signals` first admits the frame (its rate limit), before any transaction."""
         signals, key = self.topics.resolve_signals(name)
+        await signals.admit(user_id=connection.member.id, key=key)
         async with self._transaction(write=True) as session:
             user = await self._logins.user(session, connection)
             return await signals.signal(session=session, user=user, key=key, payload=payload)

@@ -67,6 +67,12 @@ class Signals(Protocol):
     people on it. It decides who may signal, stores what must be kept (the call's record)
     and publishes the relayed event on commit, narrowed to its recipient (`Event.to`)."""
 
+    async def admit(self, *, user_id: uuid.UUID, key: str) -> None:
+        """Let one more frame of `user_id` on topic `key` through, or refuse it with an
+        `AppError` (too many of them): asked before a transaction is opened for it, so a
+        flood of frames costs no database work."""
+        ...
+
     async def signal(
         self, *, session: AsyncSession, user: Actor, key: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:

@@ -232,4 +232,11 @@ def record_pdf(record: Record, *, letterhead: Letterhead, language: str) -> byte
             doc.line_of(_("Prescription"), prescription.verification_code)
             doc.medications(prescription.medications)
             doc.advice(prescription)
+        for call in item.calls:
+            by = item.doctor_name if call.started_by == item.doctor_id else record.patient.name
+            started = _("started by %(name)s") % {"name": by}
+            doc.line_of(
+                call.kind.label,
+                f"{doc.when(call.started_at)}, {started}, {call.outcome}",
+            )
     return bytes(doc.output())

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
+from clinicflow.calls.schemas import CallOut
 from clinicflow.consultations.schemas import ConsultationStatus, ConsultationType
 from clinicflow.core.schemas import StrictModel
 from clinicflow.i18n import gettext as _
@@ -207,6 +208,8 @@ class HistoryItem(BaseModel):
     problem: str | None = None
     note: VisitNoteOut | None = None
     prescriptions: list[PrescriptionOut] = Field(default_factory=list)
+    # The consultation's audio and video calls, oldest first (calls' history shape).
+    calls: list[CallOut] = Field(default_factory=list)
 
     # The words the timeline shows for the line, translated when read. A consultation's come
     # from its enums (`ConsultationType.label`, `ConsultationStatus.label`).

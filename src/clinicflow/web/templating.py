@@ -64,6 +64,8 @@ def moment(context: Any, at: datetime | None, style: moments.Style = "datetime")
 _environment.filters["moment"] = moment
 # A calendar day already on the clinic's clock (a follow-up date, an onset): words only.
 _environment.filters["day"] = moments.format_day
+# A length of time in words ("4 min 12 s"): a call's, in the record.
+_environment.filters["duration"] = moments.format_duration
 # Every phone a page shows goes through one filter: national format in the clinic's region.
 _environment.filters["phone"] = phones.shown
 _environment.globals["phone_example"] = phones.example

@@ -11,6 +11,7 @@ One module per thing, so the file name says where a rule lives:
 - `reading`: one consultation, the lists, the front desk;
 - `describing`: the answer and event shapes, and the topics events go to;
 - `checks`: what input is accepted;
+- `closing`: the hooks a consultation's end runs in the domains above (calls);
 - `for_records`, `for_assistant`: what those two domains read and add.
 
 Other domains import this package (`from clinicflow.consultations import service as
@@ -20,6 +21,8 @@ consultations`) and call the verbs re-exported here.
 from clinicflow.consultations.service.attachments import add_attachment as add_attachment
 from clinicflow.consultations.service.attachments import file_too_large as file_too_large
 from clinicflow.consultations.service.attachments import read_attachment as read_attachment
+from clinicflow.consultations.service.closing import Closed as Closed
+from clinicflow.consultations.service.closing import closed_info as closed_info
 from clinicflow.consultations.service.describing import describe as describe
 from clinicflow.consultations.service.describing import topic as topic
 from clinicflow.consultations.service.for_assistant import (

@@ -12,7 +12,9 @@ queue's call, without a line in the conversation (nobody chats in it) or a notif
 queue has told the patient it is their turn).
 
 Every move leaves a system message in the conversation, an audit row, an event to both
-people and a notification (`_transition`).
+people and a notification (`_transition`). Leaving `active` (end, cancel_visit) also runs
+the hooks of the domains above (`closing.announce_closed`: calls hang up), in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from clinicflow.consultations.schemas import (
     SenderRole,
 )
 from clinicflow.consultations.service.checks import invalid, valid_text
+from clinicflow.consultations.service.closing import announce_closed
 from clinicflow.consultations.service.describing import publish_change, publish_update
 from clinicflow.consultations.service.sending import append, by_client_id
 from clinicflow.core import audit, clock
@@ -216,6 +219,7 @@ async def end(
     started = consultation.accepted_at or consultation.created_at
     consultation.duration_seconds = max(0, int((now - started).total_seconds()))
     await _transition(session, consultation, actor, "ended")
+    await announce_closed(session, actor, consultation)
     return consultation
 
 
@@ -321,6 +325,7 @@ async def cancel_visit(
         actor=actor,
     )
     await publish_update(session, consultation)
+    await announce_closed(session, actor, consultation)
     return consultation
 
 

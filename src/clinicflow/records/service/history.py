@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicflow.calls import service as calls
 from clinicflow.consultations import schemas as consultation_schemas
 from clinicflow.consultations import service as consultations
 from clinicflow.core import cursors
@@ -165,14 +166,15 @@ async def history_items(
     with_history: bool,
     staff: bool = False,
 ) -> list[schemas.HistoryItem]:
-    """The answer shape of these lines, with the notes, prescriptions and doctors' names
-    looked up in one query each whatever the number of lines (override reasons for
+    """The answer shape of these lines, with the notes, prescriptions, calls and doctors'
+    names looked up in one query each whatever the number of lines (override reasons for
     `staff` only)."""
     consultation_ids = [e.consultation.id for e in entries if e.consultation]
     notes = await versions_of(session, consultation_ids)
     prescriptions = await _prescriptions_of(
         session, consultation_ids, public_url=public_url, staff=staff
     )
+    calls_of = await calls.calls_of(session, consultation_ids)
     names = await identity.names(session, {e.doctor_id for e in entries})
     items = []
     for entry in entries:
@@ -193,6 +195,7 @@ async def history_items(
                     problem=c.problem,
                     note=note_out(versions, with_history=with_history) if versions else None,
                     prescriptions=prescriptions.get(c.id, []),
+                    calls=calls_of.get(c.id, []),
                 )
             )
         elif entry.appointment is not None:
