@@ -104,7 +104,7 @@ def _serious(page: Page) -> list[str]:
     ]
 
 
-def test_the_waiting_room_reloads_offline_with_the_last_token_in_both_languages(
+def test_the_waiting_room_and_home_reload_offline_with_the_last_token_in_both_languages(
     phone_page: Page,
     live_server: LiveServer,
     receptionist: StaffAccount,
@@ -130,8 +130,18 @@ def test_the_waiting_room_reloads_offline_with_the_last_token_in_both_languages(
     expect(kept.locator("form, button, script")).to_have_count(0)
     assert page.locator("html").get_attribute("lang") == "en"
 
+    # The home page keeps the patient's tokens and latest prescription.
     page.context.set_offline(False)
-    page.reload()
+    page.goto("/home")
+    expect(page.get_by_test_id("token")).to_contain_text("2")
+    _kept(page)
+    _reload_offline(page)
+    home = page.get_by_test_id("offline-kept")
+    expect(home.get_by_test_id("token")).to_contain_text("2")
+    expect(home.get_by_test_id("last-prescription")).to_be_visible()
+
+    page.context.set_offline(False)
+    page.goto("/queue")
     page.locator("form[data-testid=language-switch] button[value=sw]").click()
     expect(page.locator("html")).to_have_attribute("lang", "sw")
     expect(page.get_by_test_id("my-token")).to_have_text("2")

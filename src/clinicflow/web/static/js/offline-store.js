@@ -27,7 +27,11 @@ const DROPPED =
   "script, template, form, button, input, select, textarea, dialog, iframe, object, embed, [data-connection], [data-offline-skip], a[href='#']";
 const SAVE_AFTER_MS = 500;
 
+// Once this page has emptied the device (signing out), it keeps nothing more.
+let keeping = true;
+
 export async function clearOfflineData() {
+  keeping = false;
   const listed = indexedDB.databases ? (await indexedDB.databases()).map((db) => db.name) : [];
   const names = new Set([...KNOWN_DATABASES, ...listed].filter((name) => name?.startsWith(PREFIX)));
   await Promise.all([...names].map(deleteDatabase));
@@ -91,7 +95,7 @@ function cleaned(root) {
     for (const { name } of [...element.attributes]) {
       // Inline styles (set by scripts) would break the CSP when drawn again; htmx and
       // aria-busy belong to the live page.
-      if (name === "style" || name.startsWith("hx-") || name === "aria-busy") {
+      if (name === "style" || /^(data-)?hx-/.test(name) || name === "aria-busy") {
         element.removeAttribute(name);
       }
     }
@@ -106,6 +110,7 @@ async function keep(meta) {
   if (previous !== owner) {
     // Someone else signed in here without signing out first: their data goes.
     if (previous !== undefined) await clearOfflineData();
+    keeping = true;
     await write(OWNER, owner);
   }
   const main = document.querySelector("main");
@@ -118,7 +123,7 @@ async function keep(meta) {
     timer = null;
     const root = document.querySelector("[data-offline-read]");
     // Without a network the page shows what it could not refresh: the kept state stays.
-    if (!root || !navigator.onLine) return;
+    if (!root || !navigator.onLine || !keeping) return;
     const savedAt = new Date();
     const view = {
       html: cleaned(root),
@@ -145,8 +150,8 @@ async function keep(meta) {
   new MutationObserver(later).observe(main, { subtree: true, childList: true, characterData: true, attributes: true });
   // The state shown was the server's until the network dropped: that is "offline since".
   window.addEventListener("offline", async () => {
-    const view = await read(addressKey(owner));
-    if (!view) return;
+    const view = keeping && (await read(addressKey(owner)));
+    if (!view || !keeping) return;
     const now = new Date();
     await write(addressKey(owner), { ...view, savedAt: now.toISOString(), since: label.replace("{time}", clinicTime(now)) });
   });
