@@ -250,6 +250,18 @@ def test_signing_out_removes_the_clinical_data_from_the_browser(
     page.context.set_offline(False)
 
 
+KEYS = """() => new Promise((resolve, reject) => {
+  const request = indexedDB.open("clinicflow-read");
+  request.onsuccess = () => {
+    const db = request.result;
+    const keys = db.transaction("views").objectStore("views").getAllKeys();
+    keys.onsuccess = () => { db.close(); resolve(keys.result); };
+    keys.onerror = () => reject(keys.error);
+  };
+  request.onerror = () => reject(request.error);
+})"""
+
+
 def test_a_page_for_someone_else_empties_the_device_first(
     page: Page, live_server: LiveServer, receptionist: StaffAccount
 ) -> None:
@@ -269,6 +281,10 @@ def test_a_page_for_someone_else_empties_the_device_first(
     page.goto("/desk/queue")
     expect(page.get_by_test_id("desk-queues")).to_be_visible()
     _kept(page)
+    keys: list[str] = page.evaluate(KEYS)
+    assert len(keys) == 2, keys
+    assert "@owner" in keys
+    assert any(key.endswith("|/desk/queue") for key in keys), keys
     page.context.set_offline(True)
     page.goto("/doctor/queue")
     expect(page.get_by_test_id("offline-shell")).to_contain_text("You are offline")
