@@ -152,6 +152,15 @@ def test_the_waiting_room_and_home_reload_offline_with_the_last_token_in_both_la
     assert page.locator("html").get_attribute("lang") == "sw"
     assert _serious(page) == []
     _keep_shot(screenshot, page, "offline-waiting-room-sw")
+
+    page.context.set_offline(False)
+    page.goto("/home")
+    expect(page.get_by_test_id("token")).to_contain_text("2")
+    _kept(page)
+    _reload_offline(page)
+    expect(page.get_by_test_id("offline-since")).to_have_text(SINCE_SW)
+    expect(page.get_by_test_id("offline-kept").get_by_test_id("token")).to_contain_text("2")
+    _keep_shot(screenshot, page, "offline-home-sw")
     page.context.set_offline(False)
 
 
