@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
+from clinicflow.config import Settings
 from clinicflow.core.clock import FrozenClock
+from clinicflow.identity.schemas import Role
+from clinicflow.runtime import Runtime
+from tests.factories import Accounts
 from tests.queue.clinic import AFTERNOON
+from tests.records.clinic import RecordsClinic
 from tests.scheduling.clinic import TUESDAY_9
 from tests.sync.clinic import SyncClinic, walk_in
 
@@ -125,3 +132,44 @@ async def test_the_desk_follows_the_queue_and_a_passed_day_is_deleted_from_a_cop
     assert [(c["type"], c["id"], c["op"], c["data"]) for c in changes] == [
         ("appointment", booked["id"], "delete", None)
     ]
+
+
+async def test_a_patient_keeps_their_own_latest_prescription_and_no_one_elses(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime, settings: Settings
+) -> None:
+    records = RecordsClinic(client, accounts, runtime, settings)
+    sync = SyncClinic(client, accounts, runtime)
+    doctor = await records.doctor()
+    amina = await records.patient()
+    baraka = await records.patient()
+    desk = await records.staff(Role.receptionist)
+    first = await records.prescribe(doctor, (await records.visit(amina, doctor)).id)
+    assert first.status_code == 201, first.text
+    theirs = await records.prescribe(
+        doctor, (await records.visit(baraka, doctor)).id, lifestyle_advice="Baraka's advice"
+    )
+    assert theirs.status_code == 201, theirs.text
+
+    changes, cursor = await sync.pull(amina.headers)
+    (kept,) = [c for c in changes if c["type"] == "prescription"]
+    assert kept["id"] == first.json()["id"]
+    assert kept["data"]["patient_id"] == str(amina.id)
+    assert [m["name"] for m in kept["data"]["medications"]] == ["Amoxicillin", "Paracetamol"]
+    assert not _mentions(changes, str(baraka.id))
+    assert not _mentions(changes, theirs.json()["id"])
+    assert not _mentions(changes, "Baraka's advice")
+
+    baraka_changes, _ = await sync.pull(baraka.headers)
+    assert _ids(baraka_changes, "prescription") == {theirs.json()["id"]}
+    assert not _mentions(baraka_changes, str(amina.id))
+    # Staff keep queues, not anyone's record.
+    for staff in (desk, doctor):
+        staff_changes, _ = await sync.pull(staff.headers)
+        assert not [c for c in staff_changes if c["type"] == "prescription"]
+
+    # A newer prescription takes the old one's place on the device.
+    second = await records.prescribe(doctor, (await records.visit(amina, doctor)).id)
+    assert second.status_code == 201, second.text
+    changes, _ = await sync.pull(amina.headers, cursor)
+    moved = {(c["id"], c["op"]) for c in changes if c["type"] == "prescription"}
+    assert moved == {(second.json()["id"], "upsert"), (first.json()["id"], "delete")}

@@ -53,3 +53,27 @@ async def test_the_offline_shell_holds_nobodys_data(
     assert 'data-testid="logout"' not in signed_in.text
     assert signed_in.headers["cache-control"] == "no-store"
     assert 'data-testid="offline-shell"' in signed_out.text
+
+
+async def test_pages_say_whose_state_the_device_may_keep(
+    client: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    """A signed-out browser is told to keep nothing; a signed-in page names its person (the
+    key of what is kept) and the part to keep; the shell, drawn for nobody, does neither."""
+    signed_out = await client.get("/login")
+    assert '<meta name="offline-data" content="clear">' in signed_out.text
+    assert 'name="offline-owner"' not in signed_out.text
+
+    doctor = await accounts.make(Role.doctor, name="Dr. Zawadi Kamau")
+    await sign_in_page_staff(client, doctor)
+    queue = await client.get("/doctor/queue")
+    assert f'<meta name="offline-owner" content="{doctor.id}"' in queue.text
+    assert 'data-since="Offline since {time}"' in queue.text
+    assert '<main class="container" data-offline-read>' in queue.text
+    assert 'content="clear"' not in queue.text
+    assert "data-sign-out" in queue.text
+
+    shell = await client.get("/offline")
+    assert str(doctor.id) not in shell.text
+    assert 'name="offline-owner"' not in shell.text
+    assert 'content="clear"' not in shell.text

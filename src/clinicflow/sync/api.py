@@ -25,7 +25,9 @@ async def changes(
     session: Session, user: CurrentUser, clinic: Clinic, since: Since = None
 ) -> schemas.ChangesOut:
     """What changed, for the caller, since their cursor; a new cursor is stored (a write)."""
-    return await sync.changes(session=session, actor=user, zone=clinic.zone, since=since)
+    return await sync.changes(
+        session=session, actor=user, zone=clinic.zone, public_url=clinic.public_url, since=since
+    )
 
 
 @router.post("/push")

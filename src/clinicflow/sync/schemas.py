@@ -20,6 +20,7 @@ class ItemType(StrEnum):
     queue_entry = "queue_entry"
     queue = "queue"
     notification = "notification"
+    prescription = "prescription"
 
 
 class MutationType(StrEnum):

@@ -44,6 +44,7 @@ MODULES = {
     "call-livekit": "js/call-livekit.js",
     "livekit": "vendor/livekit-client-2.23.0.esm.js",
     "moments": "js/moments.js",
+    "offline-store": "js/offline-store.js",
 }
 
 

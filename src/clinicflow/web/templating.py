@@ -26,7 +26,7 @@ from clinicflow.clinic import phones
 from clinicflow.core import labels, moments, security
 from clinicflow.core.errors import AppError
 from clinicflow.db import KeepChanges
-from clinicflow.deps import CSRF_COOKIE
+from clinicflow.deps import CSRF_COOKIE, SESSION_COOKIE
 from clinicflow.web.assets import ASSETS
 from clinicflow.web.headers import IMPORT_MAP_JSON
 from clinicflow.web.navigation import navigation_for
@@ -103,6 +103,8 @@ def page_context(request: Request, context: dict[str, Any] | None) -> dict[str, 
         "lang": i18n.current_language(),
         "languages": i18n.LANGUAGES,
         "clinic_zone": getattr(request.state, "clinic_zone", None),
+        # No session at all (not a page merely drawn for nobody): the device keeps nothing.
+        "signed_out_browser": viewer is None and SESSION_COOKIE not in request.cookies,
         **(context or {}),
     }
 

@@ -2,7 +2,8 @@
 
 What a person may see is read through the owning domains' own verbs (the same ones the
 pages use), so the feed can never show more than the pages: a patient gets their own
-appointments from today on, their places in today's queues and their notifications; the
+appointments from today on, their places in today's queues, their notifications and their
+latest prescription (read as their record is, so each pull that carries it is audited); the
 front desk every active doctor's queue of today and the clinic's appointments of today; a
 doctor their own queue and appointments of today. Each item carries a fingerprint of its
 data; the cursor row remembers the fingerprints a client was last given, so the next pull
@@ -31,6 +32,7 @@ from clinicflow.identity import service as identity
 from clinicflow.notifications import service as notifications
 from clinicflow.notifications.schemas import NotificationOut
 from clinicflow.queue import service as queues
+from clinicflow.records import service as records
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.schemas import AppointmentView
 from clinicflow.sync import access
@@ -62,7 +64,9 @@ class Item:
         return hashlib.sha256(f"{self.version}|{text}".encode()).hexdigest()[:20]
 
 
-async def visible(session: AsyncSession, actor: Actor, zone: ZoneInfo) -> dict[str, Item]:
+async def visible(
+    session: AsyncSession, actor: Actor, zone: ZoneInfo, public_url: str
+) -> dict[str, Item]:
     """Everything the actor may keep on their device now, by "type:id"."""
     items: list[Item] = []
     items += await _appointments(session, actor, zone)
@@ -70,6 +74,7 @@ async def visible(session: AsyncSession, actor: Actor, zone: ZoneInfo) -> dict[s
         items += await _queues(session, actor)
     else:
         items += await _my_places(session, actor)
+        items += await _last_prescription(session, actor, public_url)
     items += await _notifications(session, actor)
     return {item.key: item for item in items}
 
@@ -128,6 +133,15 @@ async def _my_places(session: AsyncSession, actor: Actor) -> list[Item]:
     ]
 
 
+async def _last_prescription(session: AsyncSession, actor: Actor, public_url: str) -> list[Item]:
+    """The prescription the patient's home shows: one issued since replaces it on the
+    device (an upsert of the new, a delete of the old)."""
+    latest = await records.last_prescription(session=session, actor=actor, public_url=public_url)
+    if latest is None:
+        return []
+    return [Item(ItemType.prescription, str(latest.id), 1, latest.model_dump(mode="json"))]
+
+
 async def _notifications(session: AsyncSession, actor: Actor) -> list[Item]:
     rows, _unread = await notifications.list_for(session=session, actor=actor)
     items = []
@@ -139,12 +153,12 @@ async def _notifications(session: AsyncSession, actor: Actor) -> list[Item]:
 
 
 async def changes(
-    *, session: AsyncSession, actor: Actor, zone: ZoneInfo, since: str | None
+    *, session: AsyncSession, actor: Actor, zone: ZoneInfo, public_url: str, since: str | None
 ) -> ChangesOut:
     """What changed for the actor since the cursor `since` (everything when None), at most
     `PAGE` changes at a time, and the cursor to pull from next."""
     held = await _held(session, actor, since)
-    now = await visible(session, actor, zone)
+    now = await visible(session, actor, zone, public_url)
     found: list[ChangeOut] = []
     for key in sorted(now.keys() | held.keys()):
         item = now.get(key)
