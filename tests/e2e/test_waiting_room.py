@@ -220,10 +220,12 @@ def test_the_waiting_room_tells_the_truth_on_a_phone_in_swahili(
     assert _serious(page) == []
     _keep(screenshot, page, "waiting-room-sw-doctor-away")
 
-    # The doctor is back: the estimate is minutes and a clock time again.
+    # The doctor is back: the estimate is a time again. Next in line, it has run out, so
+    # it says "any moment now" rather than "about 0 min".
     _set_away(live_server, day, away=False)
     page.reload()
-    expect(page.get_by_test_id("estimate")).to_contain_text("Takriban dakika")
+    expect(page.get_by_test_id("estimate")).to_contain_text("Wakati wowote sasa · karibu saa")
+    expect(page.get_by_test_id("estimate")).not_to_contain_text("dakika 0")
 
     # This patient is called: now Join opens their visit, whose page holds the meeting link.
     async def call(session: AsyncSession, settings: Any) -> str:

@@ -36,6 +36,8 @@ def _waiting_room_text() -> dict[str, Any]:
             "many": i18n.ngettext("{n} patient ahead of you", "{n} patients ahead of you", 2),
         },
         "minutes": _("About {minutes} min"),
+        # Not "about 0 min": the estimate has run out, not the wait.
+        "any_moment": _("Any moment now"),
         "at": _("around {time}"),
         "serving": _("Now serving: {token}"),
         "nobody_serving": _("Nobody has been called yet."),

@@ -172,7 +172,7 @@ function start(root) {
     const card = place.card;
     if (!card || place.targetAt === null || place.wasAway) return;
     const left = Math.max(0, Math.ceil((place.targetAt - Date.now()) / 60000));
-    card.querySelector("[data-minutes]").textContent = fill(text.minutes, { minutes: left });
+    card.querySelector("[data-minutes]").textContent = left > 0 ? fill(text.minutes, { minutes: left }) : text.any_moment;
     card.querySelector("[data-at]").textContent = fill(text.at, { time: clinicTime(Math.max(place.targetAt, Date.now())) });
   }
 
