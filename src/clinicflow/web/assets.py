@@ -45,6 +45,7 @@ MODULES = {
     "livekit": "vendor/livekit-client-2.23.0.esm.js",
     "moments": "js/moments.js",
     "offline-store": "js/offline-store.js",
+    "outbox-sync": "js/outbox-sync.js",
 }
 
 

@@ -61,7 +61,12 @@ def precache_list() -> list[dict[str, str | None]]:
 async def service_worker_script() -> Response:
     """Served from the root so that the worker's scope is the whole site, and checked on
     every load (`no-cache`) so a new version is found at once."""
-    config = {"precache": precache_list(), "offline": OFFLINE_PATH}
+    config = {
+        "precache": precache_list(),
+        "offline": OFFLINE_PATH,
+        # The outbox's send, shared with the page, for Background Sync.
+        "outbox": ASSETS.url("js/outbox-sync.js"),
+    }
     script = (STATIC_DIR / "js" / "sw.js").read_text()
     return Response(
         f"self.__CLINICFLOW = {json.dumps(config)};\n{script}",

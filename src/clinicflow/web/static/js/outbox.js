@@ -6,9 +6,11 @@
 // - A form marked `data-outbox-form="<mutation type>"` posts as usual while the browser is
 //   online; offline, its submit is kept here instead, with a client id, and listed as
 //   pending ("token on sync" for a walk-in) in the page's `[data-outbox]` list.
-// - Pending actions are sent when a page loads and when the browser comes back online (the
-//   `online` event), the baseline every browser has. A Web Lock keeps two tabs from sending
-//   the same batch at once (that would only be wasteful: the server answers `duplicate`).
+// - Pending actions are sent by the service worker's Background Sync where the browser has
+//   it (a sync is asked for with each action kept), and by the page when it loads and when
+//   the browser comes back online (the `online` event), the baseline every browser has. One
+//   send, shared with the worker (js/outbox-sync.js), under a Web Lock so two senders never
+//   send the same batch at once (that would only be wasteful: the server answers `duplicate`).
 // - The list then says what became of each: the token, "already in the queue", the refusal's
 //   reason, or a conflict (an appointment the clinic changed meanwhile) for the person to
 //   decide: cancel anyway against the server's version, or keep the appointment.
@@ -20,12 +22,9 @@
 // - Signing out with pending actions asks first: sign-out deletes every `clinicflow*`
 //   database of the browser, so they would be lost.
 import { clinicZone } from "moments";
+import "outbox-sync";
 
-const DB_NAME = "clinicflow-outbox";
-const ACTIONS = "actions";
-const VIEWS = "views";
-// The server takes at most this many mutations in one push (sync/schemas.MAX_MUTATIONS).
-const BATCH = 200;
+const { DB_NAME, ACTIONS, VIEWS, exists, inStore, actions, send: sendPending } = self.clinicflowOutbox;
 // The walk-in form's clinical profile fields, named as the push's `profile` names them.
 const PROFILE_FIELDS = [
   "date_of_birth", "estimated_age", "sex", "national_id", "insurance_number",
@@ -35,47 +34,8 @@ const PROFILE_FIELDS = [
 // The list; in the shell, the one inside the kept part once it is drawn.
 let list = document.querySelector("[data-outbox]");
 const shell = document.querySelector("[data-offline-shell]");
+const pageCsrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 
-let opened = null;
-function database() {
-  opened ??= new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
-      request.result.createObjectStore(ACTIONS, { keyPath: "seq", autoIncrement: true });
-      request.result.createObjectStore(VIEWS, { keyPath: "path" });
-    };
-    request.onsuccess = () => {
-      // Sign-out deletes the database: let it, rather than block it from this tab.
-      request.result.onversionchange = () => {
-        request.result.close();
-        opened = null;
-      };
-      resolve(request.result);
-    };
-    request.onerror = () => reject(request.error);
-  });
-  return opened;
-}
-
-// Whether this browser holds an outbox, without making one (a signed-out browser keeps none).
-async function exists() {
-  if (!indexedDB.databases) return true;
-  return (await indexedDB.databases()).some((found) => found.name === DB_NAME);
-}
-
-async function inStore(name, mode, work) {
-  const db = await database();
-  const transaction = db.transaction(name, mode);
-  const request = work(transaction.objectStore(name));
-  await new Promise((resolve, reject) => {
-    transaction.oncomplete = resolve;
-    transaction.onerror = transaction.onabort = () => reject(transaction.error);
-  });
-  return request?.result;
-}
-
-// Every kept action, in the order it was done (the key grows with each).
-const actions = () => inStore(ACTIONS, "readonly", (store) => store.getAll());
 const waiting = (action) => action.state === "pending" || action.state === "conflict";
 
 function say(key, values = {}) {
@@ -113,9 +73,21 @@ function mutation(form) {
   };
 }
 
+// Each action keeps the page's CSRF token, for the service worker to send it with; the
+// shell's is not the person's (it was drawn for nobody), so actions kept there carry none.
 async function keep(made) {
-  const action = { ...made, client_id: crypto.randomUUID(), state: "pending", result: null, error: null };
+  const csrf = shell ? "" : pageCsrf();
+  const action = { ...made, client_id: crypto.randomUUID(), state: "pending", result: null, error: null, csrf };
   await inStore(ACTIONS, "readwrite", (store) => store.add(action));
+  await askForSync();
+}
+
+// Where the browser has Background Sync, the service worker sends what is kept as soon as
+// the network returns, even with no page of the site open; the page's own sends (on load,
+// on `online`) stay the way for every other browser. A refusal (no permission) leaves those.
+async function askForSync() {
+  const registration = await navigator.serviceWorker?.getRegistration();
+  await registration?.sync?.register(DB_NAME).catch(() => undefined);
 }
 
 // Offline (or in the offline shell, whose forms have no CSRF field), a marked form's submit
@@ -150,42 +122,8 @@ function persist(work) {
   };
 }
 
-// Send what is pending, in order; each answer replaces its action's state. False when the
-// network or the server failed (they stay pending, to be tried again).
-async function send() {
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
-  const go = async () => {
-    const pending = (await actions()).filter((action) => action.state === "pending");
-    for (let start = 0; start < pending.length; start += BATCH) {
-      const batch = pending.slice(start, start + BATCH);
-      const mutations = batch.map(({ client_id, type, data, base_version }) => (
-        base_version === undefined ? { client_id, type, data } : { client_id, type, data, base_version }
-      ));
-      let response;
-      try {
-        response = await fetch("/api/sync/push", {
-          method: "POST",
-          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-          body: JSON.stringify({ mutations }),
-        });
-      } catch {
-        return false;
-      }
-      // Signed out, or refused as a whole: trying again would not help.
-      if (!response.ok) return response.status < 500;
-      const answers = new Map((await response.json()).results.map((answer) => [answer.client_id, answer]));
-      await inStore(ACTIONS, "readwrite", (store) => {
-        for (const action of batch) {
-          const answer = answers.get(action.client_id);
-          if (answer) store.put({ ...action, state: answer.status, result: answer.result, error: answer.error });
-        }
-      });
-      await refresh();
-    }
-    return true;
-  };
-  return navigator.locks ? navigator.locks.request(DB_NAME, go) : go();
-}
+// Send what is pending, in order, with this page's CSRF token (js/outbox-sync.js).
+const send = () => sendPending({ csrf: pageCsrf(), recorded: refresh });
 const sendUntilSent = persist(send);
 
 // In the shell: the page itself again once the server answers, which sends what is pending;
@@ -326,6 +264,8 @@ async function start() {
   const shown = shell ? await showView() : false;
   list?.querySelector("[data-outbox-clear]")?.addEventListener("click", clearFinished);
   await refresh();
+  // The service worker's sends (Background Sync) say so here: the list shows their answers.
+  new BroadcastChannel(DB_NAME).addEventListener("message", refresh);
   if (shell) {
     if (shown || (await actions()).some(waiting)) {
       window.addEventListener("online", backToThePage);

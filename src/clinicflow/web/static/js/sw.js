@@ -7,11 +7,16 @@
 // - Pages are never cached (one person's clinical page must never be shown to the next
 //   person of a shared browser): without a network a navigation gets the offline shell.
 // - A new version takes over at once; the page says so (js/install.js).
+// - Background Sync: the `clinicflow-outbox` sync sends what the desk or a patient did
+//   offline, through the outbox's own send (js/outbox-sync.js, shared with the page); the
+//   pages on screen redraw their lists when told on the outbox's BroadcastChannel. A failed
+//   send fails the sync, so the browser tries it again later.
 // - Web Push: shows what the server pushed and opens the notifications page on a click.
 importScripts("/static/vendor/workbox-7.4.1/workbox-sw.js");
 workbox.setConfig({ debug: false, modulePathPrefix: "/static/vendor/workbox-7.4.1/" });
 
-const APP = self.__CLINICFLOW || { precache: [], offline: "/offline" };
+const APP = self.__CLINICFLOW || { precache: [], offline: "/offline", outbox: "/static/js/outbox-sync.js" };
+importScripts(APP.outbox);
 const { precacheAndRoute, cleanupOutdatedCaches, matchPrecache } = workbox.precaching;
 const { registerRoute, NavigationRoute } = workbox.routing;
 const { StaleWhileRevalidate } = workbox.strategies;
@@ -38,6 +43,24 @@ registerRoute(
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener("sync", (event) => {
+  const outbox = self.clinicflowOutbox;
+  if (event.tag !== outbox.DB_NAME) return;
+  event.waitUntil(
+    (async () => {
+      // A signed-out browser holds no outbox, and the worker never makes one.
+      if (!(await outbox.exists())) return;
+      const channel = new BroadcastChannel(outbox.DB_NAME);
+      try {
+        const sent = await outbox.send({ recorded: () => channel.postMessage("recorded") });
+        if (!sent) throw new Error("The outbox could not be sent; the browser tries again later.");
+      } finally {
+        channel.close();
+      }
+    })()
+  );
+});
 
 self.addEventListener("push", (event) => {
   const data = event.data ? event.data.json() : {};
