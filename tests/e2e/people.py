@@ -7,9 +7,23 @@ import time
 
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import WAIT_MS, LiveServer
 
 CODE = re.compile(r"\b(\d{6})\b")
+
+
+def wait_until(page: Page, expression: str, *, timeout_ms: int = WAIT_MS) -> None:
+    """Evaluate `expression` in the page until it is truthy.
+
+    Playwright's `wait_for_function` polls through `eval` in the page once its first try is
+    false, and the app's CSP (no 'unsafe-eval') refuses that: the test then failed, under
+    load, on a check that would have passed a moment later. `evaluate` is not subject to it.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(100)
 
 
 def newest_code(page: Page, live_server: LiveServer, phone: str) -> str:

@@ -18,7 +18,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LiveServer
-from tests.e2e.people import sign_in_patient, sign_in_staff
+from tests.e2e.people import sign_in_patient, sign_in_staff, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -148,9 +148,9 @@ def test_doctor_calls_patient_accepts_media_flows_mute_and_hang_up(
         before = doctor.evaluate(ufrag)
         call_id = doctor.evaluate(CALL + ".id")
         doctor.evaluate(ROOT + ".restartIce()")
-        doctor.wait_for_function(f"{ufrag} !== {before!r}")
-        patient.wait_for_function(
-            CALL + f".pc.remoteDescription.sdp.indexOf('a=ice-ufrag:{before}') === -1"
+        wait_until(doctor, f"{ufrag} !== {before!r}")
+        wait_until(
+            patient, CALL + f".pc.remoteDescription.sdp.indexOf('a=ice-ufrag:{before}') === -1"
         )
         assert doctor.evaluate(CALL + ".id") == call_id
         for page in (doctor, patient):

@@ -32,6 +32,7 @@ from tests.e2e.people import (
     say_yes,
     sign_in_patient,
     sign_in_staff,
+    wait_until,
 )
 
 pytestmark = pytest.mark.browser
@@ -228,7 +229,7 @@ def test_the_kiosk_board_goes_full_screen_and_chimes_on_a_call(
         assert page.evaluate("document.fullscreenElement") is None
         assert _serious(page) == []  # before the start, its button on show
         page.get_by_test_id("kiosk-start").click()
-        page.wait_for_function("document.fullscreenElement !== null")
+        wait_until(page, "document.fullscreenElement !== null")
         expect(board).to_have_attribute("data-audio", "running")
         expect(page.get_by_test_id("kiosk-start")).to_be_hidden()
         expect(board).to_have_attribute("data-chimes", "0")
@@ -247,7 +248,7 @@ def test_the_kiosk_board_goes_full_screen_and_chimes_on_a_call(
 
         # The Fullscreen button leaves full screen and comes back.
         page.get_by_test_id("kiosk-fullscreen").click()
-        page.wait_for_function("document.fullscreenElement === null")
+        wait_until(page, "document.fullscreenElement === null")
         _keep(screenshot, page, "kiosk-board-sw-tv")
         assert _serious(page) == []
         assert errors == []

@@ -28,7 +28,7 @@ from clinicflow.queue import service as queues
 from clinicflow.queue.schemas import Severity
 from clinicflow.runtime import build_runtime
 from tests.e2e.conftest import LiveServer, StaffAccount, _in_own_thread, _people
-from tests.e2e.people import sign_in_patient, sign_in_staff
+from tests.e2e.people import sign_in_patient, sign_in_staff, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -246,7 +246,7 @@ def test_signing_out_removes_the_clinical_data_from_the_browser(
     page.get_by_test_id("menu-button").click()
     page.get_by_test_id("logout").click()
     page.wait_for_url("**/login")
-    page.wait_for_function(EMPTIED)
+    wait_until(page, EMPTIED)
     # The app's own static files stay: the shell still answers offline, for nobody.
     assert any(name.startswith("workbox-precache") for name in page.evaluate(HELD)["caches"])
 
