@@ -23,6 +23,10 @@ const OPEN_TIMEOUT_MS = 10000;
 const TYPING_MS = 2000;
 const CLOSE_SIGN_IN = 4401;
 
+let leaving = false;
+window.addEventListener("beforeunload", () => { leaving = true; });
+window.addEventListener("pageshow", () => { leaving = false; });
+
 export class ClinicSocket {
   constructor(options = {}) {
     this.url = options.url || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
@@ -112,7 +116,9 @@ export class ClinicSocket {
       if (closed.code === CLOSE_SIGN_IN) {
         this.stopped = true;
         this.setState("offline");
-        location.assign("/login?next=" + encodeURIComponent(location.pathname));
+        // A page already leaving (a sign-out's own post, whose answer goes to the sign-in
+        // page) is not sent anywhere else: the two navigations raced.
+        if (!leaving) location.assign("/login?next=" + encodeURIComponent(location.pathname));
         return;
       }
       this.failed();
