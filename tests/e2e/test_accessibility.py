@@ -199,6 +199,9 @@ def test_the_states_that_failed_contrast_are_readable(
     doctor.goto(chat)
     doctor.locator("[data-testid=accept]").click()
     composer = patient.locator("[data-testid=composer]")
+    # Sent on a socket that is up, as test_chat does: under load the patient's page once
+    # still held the message, pending, 10 s after it was written.
+    expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
     composer.locator("textarea").fill("Habari daktari")
     composer.locator("button[type=submit]").click()
     patient.locator(".bubble.mine").first.wait_for()
