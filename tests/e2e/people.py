@@ -2,14 +2,69 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import shutil
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.e2e.conftest import WAIT_MS, LiveServer
+from clinicflow.identity.models import User
+from clinicflow.runtime import build_runtime
+from tests.e2e.conftest import WAIT_MS, LiveServer, _in_own_thread
 
 CODE = re.compile(r"\b(\d{6})\b")
+# Where to keep a copy of the screenshots for people to look at (CLINICFLOW_SHOTS); unset, they
+# stay in the test's own temporary directory.
+SHOTS = os.environ.get("CLINICFLOW_SHOTS")
+Screenshot = Callable[[Page, str], Path]
+
+
+def in_server_db(
+    live_server: LiveServer, work: Callable[[AsyncSession, Any], Awaitable[Any]]
+) -> Any:
+    """Service calls against the live server's database, in a runtime of our own."""
+    answer: list[Any] = []
+
+    async def go() -> None:
+        runtime = build_runtime(live_server.settings)
+        try:
+            async with runtime.transaction() as session:
+                answer.append(await work(session, runtime.settings))
+        finally:
+            await runtime.close()
+
+    _in_own_thread(lambda: asyncio.run(go()))
+    return answer[0]
+
+
+async def user_where(session: AsyncSession, **where: str) -> User:
+    found = await session.scalar(select(User).filter_by(**where))
+    assert found is not None, where
+    return found
+
+
+def keep_shot(screenshot: Screenshot, page: Page, name: str) -> None:
+    taken = screenshot(page, name)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copy(taken, Path(SHOTS) / f"{name}.png")
+
+
+def serious_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    return [
+        f"{violation['id']} ({violation['impact']})"
+        for violation in Axe().run(page).response["violations"]
+        if violation["impact"] in {"serious", "critical"}
+    ]
 
 
 def wait_until(page: Page, expression: str, *, timeout_ms: int = WAIT_MS) -> None:

@@ -7,35 +7,36 @@ network; `static/js/outbox.js` keeps what was done in IndexedDB and sends it thr
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import shutil
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.identity.models import User
 from clinicflow.queue.models import QueueEntry
-from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.schemas import AppointmentStatus, Mode
-from tests.e2e.conftest import LiveServer, StaffAccount, _in_own_thread
-from tests.e2e.people import register_walk_in, sign_in_patient, sign_in_staff
+from tests.e2e.conftest import LiveServer, StaffAccount
+from tests.e2e.people import (
+    Screenshot,
+    in_server_db,
+    keep_shot,
+    register_walk_in,
+    serious_problems,
+    sign_in_patient,
+    sign_in_staff,
+    user_where,
+)
 from tests.e2e.test_install import wait_for_worker
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.environ.get("CLINICFLOW_SHOTS")
 ZONE = ZoneInfo("Africa/Nairobi")
 WALK_INS = [
     ("Baraka Mutua", "+254711000061"),
@@ -43,44 +44,6 @@ WALK_INS = [
     ("Juma Ochieng", "+254711000063"),
 ]
 AFTER_RELOAD = ("Neema Achieng", "+254711000064")
-Screenshot = Callable[[Page, str], Path]
-
-
-def _run(live_server: LiveServer, work: Callable[[AsyncSession, Any], Awaitable[Any]]) -> Any:
-    """Service calls against the live server's database, in a runtime of our own."""
-    answer: list[Any] = []
-
-    async def go() -> None:
-        runtime = build_runtime(live_server.settings)
-        try:
-            async with runtime.transaction() as session:
-                answer.append(await work(session, runtime.settings))
-        finally:
-            await runtime.close()
-
-    _in_own_thread(lambda: asyncio.run(go()))
-    return answer[0]
-
-
-async def _user(session: AsyncSession, **where: str) -> User:
-    found = await session.scalar(select(User).filter_by(**where))
-    assert found is not None, where
-    return found
-
-
-def _keep(screenshot: Screenshot, page: Page, name: str) -> None:
-    taken = screenshot(page, name)
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        shutil.copy(taken, Path(SHOTS) / f"{name}.png")
-
-
-def _serious(page: Page) -> list[str]:
-    return [
-        f"{violation['id']} ({violation['impact']})"
-        for violation in Axe().run(page).response["violations"]
-        if violation["impact"] in {"serious", "critical"}
-    ]
 
 
 def _tokens_by_phone(live_server: LiveServer) -> dict[str, list[int]]:
@@ -97,7 +60,7 @@ def _tokens_by_phone(live_server: LiveServer) -> dict[str, list[int]]:
             found.setdefault(phone, []).append(token)
         return found
 
-    answer: dict[str, list[int]] = _run(live_server, read)
+    answer: dict[str, list[int]] = in_server_db(live_server, read)
     return answer
 
 
@@ -129,8 +92,8 @@ def test_walk_ins_made_offline_survive_a_reload_and_each_gets_one_token(
     # Nothing reached the server.
     assert _tokens_by_phone(live_server) == {}
     page.get_by_test_id("outbox").scroll_into_view_if_needed()
-    _keep(screenshot, page, "desk-offline-pending-sw")
-    assert _serious(page) == []
+    keep_shot(screenshot, page, "desk-offline-pending-sw")
+    assert serious_problems(page) == []
 
     # A reload while still offline: the shell, with the pending walk-ins and the desk's
     # forms, so the receptionist goes on.
@@ -139,7 +102,7 @@ def test_walk_ins_made_offline_survive_a_reload_and_each_gets_one_token(
     expect(page.locator("[data-testid=outbox-item][data-state=pending]")).to_have_count(4)
     register_walk_in(page, live_server.doctor.name, *AFTER_RELOAD)
     expect(page.locator("[data-testid=outbox-item][data-state=pending]")).to_have_count(5)
-    _keep(screenshot, page, "desk-offline-reloaded-sw")
+    keep_shot(screenshot, page, "desk-offline-reloaded-sw")
 
     # The network returns: the desk again, each walk-in applied in order with its token.
     page.context.set_offline(False)
@@ -174,8 +137,8 @@ def _book_two(live_server: LiveServer) -> list[str]:
     day = (datetime.now(UTC) + timedelta(days=2)).astimezone(ZONE)
 
     async def seed(session: AsyncSession, settings: Any) -> list[str]:
-        doctor = await _user(session, email=live_server.doctor.email)
-        patient = await _user(session, phone=live_server.patient.phone)
+        doctor = await user_where(session, email=live_server.doctor.email)
+        patient = await user_where(session, phone=live_server.patient.phone)
         await scheduling.set_availability(
             session=session,
             actor=doctor,
@@ -201,13 +164,13 @@ def _book_two(live_server: LiveServer) -> list[str]:
         ]
         return [str(row.id) for row in booked]
 
-    ids: list[str] = _run(live_server, seed)
+    ids: list[str] = in_server_db(live_server, seed)
     return ids
 
 
 def _desk_moves(live_server: LiveServer, desk_email: str, appointment_id: str, to: str) -> None:
     async def move(session: AsyncSession, settings: Any) -> None:
-        desk = await _user(session, email=desk_email)
+        desk = await user_where(session, email=desk_email)
         row = await scheduling.get_appointment(
             session=session, actor=desk, appointment_id=uuid.UUID(appointment_id)
         )
@@ -220,18 +183,18 @@ def _desk_moves(live_server: LiveServer, desk_email: str, appointment_id: str, t
             starts_at=row.starts_at.astimezone(ZONE).replace(hour=hour, minute=minute),
         )
 
-    _run(live_server, move)
+    in_server_db(live_server, move)
 
 
 def _status(live_server: LiveServer, appointment_id: str) -> AppointmentStatus:
     async def read(session: AsyncSession, _settings: Any) -> AppointmentStatus:
-        patient = await _user(session, phone=live_server.patient.phone)
+        patient = await user_where(session, phone=live_server.patient.phone)
         row = await scheduling.get_appointment(
             session=session, actor=patient, appointment_id=uuid.UUID(appointment_id)
         )
         return row.status
 
-    status: AppointmentStatus = _run(live_server, read)
+    status: AppointmentStatus = in_server_db(live_server, read)
     return status
 
 
@@ -281,9 +244,9 @@ def test_a_cancel_made_offline_against_a_moved_appointment_shows_the_conflict(
     expect(conflicts).to_have_count(2)
     expect(conflicts.nth(0).get_by_test_id("outbox-conflict")).to_contain_text("14:30")
     expect(conflicts.nth(1).get_by_test_id("outbox-conflict")).to_contain_text("15:30")
-    assert _serious(page) == []
+    assert serious_problems(page) == []
     page.get_by_test_id("outbox").scroll_into_view_if_needed()
-    _keep(screenshot, page, "appointments-offline-conflict-sw")
+    keep_shot(screenshot, page, "appointments-offline-conflict-sw")
     assert _status(live_server, first) is AppointmentStatus.booked
     assert _status(live_server, second) is AppointmentStatus.booked
 

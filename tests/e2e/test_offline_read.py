@@ -10,33 +10,31 @@ the page (`navigator.serviceWorker.controller`), and the page's state kept on th
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.identity.models import User
 from clinicflow.queue import service as queues
 from clinicflow.queue.schemas import Severity
 from clinicflow.runtime import build_runtime
 from tests.e2e.conftest import LiveServer, StaffAccount, _in_own_thread, _people
-from tests.e2e.people import sign_in_patient, sign_in_staff, wait_until
+from tests.e2e.people import (
+    Screenshot,
+    keep_shot,
+    serious_problems,
+    sign_in_patient,
+    sign_in_staff,
+    user_where,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.environ.get("CLINICFLOW_SHOTS")
 WALK_IN = ("Baraka Mutua", "+254711000066")
 SINCE = re.compile(r"^Offline since \d\d:\d\d$")
 SINCE_SW = re.compile(r"^Nje ya mtandao tangu \d\d:\d\d$")
-Screenshot = Callable[[Page, str], Path]
 
 
 def _seed_queue(live_server: LiveServer, receptionist: StaffAccount) -> None:
@@ -46,8 +44,8 @@ def _seed_queue(live_server: LiveServer, receptionist: StaffAccount) -> None:
         runtime = build_runtime(live_server.settings)
         try:
             async with runtime.transaction() as session:
-                doctor = await _user(session, email=live_server.doctor.email)
-                desk = await _user(session, email=receptionist.email)
+                doctor = await user_where(session, email=live_server.doctor.email)
+                desk = await user_where(session, email=receptionist.email)
                 for name, phone in (WALK_IN, (live_server.patient.name, live_server.patient.phone)):
                     await queues.walk_in(
                         session=session,
@@ -63,12 +61,6 @@ def _seed_queue(live_server: LiveServer, receptionist: StaffAccount) -> None:
             await runtime.close()
 
     _in_own_thread(lambda: asyncio.run(seed()))
-
-
-async def _user(session: AsyncSession, **where: str) -> User:
-    found = await session.scalar(select(User).filter_by(**where))
-    assert found is not None, where
-    return found
 
 
 def _kept(page: Page) -> None:
@@ -87,21 +79,6 @@ def _reload_offline(page: Page) -> None:
     page.context.set_offline(True)
     page.reload()
     expect(page.get_by_test_id("offline-shell")).to_be_visible()
-
-
-def _keep_shot(screenshot: Screenshot, page: Page, name: str) -> None:
-    taken = screenshot(page, name)
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        shutil.copy(taken, Path(SHOTS) / f"{name}.png")
-
-
-def _serious(page: Page) -> list[str]:
-    return [
-        f"{violation['id']} ({violation['impact']})"
-        for violation in Axe().run(page).response["violations"]
-        if violation["impact"] in {"serious", "critical"}
-    ]
 
 
 def test_the_waiting_room_and_home_reload_offline_with_the_last_token_in_both_languages(
@@ -150,8 +127,8 @@ def test_the_waiting_room_and_home_reload_offline_with_the_last_token_in_both_la
     expect(page.get_by_test_id("offline-since")).to_have_text(SINCE_SW)
     expect(page.get_by_test_id("offline-kept").get_by_test_id("my-token")).to_have_text("2")
     assert page.locator("html").get_attribute("lang") == "sw"
-    assert _serious(page) == []
-    _keep_shot(screenshot, page, "offline-waiting-room-sw")
+    assert serious_problems(page) == []
+    keep_shot(screenshot, page, "offline-waiting-room-sw")
 
     page.context.set_offline(False)
     page.goto("/home")
@@ -160,7 +137,7 @@ def test_the_waiting_room_and_home_reload_offline_with_the_last_token_in_both_la
     _reload_offline(page)
     expect(page.get_by_test_id("offline-since")).to_have_text(SINCE_SW)
     expect(page.get_by_test_id("offline-kept").get_by_test_id("token")).to_contain_text("2")
-    _keep_shot(screenshot, page, "offline-home-sw")
+    keep_shot(screenshot, page, "offline-home-sw")
     page.context.set_offline(False)
 
 
@@ -196,8 +173,8 @@ def test_the_doctors_queue_and_the_desks_queues_reload_offline(
         expect(queue).to_contain_text(live_server.doctor.name)
         expect(queue.get_by_test_id("queue-row")).to_have_count(2)
         expect(queue).to_contain_text(live_server.patient.name)
-        assert _serious(desk) == []
-        _keep_shot(screenshot, desk, "offline-desk-queues-sw")
+        assert serious_problems(desk) == []
+        keep_shot(screenshot, desk, "offline-desk-queues-sw")
         desk.context.set_offline(False)
 
 

@@ -7,42 +7,37 @@ and comes back to the arrival page with the code kept."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import shutil
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicflow.identity.models import User
 from clinicflow.queue import service as queues
 from clinicflow.queue.schemas import Severity
-from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.schemas import Mode
-from tests.e2e.conftest import PHONE, LiveServer, StaffAccount, _in_own_thread
-from tests.e2e.people import newest_code, sign_in_patient
+from tests.e2e.conftest import PHONE, LiveServer, StaffAccount
+from tests.e2e.people import (
+    Screenshot,
+    in_server_db,
+    keep_shot,
+    newest_code,
+    serious_problems,
+    sign_in_patient,
+    user_where,
+)
 
 pytestmark = pytest.mark.browser
 
-# Where to keep a copy of the screenshots for people to look at (CLINICFLOW_SHOTS); unset, they
-# stay in the test's own temporary directory.
-SHOTS = os.environ.get("CLINICFLOW_SHOTS")
 ZONE = ZoneInfo("Africa/Nairobi")
 MEET = "https://meet.google.com/abc-defg-hij"
 WALK_IN = ("Baraka Mutua", "+254711000066")
-Screenshot = Callable[[Page, str], Path]
 
 
 @dataclass
@@ -52,43 +47,6 @@ class Day:
     with_doctor: uuid.UUID
     later_code: str
     later_opens: str
-
-
-def _keep(screenshot: Screenshot, page: Page, name: str) -> None:
-    taken = screenshot(page, name)
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        shutil.copy(taken, Path(SHOTS) / f"{name}.png")
-
-
-def _serious(page: Page) -> list[str]:
-    return [
-        f"{violation['id']} ({violation['impact']})"
-        for violation in Axe().run(page).response["violations"]
-        if violation["impact"] in {"serious", "critical"}
-    ]
-
-
-def _run(live_server: LiveServer, work: Callable[[AsyncSession, Any], Awaitable[Any]]) -> Any:
-    """Run service calls against the live server's database, in a runtime of our own."""
-    answer: list[Any] = []
-
-    async def go() -> None:
-        runtime = build_runtime(live_server.settings)
-        try:
-            async with runtime.transaction() as session:
-                answer.append(await work(session, runtime.settings))
-        finally:
-            await runtime.close()
-
-    _in_own_thread(lambda: asyncio.run(go()))
-    return answer[0]
-
-
-async def _user(session: AsyncSession, **where: str) -> User:
-    found = await session.scalar(select(User).filter_by(**where))
-    assert found is not None, where
-    return found
 
 
 def _half_hour_after(at: datetime, minutes: int) -> datetime:
@@ -107,9 +65,9 @@ def _seed_day(live_server: LiveServer, receptionist: StaffAccount) -> Day:
         pytest.skip("too close to midnight in Nairobi for two more visits today")
 
     async def seed(session: AsyncSession, settings: Any) -> Day:
-        doctor = await _user(session, email=live_server.doctor.email)
-        desk = await _user(session, email=receptionist.email)
-        patient = await _user(session, phone=live_server.patient.phone)
+        doctor = await user_where(session, email=live_server.doctor.email)
+        desk = await user_where(session, email=receptionist.email)
+        patient = await user_where(session, phone=live_server.patient.phone)
         await scheduling.set_availability(
             session=session,
             actor=doctor,
@@ -163,7 +121,7 @@ def _seed_day(live_server: LiveServer, receptionist: StaffAccount) -> Day:
             f"{opens:%H:%M}",
         )
 
-    day: Day = _run(live_server, seed)
+    day: Day = in_server_db(live_server, seed)
     return day
 
 
@@ -175,7 +133,7 @@ def _set_away(live_server: LiveServer, day: Day, away: bool) -> None:
             session=session, present=present, away_after=timedelta(0)
         )
 
-    _run(live_server, sweep)
+    in_server_db(live_server, sweep)
 
 
 def _in_swahili(page: Page) -> None:
@@ -217,8 +175,8 @@ def test_the_waiting_room_tells_the_truth_on_a_phone_in_swahili(
     expect(card.get_by_test_id("check-in-opens")).to_have_text(
         f"Kuingia kunafunguliwa saa {day.later_opens}."
     )
-    assert _serious(page) == []
-    _keep(screenshot, page, "waiting-room-sw-doctor-away")
+    assert serious_problems(page) == []
+    keep_shot(screenshot, page, "waiting-room-sw-doctor-away")
 
     # The doctor is back: the estimate is a time again. Next in line, it has run out, so
     # it says "any moment now" rather than "about 0 min".
@@ -229,19 +187,19 @@ def test_the_waiting_room_tells_the_truth_on_a_phone_in_swahili(
 
     # This patient is called: now Join opens their visit, whose page holds the meeting link.
     async def call(session: AsyncSession, settings: Any) -> str:
-        doctor = await _user(session, email=live_server.doctor.email)
+        doctor = await user_where(session, email=live_server.doctor.email)
         await queues.finish(session=session, actor=doctor, entry_id=day.with_doctor)
         _state, entry = await queues.call_next(session=session, actor=doctor, doctor_id=doctor.id)
         return f"/consultations/{entry.consultation_id}"
 
-    visit = _run(live_server, call)
+    visit = in_server_db(live_server, call)
     page.reload()
     place = page.get_by_test_id("place")
     join = place.get_by_test_id("join")
     expect(join).to_have_attribute("aria-disabled", "false")
     assert join.get_attribute("href") == visit
     expect(place.get_by_test_id("your-turn")).to_be_visible()
-    _keep(screenshot, page, "waiting-room-sw-called")
+    keep_shot(screenshot, page, "waiting-room-sw-called")
     assert errors == []
 
 
@@ -264,7 +222,7 @@ def test_a_signed_out_scan_signs_the_patient_in_and_keeps_the_code(
         page.goto(f"/queue/arrive?code={day.later_code}")
         page.wait_for_url("**/login/phone")
         expect(page.locator("main h1")).to_have_text("Kuingia kwa wagonjwa")
-        _keep(screenshot, page, "arrival-sw-signed-out")
+        keep_shot(screenshot, page, "arrival-sw-signed-out")
         phone = live_server.patient.phone
         page.locator("form[action='/login/phone'] input[name=phone]").fill(phone)
         page.locator("form[action='/login/phone'] button[type=submit]").click()
@@ -274,7 +232,7 @@ def test_a_signed_out_scan_signs_the_patient_in_and_keeps_the_code(
         form.locator("button[type=submit]").click()
         page.wait_for_url(re.compile(rf"/queue/arrive\?code={day.later_code}$"))
         expect(page.locator(f"input[name=code][value='{day.later_code}']")).to_have_count(1)
-        assert _serious(page) == []
-        _keep(screenshot, page, "arrival-sw-after-sign-in")
+        assert serious_problems(page) == []
+        keep_shot(screenshot, page, "arrival-sw-after-sign-in")
     finally:
         context.close()
