@@ -129,7 +129,13 @@ def serve(
 def worker_command(
     metrics_port: Annotated[
         int | None,
-        typer.Option(help="Serve the worker's job metrics on 127.0.0.1 at this port."),
+        typer.Option(help="Serve the worker's job metrics at this port."),
+    ] = None,
+    metrics_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Address the job metrics listen on (default WORKER_METRICS_ADDRESS, 127.0.0.1)."
+        ),
     ] = None,
 ) -> None:
     """Run the periodic jobs (waitlist offers) until stopped with Ctrl-C or SIGTERM.
@@ -142,7 +148,8 @@ def worker_command(
 
     async def work(runtime: Runtime) -> None:
         if metrics_port is not None:
-            scrape.serve_worker_metrics(runtime, metrics_port)
+            address = metrics_address or settings.worker_metrics_address
+            scrape.serve_worker_metrics(runtime, metrics_port, address)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for stop_signal in (signal.SIGINT, signal.SIGTERM):

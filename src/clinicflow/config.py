@@ -266,6 +266,10 @@ class Settings(BaseSettings):
     # Addresses or networks (JSON list, e.g. ["10.0.0.5", "10.1.0.0/16"]) a scraper must
     # come from to read /metrics, besides bearing METRICS_TOKEN; empty: any address.
     metrics_allowed_addresses: list[str] = Field(default_factory=list)
+    # Where `clinicflow worker --metrics-port` listens: loopback for a Prometheus on the same
+    # host; a container's address (0.0.0.0) when Prometheus runs in another container. The
+    # token and allow-list above guard it wherever it listens.
+    worker_metrics_address: str = "127.0.0.1"
     # Errors go to Sentry when set (core.errortracking scrubs clinical text and tokens).
     sentry_dsn: str | None = Field(default=None, repr=False)
 

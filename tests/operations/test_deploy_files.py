@@ -62,7 +62,12 @@ def test_compose_has_the_clinics_topology_with_health_checks() -> None:
         assert "/health/ready" in " ".join(web["healthcheck"]["test"])
         assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert web["environment"]["EMBEDDED_WORKER"] == "false"
-    assert services["worker"]["command"] == ["clinicflow", "worker"]
+    worker = services["worker"]["command"]
+    assert worker[:2] == ["clinicflow", "worker"]
+    # A Prometheus container reaches the worker's job metrics only off loopback, unpublished.
+    assert worker[worker.index("--metrics-address") + 1] == "0.0.0.0"  # noqa: S104
+    assert int(worker[worker.index("--metrics-port") + 1]) > 0
+    assert "ports" not in services["worker"]
     assert services["migrate"]["command"] == ["clinicflow", "migrate"]
     for name in ("db", "redis", "nginx"):
         assert services[name]["healthcheck"]["test"], name

@@ -4,6 +4,7 @@ outbox, the worker and the pool; and who may read `/metrics` in production."""
 from __future__ import annotations
 
 import re
+import socket
 
 import httpx
 import pytest
@@ -113,7 +114,29 @@ async def test_an_empty_token_is_no_token(settings: Settings) -> None:
     assert answer.status_code == 404
 
 
-async def test_a_separate_worker_serves_its_job_metrics_on_loopback(runtime: Runtime) -> None:
+# compose.yaml's worker listens on every address of its container.
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104
+
+
+def _own_address() -> str | None:
+    """A non-loopback address of this machine (a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.254", 9))
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == EVERY_ADDRESS else address
+
+
+async def _scrape(url: str, **headers: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await http.get(url, headers=headers)
+
+
+async def test_a_separate_worker_serves_its_job_metrics_on_loopback_by_default(
+    runtime: Runtime,
+) -> None:
     async def tick(_runtime: Runtime, _session: AsyncSession) -> None:
         return None
 
@@ -121,10 +144,71 @@ async def test_a_separate_worker_serves_its_job_metrics_on_loopback(runtime: Run
     port = free_port()
     server = scrape.serve_worker_metrics(runtime, port)
     try:
-        async with httpx.AsyncClient() as http:
-            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+        text = (await _scrape(f"http://127.0.0.1:{port}/metrics")).text
+        own = _own_address()
+        if own is not None:
+            # Nothing but this host reaches the default address.
+            with pytest.raises(httpx.ConnectError):
+                await _scrape(f"http://{own}:{port}/metrics")
     finally:
         server.shutdown()
         server.server_close()
     scraped = samples(text)
     assert scraped[("clinicflow_worker_job_duration_seconds_count", (("job", "test.tick"),))] == 1
+
+
+async def test_a_containers_worker_serves_its_metrics_on_its_address_behind_the_token(
+    runtime: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compose.yaml's Prometheus is another container: the worker listens on 0.0.0.0 there,
+    and answers only the token's bearer in production, as `/metrics` does."""
+    own = _own_address()
+    if own is None:
+        pytest.skip("this machine has no address besides loopback")
+    monkeypatch.setattr(
+        runtime, "settings", settings.model_copy(update={"env": Environment.production})
+    )
+    port = free_port()
+    server = scrape.serve_worker_metrics(runtime, port, EVERY_ADDRESS)
+    try:
+        # Production without a token: nothing to see, even though the port is open.
+        assert (await _scrape(f"http://{own}:{port}/metrics")).status_code == 404
+        runtime.settings = runtime.settings.model_copy(update={"metrics_token": TOKEN})
+        server.shutdown()
+        server.server_close()
+        server = scrape.serve_worker_metrics(runtime, port, EVERY_ADDRESS)
+        anonymous = await _scrape(f"http://{own}:{port}/metrics")
+        wrong = await _scrape(f"http://{own}:{port}/metrics", Authorization="Bearer nope")
+        bearer = await _scrape(f"http://{own}:{port}/metrics", Authorization=f"Bearer {TOKEN}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert anonymous.status_code == wrong.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert "clinicflow_worker_job" not in anonymous.text + wrong.text
+    assert bearer.status_code == 200
+    assert "clinicflow_worker_job_duration_seconds" in bearer.text
+
+
+async def test_the_workers_allow_list_is_the_same_as_the_web_processes(
+    runtime: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        runtime,
+        "settings",
+        settings.model_copy(
+            update={
+                "env": Environment.production,
+                "metrics_token": TOKEN,
+                "metrics_allowed_addresses": ["198.51.100.7"],
+            }
+        ),
+    )
+    port = free_port()
+    server = scrape.serve_worker_metrics(runtime, port)
+    try:
+        answer = await _scrape(f"http://127.0.0.1:{port}/metrics", Authorization=f"Bearer {TOKEN}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer.status_code == 404

@@ -15,11 +15,17 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import math
+import socket
+import threading
+from collections.abc import Iterable
 from datetime import timedelta
-from wsgiref.simple_server import WSGIServer
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_wsgi_app
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,24 +49,35 @@ DELIVERY_WINDOW = timedelta(hours=1)
 OUTBOX_DUE = (DeliveryStatus.pending, DeliveryStatus.failed)
 
 
-def _require_metrics_reader(request: Request, settings: Settings) -> None:
-    """The token's bearer reads /metrics, from an allowed address when a list is set;
-    without a token, anyone outside production.
+def _refusal(host: str | None, authorization: str, settings: Settings) -> int | None:
+    """The status refusing a scrape (404 or 401), or None when the scraper may read: the
+    token's bearer reads, from an allowed address when a list is set; without a token,
+    anyone outside production.
 
     The numbers name every route and how busy the clinic is, which is nobody's business
-    on the public internet, so production without a token has no /metrics at all."""
+    on the public internet, so production without a token has no metrics at all."""
     # An empty METRICS_TOKEN (a blank line in an env file) is no token, not an empty one.
     token = settings.metrics_token or None
     if token is None:
-        if settings.is_production:
-            raise not_found()
-        return
+        return 404 if settings.is_production else None
     if settings.metrics_allowed_addresses and not _allowed(
-        request.client.host if request.client else None, settings.metrics_allowed_addresses
+        host, settings.metrics_allowed_addresses
     ):
+        return 404
+    if not hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode()):
+        return 401
+    return None
+
+
+def _require_metrics_reader(request: Request, settings: Settings) -> None:
+    refused = _refusal(
+        request.client.host if request.client else None,
+        request.headers.get("authorization", ""),
+        settings,
+    )
+    if refused == 404:
         raise not_found()
-    given = request.headers.get("authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    if refused == 401:
         raise AppError(
             ErrorCode.authentication_required,
             _("Sign in to continue."),
@@ -128,11 +145,48 @@ async def refresh(runtime: Runtime) -> None:
         await _read_database(session, metrics)
 
 
-def serve_worker_metrics(runtime: Runtime, port: int) -> WSGIServer:
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """A scrape every few seconds is not worth a line on stderr each."""
+
+
+class _MetricsServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _guarded(app: WSGIApplication, settings: Settings) -> WSGIApplication:
+    """The worker's metrics under the same rule as the web processes' `/metrics`."""
+
+    def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        refused = _refusal(
+            environ.get("REMOTE_ADDR"), environ.get("HTTP_AUTHORIZATION", ""), settings
+        )
+        if refused is None:
+            return app(environ, start_response)
+        status = "404 Not Found" if refused == 404 else "401 Unauthorized"
+        headers = [("Content-Type", "text/plain; charset=utf-8")]
+        if refused == 401:
+            headers.append(("WWW-Authenticate", "Bearer"))
+        start_response(status, headers)
+        return [status.encode()]
+
+    return guarded
+
+
+def serve_worker_metrics(runtime: Runtime, port: int, address: str = "127.0.0.1") -> WSGIServer:
     """`clinicflow worker --metrics-port`: the job durations and failures of a worker that
-    runs apart from the web processes, on loopback only (a local Prometheus, or NGINX in
-    front with its own access rule). The clinic-wide gauges are the web processes' to report."""
-    server, _ = start_http_server(port, addr="127.0.0.1", registry=runtime.metrics.registry)
+    runs apart from the web processes. The clinic-wide gauges are the web processes' to report.
+
+    Loopback by default (a local Prometheus); a container's Prometheus reaches it only on the
+    container's network address (`--metrics-address 0.0.0.0`, as compose.yaml does), so the
+    same token and allow-list as `/metrics` guard it wherever it listens."""
+
+    class Server(_MetricsServer):
+        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
+    app = _guarded(make_wsgi_app(runtime.metrics.registry), runtime.settings)
+    server = make_server(address, port, app, Server, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
