@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinicflow import db
 from clinicflow.config import Settings
@@ -18,6 +19,7 @@ from clinicflow.consultations.models import Consultation, Message
 from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.consultations.storage import LocalFileStore
 from clinicflow.core import security
+from clinicflow.models import metadata
 from clinicflow.operations import backup as backups
 from clinicflow.runtime import Runtime
 from tests.conftest import TEST_DATABASE_URL
@@ -30,6 +32,17 @@ pytestmark = [
 ]
 
 FILE = b"%PDF-1.4 a scanned referral letter"
+
+
+async def _row_keys(engine: AsyncEngine) -> dict[str, set[tuple[object, ...]]]:
+    """The primary key of every row of every table."""
+    async with engine.connect() as connection:
+        return {
+            table.name: {
+                tuple(row) for row in await connection.execute(select(*table.primary_key.columns))
+            }
+            for table in metadata.sorted_tables
+        }
 
 
 async def test_backup_while_writing_then_restore_reads_everything_back(
@@ -66,6 +79,8 @@ async def test_backup_while_writing_then_restore_reads_everything_back(
             async with progress:
                 progress.notify_all()
 
+    before = await _row_keys(runtime.engine)
+    assert sum(map(len, before.values())) > 10
     writer = asyncio.create_task(keep_writing())
     await until_sent(5)
     archive = tmp_path / "backups" / "clinic.tar.gz"
@@ -85,6 +100,8 @@ async def test_backup_while_writing_then_restore_reads_everything_back(
         )
     assert set(names) >= {"manifest.json", "clinicflow.db", "files/ab/referral"}
     assert settings.secret_key.encode() not in contents
+    field_keys = settings.field_encryption_keys or [security.derive_field_key(settings.secret_key)]
+    assert not any(key.encode() in contents for key in field_keys)
     assert b"Headache for three days" not in contents  # encrypted at rest, in the copy too
 
     fresh = tmp_path / "restored"
@@ -94,6 +111,7 @@ async def test_backup_while_writing_then_restore_reads_everything_back(
     await asyncio.to_thread(backups.restore, restored, archive)
     engine = db.create_engine(restored.database_url)
     try:
+        after = await _row_keys(engine)
         async with engine.connect() as connection:
             problem = await connection.scalar(select(Consultation.problem))
             bodies = (
@@ -104,6 +122,8 @@ async def test_backup_while_writing_then_restore_reads_everything_back(
     finally:
         await engine.dispose()
     assert problem == "Headache for three days"
+    # Every row of every table written before the backup began is in the copy.
+    assert {name: rows - after[name] for name, rows in before.items() if rows - after[name]} == {}
     # One moment: the messages are the first n sent, every one before it, none after a gap
     # (n may count the one stored but not yet answered when the copy ended).
     copied = [body for body in bodies if body.startswith("message ")]
