@@ -4,8 +4,10 @@ that exist, and the Grafana dashboard and alert rules name only metrics the app 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,9 +16,11 @@ from typing import Any
 
 import pytest
 import yaml
+from fastapi import FastAPI
 from prometheus_client.metrics_core import Metric
 
 from clinicflow.core.observability import Metrics
+from tests.realtime.conftest import _free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -87,6 +91,24 @@ def test_systemd_units_run_existing_commands(unit: Path) -> None:
     assert command in {"serve", "worker", "migrate"}
     assert "User=clinicflow" in text
     assert "EnvironmentFile=/etc/clinicflow/clinicflow.env" in text
+
+
+async def test_a_web_unit_is_started_once_its_process_answers(app: FastAPI) -> None:
+    """The web unit's ExecStartPost, run as systemd would (its port for %i), succeeds
+    against a serving process and fails where nothing answers."""
+    unit = (DEPLOY / "systemd" / "clinicflow@.service").read_text()
+    [probe] = re.findall(r"^ExecStartPost=(.+)$", unit, re.M)
+    assert "/health/live" in probe
+
+    def run(port: int, command: str) -> int:
+        argv = shlex.split(command.replace("%i", str(port)))
+        return subprocess.run(argv, capture_output=True, timeout=90, check=False).returncode
+
+    async with serving(app) as server:
+        assert await asyncio.to_thread(run, server.port, probe) == 0
+    # One retry, not thirty: the test need not wait half a minute to see a refusal.
+    impatient = probe.replace("--retry 30", "--retry 1")
+    assert await asyncio.to_thread(run, _free_port(), impatient) != 0
 
 
 def exported_names() -> set[str]:
