@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from playwright.async_api import ConsoleMessage, async_playwright, expect
 from prometheus_client.parser import text_string_to_metric_families
 
 from clinicflow.config import Settings
@@ -30,7 +31,8 @@ from clinicflow.web.assets import ASSETS
 from clinicflow.web.headers import CONTENT_SECURITY_POLICY
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.consultations.clinic import Clinic, Person
-from tests.factories import Accounts
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, REPORT_CSP_VIOLATIONS
+from tests.factories import PASSWORD, Accounts
 from tests.realtime.conftest import Server, Socket, _free_port
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -299,3 +301,85 @@ async def test_pages_api_and_sockets_through_nginx_survive_a_killed_process(
     received = [first, *missed, live]
     assert [frame["data"]["body"] for frame in received] == ["one", "two", "three", "four"]
     assert [frame["seq"] for frame in received] == list(range(first["seq"], first["seq"] + 4))
+
+
+async def _holder(two_processes: list[tuple[Server, Process]]) -> Process:
+    """The one process holding this test's one socket."""
+    holders = [process for server, process in two_processes if await _open_sockets(server) == 1]
+    assert len(holders) == 1
+    return holders[0]
+
+
+async def test_a_browsers_socket_reconnects_through_nginx_to_the_other_process(
+    proxy: Proxy,
+    two_processes: list[tuple[Server, Process]],
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    runtime: Runtime,
+) -> None:
+    """The doctor's consultation page in Chromium, over NGINX's TLS on a port of its own:
+    its socket is refused by nobody (the Origin's port reaches the app in Host), and when
+    the process holding it dies the page's own client reconnects to the other process and
+    shows every message, the ones sent while it was away too, once and in order."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    clinic = Clinic(client, accounts, runtime)
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    consultation = await clinic.consultation(patient, doctor, ConsultationStatus.active)
+    violations: list[str] = []
+
+    def collect(message: ConsoleMessage) -> None:
+        if message.type == "error" and "CSP violation" in message.text:
+            violations.append(message.text)
+
+    async with (
+        httpx.AsyncClient(base_url=proxy.base_url, verify=False) as http,  # noqa: S501 (self-signed)
+        async_playwright() as playwright,
+    ):
+
+        async def say(body: str) -> None:
+            answer = await http.post(
+                f"/api/consultations/{consultation.id}/messages",
+                json={"client_id": body, "body": body},
+                headers=patient.headers,
+            )
+            assert answer.status_code == 201, answer.text
+
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = await browser.new_context(
+                base_url=proxy.base_url, ignore_https_errors=True, locale="en-US"
+            )
+            await context.add_init_script(REPORT_CSP_VIOLATIONS)
+            context.on("console", collect)
+            page = await context.new_page()
+            await page.goto("/login")
+            form = page.locator("form[action='/login']")
+            await form.locator("input[name=email]").fill(str(doctor.user.email))
+            await form.locator("input[name=password]").fill(PASSWORD)
+            await form.locator("button[type=submit]").click()
+            await page.wait_for_url("**/home")
+            await page.goto(f"/consultations/{consultation.id}")
+            connection = page.locator("[data-testid=connection]")
+            await expect(connection).to_have_attribute("data-state", "connected")
+            bubbles = page.locator("[data-testid=messages] li:not(.system) p")
+
+            await say("one")
+            await expect(bubbles).to_have_text(["one"])
+
+            holder = await _holder(two_processes)
+            holder.kill()
+            await asyncio.wait_for(holder.wait(), timeout=10)
+            await say("two")
+            await say("three")
+            # The page's own client: its backoff, through NGINX, onto the other process.
+            await expect(bubbles).to_have_text(["one", "two", "three"], timeout=45_000)
+            await expect(connection).to_have_attribute("data-state", "connected")
+            await say("four")
+            await expect(bubbles).to_have_text(["one", "two", "three", "four"])
+            await context.close()
+        finally:
+            await browser.close()
+    assert violations == [], violations
