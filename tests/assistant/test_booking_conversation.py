@@ -149,6 +149,22 @@ async def test_leaving_releases_the_hold(desk: Desk) -> None:
     assert refused.status_code == 403
 
 
+async def test_a_time_that_has_begun_is_not_held(desk: Desk, frozen_clock: FrozenClock) -> None:
+    _patient, headers = await desk.clinic.patient()
+    conversation = await desk.start(headers)
+    first = await desk.say(headers, conversation, "skin doctor tomorrow morning")
+    assert starts(first)[0] == TUESDAY_8
+    # The patient picks the first time once it has begun: scheduling will not hold a time
+    # in the past, and the assistant says so and offers the times still ahead.
+    frozen_clock.advance(hours=20, minutes=1)
+    headers = await desk.clinic.renew(headers)
+    late = await desk.say(headers, conversation, "1")
+    assert "hold" not in late
+    assert late["reply"].startswith("Sorry, that time is no longer free.")
+    assert starts(late)[0] == TUESDAY_8.replace(minute=15)
+    assert await appointments(desk, headers) == []
+
+
 async def test_the_upcoming_limit_is_answered_in_words(desk: Desk) -> None:
     _patient, headers = await desk.clinic.patient()
     for minute in ("00", "15", "30"):
