@@ -5,6 +5,7 @@ the appointment in their list; a second patient's booking page no longer shows t
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -73,3 +74,53 @@ def test_a_patient_books_by_conversation_in_swahili_on_a_phone(
     second.goto(f"/book/{doctor_id}?week={monday.isoformat()}")
     day = second.locator(f"[data-testid=day][data-date='{tomorrow.isoformat()}']")
     expect(day.get_by_test_id("slot").first).to_have_text("08:30")
+
+
+def subscribed_to(frames: list[str], topic: str) -> bool:
+    return any('"subscribed"' in frame and topic in frame for frame in frames)
+
+
+def test_an_offered_time_taken_meanwhile_is_withdrawn_on_the_page(
+    phone_page: Page, page: Page, live_server: LiveServer, doctor_id: uuid.UUID
+) -> None:
+    """The page follows the offered doctor's availability: as a second patient takes the
+    first time offered (their booking page holds it), the first patient's page, without a
+    word from them, says sorry and offers the times still free."""
+    tomorrow = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)
+    first = phone_page
+    frames: list[str] = []
+    first.on(
+        "websocket",
+        lambda socket: socket.on("framereceived", lambda payload: frames.append(str(payload))),
+    )
+    sign_in_patient(first, live_server, live_server.patient.phone)
+    first.locator("form[data-testid=language-switch] button[value=sw]").click()
+    first.wait_for_load_state("networkidle")
+    first.goto("/book-with-assistant")
+    first.locator("[data-testid=booking-composer] input").fill(
+        "Nahitaji daktari Otieno kesho asubuhi"
+    )
+    first.get_by_test_id("booking-send").click()
+    offers = first.get_by_test_id("booking-offer")
+    expect(offers).to_have_count(3)
+    expect(offers.first).to_contain_text("08:00")
+    # The page follows the doctor's availability before anyone else moves.
+    deadline = time.monotonic() + 10
+    while not subscribed_to(frames, f"availability:{doctor_id}"):
+        assert time.monotonic() < deadline, frames
+        first.wait_for_timeout(100)
+
+    second = page
+    sign_in_patient(second, live_server, SECOND_PATIENT[1], name=SECOND_PATIENT[0])
+    monday = tomorrow - timedelta(days=tomorrow.weekday())
+    second.goto(f"/book/{doctor_id}?week={monday.isoformat()}")
+    day = second.locator(f"[data-testid=day][data-date='{tomorrow.isoformat()}']")
+    expect(day.get_by_test_id("slot").first).to_have_text("08:00")
+    day.get_by_test_id("slot").first.click()
+    expect(second.locator("main h1")).to_have_text("Confirm the appointment")
+
+    reply = first.get_by_test_id("booking-reply").last
+    expect(reply).to_contain_text("Samahani, nafasi niliyokupa imechukuliwa")
+    expect(offers).to_have_count(3)
+    expect(offers.first).to_contain_text("08:30")
+    expect(first.get_by_test_id("booking-choices")).not_to_contain_text("08:00")
