@@ -176,6 +176,12 @@ async def test_the_upcoming_limit_is_answered_in_words(desk: Desk) -> None:
     refused = await desk.say(headers, conversation, "yes")
     assert "at most 3 upcoming appointments" in refused["reply"]
     assert "appointment" not in refused
+    assert "hold" not in refused
+    # The refused time is let go at once, not kept until the hold lapses.
+    _other, other_headers = await desk.clinic.patient()
+    other = await desk.start(other_headers)
+    turn = await desk.say(other_headers, other, "skin doctor tomorrow morning")
+    assert starts(turn)[0] == TUESDAY_8
 
 
 async def test_nothing_free_offers_the_waitlist(desk: Desk) -> None:
