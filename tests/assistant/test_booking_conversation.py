@@ -10,11 +10,13 @@ from datetime import datetime
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from clinicflow.core.clock import FrozenClock
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.assistant.booking_clinic import Desk, make_desk
-from tests.factories import Accounts
+from tests.factories import Accounts, sign_in_page_patient, sign_in_page_staff
 
 # Tuesday 2026-03-03 in Nairobi: 08:00 is 05:00 UTC, 14:00 is 11:00 UTC.
 TUESDAY_8 = datetime.fromisoformat("2026-03-03T05:00:00+00:00")
@@ -232,3 +234,29 @@ async def test_two_patients_racing_get_one_appointment_and_one_fresh_offer(desk:
     headers, conversation = talks[winners[0]]
     booked = await desk.say(headers, conversation, "yes")
     assert booked["appointment"]["starts_at"] == "2026-03-03T05:00:00Z"
+
+
+async def test_the_page_is_the_patients_and_in_their_language(
+    app: FastAPI, accounts: Accounts, runtime: Runtime
+) -> None:
+    patient = await accounts.make(Role.patient)
+    receptionist = await accounts.make(Role.receptionist)
+    for user, cookies in ((patient, {"cf_lang": "sw"}), (receptionist, {})):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", cookies=cookies
+        ) as browser:
+            if user is patient:
+                await sign_in_page_patient(browser, runtime, user)
+                listed = await browser.get("/book")
+                assert 'href="/book-with-assistant"' in listed.text
+                page = await browser.get("/book-with-assistant")
+                assert page.status_code == 200, page.text
+                assert "Weka miadi kwa msaidizi" in page.text
+                assert 'data-zone="Africa/Nairobi"' in page.text
+            else:
+                await sign_in_page_staff(browser, user)
+                listed = await browser.get("/book")
+                assert 'href="/book-with-assistant"' not in listed.text
+                page = await browser.get("/book-with-assistant")
+                assert page.status_code == 403
