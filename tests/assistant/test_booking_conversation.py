@@ -10,11 +10,13 @@ from datetime import datetime
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from clinicflow.core.clock import FrozenClock
+from clinicflow.identity.schemas import Role
 from clinicflow.runtime import Runtime
 from tests.assistant.booking_clinic import Desk, make_desk
-from tests.factories import Accounts
+from tests.factories import Accounts, sign_in_page_patient, sign_in_page_staff
 
 # Tuesday 2026-03-03 in Nairobi: 08:00 is 05:00 UTC, 14:00 is 11:00 UTC.
 TUESDAY_8 = datetime.fromisoformat("2026-03-03T05:00:00+00:00")
@@ -149,6 +151,22 @@ async def test_leaving_releases_the_hold(desk: Desk) -> None:
     assert refused.status_code == 403
 
 
+async def test_a_time_that_has_begun_is_not_held(desk: Desk, frozen_clock: FrozenClock) -> None:
+    _patient, headers = await desk.clinic.patient()
+    conversation = await desk.start(headers)
+    first = await desk.say(headers, conversation, "skin doctor tomorrow morning")
+    assert starts(first)[0] == TUESDAY_8
+    # The patient picks the first time once it has begun: scheduling will not hold a time
+    # in the past, and the assistant says so and offers the times still ahead.
+    frozen_clock.advance(hours=20, minutes=1)
+    headers = await desk.clinic.renew(headers)
+    late = await desk.say(headers, conversation, "1")
+    assert "hold" not in late
+    assert late["reply"].startswith("Sorry, that time is no longer free.")
+    assert starts(late)[0] == TUESDAY_8.replace(minute=15)
+    assert await appointments(desk, headers) == []
+
+
 async def test_the_upcoming_limit_is_answered_in_words(desk: Desk) -> None:
     _patient, headers = await desk.clinic.patient()
     for minute in ("00", "15", "30"):
@@ -160,6 +178,12 @@ async def test_the_upcoming_limit_is_answered_in_words(desk: Desk) -> None:
     refused = await desk.say(headers, conversation, "yes")
     assert "at most 3 upcoming appointments" in refused["reply"]
     assert "appointment" not in refused
+    assert "hold" not in refused
+    # The refused time is let go at once, not kept until the hold lapses.
+    _other, other_headers = await desk.clinic.patient()
+    other = await desk.start(other_headers)
+    turn = await desk.say(other_headers, other, "skin doctor tomorrow morning")
+    assert starts(turn)[0] == TUESDAY_8
 
 
 async def test_nothing_free_offers_the_waitlist(desk: Desk) -> None:
@@ -210,3 +234,29 @@ async def test_two_patients_racing_get_one_appointment_and_one_fresh_offer(desk:
     headers, conversation = talks[winners[0]]
     booked = await desk.say(headers, conversation, "yes")
     assert booked["appointment"]["starts_at"] == "2026-03-03T05:00:00Z"
+
+
+async def test_the_page_is_the_patients_and_in_their_language(
+    app: FastAPI, accounts: Accounts, runtime: Runtime
+) -> None:
+    patient = await accounts.make(Role.patient)
+    receptionist = await accounts.make(Role.receptionist)
+    for user, cookies in ((patient, {"cf_lang": "sw"}), (receptionist, {})):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", cookies=cookies
+        ) as browser:
+            if user is patient:
+                await sign_in_page_patient(browser, runtime, user)
+                listed = await browser.get("/book")
+                assert 'href="/book-with-assistant"' in listed.text
+                page = await browser.get("/book-with-assistant")
+                assert page.status_code == 200, page.text
+                assert "Weka miadi kwa msaidizi" in page.text
+                assert 'data-zone="Africa/Nairobi"' in page.text
+            else:
+                await sign_in_page_staff(browser, user)
+                listed = await browser.get("/book")
+                assert 'href="/book-with-assistant"' not in listed.text
+                page = await browser.get("/book-with-assistant")
+                assert page.status_code == 403

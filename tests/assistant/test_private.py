@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.assistant.conftest import Chat
+from tests.notifications.helpers import kinds, told
 from tests.realtime.conftest import Server, Socket, connect, serving
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -111,6 +113,20 @@ async def test_the_patient_never_receives_the_doctors_question_answer_or_memory(
     as_doctor = await history(chat, chat.doctor.headers)
     assert len(as_doctor) == 7
     assert [m.get("private", False) for m in as_doctor] == [False] + [True] * 6
+
+
+async def test_the_doctors_private_question_notifies_no_one(
+    chat: Chat, session: AsyncSession
+) -> None:
+    # The patient is not looking at the consultation, so a message of the doctor's in the
+    # chat would tell them; the doctor's private thread must not even say it exists.
+    before = kinds(await told(session, chat.patient.id))
+    await chat.ask(chat.doctor, f"@b remember allergic to {SECRET}")
+    await chat.ask(chat.doctor, "@b summary")
+    assert kinds(await told(session, chat.patient.id)) == before
+    # A message of the doctor's in the chat does tell them (so the quiet above is the rule).
+    await chat.say(chat.doctor, "How are you feeling today?")
+    assert kinds(await told(session, chat.patient.id)) == [*before, "chat_message"]
 
 
 async def test_a_patients_question_is_public_and_never_from_the_memory(chat: Chat) -> None:

@@ -5,6 +5,7 @@ the appointment in their list; a second patient's booking page no longer shows t
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import no_horizontal_scroll, sign_in_patient
+from tests.e2e.people import no_horizontal_scroll, sign_in_patient, wait_until
 from tests.e2e.test_booking import SECOND_PATIENT, ZONE, Screenshot
 from tests.e2e.test_booking import doctor_id as doctor_id  # the fixture
 
@@ -73,3 +74,89 @@ def test_a_patient_books_by_conversation_in_swahili_on_a_phone(
     second.goto(f"/book/{doctor_id}?week={monday.isoformat()}")
     day = second.locator(f"[data-testid=day][data-date='{tomorrow.isoformat()}']")
     expect(day.get_by_test_id("slot").first).to_have_text("08:30")
+
+
+# The page's shared socket is open and follows TOPIC (the module the page itself imports).
+FOLLOWING = """
+import("realtime").then(({ ClinicSocket }) => {
+  const live = ClinicSocket.shared();
+  return live.state === "connected" && live.topics.has("TOPIC");
+})
+"""
+
+
+def test_an_offered_time_taken_meanwhile_is_withdrawn_on_the_page(
+    phone_page: Page, page: Page, live_server: LiveServer, doctor_id: uuid.UUID
+) -> None:
+    """The page follows the offered doctor's availability: as a second patient takes the
+    first time offered (their booking page holds it), the first patient's page, without a
+    word from them, says sorry and offers the times still free."""
+    tomorrow = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)
+    first = phone_page
+    sign_in_patient(first, live_server, live_server.patient.phone)
+    first.locator("form[data-testid=language-switch] button[value=sw]").click()
+    first.wait_for_load_state("networkidle")
+    first.goto("/book-with-assistant")
+    first.locator("[data-testid=booking-composer] input").fill(
+        "Nahitaji daktari Otieno kesho asubuhi"
+    )
+    first.get_by_test_id("booking-send").click()
+    offers = first.get_by_test_id("booking-offer")
+    expect(offers).to_have_count(3)
+    expect(offers.first).to_contain_text("08:00")
+    # The page follows the doctor's availability before anyone else moves.
+    wait_until(first, FOLLOWING.replace("TOPIC", f"availability:{doctor_id}"))
+
+    second = page
+    sign_in_patient(second, live_server, SECOND_PATIENT[1], name=SECOND_PATIENT[0])
+    monday = tomorrow - timedelta(days=tomorrow.weekday())
+    second.goto(f"/book/{doctor_id}?week={monday.isoformat()}")
+    day = second.locator(f"[data-testid=day][data-date='{tomorrow.isoformat()}']")
+    expect(day.get_by_test_id("slot").first).to_have_text("08:00")
+    day.get_by_test_id("slot").first.click()
+    expect(second.locator("main h1")).to_have_text("Confirm the appointment")
+
+    reply = first.get_by_test_id("booking-reply").last
+    expect(reply).to_contain_text("Samahani, nafasi niliyokupa imechukuliwa")
+    expect(offers).to_have_count(3)
+    expect(offers.first).to_contain_text("08:30")
+    expect(first.get_by_test_id("booking-choices")).not_to_contain_text("08:00")
+
+
+def test_leaving_the_page_lets_the_held_time_go(
+    phone_page: Page, page: Page, live_server: LiveServer, doctor_id: uuid.UUID
+) -> None:
+    """A patient who leaves the page while a time is held for them frees it at once (the
+    page's DELETE as it goes), not five minutes later."""
+    tomorrow = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)
+    monday = tomorrow - timedelta(days=tomorrow.weekday())
+    week = f"/book/{doctor_id}?week={monday.isoformat()}"
+    second = page
+    sign_in_patient(second, live_server, SECOND_PATIENT[1], name=SECOND_PATIENT[0])
+    day = second.locator(f"[data-testid=day][data-date='{tomorrow.isoformat()}']")
+
+    first = phone_page
+    sign_in_patient(first, live_server, live_server.patient.phone)
+    first.goto("/book-with-assistant")
+    first.locator("[data-testid=booking-composer] input").fill("Dr Otieno tomorrow morning")
+    first.get_by_test_id("booking-send").click()
+    offers = first.get_by_test_id("booking-offer")
+    expect(offers.first).to_contain_text("08:00")
+    offers.first.click()
+    expect(first.get_by_test_id("booking-yes")).to_be_visible()
+    # Held: the second patient's week does not offer it.
+    second.goto(week)
+    expect(day.get_by_test_id("slot").first).to_have_text("08:30")
+
+    # Leaving fires `pagehide`, whose handler sends the DELETE (with keepalive). Whether a
+    # headless browser delivers a keepalive request from a page being unloaded varied from
+    # run to run here, so the event is fired on the page itself: what is tested is that our
+    # handler's request is right (its address, method and CSRF token) and frees the time.
+    first.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide'))")
+    deadline = time.monotonic() + 10
+    while True:
+        second.goto(week)
+        if day.get_by_test_id("slot").first.inner_text().strip() == "08:00":
+            break
+        assert time.monotonic() < deadline, "the held time was not let go"
+        second.wait_for_timeout(200)

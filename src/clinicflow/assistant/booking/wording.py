@@ -52,6 +52,12 @@ def taken() -> str:
     return _("Sorry, that time has just been taken by someone else.")
 
 
+def gone() -> str:
+    """A time that can no longer be had for another reason than someone taking it (it has
+    begun, or the doctor's week changed): "taken by someone else" would be untrue."""
+    return _("Sorry, that time is no longer free.")
+
+
 def withdrawn() -> str:
     return _("Sorry, a time I offered has just been taken by someone else.")
 

@@ -276,7 +276,9 @@ async def _hold(
     except AppError as exc:
         if exc.code not in (ErrorCode.slot_taken, ErrorCode.slot_unavailable):
             return Turn(_said(notes, exc.message), [_offer_of(o) for o in conversation.offers])
-        return await _offer(session, settings, actor, desk, conversation, [*notes, wording.taken()])
+        # Taken by someone else, or no longer a slot at all (begun, the week changed).
+        lost = wording.taken() if exc.code is ErrorCode.slot_taken else wording.gone()
+        return await _offer(session, settings, actor, desk, conversation, [*notes, lost])
     conversation.held = {
         "id": str(hold.id),
         "doctor_id": str(offer.doctor_id),
