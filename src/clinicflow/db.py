@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from clinicflow.core import clock
+from clinicflow.core import clock, sqlite_driver
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -158,6 +158,8 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     # A SQLite file cannot drop a connection, so pinging it on every checkout would only add
     # a round trip; a server's connection can go stale and is checked first.
     pre_ping = not database_url.startswith("sqlite")
+    if database_url.startswith("sqlite+aiosqlite"):
+        kwargs.setdefault("module", sqlite_driver.dbapi())
     engine = create_async_engine(database_url, pool_pre_ping=pre_ping, **kwargs)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
@@ -228,7 +230,11 @@ async def transaction(
         if write and write_lock is not None:
             await stack.enter_async_context(write_lock)
         session = await stack.enter_async_context(sessionmaker())
-        await session.connection(execution_options={WRITE_OPTION: write})
+        if write:
+            # A writer begins at once (BEGIN IMMEDIATE on SQLite, under `write_lock`). A
+            # reader begins with its first statement, so a read answered from what the
+            # process holds (the clinic, a cached page part) never takes a connection.
+            await session.connection(execution_options={WRITE_OPTION: True})
         try:
             yield session
         except KeepChanges:

@@ -28,25 +28,30 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_runtime(request: Request) -> Runtime:
+# Every dependency here is `async def` though none awaits: FastAPI runs a plain `def`
+# dependency in the thread pool, a hand-off to a thread and back for each one. GET /api/me
+# made 19 such hops, the largest cost of the request after the database (docs/performance.md).
+
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:
     session: AsyncSession = request.state.db
     return session
 
 
-def get_settings(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Settings:
+async def get_settings(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Settings:
     return runtime.settings
 
 
-def get_limiter(runtime: Annotated[Runtime, Depends(get_runtime)]) -> RateLimiter:
+async def get_limiter(runtime: Annotated[Runtime, Depends(get_runtime)]) -> RateLimiter:
     return runtime.limiter
 
 
-def get_client(request: Request) -> identity.Client:
+async def get_client(request: Request) -> identity.Client:
     return identity.Client(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
@@ -93,10 +98,13 @@ async def get_authenticated(
     A cookie rides along on cross-site requests, so an unsafe API call authenticated by
     cookie must also carry the CSRF token; a bearer token cannot be sent by another site.
     """
+    # A read may be answered from the process's copy of the login; a write always reads
+    # the login in its own transaction (identity's `_held_login` says what that means).
+    held = request.method in SAFE_METHODS
     token = bearer_token(request.headers.get("authorization"))
     if token:
         found = await identity.authenticate_access_token(
-            session=session, settings=settings, token=token
+            session=session, settings=settings, token=token, held=held
         )
         if found is None:
             raise AppError(
@@ -106,7 +114,7 @@ async def get_authenticated(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    found = await identity.authenticate_cookie(session=session, cookie=cookie)
+    found = await identity.authenticate_cookie(session=session, cookie=cookie, held=held)
     if (
         found is not None
         and request.method not in SAFE_METHODS
@@ -141,7 +149,7 @@ LenientAuthenticatedDep = Annotated[
 ]
 
 
-def get_user_with_any_password(auth: AuthenticatedDep) -> User:
+async def get_user_with_any_password(auth: AuthenticatedDep) -> User:
     """The signed-in caller, even one still holding a temporary password: only for
     changing that password."""
     if auth is None:
@@ -152,7 +160,7 @@ def get_user_with_any_password(auth: AuthenticatedDep) -> User:
 UserWithAnyPassword = Annotated[User, Depends(get_user_with_any_password)]
 
 
-def get_current_user(user: UserWithAnyPassword) -> User:
+async def get_current_user(user: UserWithAnyPassword) -> User:
     identity_access.require_password_settled(user)
     return user
 
@@ -160,7 +168,7 @@ def get_current_user(user: UserWithAnyPassword) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_reader(auth: AuthenticatedDep) -> User:
+async def get_reader(auth: AuthenticatedDep) -> User:
     """The caller of a route on one protected record. Nobody signed in gets the record's own
     not-found rather than a 401, which would say "this exists, sign in"."""
     if auth is None:
@@ -172,7 +180,7 @@ def get_reader(auth: AuthenticatedDep) -> User:
 Reader = Annotated[User, Depends(get_reader)]
 
 
-def get_current_admin(user: CurrentUser) -> User:
+async def get_current_admin(user: CurrentUser) -> User:
     identity_access.require_user_manager(user)
     return user
 

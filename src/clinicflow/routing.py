@@ -6,7 +6,8 @@ commit, and after-commit side effects (messages, events) follow a stored change 
 Reads (GET, HEAD, OPTIONS) run as read transactions; a read route that must write
 (an audit row on a record read, say) is marked with `@writes`.
 
-The clinic is read once at the start, for the whole request: phone numbers in the body are
+The clinic is read once at the start (as the process holds it, `clinic.current_held`), for
+the whole request: phone numbers in the body are
 read in its region (`clinic.phones`), links made without a configured public address point
 where the request came to (`clinic.links`), and the handler's `Clinic` dependency reuses it.
 """
@@ -52,7 +53,7 @@ class TransactionalRoute(APIRoute):
             async with runtime.transaction(write=write) as session:
                 request.state.db = session
                 audit.bind_address(session, request.client.host if request.client else None)
-                profile = await clinic.current(session=session)
+                profile = await clinic.current_held(session=session)
                 request.state.clinic = profile
                 with (
                     phones.use_region(profile.phone_region),

@@ -106,7 +106,11 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         keys=settings.field_encryption_keys, secret_key=settings.secret_key
     )
     pool: dict[str, int] = {}
-    if not settings.is_sqlite:
+    # SQLite files too: with SQLAlchemy's default of 5 kept and 10 more opened and closed
+    # as needed, 64 requests at once opened and closed connections (a thread, a file, four
+    # PRAGMAs each) all the time; that was a third of a read's time (docs/performance.md).
+    # An in-memory database has one connection (StaticPool), which takes no size.
+    if not settings.is_sqlite or ":memory:" not in settings.database_url:
         pool = {
             "pool_size": settings.database_pool_size,
             "max_overflow": settings.database_max_overflow,
@@ -169,6 +173,8 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         **clinic.session_info(settings),
         # Identity tells open sockets of a role change or deactivation through this.
         **identity.access_changed_info(realtime.reauthorize),
+        # The logins this process answered reads for, dropped when it writes them.
+        **identity.held_logins_info(),
         **(session_info or {}),
     }
     return Runtime(

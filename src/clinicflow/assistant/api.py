@@ -24,7 +24,7 @@ router = APIRouter(
 )
 
 
-def _store(runtime: RuntimeDep, session: Session) -> memory_stores.MemoryStore:
+async def _store(runtime: RuntimeDep, session: Session) -> memory_stores.MemoryStore:
     return memory_stores.store_for(runtime.settings, runtime.redis, session)
 
 

@@ -26,9 +26,15 @@ from clinicflow.config import Settings
 from clinicflow.core import audit, clock
 from clinicflow.core.audit import Actor
 from clinicflow.core.errors import AppError, ErrorCode
+from clinicflow.core.held import Held
 from clinicflow.i18n import gettext as _
 
 DEFAULTS_KEY = "clinicflow.clinic.defaults"
+HELD_KEY = "clinicflow.clinic.held"
+# How long a process answers requests from the clinic it read last. A save in this process
+# is seen by its next request (`core.held`); one made by another process (a second server)
+# within this time. Settings are changed by an admin now and then, never mid-visit.
+HELD_SECONDS = 1.0
 # The fields a save stores; `logo` is the stored file's name (`logo_url` is derived).
 STORED = (
     "name",
@@ -54,8 +60,9 @@ LOGO_MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp
 
 def session_info(defaults: Settings) -> dict[str, Any]:
     """What the runtime puts into every session's `info`: the environment's clinic, the
-    defaults a fresh install starts from."""
-    return {DEFAULTS_KEY: defaults}
+    defaults a fresh install starts from, and the process's last-read clinic."""
+    held: Held[ClinicProfile] = Held([ClinicSettings.__tablename__], seconds=HELD_SECONDS)
+    return {DEFAULTS_KEY: defaults, HELD_KEY: held}
 
 
 def from_environment(defaults: Settings) -> ClinicProfile:
@@ -141,6 +148,20 @@ async def current(*, session: AsyncSession, defaults: Settings | None = None) ->
         return base
     # A field added after this version was saved takes the environment's value.
     return _profile({**_values(base), **row.values}, row.version, base.served_url)
+
+
+async def current_held(*, session: AsyncSession) -> ClinicProfile:
+    """The clinic for a request: as this process last read it, if that was within
+    `HELD_SECONDS` and nothing here has saved it since; else `current`."""
+    held: Held[ClinicProfile] | None = session.info.get(HELD_KEY)
+    if held is None:
+        return await current(session=session)
+    profile = held.get(HELD_KEY)
+    if profile is None:
+        generation = held.generation
+        profile = await current(session=session)
+        held.put(HELD_KEY, profile, generation)
+    return profile
 
 
 async def read(

@@ -87,7 +87,12 @@ def _draft_source(request: Request) -> DraftSource:
     return source
 
 
-Drafts = Annotated[DraftSource, Depends(_draft_source)]
+async def _drafts(request: Request) -> DraftSource:
+    # A coroutine, so FastAPI does not send it to the thread pool (deps.py says why).
+    return _draft_source(request)
+
+
+Drafts = Annotated[DraftSource, Depends(_drafts)]
 
 
 def _date_or_none(value: str | None) -> date | None:

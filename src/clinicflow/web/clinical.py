@@ -48,4 +48,9 @@ def allergy_lines(request: Request) -> AllergyLineSource:
     return source
 
 
-AllergyLines = Annotated[AllergyLineSource, Depends(allergy_lines)]
+async def _allergy_lines(request: Request) -> AllergyLineSource:
+    # A coroutine, so FastAPI does not send it to the thread pool (deps.py says why).
+    return allergy_lines(request)
+
+
+AllergyLines = Annotated[AllergyLineSource, Depends(_allergy_lines)]

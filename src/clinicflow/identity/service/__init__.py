@@ -82,6 +82,7 @@ from clinicflow.identity.service.sessions import (
 )
 from clinicflow.identity.service.sessions import authenticate_cookie as authenticate_cookie
 from clinicflow.identity.service.sessions import authenticate_logins as authenticate_logins
+from clinicflow.identity.service.sessions import held_logins_info as held_logins_info
 from clinicflow.identity.service.sessions import logout as logout
 from clinicflow.identity.service.sessions import refresh as refresh
 from clinicflow.identity.service.staff import Handover as Handover

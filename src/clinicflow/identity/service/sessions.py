@@ -10,18 +10,41 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as OrmSession
 
 from clinicflow.config import Settings
 from clinicflow.core import audit, clock, security
 from clinicflow.core.errors import AppError, ErrorCode, RecordedRefusal
+from clinicflow.core.held import Held
 from clinicflow.i18n import gettext as _
-from clinicflow.identity.models import LoginSession, RefreshToken, User
+from clinicflow.identity.models import (
+    DoctorProfile,
+    LoginSession,
+    PatientProfile,
+    RefreshToken,
+    Specialty,
+    User,
+)
+
+HELD_LOGINS_KEY = "clinicflow.identity.held_logins"
+# What a held login is read from: the login row, the user and what is read with the user.
+HELD_TABLES = (
+    LoginSession.__tablename__,
+    User.__tablename__,
+    PatientProfile.__tablename__,
+    DoctorProfile.__tablename__,
+    Specialty.__tablename__,
+)
+# How long a read may be answered from a login as this process last read it. A change made
+# in this process is seen at once; one made by another process (a second server, the
+# command line) by its reads after this long, and by its writes at once.
+HELD_LOGIN_SECONDS = 1.0
 
 
 class SessionKind(StrEnum):
@@ -204,22 +227,69 @@ async def logout(
 
 
 async def authenticate_access_token(
-    *, session: AsyncSession, settings: Settings, token: str
+    *, session: AsyncSession, settings: Settings, token: str, held: bool = False
 ) -> Authenticated | None:
+    """The login an access token names, if it still counts. `held`: a read may be
+    answered from the process's copy of the login (`_held_login`)."""
     claims = security.decode_access_token(token, secret=settings.secret_key)
     if claims is None:
         return None
-    return await _active_login(
-        session, LoginSession.id == claims.session_id, LoginSession.user_id == claims.user_id
-    )
+    conditions = (LoginSession.id == claims.session_id, LoginSession.user_id == claims.user_id)
+    if held:
+        return await _held_login(session, ("token", claims.session_id, claims.user_id), conditions)
+    return await _active_login(session, *conditions)
 
 
-async def authenticate_cookie(*, session: AsyncSession, cookie: str) -> Authenticated | None:
-    return await _active_login(
-        session,
-        LoginSession.cookie_hash == security.hash_token(cookie),
-        LoginSession.kind == SessionKind.web.value,
-    )
+async def authenticate_cookie(
+    *, session: AsyncSession, cookie: str, held: bool = False
+) -> Authenticated | None:
+    digest = security.hash_token(cookie)
+    conditions = (LoginSession.cookie_hash == digest, LoginSession.kind == SessionKind.web.value)
+    if held:
+        return await _held_login(session, ("cookie", digest), conditions)
+    return await _active_login(session, *conditions)
+
+
+def held_logins_info() -> dict[str, Any]:
+    """What the runtime puts into every session's `info`: the process's copies of the
+    logins reads were answered for."""
+    held: Held[tuple[User, uuid.UUID, datetime]] = Held(HELD_TABLES, seconds=HELD_LOGIN_SECONDS)
+    return {HELD_LOGINS_KEY: held}
+
+
+async def _held_login(
+    session: AsyncSession, key: tuple[Any, ...], conditions: tuple[Any, ...]
+) -> Authenticated | None:
+    """A read's login from the process's copy, read from the database when there is none.
+
+    A copy is a detached user and its login's end; each request merges the user into its
+    own session without a query, so requests never share an ORM object. Signing out,
+    deactivation or any change to the user in this process drops every copy (`core.held`),
+    so they take effect here at once; writes never use a copy.
+    """
+    held: Held[tuple[User, uuid.UUID, datetime]] | None = session.info.get(HELD_LOGINS_KEY)
+    if held is None:
+        return await _active_login(session, *conditions)
+    found = held.get(key)
+    if found is not None and found[2] > clock.now():
+        user, login_id, _ends = found
+        return Authenticated(user=await session.merge(user, load=False), session_id=login_id)
+    generation = held.generation
+    rows = await _active_logins_ending(session, *conditions)
+    if not rows:
+        return None
+    login, ends = rows[0]
+    held.put(key, (_detached_copy(login.user), login.session_id, ends), generation)
+    return login
+
+
+def _detached_copy(user: User) -> User:
+    """A copy of `user` (profile and specialty with it) that belongs to no session, so
+    nothing a request does to its own (a rollback expiring it, say) reaches the copy."""
+    scratch = OrmSession()
+    copy = scratch.merge(user, load=False)
+    scratch.expunge_all()
+    return copy
 
 
 async def authenticate_logins(
@@ -246,9 +316,16 @@ async def _active_login(session: AsyncSession, *conditions: Any) -> Authenticate
 
 
 async def _active_logins(session: AsyncSession, *conditions: Any) -> list[Authenticated]:
-    """A login counts only while it is unrevoked, unexpired and its user is active."""
+    return [login for login, _ends in await _active_logins_ending(session, *conditions)]
+
+
+async def _active_logins_ending(
+    session: AsyncSession, *conditions: Any
+) -> list[tuple[Authenticated, datetime]]:
+    """A login counts only while it is unrevoked, unexpired and its user is active; each
+    with the moment it ends."""
     rows = await session.execute(
-        select(User, LoginSession.id)
+        select(User, LoginSession.id, LoginSession.expires_at)
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(
             *conditions,
@@ -257,4 +334,4 @@ async def _active_logins(session: AsyncSession, *conditions: Any) -> list[Authen
             User.is_active.is_(True),
         )
     )
-    return [Authenticated(user=user, session_id=login_id) for user, login_id in rows]
+    return [(Authenticated(user=user, session_id=login_id), ends) for user, login_id, ends in rows]

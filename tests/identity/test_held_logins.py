@@ -1,0 +1,138 @@
+"""Reads may be answered from the process's copy of a login; what ends or changes the login
+still takes effect at once (docs/performance.md, `core.held`)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicflow.core import clock
+from clinicflow.identity.models import LoginSession, User
+from clinicflow.identity.schemas import Role
+from clinicflow.identity.service import sessions
+from clinicflow.runtime import Runtime
+from tests.factories import Accounts, bearer, login
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+async def held_read(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
+    """GET /api/me twice, so the second answer came from the held copy."""
+    assert (await client.get("/api/me", headers=headers)).status_code == 200
+    return await client.get("/api/me", headers=headers)
+
+
+def held_logins(runtime: Runtime) -> int:
+    copies = runtime.sessionmaker.kw["info"][sessions.HELD_LOGINS_KEY]
+    return len(copies._values)
+
+
+async def test_a_read_is_answered_from_the_held_login_without_a_query(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    tokens = await login(client, await accounts.make(Role.doctor))
+    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 200
+    assert held_logins(runtime) == 1
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        answer = await client.get("/api/me", headers=bearer(tokens))
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
+    assert answer.status_code == 200
+    assert answer.json()["role"] == "doctor"
+    assert statements == []
+
+
+async def test_signing_out_ends_held_reads_at_once(
+    client: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    tokens = await login(client, await accounts.make(Role.doctor))
+    assert (await held_read(client, bearer(tokens))).status_code == 200
+    assert (await client.post("/api/auth/logout", headers=bearer(tokens))).status_code == 204
+    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
+
+
+async def test_deactivation_ends_held_reads_at_once(
+    client: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    admin = await login(client, await accounts.make(Role.admin))
+    doctor = await accounts.make(Role.doctor)
+    tokens = await login(client, doctor)
+    assert (await held_read(client, bearer(tokens))).status_code == 200
+    changed = await client.patch(
+        f"/api/admin/users/{doctor.id}", json={"is_active": False}, headers=bearer(admin)
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
+
+
+async def test_a_change_to_the_user_shows_in_the_next_read(
+    client: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    admin = await login(client, await accounts.make(Role.admin))
+    doctor = await accounts.make(Role.doctor)
+    tokens = await login(client, doctor)
+    assert (await held_read(client, bearer(tokens))).json()["name"] == doctor.name
+    changed = await client.patch(
+        f"/api/admin/users/{doctor.id}", json={"name": "Dr. Renamed"}, headers=bearer(admin)
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await client.get("/api/me", headers=bearer(tokens))).json()["name"] == "Dr. Renamed"
+
+
+async def revoke_elsewhere(runtime: Runtime, user_id: uuid.UUID) -> None:
+    """Revoke the user's logins as another process would: a session that is not this
+    process's (no held copies in its `info`)."""
+    async with AsyncSession(runtime.engine) as other, other.begin():
+        await other.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == user_id)
+            .values(revoked_at=clock.now())
+        )
+        await other.execute(update(User).where(User.id == user_id).values(is_active=False))
+
+
+async def test_a_write_never_uses_the_held_login(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    tokens = await login(client, doctor)
+    assert (await held_read(client, bearer(tokens))).status_code == 200
+    await revoke_elsewhere(runtime, doctor.id)
+    refused = await client.post(
+        "/api/me/password",
+        json={"current_password": "x", "new_password": "a new password 123"},
+        headers=bearer(tokens),
+    )
+    assert refused.status_code == 401
+
+
+async def test_another_process_change_reaches_reads_within_the_held_time(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    tokens = await login(client, doctor)
+    assert (await held_read(client, bearer(tokens))).status_code == 200
+    await revoke_elsewhere(runtime, doctor.id)
+    await asyncio.sleep(sessions.HELD_LOGIN_SECONDS + 0.1)
+    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
+
+
+async def test_a_refused_login_is_never_held(
+    client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
+) -> None:
+    doctor = await accounts.make(Role.doctor)
+    tokens = await login(client, doctor)
+    assert (await client.post("/api/auth/logout", headers=bearer(tokens))).status_code == 204
+    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
+    assert held_logins(runtime) == 0
