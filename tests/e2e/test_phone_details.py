@@ -18,11 +18,13 @@ from tests.e2e.people import (
     Screenshot,
     in_server_db,
     keep_shot,
+    no_horizontal_scroll,
     serious_problems,
     sign_in_patient,
     sign_in_staff,
     user_where,
 )
+from tests.e2e.test_home import _book_next_week_for_the_patient
 
 pytestmark = pytest.mark.browser
 
@@ -120,3 +122,39 @@ def test_the_booking_weeks_past_days_are_readable(
     expect(past.first).to_contain_text("Imepita")
     assert serious_problems(page) == []
     keep_shot(screenshot, page, "week-sw-past-days")
+
+
+def test_a_patient_moves_and_keeps_an_appointment_on_a_phone_in_swahili(
+    phone_page: Page, live_server: LiveServer, screenshot: Screenshot
+) -> None:
+    """The appointments page, not only the API: each upcoming visit has its calendar file
+    and the times it may move to, and moving it is one form."""
+    _book_next_week_for_the_patient(live_server)
+    page = phone_page
+    sign_in_patient(page, live_server, live_server.patient.phone)
+    _in_swahili(page)
+    page.goto("/appointments")
+    booked = page.get_by_test_id("upcoming").get_by_test_id("appointment")
+    expect(booked).to_have_count(1)
+    expect(booked).to_contain_text("08:00")
+    calendar = booked.get_by_test_id("add-to-calendar")
+    expect(calendar).to_have_text("Ongeza kwenye kalenda yangu")
+    assert (calendar.get_attribute("href") or "").endswith(".ics")
+    assert page.request.get(live_server.url(calendar.get_attribute("href") or "")).ok
+
+    booked.get_by_test_id("reschedule").click()
+    expect(booked.get_by_test_id("reschedule")).to_have_text("Badilisha muda")
+    choice = booked.get_by_test_id("reschedule-time")
+    # The first time offered, like "Jumatatu 7 Desemba 2026, 08:00": its day and its clock.
+    label = choice.locator("option").first.inner_text()
+    day, moved_to = label.rsplit(", ", 1)
+    no_horizontal_scroll(page)
+    assert serious_problems(page) == []
+    keep_shot(screenshot, page, "appointments-sw-reschedule")
+    booked.get_by_test_id("reschedule-submit").click()
+    page.wait_for_url("**/appointments?done=rescheduled")
+    expect(page.get_by_test_id("notice")).to_have_text("Miadi yako ina muda mpya.")
+    moved = page.get_by_test_id("upcoming").get_by_test_id("appointment")
+    expect(moved).to_have_count(1)
+    expect(moved.locator("header strong")).to_have_text(day)
+    expect(moved.locator(".appointment-time")).to_contain_text(f"{moved_to}–")
