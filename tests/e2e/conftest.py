@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -27,6 +28,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from playwright.sync_api import Error as PlaywrightError
 
 from clinicflow.app import create_app
 from clinicflow.config import Settings
@@ -267,11 +269,37 @@ def _context(browser: Browser, base_url: str, *, phone: bool) -> BrowserContext:
     return context
 
 
+def _final_problems(context: BrowserContext) -> list[str]:
+    """axe-core's serious and critical findings on each page of the context as the test
+    left it, so every browser test checks at least the last state of each of its pages."""
+    from tests.e2e.people import serious_problems  # people imports this module
+
+    problems: list[str] = []
+    for page in context.pages:
+        if page.is_closed() or not page.url.startswith("http"):
+            continue
+        # Swagger UI's own markup (vendored, for developers, off in production) has contrast
+        # and nested-control findings we do not patch; every clinic page is checked.
+        if urlsplit(page.url).path.startswith("/docs"):
+            continue
+        try:
+            page.wait_for_load_state("load", timeout=5_000)
+            if page.evaluate("document.contentType") != "text/html":
+                continue
+            problems += [f"{page.url}: {problem}" for problem in serious_problems(page)]
+        except PlaywrightError:  # the page went away or is mid-navigation: nothing to check
+            continue
+    return problems
+
+
 def _close(context: BrowserContext) -> None:
-    """Close the context; fail the test if the CSP blocked anything on its pages."""
+    """Close the context; fail the test if the CSP blocked anything on its pages, or if
+    axe-core finds a serious problem on a page as the test left it."""
+    problems = _final_problems(context)
     context.close()
     violations = VIOLATIONS.pop(context, [])
     assert violations == [], "the Content-Security-Policy blocked:\n" + "\n".join(violations)
+    assert problems == [], "axe-core found, as the test left its pages:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """axe-core over the pages the structure work touched, as each role sees them on a phone, in
 Swahili: no serious or critical violation (missing labels, names, contrast, landmarks).
 
-axe-core comes from the axe-playwright-python package, which ships the engine's script; it
-runs inside Debian's Chromium against the real server, after each page has gone live.
+axe-core is the npm registry's own file, vendored in tests/e2e/vendor and injected by
+`people.axe_violations`; it runs inside Debian's Chromium against the real server, after each
+page has gone live.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer, StaffAccount
-from tests.e2e.people import register_walk_in, sign_in_patient, sign_in_staff
+from tests.e2e.people import (
+    axe_violations,
+    register_walk_in,
+    serious_problems,
+    sign_in_patient,
+    sign_in_staff,
+)
 
 pytestmark = pytest.mark.browser
 
 SERIOUS = {"serious", "critical"}
 Screenshot = Callable[[Page, str], Path]
-axe = Axe()
 
 
 def _in_swahili(page: Page) -> None:
@@ -35,11 +40,11 @@ def _problems(page: Page, path: str) -> list[str]:
     assert response is not None, path
     assert response.ok, (path, response.status)
     page.wait_for_load_state("networkidle")
-    results = axe.run(page)
+    results = axe_violations(page)
     return [
         f"{path}: {violation['id']} ({violation['impact']}) on "
         + ", ".join(str(node["target"]) for node in violation["nodes"][:3])
-        for violation in results.response["violations"]
+        for violation in results
         if violation["impact"] in SERIOUS
     ]
 
@@ -208,3 +213,19 @@ def test_the_states_that_failed_contrast_are_readable(
     # The stored bubble, not the faded one still being sent (axe would catch it mid-send).
     expect(patient.locator(".bubble.mine.pending")).to_have_count(0)
     assert _problems(patient, chat) == []
+
+
+def test_the_vendored_axe_finds_a_planted_problem(page: Page) -> None:
+    """The check every browser test relies on can fail: an image with no text alternative
+    (a critical finding) planted on a clean page is reported. (Left there, the same check
+    run when the context closes fails the test: conftest._final_problems.)"""
+    page.goto("/login")
+    assert serious_problems(page) == []
+    page.evaluate(
+        "() => { const img = document.createElement('img'); img.src = '/favicon.ico';"
+        " document.querySelector('main').append(img); }"
+    )
+    assert "image-alt (critical)" in serious_problems(page)
+    # Taken away again, or the check at the context's close (conftest) would fail this test.
+    page.evaluate("() => document.querySelector('main img').remove()")
+    assert serious_problems(page) == []

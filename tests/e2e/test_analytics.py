@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
 from clinicflow.identity import service as identity
@@ -20,7 +19,7 @@ from clinicflow.queue import service as queues
 from clinicflow.queue.schemas import Severity
 from clinicflow.runtime import build_runtime
 from tests.e2e.conftest import LiveServer, _in_own_thread
-from tests.e2e.people import follow_menu_link, sign_in_staff
+from tests.e2e.people import axe_violations, follow_menu_link, sign_in_staff
 
 pytestmark = pytest.mark.browser
 Screenshot = Callable[[Page, str], Path]
@@ -80,7 +79,7 @@ def test_the_admin_opens_analytics_and_downloads_the_csv(
 
     violations = [
         violation["id"]
-        for violation in Axe().run(page).response["violations"]
+        for violation in axe_violations(page)
         if violation["impact"] in {"serious", "critical"}
     ]
     assert violations == []

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import sign_in_staff
+from tests.e2e.people import axe_violations, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -34,10 +33,10 @@ def _keep(screenshot: Screenshot, page: Page, name: str) -> None:
 
 
 def _serious(page: Page) -> list[str]:
-    results = Axe().run(page)
+    results = axe_violations(page)
     return [
         f"{violation['id']} ({violation['impact']})"
-        for violation in results.response["violations"]
+        for violation in results
         if violation["impact"] in {"serious", "critical"}
     ]
 

@@ -22,6 +22,7 @@ from tests.e2e.people import (
     follow_menu_link,
     no_horizontal_scroll,
     say_yes,
+    serious_problems,
     sign_in_patient,
     sign_in_staff,
 )
@@ -261,9 +262,11 @@ def test_the_hold_counts_down_and_says_when_it_has_lapsed(
     expect(left).to_have_text(re.compile(r"^(5:00|4:5\d) zimebaki$"))
     page.clock.run_for("01:00")
     expect(left).to_have_text(re.compile(r"^(4:00|3:5\d) zimebaki$"))
+    assert serious_problems(page) == []
     screenshot(page, "hold-countdown-sw-phone")
     expect(page.get_by_test_id("hold-lapsed")).to_be_hidden()
     page.clock.run_for("04:05")
     expect(page.get_by_test_id("hold-lapsed")).to_be_visible()
     expect(page.get_by_test_id("hold-expiry")).to_be_hidden()
+    assert serious_problems(page) == []
     screenshot(page, "hold-lapsed-sw-phone")

@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import no_horizontal_scroll, sign_in_patient, wait_until
+from tests.e2e.people import axe_violations, no_horizontal_scroll, sign_in_patient, wait_until
 from tests.e2e.test_booking import SECOND_PATIENT, ZONE, Screenshot
 from tests.e2e.test_booking import doctor_id as doctor_id  # the fixture
 
@@ -38,11 +37,7 @@ def test_a_patient_books_by_conversation_in_swahili_on_a_phone(
     first.get_by_test_id("book-with-assistant").click()
     first.wait_for_url("**/book-with-assistant")
     expect(first.locator("main h1")).to_have_text("Weka miadi kwa msaidizi")
-    violations = [
-        v["id"]
-        for v in Axe().run(first).response["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
+    violations = [v["id"] for v in axe_violations(first) if v["impact"] in {"serious", "critical"}]
     assert violations == []
 
     first.locator("[data-testid=booking-composer] input").fill(

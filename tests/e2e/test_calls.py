@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LiveServer
-from tests.e2e.people import sign_in_patient, sign_in_staff, wait_until
+from tests.e2e.people import axe_violations, sign_in_patient, sign_in_staff, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -137,7 +136,7 @@ def test_doctor_calls_patient_accepts_media_flows_mute_and_hang_up(
         # The call's controls pass axe-core like every page (no serious problem).
         serious = [
             (violation["id"], [node["target"] for node in violation["nodes"]])
-            for violation in Axe().run(patient).response["violations"]
+            for violation in axe_violations(patient)
             if violation["impact"] in {"serious", "critical"}
         ]
         assert serious == []

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import register_walk_in, say_yes, sign_in_staff
+from tests.e2e.people import register_walk_in, say_yes, serious_problems, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -32,6 +32,7 @@ def test_marking_a_waiting_patient_not_here_asks_first(
     rows.first.get_by_test_id("row-no-show").click()
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("They have not been called yet.")
+    assert serious_problems(doctor) == []
     doctor.get_by_test_id("confirm-no").click()
     expect(dialog).to_be_hidden()
     doctor.wait_for_timeout(300)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from clinicflow.identity import service as identity
@@ -18,7 +17,7 @@ from clinicflow.notifications import service as notifications
 from clinicflow.notifications.schemas import Kind
 from clinicflow.runtime import build_runtime
 from tests.e2e.conftest import LiveServer, _in_own_thread
-from tests.e2e.people import sign_in_staff
+from tests.e2e.people import axe_violations, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -100,11 +99,7 @@ def test_the_admin_sees_why_and_retries_every_failed_sms_at_once(
     confirm = page.locator("[data-testid=retry-all-confirm]")
     expect(confirm).to_be_visible()
     expect(rows).to_have_count(2)
-    violations = [
-        v["id"]
-        for v in Axe().run(page).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    violations = [v["id"] for v in axe_violations(page) if v["impact"] in ("serious", "critical")]
     assert violations == []
     screenshot(page, "deliveries-sw")
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -27,6 +26,7 @@ from clinicflow.queue.schemas import Severity
 from clinicflow.runtime import build_runtime
 from tests.e2e.conftest import LiveServer, StaffAccount, _in_own_thread, _people
 from tests.e2e.people import (
+    axe_violations,
     no_horizontal_scroll,
     register_walk_in,
     say_yes,
@@ -83,7 +83,7 @@ def _doctor_skips(live_server: LiveServer, *, token: int) -> None:
 def _serious(page: Page) -> list[str]:
     return [
         f"{violation['id']} ({violation['impact']}) on {violation['nodes'][0]['target']}"
-        for violation in Axe().run(page).response["violations"]
+        for violation in axe_violations(page)
         if violation["impact"] in {"serious", "critical"}
     ]
 

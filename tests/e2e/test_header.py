@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import no_horizontal_scroll, sign_in_staff
+from tests.e2e.people import no_horizontal_scroll, serious_problems, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +33,7 @@ def test_on_a_phone_the_header_is_one_row_and_the_links_open_from_a_menu(
     page.wait_for_load_state("networkidle")
     assert header_height(page) <= PHONE_HEADER_MAX_PX
     no_horizontal_scroll(page)
+    assert serious_problems(page) == []
     queue_link = page.locator("header a[href='/doctor/queue']")
     expect(queue_link).to_be_hidden()
     expect(page.get_by_test_id("logout")).to_be_hidden()
@@ -40,6 +41,7 @@ def test_on_a_phone_the_header_is_one_row_and_the_links_open_from_a_menu(
     page.get_by_test_id("menu-button").click()
     expect(queue_link).to_be_visible()
     expect(page.get_by_test_id("logout")).to_be_visible()
+    assert serious_problems(page) == []
     screenshot(page, "header-menu-open-sw")
     # The open menu lies over the page; the header keeps its one row.
     assert header_height(page) <= PHONE_HEADER_MAX_PX

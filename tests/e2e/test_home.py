@@ -22,7 +22,13 @@ from clinicflow.runtime import build_runtime
 from clinicflow.scheduling import service as scheduling
 from clinicflow.scheduling.schemas import Mode
 from tests.e2e.conftest import LiveServer, StaffAccount, _in_own_thread
-from tests.e2e.people import no_horizontal_scroll, register_walk_in, sign_in_patient, sign_in_staff
+from tests.e2e.people import (
+    no_horizontal_scroll,
+    register_walk_in,
+    serious_problems,
+    sign_in_patient,
+    sign_in_staff,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -180,6 +186,7 @@ def test_the_home_pages_in_swahili_on_a_phone(
         _in_swahili(phone_page)
         _live(phone_page)
         no_horizontal_scroll(phone_page)
+        assert serious_problems(phone_page) == [], role
         keep(screenshot(phone_page, f"home-{role}-sw"))
     phone_page.context.clear_cookies()
     sign_in_patient(phone_page, live_server, live_server.patient.phone)
@@ -190,6 +197,7 @@ def test_the_home_pages_in_swahili_on_a_phone(
     phone_page.locator("[data-testid=cancel]").click()
     expect(phone_page.locator("[data-testid=cancel-confirm]")).to_be_visible()
     no_horizontal_scroll(phone_page)
+    assert serious_problems(phone_page) == []
     keep(screenshot(phone_page, "home-patient-sw"))
 
 

@@ -9,11 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import newest_code, no_horizontal_scroll, sign_in_staff
+from tests.e2e.people import axe_violations, newest_code, no_horizontal_scroll, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +27,10 @@ def _in_swahili(page: Page) -> None:
 
 
 def _serious_problems(page: Page) -> list[str]:
-    results = Axe().run(page)
+    results = axe_violations(page)
     return [
         f"{violation['id']} ({violation['impact']})"
-        for violation in results.response["violations"]
+        for violation in results
         if violation["impact"] in SERIOUS
     ]
 

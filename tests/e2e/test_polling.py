@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import say_yes, sign_in_patient, sign_in_staff
+from tests.e2e.people import say_yes, serious_problems, sign_in_patient, sign_in_staff
 
 pytestmark = pytest.mark.browser
 
@@ -97,4 +97,5 @@ def test_with_sockets_blocked_chat_and_the_bell_work_over_polling(
     patient.locator("form[data-testid=language-switch] button[value=sw]").click()
     patient.wait_for_load_state("networkidle")
     expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "polling")
+    assert serious_problems(patient) == []
     screenshot(patient, "chat-polling-sw")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import no_horizontal_scroll, sign_in_patient
+from tests.e2e.people import no_horizontal_scroll, serious_problems, sign_in_patient
 
 pytestmark = pytest.mark.browser
 
@@ -32,4 +32,5 @@ def test_every_channel_is_within_the_phones_width(
         assert box is not None
         assert box["x"] >= 0, index
         assert box["x"] + box["width"] <= width, index
+    assert serious_problems(page) == []
     screenshot(page, "preferences-sw-phone")

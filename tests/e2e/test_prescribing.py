@@ -13,8 +13,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PHONE, LiveServer
-from tests.e2e.people import no_horizontal_scroll, say_yes, sign_in_patient, sign_in_staff
-from tests.e2e.test_accessibility import SERIOUS, _in_swahili, axe
+from tests.e2e.people import (
+    axe_violations,
+    no_horizontal_scroll,
+    say_yes,
+    sign_in_patient,
+    sign_in_staff,
+)
+from tests.e2e.test_accessibility import SERIOUS, _in_swahili
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +28,7 @@ pytestmark = pytest.mark.browser
 def _serious(page: Page) -> list[str]:
     return [
         f"{violation['id']} on " + ", ".join(str(n["target"]) for n in violation["nodes"][:3])
-        for violation in axe.run(page).response["violations"]
+        for violation in axe_violations(page)
         if violation["impact"] in SERIOUS
     ]
 

@@ -159,6 +159,21 @@ async def test_the_patient_moves_then_cancels_the_next_appointment_from_home(
     assert 'data-testid="no-next"' in (await client.get("/home")).text
 
 
+async def test_the_patients_live_block_draws_the_move_form_alone(
+    clinic: QueueClinic, client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """home.js fetches the live block alone when something changes; the move form in it must
+    draw there too (a block drawn alone sees none of the template's top-level imports)."""
+    doctor, _ = await clinic.doctor()
+    _patient, headers = await signed_in_patient(clinic, client, runtime)
+    booked = await clinic.book(headers, doctor, AFTERNOON[8])
+    assert booked.status_code == 201, booked.text
+    block = await client.get("/home?block=home_live")
+    assert block.status_code == 200, block.text
+    assert f'action="/appointments/{booked.json()["id"]}/reschedule"' in block.text
+    assert "<html" not in block.text
+
+
 async def test_the_desks_home_shows_every_queue_and_todays_appointments(
     clinic: QueueClinic, client: httpx.AsyncClient
 ) -> None:
