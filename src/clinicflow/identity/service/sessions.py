@@ -250,13 +250,6 @@ async def authenticate_cookie(
     return await _active_login(session, *conditions)
 
 
-def held_logins_info() -> dict[str, Any]:
-    """What the runtime puts into every session's `info`: the process's copies of the
-    logins reads were answered for."""
-    held: Held[tuple[User, uuid.UUID, datetime]] = Held(HELD_TABLES, seconds=HELD_LOGIN_SECONDS)
-    return {HELD_LOGINS_KEY: held}
-
-
 async def _held_login(
     session: AsyncSession, key: tuple[Any, ...], conditions: tuple[Any, ...]
 ) -> Authenticated | None:
@@ -279,13 +272,14 @@ async def _held_login(
     if not rows:
         return None
     login, ends = rows[0]
-    held.put(key, (_detached_copy(login.user), login.session_id, ends), generation)
+    held.put(key, (detached_copy(login.user), login.session_id, ends), generation)
     return login
 
 
-def _detached_copy(user: User) -> User:
+def detached_copy(user: User) -> User:
     """A copy of `user` (profile and specialty with it) that belongs to no session, so
-    nothing a request does to its own (a rollback expiring it, say) reaches the copy."""
+    nothing a request does to its own (a rollback expiring it, say) reaches the copy that
+    the process holds."""
     scratch = OrmSession()
     copy = scratch.merge(user, load=False)
     scratch.expunge_all()
