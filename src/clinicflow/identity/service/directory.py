@@ -74,13 +74,12 @@ async def held_doctors(session: AsyncSession, query: str | None = None) -> list[
     held: Held[list[User]] | None = session.info.get(HELD_DIRECTORY_KEY)
     if held is None:
         return await search_doctors(session, query)
-    key = (query or "").strip().lower()
-    found = held.get(key)
-    if found is None:
-        generation = held.generation
-        found = [detached_copy(user) for user in await search_doctors(session, query)]
-        held.put(key, found, generation)
-    return found
+
+    async def load() -> list[User]:
+        return [detached_copy(user) for user in await search_doctors(session, query)]
+
+    found = await held.read((query or "").strip().lower(), load)
+    return found if found is not None else []
 
 
 async def names(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
