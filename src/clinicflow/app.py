@@ -108,6 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=api_docs.OPENAPI_PATH if settings.api_docs_enabled else None,
+        # FastAPI's OpenTelemetry bridge asked three providers whether to trace on every
+        # request; ours are the Prometheus metrics and the scrubbed error reports
+        # (core.observability, core.errortracking), and its logs would carry exception text.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
     app.state.metrics = metrics

@@ -248,7 +248,9 @@ async def transaction(
 
 
 async def _commit(session: AsyncSession) -> None:
-    await session.commit()
+    if session.in_transaction():
+        # A read answered from what the process holds never began one: nothing to end.
+        await session.commit()
     queued: list[tuple[SessionTransaction | None, AfterCommit]] = session.info.pop(
         _AFTER_COMMIT_KEY, []
     )

@@ -173,8 +173,8 @@ def build_runtime(settings: Settings, *, session_info: Mapping[str, Any] | None 
         **clinic.session_info(settings),
         # Identity tells open sockets of a role change or deactivation through this.
         **identity.access_changed_info(realtime.reauthorize),
-        # The logins this process answered reads for, dropped when it writes them.
-        **identity.held_logins_info(),
+        # The logins and doctors this process answered reads with, dropped when it writes them.
+        **identity.held_info(),
         **(session_info or {}),
     }
     return Runtime(

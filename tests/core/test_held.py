@@ -75,11 +75,10 @@ async def test_a_copy_refilled_before_the_commit_is_dropped_by_it(
 async def test_a_write_to_another_table_keeps_the_copy(
     runtime: Runtime, accounts: Accounts
 ) -> None:
+    admin = await accounts.make(Role.admin)
     held = in_process(runtime)
     async with runtime.transaction() as session:
-        await clinic.update(
-            session=session, actor=await accounts.make(Role.admin), changes={"name": "Kliniki"}
-        )
+        await clinic.update(session=session, actor=admin, changes={"name": "Kliniki"})
     assert held.get("k") is not None
 
 
@@ -94,3 +93,51 @@ async def test_a_clinic_save_is_read_by_the_next_request(
     async with runtime.transaction(write=False) as session:
         after = await clinic.current_held(session=session)
     assert (before.name, after.name) == (runtime.settings.clinic_name, "Kliniki Mpya")
+
+
+async def test_misses_at_the_same_moment_share_one_load() -> None:
+    held: Held[str] = Held(["users"], seconds=60)
+    loads = 0
+    release = asyncio.Event()
+
+    async def load() -> str:
+        nonlocal loads
+        loads += 1
+        await release.wait()
+        return "row"
+
+    readers = [asyncio.create_task(held.read("k", load)) for _ in range(64)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*readers) == ["row"] * 64
+    assert loads == 1
+
+
+async def test_waiters_load_for_themselves_when_the_loader_is_cancelled() -> None:
+    held: Held[str] = Held(["users"], seconds=60)
+    started = asyncio.Event()
+
+    async def stuck() -> str:
+        started.set()
+        await asyncio.sleep(60)
+        return "never"
+
+    async def quick() -> str:
+        return "row"
+
+    loader = asyncio.create_task(held.read("k", stuck))
+    await started.wait()
+    waiter = asyncio.create_task(held.read("k", quick))
+    await asyncio.sleep(0)
+    loader.cancel()
+    assert await waiter == "row"
+
+
+async def test_nothing_found_is_not_kept() -> None:
+    held: Held[str] = Held(["users"], seconds=60)
+
+    async def nothing() -> str | None:
+        return None
+
+    assert await held.read("k", nothing) is None
+    assert held.get("k") is None

@@ -156,12 +156,8 @@ async def current_held(*, session: AsyncSession) -> ClinicProfile:
     held: Held[ClinicProfile] | None = session.info.get(HELD_KEY)
     if held is None:
         return await current(session=session)
-    profile = held.get(HELD_KEY)
-    if profile is None:
-        generation = held.generation
-        profile = await current(session=session)
-        held.put(HELD_KEY, profile, generation)
-    return profile
+    profile = await held.read(HELD_KEY, lambda: current(session=session))
+    return profile if profile is not None else await current(session=session)
 
 
 async def read(

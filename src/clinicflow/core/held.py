@@ -18,8 +18,9 @@ acceptable where it is used.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
@@ -39,6 +40,7 @@ class Held(Generic[Value]):
         self.size = size
         self.generation = 0
         self._values: dict[Hashable, tuple[Value, float]] = {}
+        self._loading: dict[Hashable, asyncio.Future[Value | None]] = {}
 
     def get(self, key: Hashable) -> Value | None:
         found = self._values.get(key)
@@ -61,6 +63,42 @@ class Held(Generic[Value]):
     def drop(self) -> None:
         self.generation += 1
         self._values.clear()
+
+    async def read(
+        self, key: Hashable, load: Callable[[], Awaitable[Value | None]]
+    ) -> Value | None:
+        """The held value, else what `load` reads (kept unless it is None).
+
+        Misses for one key at the same moment share one `load`: when a copy ran out under
+        64 clients, each of them read the row again at once, and that burst, once a
+        second, was the slowest percent of all answers (docs/performance.md). A waiter
+        whose loader was cancelled (its client went away) loads for itself.
+        """
+        found = self.get(key)
+        if found is not None:
+            return found
+        pending = self._loading.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this waiter itself was cancelled
+        future: asyncio.Future[Value | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        generation = self.generation
+        try:
+            value = await load()
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            if self._loading.get(key) is future:
+                del self._loading[key]
+        if value is not None:
+            self.put(key, value, generation)
+        future.set_result(value)
+        return value
 
 
 def held_in(session: Session) -> list[Held[Any]]:

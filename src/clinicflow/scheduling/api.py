@@ -33,7 +33,8 @@ def _availability(row: Availability) -> schemas.AvailabilityOut:
 
 @router.get("/doctors")
 async def list_doctors(session: Session, q: SearchText | None = None) -> list[schemas.DoctorOut]:
-    doctors = await identity.search_doctors(session, q)
+    # The directory as the process holds it: every booking screen asks for it.
+    doctors = await identity.held_doctors(session, q)
     return [
         schemas.DoctorOut(
             id=d.id,

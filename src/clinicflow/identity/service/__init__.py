@@ -41,6 +41,7 @@ from clinicflow.identity.service.directory import (
 from clinicflow.identity.service.directory import find_patients as find_patients
 from clinicflow.identity.service.directory import get_doctor as get_doctor
 from clinicflow.identity.service.directory import get_patient as get_patient
+from clinicflow.identity.service.directory import held_doctors as held_doctors
 from clinicflow.identity.service.directory import is_active as is_active
 from clinicflow.identity.service.directory import names as names
 from clinicflow.identity.service.directory import search_doctors as search_doctors
@@ -55,6 +56,7 @@ from clinicflow.identity.service.doctor_profiles import (
     update_doctor_profile as update_doctor_profile,
 )
 from clinicflow.identity.service.doctor_profiles import update_specialty as update_specialty
+from clinicflow.identity.service.held import held_info as held_info
 from clinicflow.identity.service.password import login_with_password as login_with_password
 from clinicflow.identity.service.patient_profiles import patient_profile as patient_profile
 from clinicflow.identity.service.patient_profiles import (
@@ -82,7 +84,6 @@ from clinicflow.identity.service.sessions import (
 )
 from clinicflow.identity.service.sessions import authenticate_cookie as authenticate_cookie
 from clinicflow.identity.service.sessions import authenticate_logins as authenticate_logins
-from clinicflow.identity.service.sessions import held_logins_info as held_logins_info
 from clinicflow.identity.service.sessions import logout as logout
 from clinicflow.identity.service.sessions import refresh as refresh
 from clinicflow.identity.service.staff import Handover as Handover

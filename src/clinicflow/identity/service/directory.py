@@ -12,11 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import audit
 from clinicflow.core.errors import AppError, ErrorCode, not_found
+from clinicflow.core.held import Held
 from clinicflow.i18n import gettext as _
 from clinicflow.identity import access
 from clinicflow.identity.models import DoctorProfile, Specialty, User
 from clinicflow.identity.schemas import Role
 from clinicflow.identity.service.accounts import create_patient_from_phone
+from clinicflow.identity.service.sessions import detached_copy
+
+HELD_DIRECTORY_KEY = "clinicflow.identity.held_directory"
+HELD_DIRECTORY_TABLES = (User.__tablename__, DoctorProfile.__tablename__, Specialty.__tablename__)
+HELD_DIRECTORY_SECONDS = 1.0
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -58,6 +64,22 @@ async def search_doctors(session: AsyncSession, query: str | None = None) -> lis
             )
         )
     return list((await session.scalars(statement)).unique())
+
+
+async def held_doctors(session: AsyncSession, query: str | None = None) -> list[User]:
+    """`search_doctors` as this process last answered it (`core.held`: a doctor added,
+    changed or deactivated here shows at once, from another process within
+    `HELD_DIRECTORY_SECONDS`). The users belong to no session and are shared between
+    requests: only for answers that read them, as the public directory does."""
+    held: Held[list[User]] | None = session.info.get(HELD_DIRECTORY_KEY)
+    if held is None:
+        return await search_doctors(session, query)
+
+    async def load() -> list[User]:
+        return [detached_copy(user) for user in await search_doctors(session, query)]
+
+    found = await held.read((query or "").strip().lower(), load)
+    return found if found is not None else []
 
 
 async def names(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -8,7 +8,7 @@ refresh-token reuse, deactivation, a new password) ends every token of that logi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -234,31 +234,30 @@ async def authenticate_access_token(
     claims = security.decode_access_token(token, secret=settings.secret_key)
     if claims is None:
         return None
-    conditions = (LoginSession.id == claims.session_id, LoginSession.user_id == claims.user_id)
+
+    def conditions() -> tuple[Any, ...]:
+        return (LoginSession.id == claims.session_id, LoginSession.user_id == claims.user_id)
+
     if held:
         return await _held_login(session, ("token", claims.session_id, claims.user_id), conditions)
-    return await _active_login(session, *conditions)
+    return await _active_login(session, *conditions())
 
 
 async def authenticate_cookie(
     *, session: AsyncSession, cookie: str, held: bool = False
 ) -> Authenticated | None:
     digest = security.hash_token(cookie)
-    conditions = (LoginSession.cookie_hash == digest, LoginSession.kind == SessionKind.web.value)
+
+    def conditions() -> tuple[Any, ...]:
+        return (LoginSession.cookie_hash == digest, LoginSession.kind == SessionKind.web.value)
+
     if held:
         return await _held_login(session, ("cookie", digest), conditions)
-    return await _active_login(session, *conditions)
-
-
-def held_logins_info() -> dict[str, Any]:
-    """What the runtime puts into every session's `info`: the process's copies of the
-    logins reads were answered for."""
-    held: Held[tuple[User, uuid.UUID, datetime]] = Held(HELD_TABLES, seconds=HELD_LOGIN_SECONDS)
-    return {HELD_LOGINS_KEY: held}
+    return await _active_login(session, *conditions())
 
 
 async def _held_login(
-    session: AsyncSession, key: tuple[Any, ...], conditions: tuple[Any, ...]
+    session: AsyncSession, key: tuple[Any, ...], conditions: Callable[[], tuple[Any, ...]]
 ) -> Authenticated | None:
     """A read's login from the process's copy, read from the database when there is none.
 
@@ -269,23 +268,27 @@ async def _held_login(
     """
     held: Held[tuple[User, uuid.UUID, datetime]] | None = session.info.get(HELD_LOGINS_KEY)
     if held is None:
-        return await _active_login(session, *conditions)
-    found = held.get(key)
-    if found is not None and found[2] > clock.now():
-        user, login_id, _ends = found
-        return Authenticated(user=await session.merge(user, load=False), session_id=login_id)
-    generation = held.generation
-    rows = await _active_logins_ending(session, *conditions)
-    if not rows:
+        return await _active_login(session, *conditions())
+
+    async def load() -> tuple[User, uuid.UUID, datetime] | None:
+        # The statement is built only on a miss: building it was a tenth of a held read.
+        rows = await _active_logins_ending(session, *conditions())
+        if not rows:
+            return None
+        login, ends = rows[0]
+        return detached_copy(login.user), login.session_id, ends
+
+    found = await held.read(key, load)
+    if found is None or found[2] <= clock.now():
         return None
-    login, ends = rows[0]
-    held.put(key, (_detached_copy(login.user), login.session_id, ends), generation)
-    return login
+    user, login_id, _ends = found
+    return Authenticated(user=await session.merge(user, load=False), session_id=login_id)
 
 
-def _detached_copy(user: User) -> User:
+def detached_copy(user: User) -> User:
     """A copy of `user` (profile and specialty with it) that belongs to no session, so
-    nothing a request does to its own (a rollback expiring it, say) reaches the copy."""
+    nothing a request does to its own (a rollback expiring it, say) reaches the copy that
+    the process holds."""
     scratch = OrmSession()
     copy = scratch.merge(user, load=False)
     scratch.expunge_all()

@@ -1,5 +1,5 @@
-"""Reads may be answered from the process's copy of a login; what ends or changes the login
-still takes effect at once (docs/performance.md, `core.held`)."""
+"""Reads may be answered from the process's copy of a login or of the doctors' directory;
+what ends or changes them still takes effect at once (docs/performance.md, `core.held`)."""
 
 from __future__ import annotations
 
@@ -136,3 +136,33 @@ async def test_a_refused_login_is_never_held(
     assert (await client.post("/api/auth/logout", headers=bearer(tokens))).status_code == 204
     assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
     assert held_logins(runtime) == 0
+
+
+async def test_the_held_directory_follows_changes_and_the_readers_language(
+    client: httpx.AsyncClient, accounts: Accounts
+) -> None:
+    admin = bearer(await login(client, await accounts.make(Role.admin)))
+    doctor = await accounts.make(Role.doctor, name="Dr. Baraka")
+    assert [d["name"] for d in (await client.get("/api/doctors")).json()] == ["Dr. Baraka"]
+    added = await client.post(
+        "/api/admin/specialties",
+        json={"name_en": "Paediatrics", "name_sw": "Watoto"},
+        headers=admin,
+    )
+    changed = await client.patch(
+        f"/api/doctors/{doctor.id}/profile",
+        json={"specialty_id": added.json()["id"]},
+        headers=admin,
+    )
+    assert changed.status_code == 200, changed.text
+    english = (await client.get("/api/doctors")).json()
+    swahili = (await client.get("/api/doctors", headers={"Accept-Language": "sw"})).json()
+    assert (english[0]["specialty"], swahili[0]["specialty"]) == ("Paediatrics", "Watoto")
+    await accounts.make(Role.doctor, name="Dr. Amani")
+    listed = [d["name"] for d in (await client.get("/api/doctors")).json()]
+    assert listed == ["Dr. Amani", "Dr. Baraka"]
+    gone = await client.patch(
+        f"/api/admin/users/{doctor.id}", json={"is_active": False}, headers=admin
+    )
+    assert gone.status_code == 200, gone.text
+    assert [d["name"] for d in (await client.get("/api/doctors")).json()] == ["Dr. Amani"]
