@@ -13,13 +13,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile
-from starlette.types import Message as AsgiMessage
 
 from clinicflow.consultations import schemas
 from clinicflow.consultations import service as consultations
 from clinicflow.consultations.models import Consultation
 from clinicflow.consultations.schemas import ConsultationStatus
 from clinicflow.consultations.storage import file_store
+from clinicflow.core.edge import BodyTooLarge
 from clinicflow.core.errors import AppError, ErrorCode
 from clinicflow.deps import CurrentUser, Reader, Session, SettingsDep, throttled
 from clinicflow.i18n import gettext as _
@@ -220,39 +220,37 @@ async def send_message(
 
 
 async def _read_upload(request: Request, max_bytes: int) -> tuple[str, bytes, str | None]:
-    """(filename, bytes, client_id) of the multipart `file`, reading at most the limit plus
-    the multipart overhead: a larger body is refused as it streams in, so neither memory nor
-    the temporary spool grows with what a client sends."""
-    limit = max_bytes + MULTIPART_OVERHEAD
+    """(filename, bytes, client_id) of the multipart `file`.
+
+    The body is read through the request's own stream, which the edge's body limit
+    (`core.edge`, this path's limit is the file's plus the multipart overhead) refuses as it
+    streams in, so neither memory nor the temporary spool grows with what a client sends.
+    A second `Request` over the same `receive` must not be made here: whatever read the
+    body first (an error reporter's request capture, say) leaves it waiting for bytes that
+    already came, until the client gives up (docs/testing.md, the upload that never
+    answered).
+    """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
         raise consultations.file_too_large(max_bytes)
-    received = 0
-
-    async def bounded_receive() -> AsgiMessage:
-        nonlocal received
-        message = await request.receive()
-        received += len(message.get("body", b""))
-        if received > limit:
-            raise consultations.file_too_large(max_bytes)
-        return message
-
-    bounded = Request(request.scope, bounded_receive)
-    async with bounded.form(max_files=1, max_fields=4, max_part_size=1024) as form:
-        upload = form.get("file")
-        client_id = form.get("client_id")
-        if not isinstance(upload, UploadFile):
-            raise AppError(
-                ErrorCode.validation_error,
-                _('Attach the file as the multipart field "file".'),
-                {"field": "file"},
-            )
-        data = await upload.read(max_bytes + 1)
-        return (
-            upload.filename or "file",
-            data,
-            client_id if isinstance(client_id, str) and client_id else None,
-        )
+    try:
+        async with request.form(max_files=1, max_fields=4, max_part_size=1024) as form:
+            upload = form.get("file")
+            client_id = form.get("client_id")
+            if not isinstance(upload, UploadFile):
+                raise AppError(
+                    ErrorCode.validation_error,
+                    _('Attach the file as the multipart field "file".'),
+                    {"field": "file"},
+                )
+            data = await upload.read(max_bytes + 1)
+    except BodyTooLarge:
+        raise consultations.file_too_large(max_bytes) from None
+    return (
+        upload.filename or "file",
+        data,
+        client_id if isinstance(client_id, str) and client_id else None,
+    )
 
 
 @router.post(
