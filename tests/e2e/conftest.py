@@ -286,7 +286,14 @@ def _final_problems(context: BrowserContext) -> list[str]:
             page.wait_for_load_state("load", timeout=5_000)
             if page.evaluate("document.contentType") != "text/html":
                 continue
-            problems += [f"{page.url}: {problem}" for problem in serious_problems(page)]
+            found = serious_problems(page)
+            if found:
+                # A page still fading in or swapping a part (htmx) reads as low contrast for
+                # a moment: check again once its transitions have finished.
+                page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished))")
+                page.wait_for_timeout(500)
+                found = serious_problems(page)
+            problems += [f"{page.url}: {problem}" for problem in found]
         except PlaywrightError:  # the page went away or is mid-navigation: nothing to check
             continue
     return problems
