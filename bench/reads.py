@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,36 +114,22 @@ def wait_until_up(url: str) -> None:
 
 
 @contextmanager
-def bare_server(app: str, core: int | None) -> Iterator[tuple[str, int]]:
-    """A twin served by uvicorn with the options `clinicflow serve` gives it."""
+def _serving(
+    command: list[str], ready_path: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """Run a server on a free port (`{port}` in `command`); yields its URL and process id
+    once `ready_path` answers, and stops it after the block."""
     port = harness.free_port()
     process = subprocess.Popen(
-        [*pinned(core), sys.executable, str(BARE_MODULE), app, str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url + "/")
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@contextmanager
-def clinicflow_server(env: dict[str, str], core: int | None) -> Iterator[tuple[str, int]]:
-    port = harness.free_port()
-    process = subprocess.Popen(
-        [*pinned(core), *harness.CLI, "serve", "--port", str(port)],
+        [part.replace("{port}", str(port)) for part in command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        cwd=env["CLINICFLOW_VAR_DIR"],
+        cwd=env["CLINICFLOW_VAR_DIR"] if env else None,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url + "/health/live")
+        wait_until_up(url + ready_path)
         yield url, process.pid
     finally:
         process.terminate()
@@ -152,6 +138,18 @@ def clinicflow_server(env: dict[str, str], core: int | None) -> Iterator[tuple[s
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def bare_server(app: str, core: int | None) -> AbstractContextManager[tuple[str, int]]:
+    """A twin served by uvicorn with the options `clinicflow serve` gives it."""
+    return _serving([*pinned(core), sys.executable, str(BARE_MODULE), app, "{port}"], "/")
+
+
+def clinicflow_server(
+    env: dict[str, str], core: int | None
+) -> AbstractContextManager[tuple[str, int]]:
+    command = [*pinned(core), *harness.CLI, "serve", "--port", "{port}"]
+    return _serving(command, "/health/live", env)
 
 
 def report(figures: list[Figure], bare: Figure) -> None:
