@@ -224,15 +224,12 @@ async def _read_upload(request: Request, max_bytes: int) -> tuple[str, bytes, st
 
     The body is read through the request's own stream, which the edge's body limit
     (`core.edge`, this path's limit is the file's plus the multipart overhead) refuses as it
-    streams in, so neither memory nor the temporary spool grows with what a client sends.
-    A second `Request` over the same `receive` must not be made here: whatever read the
+    streams in (and one declared larger before the route runs), so neither memory nor the
+    temporary spool grows with what a client sends. A second `Request` over the same `receive` must not be made here: whatever read the
     body first (an error reporter's request capture, say) leaves it waiting for bytes that
     already came, until the client gives up (docs/testing.md, the upload that never
     answered).
     """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
-        raise consultations.file_too_large(max_bytes)
     try:
         async with request.form(max_files=1, max_fields=4, max_part_size=1024) as form:
             upload = form.get("file")
