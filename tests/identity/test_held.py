@@ -27,6 +27,23 @@ async def held_read(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx
     return await client.get("/api/me", headers=headers)
 
 
+async def held_doctor(client: httpx.AsyncClient, accounts: Accounts) -> tuple[User, dict[str, str]]:
+    """A doctor signed in, whose login the process now holds."""
+    doctor = await accounts.make(Role.doctor)
+    headers = bearer(await login(client, doctor))
+    assert (await held_read(client, headers)).status_code == 200
+    return doctor, headers
+
+
+async def admin_changes(
+    client: httpx.AsyncClient, accounts: Accounts, user: User, **fields: object
+) -> None:
+    """An admin of this process changes `user` through the API."""
+    admin = bearer(await login(client, await accounts.make(Role.admin)))
+    changed = await client.patch(f"/api/admin/users/{user.id}", json=fields, headers=admin)
+    assert changed.status_code == 200, changed.text
+
+
 def held_logins(runtime: Runtime) -> int:
     copies = runtime.sessionmaker.kw["info"][sessions.HELD_LOGINS_KEY]
     return len(copies._values)
@@ -56,38 +73,26 @@ async def test_a_read_is_answered_from_the_held_login_without_a_query(
 async def test_signing_out_ends_held_reads_at_once(
     client: httpx.AsyncClient, accounts: Accounts
 ) -> None:
-    tokens = await login(client, await accounts.make(Role.doctor))
-    assert (await held_read(client, bearer(tokens))).status_code == 200
-    assert (await client.post("/api/auth/logout", headers=bearer(tokens))).status_code == 204
-    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
+    _doctor, headers = await held_doctor(client, accounts)
+    assert (await client.post("/api/auth/logout", headers=headers)).status_code == 204
+    assert (await client.get("/api/me", headers=headers)).status_code == 401
 
 
 async def test_deactivation_ends_held_reads_at_once(
     client: httpx.AsyncClient, accounts: Accounts
 ) -> None:
-    admin = await login(client, await accounts.make(Role.admin))
-    doctor = await accounts.make(Role.doctor)
-    tokens = await login(client, doctor)
-    assert (await held_read(client, bearer(tokens))).status_code == 200
-    changed = await client.patch(
-        f"/api/admin/users/{doctor.id}", json={"is_active": False}, headers=bearer(admin)
-    )
-    assert changed.status_code == 200, changed.text
-    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
+    doctor, headers = await held_doctor(client, accounts)
+    await admin_changes(client, accounts, doctor, is_active=False)
+    assert (await client.get("/api/me", headers=headers)).status_code == 401
 
 
 async def test_a_change_to_the_user_shows_in_the_next_read(
     client: httpx.AsyncClient, accounts: Accounts
 ) -> None:
-    admin = await login(client, await accounts.make(Role.admin))
-    doctor = await accounts.make(Role.doctor)
-    tokens = await login(client, doctor)
-    assert (await held_read(client, bearer(tokens))).json()["name"] == doctor.name
-    changed = await client.patch(
-        f"/api/admin/users/{doctor.id}", json={"name": "Dr. Renamed"}, headers=bearer(admin)
-    )
-    assert changed.status_code == 200, changed.text
-    assert (await client.get("/api/me", headers=bearer(tokens))).json()["name"] == "Dr. Renamed"
+    doctor, headers = await held_doctor(client, accounts)
+    assert (await client.get("/api/me", headers=headers)).json()["name"] == doctor.name
+    await admin_changes(client, accounts, doctor, name="Dr. Renamed")
+    assert (await client.get("/api/me", headers=headers)).json()["name"] == "Dr. Renamed"
 
 
 async def revoke_elsewhere(runtime: Runtime, user_id: uuid.UUID) -> None:
@@ -105,14 +110,12 @@ async def revoke_elsewhere(runtime: Runtime, user_id: uuid.UUID) -> None:
 async def test_a_write_never_uses_the_held_login(
     client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
 ) -> None:
-    doctor = await accounts.make(Role.doctor)
-    tokens = await login(client, doctor)
-    assert (await held_read(client, bearer(tokens))).status_code == 200
+    doctor, headers = await held_doctor(client, accounts)
     await revoke_elsewhere(runtime, doctor.id)
     refused = await client.post(
         "/api/me/password",
         json={"current_password": "x", "new_password": "a new password 123"},
-        headers=bearer(tokens),
+        headers=headers,
     )
     assert refused.status_code == 401
 
@@ -120,12 +123,10 @@ async def test_a_write_never_uses_the_held_login(
 async def test_another_process_change_reaches_reads_within_the_held_time(
     client: httpx.AsyncClient, accounts: Accounts, runtime: Runtime
 ) -> None:
-    doctor = await accounts.make(Role.doctor)
-    tokens = await login(client, doctor)
-    assert (await held_read(client, bearer(tokens))).status_code == 200
+    doctor, headers = await held_doctor(client, accounts)
     await revoke_elsewhere(runtime, doctor.id)
     await asyncio.sleep(sessions.HELD_LOGIN_SECONDS + 0.1)
-    assert (await client.get("/api/me", headers=bearer(tokens))).status_code == 401
+    assert (await client.get("/api/me", headers=headers)).status_code == 401
 
 
 async def test_a_refused_login_is_never_held(
