@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -180,3 +180,19 @@ def register_walk_in(
     form.locator("input[name=name]").fill(name)
     form.locator(f"input[name=severity][value={severity}]").check()
     form.locator("[data-testid=walk-in-submit]").click()
+
+
+def in_consultation(patient: Page, doctor: Page, live_server: LiveServer, problem: str) -> None:
+    """Both signed in, the patient's consultation started and accepted, both pages on it."""
+    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
+    doctor.wait_for_url("**/home")
+    sign_in_patient(patient, live_server, live_server.patient.phone)
+    patient.goto("/consultations")
+    form = patient.locator("[data-testid=start-form]")
+    form.locator("textarea[name=problem]").fill(problem)
+    form.locator("[data-testid=start]").click()
+    patient.wait_for_url("**/consultations/*")
+    doctor.goto(patient.url.replace(live_server.base_url, ""))
+    doctor.locator("[data-testid=accept]").click()
+    expect(patient.locator("[data-testid=composer]")).to_be_visible()
+    expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import say_yes, sign_in_patient, sign_in_staff
+from tests.e2e.people import in_consultation, say_yes
 
 pytestmark = pytest.mark.browser
 Screenshot = Callable[[Page, str], Path]
@@ -39,22 +39,6 @@ WATCH_STREAMING = """
 def send(page: Page, text: str) -> None:
     page.locator("[data-testid=composer] textarea").fill(text)
     page.locator("[data-testid=send]").click()
-
-
-def in_consultation(patient: Page, doctor: Page, live_server: LiveServer, problem: str) -> None:
-    """Both signed in, the patient's consultation started and accepted, both pages on it."""
-    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
-    doctor.wait_for_url("**/home")
-    sign_in_patient(patient, live_server, live_server.patient.phone)
-    patient.goto("/consultations")
-    form = patient.locator("[data-testid=start-form]")
-    form.locator("textarea[name=problem]").fill(problem)
-    form.locator("[data-testid=start]").click()
-    patient.wait_for_url("**/consultations/*")
-    doctor.goto(patient.url.replace(live_server.base_url, ""))
-    doctor.locator("[data-testid=accept]").click()
-    expect(patient.locator("[data-testid=composer]")).to_be_visible()
-    expect(doctor.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
 
 
 def test_the_doctor_remembers_and_recalls_and_the_patient_sees_no_memory(

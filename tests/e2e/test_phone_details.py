@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.e2e.conftest import LiveServer
 from tests.e2e.people import (
     Screenshot,
+    in_consultation,
     in_server_db,
     keep_shot,
     no_horizontal_scroll,
     serious_problems,
     sign_in_patient,
-    sign_in_staff,
     user_where,
 )
 from tests.e2e.test_home import _book_next_week_for_the_patient
@@ -46,19 +46,8 @@ def test_the_chat_box_is_on_the_first_screen_and_the_doctors_chat_asks_nothing_r
             refused.append(f"{response.status} {response.url}")
 
     doctor.on("response", note_refusal)
-    sign_in_patient(patient, live_server, live_server.patient.phone)
+    in_consultation(patient, doctor, live_server, "Kikohozi kisichoisha")
     _in_swahili(patient)
-    patient.goto("/consultations")
-    form = patient.locator("[data-testid=start-form]")
-    form.locator("textarea[name=problem]").fill("Kikohozi kisichoisha")
-    form.locator("[data-testid=start]").click()
-    patient.wait_for_url("**/consultations/*")
-    chat = patient.url.removeprefix(live_server.base_url)
-
-    sign_in_staff(doctor, live_server.doctor.email, live_server.doctor.password)
-    doctor.wait_for_url("**/home")
-    doctor.goto(chat)
-    doctor.locator("[data-testid=accept]").click()
     expect(doctor.locator("[data-testid=status]")).to_have_text("In progress")
     # Opened again with no draft prescription: the page and its panel load, nothing 404s.
     doctor.reload()
