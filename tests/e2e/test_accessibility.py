@@ -210,9 +210,18 @@ def test_the_states_that_failed_contrast_are_readable(
     composer.locator("textarea").fill("Habari daktari")
     composer.locator("button[type=submit]").click()
     patient.locator(".bubble.mine").first.wait_for()
-    # The stored bubble, not the faded one still being sent (axe would catch it mid-send).
     expect(patient.locator(".bubble.mine.pending")).to_have_count(0)
     assert _problems(patient, chat) == []
+    # A bubble still being sent (offline here) is marked by a dashed outline, not faded:
+    # faded, it failed the contrast check whenever axe ran mid-send.
+    patient.context.set_offline(True)
+    composer.locator("textarea").fill("Bado nipo")
+    composer.locator("button[type=submit]").click()
+    expect(patient.locator(".bubble.mine.pending")).to_have_count(1)
+    assert serious_problems(patient) == []
+    patient.context.set_offline(False)
+    patient.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(patient.locator(".bubble.mine.pending")).to_have_count(0)
 
 
 def test_the_vendored_axe_finds_a_planted_problem(page: Page) -> None:

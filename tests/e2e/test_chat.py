@@ -9,7 +9,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.people import no_horizontal_scroll, say_yes, sign_in_patient, sign_in_staff
+from tests.e2e.people import (
+    in_consultation,
+    no_horizontal_scroll,
+    say_yes,
+    sign_in_patient,
+    sign_in_staff,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -122,3 +128,37 @@ def test_patient_and_doctor_talk_in_real_time_and_nothing_is_lost(
     say_yes(doctor)
     expect(patient.locator("[data-testid=status]")).to_have_text("Ended")
     expect(patient.locator("[data-testid=composer]")).to_have_count(0)
+
+
+def test_a_message_stored_before_a_reload_is_not_left_sending(
+    two_people: tuple[Page, Page], live_server: LiveServer
+) -> None:
+    """The page reloads 300 ms after the doctor accepts. A message written in between is
+    stored by the server but still listed as unsent when the new page loads; the new page
+    sends it again, the server answers with the stored copy, and that answer must take the
+    "sending" bubble away even though the history already drew the message (CI once showed
+    the bubble still pending 10 s later)."""
+    patient, doctor = two_people
+    in_consultation(patient, doctor, live_server, "A cough")
+    expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    send(patient, "Still coughing")
+    stored = patient.locator("[data-testid=messages] li:not(.system):not(.pending)")
+    expect(stored).to_have_count(1)
+    client_id = stored.first.get_attribute("data-client-id")
+    assert client_id
+    # What the old page had written down before the reload cut its acknowledgement short.
+    patient.evaluate(
+        """([id, clientId]) => localStorage.setItem("clinicflow.unsent." + id,
+            JSON.stringify([{ client_id: clientId, body: "Still coughing" }]))""",
+        [patient.url.rstrip("/").rsplit("/", 1)[1], client_id],
+    )
+    patient.reload()
+    expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
+    expect(patient.locator("[data-testid=messages] li.pending")).to_have_count(0)
+    assert bubbles(patient) == ["Still coughing"]
+    assert patient.evaluate(
+        "(id) => localStorage.getItem('clinicflow.unsent.' + id)",
+        patient.url.rstrip("/").rsplit("/", 1)[1],
+    ) is None
+    expect(doctor.locator("[data-testid=messages]")).to_contain_text("Still coughing")
+    assert bubbles(doctor) == ["Still coughing"]

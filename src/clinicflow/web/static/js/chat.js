@@ -57,10 +57,12 @@ function start(root) {
   }
 
   // Insert by seq so history pages, live events and acknowledgements can arrive in any order.
+  // The "sending" copy goes first, even when this seq is already drawn: a message stored
+  // just before a reload is drawn from history and then acknowledged again by its resend.
   function place(message) {
-    if (bySeq.has(message.seq)) return;
     const pending = message.client_id && list.querySelector(`li.pending[data-client-id="${CSS.escape(message.client_id)}"]`);
     if (pending) pending.remove();
+    if (bySeq.has(message.seq)) return;
     const element = bubble(message, false);
     bySeq.set(message.seq, element);
     let after = null;
