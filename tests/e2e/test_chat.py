@@ -156,9 +156,12 @@ def test_a_message_stored_before_a_reload_is_not_left_sending(
     expect(patient.locator("[data-testid=connection]")).to_have_attribute("data-state", "connected")
     expect(patient.locator("[data-testid=messages] li.pending")).to_have_count(0)
     assert bubbles(patient) == ["Still coughing"]
-    assert patient.evaluate(
-        "(id) => localStorage.getItem('clinicflow.unsent.' + id)",
-        patient.url.rstrip("/").rsplit("/", 1)[1],
-    ) is None
+    assert (
+        patient.evaluate(
+            "(id) => localStorage.getItem('clinicflow.unsent.' + id)",
+            patient.url.rstrip("/").rsplit("/", 1)[1],
+        )
+        is None
+    )
     expect(doctor.locator("[data-testid=messages]")).to_contain_text("Still coughing")
     assert bubbles(doctor) == ["Still coughing"]
