@@ -140,9 +140,12 @@ def _serving(
             process.wait()
 
 
-def bare_server(app: str, core: int | None) -> AbstractContextManager[tuple[str, int]]:
+def bare_server(
+    app: str, core: int | None, *arguments: str
+) -> AbstractContextManager[tuple[str, int]]:
     """A twin served by uvicorn with the options `clinicflow serve` gives it."""
-    return _serving([*pinned(core), sys.executable, str(BARE_MODULE), app, "{port}"], "/")
+    command = [*pinned(core), sys.executable, str(BARE_MODULE), app, "{port}", *arguments]
+    return _serving(command, "/")
 
 
 def clinicflow_server(
