@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from clinicflow.config import Settings
 from clinicflow.core import audit
@@ -141,3 +141,77 @@ async def test_cli_verify_passes_then_names_the_altered_row(
 
     async with runtime.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 4
+
+
+async def head_seq(runtime: Runtime) -> int:
+    async with runtime.transaction(write=False) as session:
+        return (await session.get_one(AuditHead, 1, populate_existing=True)).last_seq
+
+
+async def test_the_head_is_taken_only_as_the_transaction_commits(runtime: Runtime) -> None:
+    await write_rows(runtime, 2)
+    async with runtime.transaction() as session:
+        await audit.record(session, action="test.late", resource_type="thing")
+        await audit.record(session, action="test.later", resource_type="thing")
+        # Recorded but not chained: the head row is untouched (and unlocked) in here.
+        mine = await session.get_one(AuditHead, 1, populate_existing=True)
+        assert mine.last_seq == 2
+    assert await head_seq(runtime) == 4
+    result = await verify(runtime)
+    assert (result.ok, result.rows_checked) == (True, 4)
+    async with runtime.transaction(write=False) as session:
+        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq))).all()
+    assert actions[2:] == ["test.late", "test.later"]
+
+
+async def test_rows_of_a_rolled_back_savepoint_or_transaction_are_never_chained(
+    runtime: Runtime,
+) -> None:
+    async def undone_savepoint(session: AsyncSession) -> None:
+        async with session.begin_nested():
+            await audit.record(session, action="test.undone", resource_type="thing")
+            raise RuntimeError
+
+    async def failed_transaction() -> None:
+        async with runtime.transaction() as session:
+            await audit.record(session, action="test.failed", resource_type="thing")
+            raise RuntimeError
+
+    async with runtime.transaction() as session:
+        await audit.record(session, action="test.kept", resource_type="thing")
+        with pytest.raises(RuntimeError):
+            await undone_savepoint(session)
+    with pytest.raises(RuntimeError):
+        await failed_transaction()
+    async with runtime.transaction(write=False) as session:
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert actions == ["test.kept"]
+    assert await head_seq(runtime) == 1
+    assert (await verify(runtime)).ok
+
+
+async def test_an_open_audited_transaction_does_not_hold_up_another(runtime: Runtime) -> None:
+    """On a server database the head's row lock is held only while a transaction commits,
+    so one audited write still working does not make another wait (SQLite's single writer
+    queues every write anyway, which is why this needs PostgreSQL)."""
+    if runtime.settings.is_sqlite:
+        pytest.skip("SQLite has one writer at a time whatever the audit does")
+    recorded, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> None:
+        async with runtime.transaction() as session:
+            await audit.record(session, action="test.slow", resource_type="thing")
+            recorded.set()
+            await release.wait()
+
+    slow_task = asyncio.create_task(slow())
+    await recorded.wait()
+    async with asyncio.timeout(5):
+        async with runtime.transaction() as session:
+            await audit.record(session, action="test.quick", resource_type="thing")
+    release.set()
+    await slow_task
+    async with runtime.transaction(write=False) as session:
+        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq))).all()
+    assert actions == ["test.quick", "test.slow"]
+    assert (await verify(runtime)).ok

@@ -6,6 +6,16 @@ the sequence or a head that no longer matches; so `verify` can name the first ro
 was altered or removed. The head row is also the lock that keeps two writers from
 chaining onto the same predecessor: it is taken with `UPDATE … RETURNING` in the writer's
 own transaction.
+
+The head is taken **as the transaction commits**, not when `record` is called: `record`
+only queues the row, and the session's `before_commit` chains every queued row at once
+(one `UPDATE … RETURNING` of the head, the rows, the new head hash) just before `COMMIT`.
+On a server database the head's row lock is then held for those few statements instead of
+for the rest of the transaction (a booking's notification, the waitlist, the answer), so
+audited writes of different things no longer queue behind each other for their whole
+transaction. What commits is the same as before: the rows of one transaction are chained
+in the order they were recorded, contiguously, and a rolled-back transaction or savepoint
+leaves none of its rows and takes no sequence number.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import structlog
 from sqlalchemy import JSON, ForeignKey, Integer, String, event, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.schema import Table
 
 from clinicflow.core import clock
@@ -126,17 +136,9 @@ async def record(
     outcome: Outcome = Outcome.success,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    head = (
-        await session.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1)
-            .values(last_seq=AuditHead.last_seq + 1)
-            .returning(AuditHead.last_seq, AuditHead.last_hash)
-        )
-    ).one()
+    """Queue an audit row; it is chained and stored as the transaction commits (see above)."""
     entry = AuditEntry(
         id=uuid.uuid4(),
-        seq=head.last_seq,
         occurred_at=clock.now(),
         actor_id=actor.id if actor else None,
         actor_role=str(actor.role) if actor else None,
@@ -146,14 +148,66 @@ async def record(
         ip=bound_address(session),
         outcome=outcome.value,
         details=details or {},
-        prev_hash=head.last_hash,
     )
-    entry.hash = _digest(entry)
-    session.add(entry)
-    await session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash))
-    await session.flush()
+    sync = session.sync_session
+    scope = sync.get_nested_transaction() or sync.get_transaction()
+    session.info.setdefault(PENDING_KEY, []).append((scope, entry))
     _log_on_commit(session, entry)
     return entry
+
+
+PENDING_KEY = "clinicflow.audit_pending"
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_pending(session: Session) -> None:
+    """Chain and add the transaction's queued rows, taking the head only now.
+
+    SQLAlchemy calls this for a savepoint's release too; the rows wait for the outermost
+    commit, so the head is never taken before it.
+    """
+    if session.in_nested_transaction():
+        return
+    pending: list[tuple[SessionTransaction | None, AuditEntry]] = session.info.pop(PENDING_KEY, [])
+    if not pending:
+        return
+    head = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(last_seq=AuditHead.last_seq + len(pending))
+        .returning(AuditHead.last_seq, AuditHead.last_hash)
+    ).one()
+    seq, prev_hash = head.last_seq - len(pending), head.last_hash
+    for _scope, entry in pending:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, prev_hash
+        entry.hash = prev_hash = _digest(entry)
+        session.add(entry)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev_hash))
+
+
+def _inside(scope: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    while scope is not None:
+        if scope is rolled_back:
+            return True
+        scope = scope.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A row recorded inside a transaction or savepoint that rolled back is never stored."""
+    pending = session.info.get(PENDING_KEY)
+    if pending:
+        kept = [item for item in pending if not _inside(item[0], previous_transaction)]
+        session.info[PENDING_KEY] = kept
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_ended(session: Session, transaction: SessionTransaction) -> None:
+    """Nothing queued outlives its session's outermost transaction, however it ended."""
+    if transaction.parent is None:
+        session.info.pop(PENDING_KEY, None)
 
 
 # The details an operator's log line may carry: numbers and states, never free text (the
