@@ -6,6 +6,7 @@ request), once on SQLite (a temporary file) and once on PostgreSQL:
 
     .venv/bin/python bench/booking.py [--database-url URL] [--skip-postgres]
                                       [--seconds 10] [--clients 50] [--most 2000]
+                                      [--profile PATH]
 
 Without --database-url the PostgreSQL run creates a throwaway database on
 postgresql+asyncpg://postgres@127.0.0.1:5432 and drops it afterwards; it is skipped, with a
