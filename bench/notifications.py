@@ -174,6 +174,22 @@ async def make_due_again(runtime: Runtime) -> None:
         )
 
 
+@contextlib.contextmanager
+def on_core(core: int | None) -> Iterator[None]:
+    """This process (the bare client, the in-process dispatcher) on one core while the
+    block runs, the stand-in being on the other; worker processes started later are not
+    pinned (they would inherit it)."""
+    if core is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def report(label: str, sent: int, seconds: float, cpu: float, bare: float | None) -> None:
     ratio = f"{sent / seconds / bare:6.2f}× bare" if bare else " " * 13
     print(
@@ -284,7 +300,8 @@ def run_backend(database_url: str, count: int, stand_in: StandIn, bare: float) -
                 )
                 if backend.startswith("sqlite"):
                     stand_in.reset()
-                    await in_process(runtime, stand_in, bare)
+                    with on_core(cores()[0]):
+                        await in_process(runtime, stand_in, bare)
                     return
                 rates = []
                 for workers in (1, 2):
@@ -324,12 +341,10 @@ def main() -> None:
     args = parser.parse_args()
     quiet_logging()
     here, there = cores()
-    if here is not None:
-        # The dispatcher (this process) on one core, the stand-in on the other.
-        os.sched_setaffinity(0, {here})
     with stand_in(there) as standin:
         concurrency = Settings(env="development", secret_key=SECRET).notification_concurrency
-        bare = asyncio.run(bare_twin(standin, args.notifications, concurrency))
+        with on_core(here):
+            bare = asyncio.run(bare_twin(standin, args.notifications, concurrency))
         if not args.skip_sqlite:
             with tempfile.TemporaryDirectory() as scratch:
                 sqlite = f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}"
