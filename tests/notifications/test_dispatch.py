@@ -240,6 +240,39 @@ async def test_a_late_failure_does_not_overwrite_a_newer_attempt(
     assert (row.status, row.provider_id) == (DeliveryStatus.sent, "SM2")
 
 
+async def test_a_batch_of_successes_keeps_each_rows_own_answer_and_the_first_send(
+    runtime: Runtime, accounts: Accounts, session: AsyncSession
+) -> None:
+    """Successes are recorded in one statement for the whole batch: each row still gets its
+    own provider id, and a row already sent keeps the answer of the send that went out."""
+    patients = [await accounts.make(Role.patient) for _ in range(3)]
+    ids = [await notify(runtime, patient.id, Kind.booking_confirmed) for patient in patients]
+    async with runtime.transaction() as tx:
+        claimed = await notifications.claim_due(session=tx, limit=10, lease_seconds=60)
+    sms = {m.delivery_id: m for m in claimed if m.channel is Channel.sms}
+    assert len(sms) == 3
+    first, *others = sms.values()
+    async with runtime.transaction() as tx:
+        await notifications.record(
+            session=tx, outcomes=[notifications.Outcome(first.delivery_id, 1, "SM-first")]
+        )
+    async with runtime.transaction() as tx:
+        await notifications.record(
+            session=tx,
+            outcomes=[
+                notifications.Outcome(m.delivery_id, m.attempt, f"SM-{n}")
+                for n, m in enumerate([first, *others])
+            ],
+        )
+    rows = [await sms_delivery(session, notification_id) for notification_id in ids]
+    answers = {row.id: (row.status, row.provider_id) for row in rows}
+    assert answers[first.delivery_id] == (DeliveryStatus.sent, "SM-first")
+    assert {answers[m.delivery_id] for m in others} == {
+        (DeliveryStatus.sent, "SM-1"),
+        (DeliveryStatus.sent, "SM-2"),
+    }
+
+
 async def test_two_workers_deliver_1000_due_deliveries_once_each(
     settings: Settings,
     runtime: Runtime,

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicflow.core import clock
@@ -42,6 +42,7 @@ MAX_ATTEMPTS = 60
 URGENT_FALLOVER_FAILURES = 3
 # How much of a provider's answer one attempt keeps in the log.
 ANSWER_KEPT = 500
+DELIVERIES = cast(Table, Delivery.__table__)
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -206,20 +207,31 @@ async def record(
     gone = {endpoint for outcome in outcomes for endpoint in outcome.gone}
     if gone:
         await session.execute(delete(PushSubscription).where(PushSubscription.endpoint.in_(gone)))
+    sent = [outcome for outcome in outcomes if outcome.sent]
+    if sent:
+        # pending | failed | gave_up -> sent: one statement for the whole batch, executed
+        # once per row by the driver (executemany), instead of one round of statement
+        # building and execution per delivery (a fifth of the dispatcher's time, profiled).
+        await session.execute(
+            update(DELIVERIES)
+            .where(
+                DELIVERIES.c.id == bindparam("sent_id"),
+                DELIVERIES.c.status != DeliveryStatus.sent,
+            )
+            .values(
+                status=DeliveryStatus.sent,
+                provider_id=bindparam("sent_provider_id"),
+                sent_at=now,
+                next_attempt_at=None,
+                error=None,
+            ),
+            [
+                {"sent_id": outcome.delivery_id, "sent_provider_id": outcome.provider_id}
+                for outcome in sent
+            ],
+        )
     for outcome in outcomes:
         if outcome.sent:
-            # pending | failed | gave_up -> sent
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == outcome.delivery_id, Delivery.status != DeliveryStatus.sent)
-                .values(
-                    status=DeliveryStatus.sent,
-                    provider_id=outcome.provider_id,
-                    sent_at=now,
-                    next_attempt_at=None,
-                    error=None,
-                )
-            )
             continue
         session.add(
             Attempt(
