@@ -235,9 +235,10 @@ def measure(
     sockets: list[tuple[str, str]],
     args: argparse.Namespace,
     update: Any,
+    settle: Any = None,
 ) -> Figures:
     """Open the sockets, idle, then time `args.updates` updates (`update()` sends one and
-    returns the token it called)."""
+    returns the token it called; `settle()`, if given, runs between updates, untimed)."""
     time.sleep(1.0)
     before = rss_kib(server)
     began = time.perf_counter()
@@ -266,6 +267,8 @@ def measure(
                     latencies += [(at - sent) * 1000 for at in answer["times"]]
                     missed += answer["missed"]
                 updates.append(latencies)
+                if settle is not None:
+                    settle()
                 time.sleep(1.0)
         for client in running:
             client.stdin.write("done\n")
@@ -496,14 +499,21 @@ def run_clinicflow(args: argparse.Namespace) -> Figures:
                 print(f"  seeded {len(sockets)} patients in {time.perf_counter() - began:.1f} s")
                 topic = f"queue:{doctor.id}:{day}"
 
+                called: list[str] = []
+
                 def update() -> int:
-                    called = expect_ok(
+                    entry = expect_ok(
                         http.post(f"/api/queue/{doctor.id}/call-next", headers=doctor.headers)
                     )
-                    return int(called["token"])
+                    called.append(str(entry["id"]))
+                    return int(entry["token"])
+
+                def settle() -> None:
+                    finish = f"/api/queue/entries/{called[-1]}/finish"
+                    expect_ok(http.post(finish, headers=doctor.headers))
 
                 ws_url = url.replace("http://", "ws://", 1) + "/ws"
-                return measure(server, ws_url, topic, sockets, args, update)
+                return measure(server, ws_url, topic, sockets, args, update, settle)
 
 
 def report(label: str, figures: Figures, bare: Figures | None) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
+from clinicflow.core.clock import FrozenClock
 from clinicflow.realtime import fanout
 from clinicflow.realtime.events import Event
 from clinicflow.realtime.fanout import FanOut
+from clinicflow.runtime import Runtime
+from tests.factories import Accounts
 from tests.queue.clinic import QueueClinic
 
 
@@ -76,10 +80,15 @@ async def test_a_failing_delivery_does_not_stop_the_events_behind_it() -> None:
 
 
 async def test_the_call_next_answer_is_written_before_the_queue_hears_of_it(
-    clinic: QueueClinic, app: FastAPI
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    accounts: Accounts,
+    runtime: Runtime,
+    frozen_clock: FrozenClock,
 ) -> None:
     """The doctor's answer must not wait for the fan-out to every waiting patient: the
     event reaches this process's followers only after the response body was sent."""
+    clinic = QueueClinic(client, accounts, runtime)
     doctor, doctor_headers = await clinic.doctor()
     desk = await clinic.front_desk()
     assert (await clinic.walk_in(desk, doctor, "+254700000301")).status_code == 201
