@@ -249,9 +249,10 @@ def measure(
         opened = time.perf_counter() - began
         time.sleep(2.0)
         after = rss_kib(server)
-        cpu = cpu_seconds(server)
-        time.sleep(args.idle)
-        idle_share = (cpu_seconds(server) - cpu) / args.idle
+        with profiling(server, args.profile_idle):
+            cpu = cpu_seconds(server)
+            time.sleep(args.idle)
+            idle_share = (cpu_seconds(server) - cpu) / args.idle
         updates: list[list[float]] = []
         missed = 0
         with profiling(server, args.profile):
@@ -551,6 +552,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=CALLED)
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--profile", help="py-spy raw output of clinicflow during the updates")
+    parser.add_argument("--profile-idle", help="py-spy raw output of clinicflow while idle")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -566,9 +568,10 @@ def main() -> None:
     bare = None
     if not args.skip_bare:
         print("bare websockets server, one process")
-        profile, args.profile = args.profile, None
+        profiles = args.profile, args.profile_idle
+        args.profile = args.profile_idle = None
         bare = run_bare(args)
-        args.profile = profile
+        args.profile, args.profile_idle = profiles
         report("bare", bare, None)
     print("clinicflow on SQLite, one process")
     report("clinicflow", run_clinicflow(args), bare)
