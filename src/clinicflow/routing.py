@@ -6,6 +6,9 @@ commit, and after-commit side effects (messages, events) follow a stored change 
 Reads (GET, HEAD, OPTIONS) run as read transactions; a read route that must write
 (an audit row on a record read, say) is marked with `@writes`.
 
+What the request publishes reaches this process's sockets once the response has been
+written (`realtime.fanout`): an answer never waits behind its own fan-out.
+
 The clinic is read once at the start (as the process holds it, `clinic.current_held`), for
 the whole request: phone numbers in the body are
 read in its region (`clinic.phones`), links made without a configured public address point
@@ -19,10 +22,12 @@ from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.background import BackgroundTask
 
 from clinicflow.clinic import links, phones
 from clinicflow.clinic import service as clinic
 from clinicflow.core import audit
+from clinicflow.realtime import fanout
 from clinicflow.runtime import Runtime
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -50,15 +55,35 @@ class TransactionalRoute(APIRoute):
             write = request.method not in READ_ONLY_METHODS or getattr(
                 self.endpoint, WRITES_ATTRIBUTE, False
             )
-            async with runtime.transaction(write=write) as session:
-                request.state.db = session
-                audit.bind_address(session, request.client.host if request.client else None)
-                profile = await clinic.current_held(session=session)
-                request.state.clinic = profile
-                with (
-                    phones.use_region(profile.phone_region),
-                    links.use_request_base(str(request.base_url)),
-                ):
-                    return await handler(request)
+            with fanout.holding() as hold:
+                try:
+                    async with runtime.transaction(write=write) as session:
+                        request.state.db = session
+                        audit.bind_address(session, request.client.host if request.client else None)
+                        profile = await clinic.current_held(session=session)
+                        request.state.clinic = profile
+                        with (
+                            phones.use_region(profile.phone_region),
+                            links.use_request_base(str(request.base_url)),
+                        ):
+                            response = await handler(request)
+                except BaseException:
+                    hold.release()
+                    raise
+            if hold.pending:
+                response.background = _release_first(hold, response.background)
+            return response
 
         return handle_in_transaction
+
+
+def _release_first(hold: fanout.Hold, background: BackgroundTask | None) -> BackgroundTask:
+    """A response's background work that first lets the request's events go to this
+    process's sockets: Starlette runs it once the body is written."""
+
+    async def release_then() -> None:
+        hold.release()
+        if background is not None:
+            await background()
+
+    return BackgroundTask(release_then)

@@ -29,6 +29,7 @@ from clinicflow.realtime.connections import (
 )
 from clinicflow.realtime.delivery import REPLAY_BATCH, Delivery
 from clinicflow.realtime.events import Event
+from clinicflow.realtime.fanout import FanOut
 from clinicflow.realtime.logins import Logins
 from clinicflow.realtime.presence import Arrival, PresenceTracker
 from clinicflow.realtime.reauthorize import Reauthorizer
@@ -84,7 +85,9 @@ class Hub:
         self._delivery.taps.append(self._access.observe)
         self._logins.role_changed = self._access.check
         recovery = Recovery(followers=self._followers, delivery=self._delivery, topics=self.topics)
-        broker.attach(self._delivery.deliver, resync=recovery.resync)
+        # Every event this process receives reaches its followers in arrival order, and
+        # after the answer of the request that published it (`fanout`).
+        broker.attach(FanOut(self._delivery.deliver).receive, resync=recovery.resync)
 
     def tap(self, observer: Callable[[Event], None]) -> None:
         """See every event this process receives, whoever follows it (tests, metrics)."""
