@@ -1,4 +1,5 @@
-"""This process's fan-out goes after the answer, in the order events were received."""
+"""This process's fan-out goes after the answer, in the order each topic's events were
+received."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from tests.factories import Accounts
 from tests.queue.clinic import QueueClinic
 
 
-def _event(n: int) -> Event:
-    return Event(topic="queue:x", type="queue.updated", data={"n": n})
+def _event(n: int, topic: str = "queue:x") -> Event:
+    return Event(topic=topic, type="queue.updated", data={"n": n})
 
 
 async def test_a_held_event_waits_for_its_release_and_later_ones_wait_behind_it() -> None:
@@ -36,6 +37,21 @@ async def test_a_held_event_waits_for_its_release_and_later_ones_wait_behind_it(
     hold.release()  # a second release changes nothing
     fan.receive(_event(4))
     assert delivered == [1, 2, 3, 4]
+
+
+async def test_a_held_event_holds_up_only_its_own_topic() -> None:
+    """An answer never written (its client gone) must not pause every other topic of the
+    process for the hold's bound: another consultation's chat goes on at once."""
+    delivered: list[int] = []
+    fan = FanOut(lambda event: delivered.append(event.data["n"]))
+    with fanout.holding() as hold:
+        fan.receive(_event(1))
+    fan.receive(_event(2, topic="consultation:y"))
+    fan.receive(_event(3))
+    fan.receive(_event(4, topic="consultation:y"))
+    assert delivered == [2, 4]
+    hold.release()
+    assert delivered == [2, 4, 1, 3]
 
 
 async def test_holds_released_out_of_order_still_deliver_in_arrival_order() -> None:

@@ -10,9 +10,11 @@ followers get them as soon as the answer has been written (`Hold.release`, which
 runs after the response), or `MAX_HOLD_SECONDS` after commit should the answer never be
 sent.
 
-Order is kept: every event this process receives (published here, held or not, or arriving
-from Redis) joins one queue and leaves it in the order it joined, so an event never
-overtakes one received before it; what is behind a held event waits for its release.
+Order is kept per topic, the order a follower sees (each topic has its own sequence): an
+event on a topic with a held event waiting (published here or arriving from Redis) queues
+behind it and leaves in the order it joined. Other topics are not held up, so an answer
+that is never written (its client gone) delays only its own topics, for at most
+`MAX_HOLD_SECONDS`, never the chat of every other consultation in the process.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 
 import structlog
 
@@ -77,27 +80,31 @@ def holding() -> Iterator[Hold]:
 
 
 class FanOut:
-    """Hands each event to `deliver` in arrival order, an event held by a request (and
-    everything behind it) once that request's hold is released."""
+    """Hands each event to `deliver` in its topic's arrival order, an event held by a
+    request (and everything behind it on its topic) once that request's hold is released."""
 
     def __init__(self, deliver: Callable[[Event], None]) -> None:
         self._deliver = deliver
-        self._queue: deque[tuple[Hold | None, Event]] = deque()
+        # Only topics with something waiting have a queue; the rest deliver at once.
+        self._queues: dict[str, deque[tuple[Hold | None, Event]]] = {}
 
     def receive(self, event: Event) -> None:
         """The broker's callback for every event this process receives."""
         hold = _current.get()
         if hold is not None and hold.released:
             hold = None
-        if hold is None and not self._queue:
+        queue = self._queues.get(event.topic)
+        if hold is None and queue is None:
             self._deliver(event)
             return
-        self._queue.append((hold, event))
+        if queue is None:
+            queue = self._queues[event.topic] = deque()
+        queue.append((hold, event))
         if hold is not None:
-            hold.on_release(self._drain)
+            hold.on_release(partial(self._drain, event.topic))
 
-    def _drain(self) -> None:
-        queue = self._queue
+    def _drain(self, topic: str) -> None:
+        queue = self._queues.get(topic)
         while queue:
             hold, event = queue[0]
             if hold is not None and not hold.released:
@@ -108,3 +115,4 @@ class FanOut:
             except Exception:
                 # One event's failure must not keep the ones behind it from their followers.
                 log.exception("realtime.fanout_failed", topic=event.topic, type=event.type)
+        self._queues.pop(topic, None)
