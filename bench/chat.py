@@ -14,10 +14,10 @@ socket receives its `message.created` event. Three servers take the same load, i
     .venv/bin/python bench/chat.py [--consultations 500] [--rate 1000] [--seconds 30]
                                    [--drain 10] [--doctors 50] [--client-processes 2]
                                    [--timeline] [--skip-bare] [--skip-sqlite]
-                                   [--skip-postgres]
+                                   [--skip-postgres] [--redis-url URL]
 
 The PostgreSQL run creates a throwaway database on postgresql+asyncpg://postgres@127.0.0.1:5432
-and drops it afterwards, and uses Redis db 9 on 127.0.0.1:6379, flushed before and after; it
+and drops it afterwards, and uses Redis db 9 on 127.0.0.1:6379 (`--redis-url`), flushed before and after; it
 is skipped, with a note, when either does not answer.
 
 Seeding goes through the product: doctors are created through the service layer and log in
@@ -732,7 +732,8 @@ async def open_consultations(
 ) -> list[tuple[str, Account, Account]]:
     """`count` active consultations: (id, patient, doctor), doctors taking turns."""
     gate = asyncio.Semaphore(SEED_AT_ONCE)
-    prefix = 1_000_000 + secrets.randbelow(8_000_000)  # +254 and 12 digits: E.164
+    # Kenyan mobiles 710 000 000-728 999 999: the phone rules refuse made-up lengths.
+    first = 710_000_000 + secrets.randbelow(190) * 100_000
 
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
 
@@ -743,7 +744,7 @@ async def open_consultations(
         doctors = await asyncio.gather(*(limited(log_in(http, e)) for e in doctor_emails))
         patients = await asyncio.gather(
             *(
-                limited(sign_in_patient(http, f"+254{prefix}{n:05d}", f"Patient {n}"))
+                limited(sign_in_patient(http, f"+254{first + n}", f"Patient {n}"))
                 for n in range(count)
             )
         )
@@ -842,16 +843,16 @@ def flush_redis(url: str) -> bool:
 
 
 def run_postgres(args: argparse.Namespace) -> Outcome | None:
-    if not flush_redis(REDIS_URL):
+    if not flush_redis(args.redis_url):
         return None
     name = asyncio.run(create_database(DEFAULT_POSTGRES))
     if name is None:
         return None
     try:
-        return run_clinicflow(args, f"{DEFAULT_POSTGRES}/{name}", REDIS_URL, servers=2)
+        return run_clinicflow(args, f"{DEFAULT_POSTGRES}/{name}", args.redis_url, servers=2)
     finally:
         asyncio.run(drop_database(DEFAULT_POSTGRES, name))
-        flush_redis(REDIS_URL)
+        flush_redis(args.redis_url)
 
 
 # --- reporting -------------------------------------------------------------------------------
@@ -999,6 +1000,9 @@ def main() -> None:
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--redis-url", default=REDIS_URL, help="a Redis db the run may flush (default: db 9)"
+    )
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
