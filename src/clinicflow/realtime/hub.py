@@ -85,8 +85,8 @@ class Hub:
         self._delivery.taps.append(self._access.observe)
         self._logins.role_changed = self._access.check
         recovery = Recovery(followers=self._followers, delivery=self._delivery, topics=self.topics)
-        # Every event this process receives reaches its followers in arrival order, and
-        # after the answer of the request that published it (`fanout`).
+        # Every event this process receives reaches its followers in its topic's arrival
+        # order, and after the answer of the request that published it (`fanout`).
         broker.attach(FanOut(self._delivery.deliver).receive, resync=recovery.resync)
 
     def tap(self, observer: Callable[[Event], None]) -> None:
