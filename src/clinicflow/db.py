@@ -179,9 +179,15 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     happen for a change that was never stored. A callback queued inside a savepoint that
     rolls back is dropped with it; the rest of the transaction's callbacks stay.
     """
+    queue_in_scope(session, _AFTER_COMMIT_KEY, callback)
+
+
+def queue_in_scope(session: AsyncSession, key: str, item: object) -> None:
+    """Append `item` to the session's list `key`, remembering the transaction or savepoint
+    it was queued in, so `drop_rolled_back` can take it away with that scope."""
     sync = session.sync_session
     scope = sync.get_nested_transaction() or sync.get_transaction()
-    session.info.setdefault(_AFTER_COMMIT_KEY, []).append((scope, callback))
+    session.info.setdefault(key, []).append((scope, item))
 
 
 def _within(scope: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
@@ -192,18 +198,23 @@ def _within(scope: SessionTransaction | None, rolled_back: SessionTransaction) -
     return False
 
 
+def drop_rolled_back(session: Session, key: str, rolled_back: SessionTransaction) -> None:
+    """Take out of the list `key` what was queued inside `rolled_back` or a savepoint of it."""
+    queued = session.info.get(key)
+    if not queued:
+        return
+    kept = [entry for entry in queued if not _within(entry[0], rolled_back)]
+    if kept:
+        session.info[key] = kept
+    else:
+        session.info.pop(key, None)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_after_commit(session: Session, previous_transaction: SessionTransaction) -> None:
     """A rolled-back change must not announce itself, even if the session later commits:
     drop what was queued inside the transaction or savepoint that rolled back."""
-    queued = session.info.get(_AFTER_COMMIT_KEY)
-    if not queued:
-        return
-    kept = [entry for entry in queued if not _within(entry[0], previous_transaction)]
-    if kept:
-        session.info[_AFTER_COMMIT_KEY] = kept
-    else:
-        session.info.pop(_AFTER_COMMIT_KEY, None)
+    drop_rolled_back(session, _AFTER_COMMIT_KEY, previous_transaction)
 
 
 class KeepChanges(Exception):

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.schema import Table
 
 from clinicflow.core import clock
-from clinicflow.db import Base, UUIDPrimaryKey, after_commit
+from clinicflow.db import Base, UUIDPrimaryKey, after_commit, drop_rolled_back, queue_in_scope
 
 log = structlog.get_logger(__name__)
 
@@ -149,9 +149,7 @@ async def record(
         outcome=outcome.value,
         details=details or {},
     )
-    sync = session.sync_session
-    scope = sync.get_nested_transaction() or sync.get_transaction()
-    session.info.setdefault(PENDING_KEY, []).append((scope, entry))
+    queue_in_scope(session, PENDING_KEY, entry)
     _log_on_commit(session, entry)
     return entry
 
@@ -186,21 +184,10 @@ def _chain_pending(session: Session) -> None:
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev_hash))
 
 
-def _inside(scope: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
-    while scope is not None:
-        if scope is rolled_back:
-            return True
-        scope = scope.parent
-    return False
-
-
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
     """A row recorded inside a transaction or savepoint that rolled back is never stored."""
-    pending = session.info.get(PENDING_KEY)
-    if pending:
-        kept = [item for item in pending if not _inside(item[0], previous_transaction)]
-        session.info[PENDING_KEY] = kept
+    drop_rolled_back(session, PENDING_KEY, previous_transaction)
 
 
 @event.listens_for(Session, "after_transaction_end")
