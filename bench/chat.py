@@ -62,9 +62,6 @@ import multiprocessing
 import os
 import re
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -180,18 +177,8 @@ def serve_bare(port: int) -> None:
 def bare_server() -> Iterator[str]:
     """Run `serve_bare` in a child process (as clinicflow runs in one); yields its ws URL."""
     port = harness.free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)])
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with harness.bare_child(__file__, port):
         yield f"ws://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 # --- the load: one process's sockets ---------------------------------------------------------

@@ -71,6 +71,24 @@ def free_port() -> int:
 
 
 @contextmanager
+def bare_child(script: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `script --bare-server PORT` (a benchmark's bare twin) in a child process, as
+    clinicflow runs in one; yields it once the port accepts connections."""
+    process = subprocess.Popen([sys.executable, script, "--bare-server", str(port)])
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
 def serving(env: dict[str, str], log: IO[bytes] | None = None) -> Iterator[str]:
     """Run the server until the block ends; yields its base URL once /health answers."""
     port = _free_port()

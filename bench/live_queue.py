@@ -226,18 +226,8 @@ def bare_port() -> int:
 def bare_server() -> Iterator[tuple[str, int]]:
     """Run `serve_bare` in a child process; yields its base URL and process id."""
     port = bare_port()
-    process = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)])
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with harness.bare_child(__file__, port) as process:
         yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 # --- the server's CPU and profile ------------------------------------------------------------

@@ -36,7 +36,6 @@ import contextlib
 import json
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -331,14 +330,8 @@ def serve_bare(port: int) -> None:
 
 def run_bare(args: argparse.Namespace) -> Figures:
     port = bare_port()
-    server = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)])
-    try:
+    with harness.bare_child(__file__, port) as server:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            time.sleep(0.1)
         topic = "queue:bare"
         sockets = [(f"token-{n}", str(uuid.uuid4())) for n in range(args.sockets)]
         tokens = iter(range(1, 1 + args.updates))
@@ -349,9 +342,6 @@ def run_bare(args: argparse.Namespace) -> Figures:
             return token
 
         return measure(server.pid, url.replace("http", "ws") + "/", topic, sockets, args, update)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 # --- clinicflow ------------------------------------------------------------------------------
